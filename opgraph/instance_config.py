@@ -1,0 +1,457 @@
+"""instance.yaml: the models that describe it and the loader that reads it.
+
+Every field carries a description: the deployment docs generate the configuration
+reference from these models, so the description is the documentation.
+
+The loader composes the YAML into nodes first (not straight into dicts) so that every
+error can name the file and line it comes from, and so that `${ENV_VAR}` interpolation
+happens on string scalars only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import types
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import quote
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from opgraph.errors import InstanceConfigError
+
+INSTANCE_FILE = "instance.yaml"
+DEFAULT_SQLITE_DIR = "storage"
+SQLITE_FILE = "opgraph.db"
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a misspelt option must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- storage ------------------------------------------------------------------------------
+class SqliteStorageConfig(_Strict):
+    base_dir: str | None = Field(
+        None,
+        description=f"Directory holding `{SQLITE_FILE}`; relative paths are relative to "
+        f"OPGRAPH_HOME. Default: `OPGRAPH_HOME/{DEFAULT_SQLITE_DIR}`.",
+    )
+
+
+class PostgresStorageConfig(_Strict):
+    url: str | None = Field(
+        None, description="Full PostgreSQL URL. Give either this or hostname/username/db_name."
+    )
+    hostname: str | None = Field(None, description="PostgreSQL server host name.")
+    port: int = Field(5432, ge=1, le=65535, description="PostgreSQL server port.")
+    username: str | None = Field(None, description="PostgreSQL user.")
+    password: str | None = Field(
+        None, description="PostgreSQL password; use `${ENV_VAR}` rather than a literal."
+    )
+    db_name: str | None = Field(None, description="Database name.")
+
+    @model_validator(mode="after")
+    def _url_or_parts(self) -> PostgresStorageConfig:
+        parts = [self.hostname, self.username, self.db_name]
+        if self.url and any(parts):
+            raise ValueError("give either url or hostname/username/db_name, not both")
+        if not self.url and not all(parts):
+            raise ValueError("expected url, or all of hostname, username and db_name")
+        return self
+
+    def to_url(self) -> str:
+        if self.url:
+            return self.url
+        # The explicit psycopg2 driver: SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3.
+        credentials = quote(self.username or "", safe="")
+        if self.password:
+            credentials += ":" + quote(self.password, safe="")
+        return f"postgresql+psycopg2://{credentials}@{self.hostname}:{self.port}/{self.db_name}"
+
+
+class StorageConfig(_Strict):
+    """Exactly one of `sqlite`, `postgres` or `url`; nothing at all means default SQLite."""
+
+    sqlite: SqliteStorageConfig | None = Field(None, description="SQLite file storage.")
+    postgres: PostgresStorageConfig | None = Field(None, description="PostgreSQL storage.")
+    url: str | None = Field(None, description="Any SQLAlchemy URL (sqlite:// or postgresql://).")
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> StorageConfig:
+        given = [name for name in ("sqlite", "postgres", "url") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"expected one of sqlite, postgres or url; given {', '.join(given)}")
+        return self
+
+    def to_url(self, home: Path) -> str:
+        if self.url:
+            return self.url
+        if self.postgres:
+            return self.postgres.to_url()
+        base_dir = self.sqlite.base_dir if self.sqlite and self.sqlite.base_dir else None
+        directory = home / (base_dir or DEFAULT_SQLITE_DIR)  # an absolute base_dir wins
+        return f"sqlite:///{directory.resolve() / SQLITE_FILE}"
+
+
+# -- run coordinator and run launcher --------------------------------------------------------
+class ComponentConfig(_Strict):
+    """A class loaded by module and name, constructed as `cls(instance=..., **config)`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    module: str = Field(description="Importable module holding the class.")
+    class_name: str = Field(
+        validation_alias=AliasChoices("class", "class_name"),
+        description="Class name (key `class` in YAML).",
+    )
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for the class constructor."
+    )
+
+
+class TagConcurrencyLimit(_Strict):
+    key: str = Field(description="Run tag key the limit applies to.")
+    value: str | None = Field(
+        None, description="Only runs whose tag has this value count; omitted: any value."
+    )
+    limit: int = Field(ge=0, description="At most this many such runs in progress at once.")
+
+
+class ImmediateCoordinatorConfig(_Strict):
+    """Launches every submitted run at once; no options."""
+
+
+class QueuedCoordinatorConfig(_Strict):
+    max_concurrent_runs: int = Field(
+        10, ge=-1, description="Runs in progress at once; -1 means no limit, 0 pauses dequeuing."
+    )
+    tag_concurrency_limits: list[TagConcurrencyLimit] = Field(
+        default_factory=list, description="Further limits on runs carrying given tags."
+    )
+    dequeue_interval_seconds: float = Field(
+        5.0, gt=0, description="How often the daemon looks at the queue."
+    )
+
+
+class SubprocessLauncherConfig(_Strict):
+    terminate_grace_seconds: float = Field(
+        10.0, ge=0, description="After SIGTERM, wait this long before sending SIGKILL."
+    )
+
+
+class CeleryLauncherConfig(_Strict):
+    """Sends each run worker as a task to the Celery fleet (see the `celery` section)."""
+
+
+class _ShortName(BaseModel):
+    module: str
+    class_name: str
+    options: type[BaseModel]
+
+
+COORDINATORS = {
+    "immediate": _ShortName(
+        module="launchers.coordinators",
+        class_name="ImmediateRunCoordinator",
+        options=ImmediateCoordinatorConfig,
+    ),
+    "queued": _ShortName(
+        module="launchers.coordinators",
+        class_name="QueuedRunCoordinator",
+        options=QueuedCoordinatorConfig,
+    ),
+}
+LAUNCHERS = {
+    "subprocess": _ShortName(
+        module="launchers.subprocess_launcher",
+        class_name="SubprocessRunLauncher",
+        options=SubprocessLauncherConfig,
+    ),
+    "celery": _ShortName(
+        module="launchers.celery_launcher",
+        class_name="CeleryRunLauncher",
+        options=CeleryLauncherConfig,
+    ),
+}
+_SHORT_NAMES = {"run_coordinator": COORDINATORS, "run_launcher": LAUNCHERS}
+
+
+def _component(kind: str, value: Any) -> Any:
+    """Turn `queued` / `{queued: {...}}` into a ComponentConfig; pass other forms on."""
+    names = _SHORT_NAMES[kind]
+    expected = f"one of {', '.join(names)}, or {{module, class, config}} for your own class"
+    if isinstance(value, str):
+        value = {value: None}
+    if not isinstance(value, dict) or "module" in value or "class" in value:
+        return value  # ComponentConfig, {module, class, config} or a type error for pydantic
+    if len(value) != 1:
+        raise ValueError(f"expected {expected}; given keys {', '.join(map(str, value))}")
+    [(name, options)] = value.items()
+    short = names.get(name)
+    if short is None:
+        raise ValueError(f"unknown {kind.replace('_', ' ')} {name!r}; expected {expected}")
+    # A one-field wrapper keeps the short name in error locations: run_coordinator.queued.x
+    wrapper = create_model(f"{kind}_{name}", __base__=_Strict, **{name: (short.options, ...)})
+    parsed = getattr(wrapper.model_validate({name: options or {}}), name)
+    return ComponentConfig(
+        module=short.module, class_name=short.class_name, config=parsed.model_dump()
+    )
+
+
+# -- the other sections ------------------------------------------------------------------------
+class CeleryConfig(_Strict):
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL.")
+    backend_url: str = Field("redis://127.0.0.1:6379/0", description="Celery result backend URL.")
+    default_queue: str = Field(
+        "opgraph", description="Queue step tasks go to unless an op's tags name another."
+    )
+    config_source: dict[str, Any] = Field(
+        default_factory=dict, description="Extra Celery settings, applied with app.conf.update."
+    )
+
+
+class RunMonitoringConfig(_Strict):
+    enabled: bool = Field(True, description="Whether the daemon watches run workers.")
+    start_timeout_seconds: float = Field(
+        180, gt=0, description="A run still STARTING after this long is failed."
+    )
+    cancel_timeout_seconds: float = Field(
+        180, gt=0, description="A run still CANCELING after this long is marked CANCELED."
+    )
+    max_resume_run_attempts: int = Field(
+        0, ge=0, description="How often a run whose worker died is resumed before it fails."
+    )
+    poll_interval_seconds: float = Field(30, gt=0, description="How often the daemon checks.")
+
+
+class RunRetriesConfig(_Strict):
+    enabled: bool = Field(False, description="Whether the daemon re-submits failed runs.")
+    max_retries: int = Field(
+        0, ge=0, description="Default retries per run; a run's `opgraph/max_retries` tag wins."
+    )
+
+
+class PurgeConfig(_Strict):
+    purge_after_days: int | None = Field(
+        None, ge=1, description="Delete records older than this many days; null keeps them."
+    )
+
+
+class RetentionConfig(_Strict):
+    runs: PurgeConfig = Field(
+        default_factory=PurgeConfig, description="Finished runs and their events."
+    )
+    ticks: PurgeConfig = Field(
+        default_factory=lambda: PurgeConfig(purge_after_days=30),
+        description="Schedule and sensor ticks.",
+    )
+
+
+class WebserverConfig(_Strict):
+    read_only: bool = Field(False, description="Refuse every mutation (launch, cancel, delete).")
+    auth_token: str | None = Field(
+        None, description="If set, requests must send `Authorization: Bearer <token>`."
+    )
+    host: str = Field("127.0.0.1", description="Interface the webserver binds to.")
+    port: int = Field(3000, ge=1, le=65535, description="Port the webserver listens on.")
+
+
+class ComputeLogsConfig(_Strict):
+    base_dir: str | None = Field(
+        None,
+        description="Directory for captured stdout/stderr of steps; relative to OPGRAPH_HOME. "
+        "Default: `OPGRAPH_HOME/compute_logs`.",
+    )
+
+
+class InstanceConfig(_Strict):
+    """The whole of instance.yaml. `InstanceConfig()` is the zero-config default."""
+
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig,
+        description=f"Where runs and events live. Default: SQLite at "
+        f"`OPGRAPH_HOME/{DEFAULT_SQLITE_DIR}/{SQLITE_FILE}`.",
+    )
+    run_coordinator: ComponentConfig = Field(
+        default_factory=lambda: _component("run_coordinator", "immediate"),
+        description="`immediate` (default), `queued` (with options), or {module, class, config}.",
+    )
+    run_launcher: ComponentConfig = Field(
+        default_factory=lambda: _component("run_launcher", "subprocess"),
+        description="`subprocess` (default), `celery`, or {module, class, config}.",
+    )
+    celery: CeleryConfig = Field(default_factory=CeleryConfig, description="The Celery fleet.")
+    run_monitoring: RunMonitoringConfig = Field(
+        default_factory=RunMonitoringConfig, description="Daemon checks on run workers."
+    )
+    run_retries: RunRetriesConfig = Field(
+        default_factory=RunRetriesConfig, description="Automatic re-runs of failed runs."
+    )
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="When old records are deleted."
+    )
+    webserver: WebserverConfig = Field(
+        default_factory=WebserverConfig, description="The web UI and GraphQL server."
+    )
+    compute_logs: ComputeLogsConfig = Field(
+        default_factory=ComputeLogsConfig, description="Captured step output."
+    )
+
+    @field_validator("run_coordinator", "run_launcher", mode="before")
+    @classmethod
+    def _short_names(cls, value: Any, info: Any) -> Any:
+        return _component(info.field_name, value)
+
+    def storage_url(self, home: Path) -> str:
+        return self.storage.to_url(home)
+
+
+# -- loading ---------------------------------------------------------------------------------
+_ENV_PATTERN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_instance_config(home: Path) -> InstanceConfig:
+    """Read `home/instance.yaml`; defaults when it does not exist."""
+    path = home / INSTANCE_FILE
+    if not path.exists():
+        return InstanceConfig()
+    root = _compose(path)
+    if root is None:  # an empty file
+        return InstanceConfig()
+    _interpolate(root, path)
+    data = yaml.SafeLoader("").construct_document(root)
+    if not isinstance(data, dict):
+        raise InstanceConfigError(
+            f"{path}:{root.start_mark.line + 1}: expected a mapping of sections "
+            f"({', '.join(InstanceConfig.model_fields)}), given {type(data).__name__}"
+        )
+    try:
+        return InstanceConfig.model_validate(data)
+    except ValidationError as exc:
+        located = sorted(
+            ((_line(root, tuple(e["loc"])), e) for e in exc.errors()), key=lambda x: x[0]
+        )
+        problems = [f"{path}:{line}: {_describe(error)}" for line, error in located]
+        raise InstanceConfigError(
+            f"{path} is not a valid instance config:\n  " + "\n  ".join(problems)
+        ) from None
+
+
+def _compose(path: Path) -> yaml.Node | None:
+    try:
+        return yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        context = ""
+        if exc.context and exc.context_mark:
+            context = f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        raise InstanceConfigError(
+            f"{where}: malformed YAML: {exc.problem or exc}{context}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InstanceConfigError(f"{path}: malformed YAML: {exc}") from None
+
+
+def _interpolate(node: yaml.Node, path: Path) -> None:
+    """Replace `${VAR}` / `${VAR:-default}` in string values in place; `$$` is a literal $."""
+    if isinstance(node, yaml.MappingNode):
+        for _key, value in node.value:
+            _interpolate(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _interpolate(item, path)
+    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise InstanceConfigError(
+                f"{path}:{node.start_mark.line + 1}: environment variable {name} is not set "
+                f"(set it, or give a default with ${{{name}:-default}})"
+            )
+
+        node.value = _ENV_PATTERN.sub(substitute, node.value)
+
+
+_SECRET_KEYS = {"password", "auth_token"}
+
+
+def _describe(error: Any) -> str:
+    loc = tuple(error["loc"])
+    dotted = ".".join(str(part) for part in loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"unknown key {dotted}; allowed keys: {', '.join(allowed) or '(none)'}"
+    if error["type"] == "missing":
+        return f"{dotted} is required"
+    message = error["msg"].removeprefix("Value error, ")
+    given = error["input"]
+    if isinstance(given, dict | list):  # a whole section: the message says what is wrong
+        return f"{dotted}: {message}"
+    shown = "***" if loc and loc[-1] in _SECRET_KEYS else repr(given)
+    return f"{dotted}: {message} (given {shown})"
+
+
+def _line(root: yaml.Node, loc: tuple[Any, ...]) -> int:
+    """Line of the deepest node along `loc` that exists in the document."""
+    node = root
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Keys the model at `loc` accepts (by their YAML names)."""
+    model: Any = InstanceConfig
+    for index, part in enumerate(loc):
+        if isinstance(part, int):
+            continue
+        if index > 0 and loc[index - 1] in _SHORT_NAMES and part in _SHORT_NAMES[loc[index - 1]]:
+            model = _SHORT_NAMES[loc[index - 1]][part].options
+            continue
+        field = model.model_fields.get(part) if _is_model(model) else None
+        if field is None:
+            return []
+        model = _unwrap(field.annotation)
+    if model is ComponentConfig:
+        return ["module", "class", "config"]
+    return list(model.model_fields) if _is_model(model) else []
+
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseModel)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None`, `list[X]`, `Annotated[X, ...]` -> X."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType, list, Annotated, Literal):
+        candidates = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return _unwrap(candidates[0]) if candidates else annotation
+    return annotation
