@@ -1,0 +1,206 @@
+from pathlib import Path
+
+import pytest
+
+from opgraph.errors import InstanceConfigError
+from opgraph.instance_config import ComponentConfig, InstanceConfig, load_instance_config
+
+
+def write(home: Path, text: str) -> Path:
+    path = home / "instance.yaml"
+    path.write_text(text)
+    return path
+
+
+def load_error(home: Path, text: str) -> str:
+    write(home, text)
+    with pytest.raises(InstanceConfigError) as info:
+        load_instance_config(home)
+    return str(info.value)
+
+
+def test_no_file_means_defaults(tmp_path):
+    config = load_instance_config(tmp_path)
+    assert config == InstanceConfig()
+    assert config.storage_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/storage/opgraph.db"
+    assert config.run_coordinator == ComponentConfig(
+        module="launchers.coordinators", class_name="ImmediateRunCoordinator", config={}
+    )
+    assert config.run_launcher.module == "launchers.subprocess_launcher"
+    assert config.run_launcher.class_name == "SubprocessRunLauncher"
+    assert config.celery.broker_url == "redis://127.0.0.1:6379/0"
+    assert config.run_monitoring.start_timeout_seconds == 180
+    assert config.webserver.port == 3000
+
+
+def test_empty_file_means_defaults(tmp_path):
+    write(tmp_path, "# nothing configured yet\n")
+    assert load_instance_config(tmp_path) == InstanceConfig()
+
+
+def test_full_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("PG_PASSWORD", "s3cr:t/@")
+    write(
+        tmp_path,
+        """
+storage:
+  postgres:
+    hostname: db.internal
+    port: 6543
+    username: ${PG_USER:-opgraph}
+    password: ${PG_PASSWORD}
+    db_name: opgraph
+run_coordinator:
+  queued:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - {key: team, value: data, limit: 1}
+      - {key: database, limit: 2}
+run_launcher: celery
+celery:
+  broker_url: redis://broker:6379/1
+run_monitoring: {enabled: false, poll_interval_seconds: 5}
+run_retries: {enabled: true, max_retries: 2}
+retention: {runs: {purge_after_days: 90}}
+webserver: {read_only: true, port: 8080}
+compute_logs: {base_dir: logs}
+""",
+    )
+    config = load_instance_config(tmp_path)
+    assert config.storage_url(tmp_path) == (
+        "postgresql+psycopg2://opgraph:s3cr%3At%2F%40@db.internal:6543/opgraph"
+    )
+    assert config.run_coordinator.class_name == "QueuedRunCoordinator"
+    assert config.run_coordinator.config == {
+        "max_concurrent_runs": 4,
+        "tag_concurrency_limits": [
+            {"key": "team", "value": "data", "limit": 1},
+            {"key": "database", "value": None, "limit": 2},
+        ],
+        "dequeue_interval_seconds": 5.0,
+    }
+    assert config.run_launcher.module == "launchers.celery_launcher"
+    assert config.run_launcher.class_name == "CeleryRunLauncher"
+    assert config.celery.broker_url == "redis://broker:6379/1"
+    assert config.run_monitoring.enabled is False
+    assert config.run_retries.max_retries == 2
+    assert config.retention.runs.purge_after_days == 90
+    assert config.retention.ticks.purge_after_days == 30
+    assert config.webserver.read_only is True
+    assert config.compute_logs.base_dir == "logs"
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [
+        ({"url": "sqlite:////data/x.db"}, "sqlite:////data/x.db"),
+        ({"postgres": {"url": "postgresql://u@h/d"}}, "postgresql://u@h/d"),
+        ({"sqlite": {"base_dir": "/srv/og"}}, "sqlite:////srv/og/opgraph.db"),
+    ],
+)
+def test_storage_forms(tmp_path, storage, expected):
+    assert InstanceConfig(storage=storage).storage_url(tmp_path) == expected
+
+
+def test_relative_sqlite_dir_is_under_home(tmp_path):
+    config = InstanceConfig(storage={"sqlite": {"base_dir": "db"}})
+    assert config.storage_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/db/opgraph.db"
+
+
+def test_custom_component(tmp_path):
+    write(
+        tmp_path,
+        "run_launcher:\n  module: my_pkg.launch\n  class: MyLauncher\n  config: {zone: eu}\n",
+    )
+    launcher = load_instance_config(tmp_path).run_launcher
+    assert launcher == ComponentConfig(
+        module="my_pkg.launch", class_name="MyLauncher", config={"zone": "eu"}
+    )
+
+
+def test_short_name_in_code():
+    config = InstanceConfig(run_coordinator={"queued": {"max_concurrent_runs": 1}})
+    assert config.run_coordinator.config["max_concurrent_runs"] == 1
+    assert (
+        InstanceConfig(run_coordinator="queued").run_coordinator.config["max_concurrent_runs"] == 10
+    )
+
+
+def test_dollar_escape_and_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("OG_UNSET", raising=False)
+    write(tmp_path, "storage:\n  url: sqlite:////tmp/$${not_a_var}-${OG_UNSET:-x}.db\n")
+    assert load_instance_config(tmp_path).storage.url == "sqlite:////tmp/${not_a_var}-x.db"
+
+
+def test_unset_env_var_names_file_line_and_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("OG_MISSING", raising=False)
+    message = load_error(tmp_path, "webserver:\n  host: 0.0.0.0\n  auth_token: ${OG_MISSING}\n")
+    assert f"{tmp_path / 'instance.yaml'}:3" in message
+    assert "OG_MISSING is not set" in message
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    message = load_error(tmp_path, "storage:\n  url: [unclosed\nwebserver: {}\n")
+    assert f"{tmp_path / 'instance.yaml'}:3: malformed YAML" in message
+    assert "started at line 2" in message
+
+
+def test_not_a_mapping(tmp_path):
+    message = load_error(tmp_path, "- storage\n")
+    assert "expected a mapping of sections" in message
+    assert "given list" in message
+
+
+def test_unknown_keys_name_line_path_and_allowed_keys(tmp_path):
+    message = load_error(
+        tmp_path,
+        "storage:\n  sqlite:\n    base_dri: x\nwebservr: {}\n"
+        "run_coordinator:\n  queued:\n    max_runs: 3\n",
+    )
+    lines = message.splitlines()[1:]
+    assert lines[0].endswith(":3: unknown key storage.sqlite.base_dri; allowed keys: base_dir")
+    assert ":4: unknown key webservr; allowed keys: storage, run_coordinator," in lines[1]
+    assert ":7: unknown key run_coordinator.queued.max_runs; allowed keys: " in lines[2]
+    assert "max_concurrent_runs, tag_concurrency_limits, dequeue_interval_seconds" in lines[2]
+
+
+def test_wrong_type_names_path_given_and_expected(tmp_path):
+    message = load_error(tmp_path, "webserver:\n  port: eighty\n")
+    assert ":2: webserver.port: Input should be a valid integer" in message
+    assert "(given 'eighty')" in message
+
+
+def test_nested_list_errors(tmp_path):
+    message = load_error(
+        tmp_path,
+        "run_coordinator:\n  queued:\n    max_concurrent_runs: -2\n"
+        "    tag_concurrency_limits:\n      - key: team\n",
+    )
+    assert ":3: run_coordinator.queued.max_concurrent_runs: " in message
+    assert "greater than or equal to -1 (given -2)" in message
+    assert ":5: run_coordinator.queued.tag_concurrency_limits.0.limit is required" in message
+
+
+def test_unknown_short_name_lists_choices(tmp_path):
+    message = load_error(tmp_path, "run_launcher: kubernetes\n")
+    assert "unknown run launcher 'kubernetes'" in message
+    assert "subprocess, celery, or {module, class, config}" in message
+
+
+def test_custom_component_unknown_key(tmp_path):
+    message = load_error(tmp_path, "run_launcher:\n  module: m\n  klass: C\n")
+    assert "run_launcher.class is required" in message
+    assert "unknown key run_launcher.klass; allowed keys: module, class, config" in message
+
+
+def test_storage_forms_are_exclusive(tmp_path):
+    message = load_error(tmp_path, "storage:\n  url: sqlite://\n  sqlite: {}\n")
+    assert ":2: storage: expected one of sqlite, postgres or url; given sqlite, url" in message
+
+
+def test_postgres_needs_url_or_parts_and_hides_password(tmp_path):
+    message = load_error(
+        tmp_path, "storage:\n  postgres:\n    hostname: h\n    password: hunter2\n"
+    )
+    assert "storage.postgres: expected url, or all of hostname, username and db_name" in message
+    assert "hunter2" not in message
