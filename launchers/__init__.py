@@ -1,0 +1,1 @@
+"""Run coordinators (which run goes when) and run launchers (where a run worker starts)."""

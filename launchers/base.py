@@ -1,0 +1,80 @@
+"""The two seams between "a run was requested" and "a run worker is running it".
+
+A coordinator decides *when* a run goes (now, or when the queue has room); a launcher
+decides *where* its run worker starts (a local subprocess, a Celery task, ...). Both are
+named in instance.yaml and constructed as `cls(instance=..., **config)`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from opgraph.errors import OpgraphError
+from opgraph.events import EventType
+from storage.records import RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from opgraph.instance import OpgraphInstance
+
+RUN_WORKER_PID_TAG = "opgraph/run_worker_pid"
+RUN_WORKER_HOST_TAG = "opgraph/run_worker_host"
+
+
+class RunStatusError(OpgraphError):
+    """The run is not in a status that allows the requested step (e.g. launching it twice)."""
+
+
+class WorkerHealth(StrEnum):
+    RUNNING = "RUNNING"
+    DEAD = "DEAD"
+    UNKNOWN = "UNKNOWN"  # e.g. the worker runs on another machine
+
+
+class RunCoordinator(ABC):
+    @abstractmethod
+    def submit_run(self, run: RunRecord) -> RunRecord:
+        """Take a NOT_STARTED run: launch it now or queue it. Returns the updated run."""
+
+    @abstractmethod
+    def cancel_run(self, run_id: str) -> bool:
+        """Cancel a live run; True if its status moved (to CANCELED or CANCELING)."""
+
+
+class RunLauncher(ABC):
+    # Capability flags: callers check these instead of catching NotImplementedError.
+    supports_terminate: bool = False
+    supports_health_check: bool = False
+
+    @abstractmethod
+    def launch_run(self, run: RunRecord) -> RunRecord:
+        """Start a run worker for a NOT_STARTED or QUEUED run (status -> STARTING)."""
+
+    def terminate(self, run_id: str) -> bool:
+        """Stop the run worker by force; True if there was one to stop."""
+        return False
+
+    def check_run_worker_health(self, run: RunRecord) -> WorkerHealth:
+        return WorkerHealth.UNKNOWN
+
+
+def record_transition(
+    instance: OpgraphInstance,
+    run_id: str,
+    event_type: EventType,
+    to_status: RunStatus,
+    from_statuses: Iterable[RunStatus],
+    message: str = "",
+    **data: Any,
+) -> bool:
+    """Move the run's status and log the event, only if the move is allowed.
+
+    The compare-and-set comes first so that two processes racing (two launchers, a
+    cancel and a launch) cannot both act: only the winner stores its event.
+    """
+    if not instance.storage.transition_run_status(run_id, to_status, from_statuses):
+        return False
+    instance.report_run_event(run_id, event_type, message, **data)
+    return True

@@ -1,0 +1,52 @@
+"""In-memory test doubles: a launcher that starts nothing, for coordinator and CLI tests.
+
+Name it in a test instance as
+`InstanceConfig(run_launcher={"module": "launchers.testing", "class": "InMemoryRunLauncher"})`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from launchers.base import RunLauncher, RunStatusError, WorkerHealth, record_transition
+from opgraph.events import EventType
+from storage.records import RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from opgraph.instance import OpgraphInstance
+
+
+class InMemoryRunLauncher(RunLauncher):
+    """Moves runs to STARTING like a real launcher and remembers them; runs no code."""
+
+    supports_terminate = True
+    supports_health_check = True
+
+    def __init__(self, instance: OpgraphInstance):
+        self._instance = instance
+        self.launched: list[str] = []
+        self.terminated: list[str] = []
+
+    def launch_run(self, run: RunRecord) -> RunRecord:
+        if not record_transition(
+            self._instance,
+            run.run_id,
+            EventType.RUN_STARTING,
+            RunStatus.STARTING,
+            (RunStatus.NOT_STARTED, RunStatus.QUEUED),
+            "Launched in memory.",
+        ):
+            raise RunStatusError(f"run {run.run_id} cannot be launched")
+        self.launched.append(run.run_id)
+        return self._instance.get_run(run.run_id)
+
+    def terminate(self, run_id: str) -> bool:
+        if run_id not in self.launched or run_id in self.terminated:
+            return False
+        self.terminated.append(run_id)
+        return True
+
+    def check_run_worker_health(self, run: RunRecord) -> WorkerHealth:
+        if run.run_id not in self.launched:
+            return WorkerHealth.UNKNOWN
+        return WorkerHealth.DEAD if run.run_id in self.terminated else WorkerHealth.RUNNING
