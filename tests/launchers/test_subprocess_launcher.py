@@ -1,0 +1,161 @@
+"""The subprocess launcher against the real run worker (`python -m opgraph.run_worker`)."""
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from launchers import subprocess_launcher
+from launchers.base import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RunStatusError
+from launchers.subprocess_launcher import SubprocessRunLauncher
+from opgraph.instance import OpgraphInstance
+from storage.records import FINISHED_STATUSES, RunRecord, RunStatus
+
+
+def event_types(instance: OpgraphInstance, run_id: str) -> list[str]:
+    return [event.event_type for event in instance.storage.get_events(run_id)]
+
+
+JOBS = """
+import time
+
+from opgraph import job, op
+
+
+@op
+def hello():
+    return 1
+
+
+@job
+def hello_job():
+    hello()
+
+
+@op
+def nap():
+    time.sleep(120)
+
+
+@job
+def sleepy_job():
+    nap()
+"""
+
+
+@pytest.fixture
+def instance(make_instance) -> OpgraphInstance:
+    instance = make_instance(launcher={"subprocess": {"terminate_grace_seconds": 5}})
+    assert isinstance(instance.run_launcher, SubprocessRunLauncher)
+    return instance
+
+
+@pytest.fixture
+def jobs_file(tmp_path: Path) -> Path:
+    path = tmp_path / "code" / "jobs.py"
+    path.parent.mkdir()
+    path.write_text(JOBS)
+    return path
+
+
+def create(instance: OpgraphInstance, jobs_file: Path, job_name: str) -> RunRecord:
+    pointer = {
+        "python_file": str(jobs_file),
+        "attribute": job_name,
+        "working_directory": str(jobs_file.parent),
+    }
+    return instance.create_run(job_name, code_pointer=pointer)
+
+
+def wait_for(instance: OpgraphInstance, run_id: str, statuses, timeout: float = 60) -> RunRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = instance.get_run(run_id)
+        if run.status in statuses:
+            return run
+        time.sleep(0.1)
+    log = instance.home / "run_workers" / f"{run_id}.log"
+    worker_output = log.read_text() if log.exists() else "(no log)"
+    raise AssertionError(
+        f"run {run_id} is {run.status.value}, not in {statuses}\nworker log:\n{worker_output}"
+    )
+
+
+def test_launch_runs_the_job_in_a_subprocess(instance, jobs_file):
+    run = create(instance, jobs_file, "hello_job")
+
+    launched = instance.launch_run(run.run_id)
+
+    assert launched.status is RunStatus.STARTING
+    assert launched.tags[RUN_WORKER_HOST_TAG] == socket.gethostname()
+    assert int(launched.tags[RUN_WORKER_PID_TAG]) > 0
+    finished = wait_for(instance, run.run_id, FINISHED_STATUSES)
+    assert finished.status is RunStatus.SUCCESS, event_types(instance, run.run_id)
+    assert event_types(instance, run.run_id)[0] == "RUN_STARTING"
+    assert (instance.home / "run_workers" / f"{run.run_id}.log").exists()
+    assert instance.run_launcher.check_run_worker_health(finished) == "DEAD"
+
+
+def test_terminate_kills_the_worker(instance, jobs_file):
+    run = create(instance, jobs_file, "sleepy_job")
+    launcher = instance.run_launcher
+    launched = launcher.launch_run(run)
+    wait_for(instance, run.run_id, {RunStatus.STARTED})
+    assert launcher.check_run_worker_health(launched) == "RUNNING"
+
+    assert launcher.terminate(run.run_id) is True
+
+    assert launcher.check_run_worker_health(launched) == "DEAD"
+    assert launcher.terminate(run.run_id) is False
+
+
+def test_a_run_is_launched_once(instance, jobs_file):
+    run = create(instance, jobs_file, "hello_job")
+    instance.launch_run(run.run_id)
+    with pytest.raises(RunStatusError, match="only NOT_STARTED or QUEUED runs can be launched"):
+        instance.launch_run(run.run_id)
+    wait_for(instance, run.run_id, FINISHED_STATUSES)
+
+
+def test_failure_to_start_fails_the_run(instance, jobs_file, monkeypatch):
+    monkeypatch.setattr(subprocess_launcher.sys, "executable", "/nonexistent/python3")
+    run = create(instance, jobs_file, "hello_job")
+
+    failed = instance.launch_run(run.run_id)
+
+    assert failed.status is RunStatus.FAILURE
+    events = instance.storage.get_events(run.run_id)
+    assert [e.event_type for e in events] == ["RUN_STARTING", "RUN_FAILURE"]
+    assert "Could not start the run worker" in events[-1].message
+    assert "/nonexistent/python3" in events[-1].message
+
+
+def test_a_recycled_pid_is_not_killed(instance, jobs_file):
+    """A pid tag that now names another process (here: a sleeping child) is left alone."""
+    run = create(instance, jobs_file, "hello_job")
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        instance.storage.add_run_tags(
+            run.run_id,
+            {RUN_WORKER_PID_TAG: str(other.pid), RUN_WORKER_HOST_TAG: socket.gethostname()},
+        )
+        run = instance.get_run(run.run_id)
+        assert instance.run_launcher.check_run_worker_health(run) == "DEAD"
+        assert instance.run_launcher.terminate(run.run_id) is False
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_health_is_unknown_without_a_local_pid(instance, jobs_file):
+    run = create(instance, jobs_file, "hello_job")
+    assert instance.run_launcher.check_run_worker_health(run) == "UNKNOWN"
+    instance.storage.add_run_tags(
+        run.run_id, {RUN_WORKER_PID_TAG: str(os.getpid()), RUN_WORKER_HOST_TAG: "elsewhere"}
+    )
+    assert instance.run_launcher.check_run_worker_health(instance.get_run(run.run_id)) == "UNKNOWN"
+    assert instance.run_launcher.terminate(run.run_id) is False
