@@ -1,0 +1,48 @@
+"""Terminal formatting and input parsing shared by the CLI groups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import click
+
+
+def parse_tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
+    """click callback for repeated `--tag KEY=VALUE`."""
+    tags: dict[str, str] = {}
+    for value in values:
+        key, sep, tag_value = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, given {value!r}", ctx, param)
+        tags[key.strip()] = tag_value
+    return tags
+
+
+def format_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    widths = [
+        max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True)]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in rows)])
