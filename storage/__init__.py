@@ -1,0 +1,91 @@
+"""opgraph storage: runs, the event log, schedules and ticks, daemon heartbeats, key-values
+and snapshots, in SQLite (default) or PostgreSQL, behind the `Storage` interface.
+
+    from storage import create_storage
+    storage = create_storage("postgresql://user@host/db")  # or a file path for SQLite
+"""
+
+from __future__ import annotations
+
+from storage.base import (
+    DaemonStorage,
+    DuplicateRunKey,
+    DuplicateTickKey,
+    EventLogStorage,
+    KeyValueStorage,
+    RunAlreadyExists,
+    RunStorage,
+    ScheduleStorage,
+    SchemaOutOfDate,
+    SnapshotStorage,
+    Storage,
+    StorageError,
+    StorageUnreachable,
+)
+from storage.records import (
+    FINISHED_STATUSES,
+    LIVE_STATUSES,
+    DaemonHeartbeat,
+    EventRecord,
+    InstigatorState,
+    InstigatorStatus,
+    InstigatorType,
+    RunRecord,
+    RunsFilter,
+    RunStatus,
+    TickRecord,
+    TickStatus,
+)
+from storage.urls import normalize_url
+
+# SQLAlchemy and Alembic are imported on first use: `import storage` stays cheap for
+# code that only needs the records and the interface.
+
+
+def create_storage(url: str) -> Storage:
+    """The storage at `url` (a file path, sqlite:///..., or postgresql://...).
+
+    An empty database gets the schema; one at an older schema raises SchemaOutOfDate;
+    an unreachable one raises StorageUnreachable."""
+    from storage.sql import SqlStorage
+
+    return SqlStorage(url)
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at `url` to the newest schema (`opgraph instance migrate`)."""
+    from storage.migration import migrate as upgrade_to_head
+
+    upgrade_to_head(url)
+
+
+__all__ = [
+    "FINISHED_STATUSES",
+    "LIVE_STATUSES",
+    "DaemonHeartbeat",
+    "DaemonStorage",
+    "DuplicateRunKey",
+    "DuplicateTickKey",
+    "EventLogStorage",
+    "EventRecord",
+    "InstigatorState",
+    "InstigatorStatus",
+    "InstigatorType",
+    "KeyValueStorage",
+    "RunAlreadyExists",
+    "RunRecord",
+    "RunStatus",
+    "RunStorage",
+    "RunsFilter",
+    "ScheduleStorage",
+    "SchemaOutOfDate",
+    "SnapshotStorage",
+    "Storage",
+    "StorageError",
+    "StorageUnreachable",
+    "TickRecord",
+    "TickStatus",
+    "create_storage",
+    "migrate",
+    "normalize_url",
+]

@@ -1,0 +1,162 @@
+"""The storage seam: one small interface per concept, one SQL implementation (sql.py)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from storage.records import (
+    DaemonHeartbeat,
+    EventRecord,
+    InstigatorState,
+    RunRecord,
+    RunsFilter,
+    RunStatus,
+    TickRecord,
+)
+
+
+class StorageError(Exception):
+    """Root of storage errors; messages say what to do about them."""
+
+
+class RunAlreadyExists(StorageError):
+    pass
+
+
+class DuplicateRunKey(StorageError):
+    pass
+
+
+class DuplicateTickKey(StorageError):
+    pass
+
+
+class SchemaOutOfDate(StorageError):
+    pass
+
+
+class StorageUnreachable(StorageError):
+    pass
+
+
+class RunStorage(ABC):
+    @abstractmethod
+    def add_run(self, run: RunRecord) -> RunRecord:
+        """Insert a run and its tags; raises RunAlreadyExists / DuplicateRunKey."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    @abstractmethod
+    def get_runs(
+        self,
+        filters: RunsFilter | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Newest first; `cursor` is a run id: return the runs created before it."""
+
+    @abstractmethod
+    def get_runs_count(self, filters: RunsFilter | None = None) -> int: ...
+
+    @abstractmethod
+    def transition_run_status(
+        self, run_id: str, to_status: RunStatus, from_statuses: Iterable[RunStatus]
+    ) -> bool:
+        """Compare-and-set in one UPDATE ... WHERE status IN (...); True if it moved."""
+
+    @abstractmethod
+    def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Delete the run, its tags and its events."""
+
+    @abstractmethod
+    def record_run_worker_heartbeat(self, run_id: str, timestamp: float) -> None: ...
+
+
+class EventLogStorage(ABC):
+    @abstractmethod
+    def store_events(self, events: Sequence[EventRecord]) -> list[int]:
+        """Append events in one transaction and return their storage ids.
+
+        RUN_* lifecycle events move the run's status in the same transaction
+        (compare-and-set; an event whose transition is not allowed is still stored
+        but does not move the status)."""
+
+    @abstractmethod
+    def get_events(
+        self,
+        run_id: str,
+        after_id: int | None = None,
+        limit: int | None = None,
+        event_types: Sequence[str] | None = None,
+        step_key: str | None = None,
+    ) -> list[EventRecord]:
+        """Events of a run in storage-id order, strictly after `after_id`."""
+
+    @abstractmethod
+    def wait_for_events(
+        self, run_id: str, after_id: int | None, timeout: float
+    ) -> list[EventRecord]:
+        """Block up to `timeout` seconds until the run has events after `after_id`.
+
+        PostgreSQL: LISTEN/NOTIFY; SQLite: polling."""
+
+
+class KeyValueStorage(ABC):
+    @abstractmethod
+    def kv_set(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def kv_get(self, key: str) -> str | None: ...
+
+
+class DaemonStorage(ABC):
+    @abstractmethod
+    def add_daemon_heartbeat(self, heartbeat: DaemonHeartbeat) -> None: ...
+
+    @abstractmethod
+    def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]: ...
+
+
+class ScheduleStorage(ABC):
+    @abstractmethod
+    def upsert_instigator_state(self, state: InstigatorState) -> None: ...
+
+    @abstractmethod
+    def get_instigator_state(self, name: str) -> InstigatorState | None: ...
+
+    @abstractmethod
+    def get_instigator_states(self) -> list[InstigatorState]: ...
+
+    @abstractmethod
+    def create_tick(self, tick: TickRecord) -> TickRecord:
+        """Insert a tick; raises DuplicateTickKey if its tick_key exists."""
+
+    @abstractmethod
+    def update_tick(self, tick: TickRecord) -> None: ...
+
+    @abstractmethod
+    def get_ticks(self, instigator_name: str, limit: int | None = None) -> list[TickRecord]: ...
+
+
+class SnapshotStorage(ABC):
+    @abstractmethod
+    def add_snapshot(self, snapshot_id: str, body: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def get_snapshot(self, snapshot_id: str) -> dict[str, Any] | None: ...
+
+
+class Storage(
+    RunStorage, EventLogStorage, KeyValueStorage, DaemonStorage, ScheduleStorage, SnapshotStorage
+):
+    """Everything the platform stores, behind one engine."""
+
+    @abstractmethod
+    def dispose(self) -> None:
+        """Close pools; call in a forked child before using the storage there."""

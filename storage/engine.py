@@ -1,0 +1,131 @@
+"""One SQLAlchemy engine per storage, set up for its dialect.
+
+SQLite: WAL, a 30 s busy timeout, and `BEGIN IMMEDIATE` for write transactions. pysqlite's
+own deferred BEGIN takes the write lock only at the first write; if another process wrote
+in between, SQLite fails at once with "database is locked" instead of waiting. Taking the
+write lock at BEGIN makes writers queue on the busy timeout. Reads use a plain BEGIN, so
+under WAL they never wait for writers.
+
+PostgreSQL: psycopg2, a connect timeout, and autocommit reads (one round trip each).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from storage.base import StorageError, StorageUnreachable
+from storage.urls import redact_url
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+PG_CONNECT_TIMEOUT_S = 10
+_WRITE_OPTION = "opgraph_write"
+
+
+def make_engine(url: str) -> Engine:
+    """The engine for a normalized storage URL (see storage.urls.normalize_url)."""
+    sa_url = make_url(url)
+    backend = sa_url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(sa_url)
+    if backend == "postgresql":
+        return _postgres_engine(sa_url)
+    raise StorageError(
+        f"unsupported storage database {redact_url(url)}: use a file path, "
+        "sqlite:///path/to/file.db or postgresql://user@host:port/database"
+    )
+
+
+def write_engine(engine: Engine) -> Engine:
+    """A view of `engine` (same pool) whose transactions take the write lock up front."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+def read_engine(engine: Engine) -> Engine:
+    """A view of `engine` (same pool) for reads: autocommit on PostgreSQL."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        raise StorageError(
+            "in-memory SQLite cannot be shared between connections and processes: "
+            "give the storage a file path instead"
+        )
+    path = Path(database).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageUnreachable(
+            f"cannot create the directory of the SQLite storage database {path}: {exc}. "
+            "Check the storage path and that its directory is writable."
+        ) from exc
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Stop pysqlite from emitting its own deferred BEGIN; _sqlite_on_begin does it.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    dbapi_connection.execute("PRAGMA journal_mode = WAL")
+    # With WAL, NORMAL is still corruption-safe; it only risks the last commits on power loss.
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    write = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _postgres_engine(url: URL) -> Engine:
+    return sa.create_engine(url, connect_args=_postgres_connect_args(url))
+
+
+def _postgres_connect_args(url: URL) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    if "application_name" not in url.query:
+        args["application_name"] = "opgraph"
+    return args
+
+
+def dbapi_connect(engine: Engine) -> Any:
+    """A new DBAPI connection outside the pool (e.g. psycopg2 for LISTEN)."""
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    if engine.dialect.name == "postgresql":
+        cparams = {**cparams, **_postgres_connect_args(engine.url)}
+    return engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
+
+
+def connect_or_raise(engine: Engine) -> Connection:
+    """Check out a connection, turning a failure to connect into StorageUnreachable."""
+    try:
+        return engine.connect()
+    except sa.exc.DBAPIError as exc:
+        raise StorageUnreachable(_unreachable_message(engine, exc)) from exc
+
+
+def _unreachable_message(engine: Engine, exc: sa.exc.DBAPIError) -> str:
+    where = engine.url.render_as_string(hide_password=True)
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else repr(exc.orig)
+    if engine.dialect.name == "sqlite":
+        return (
+            f"cannot open the SQLite storage database {where}: {reason}. "
+            "Check the path and that the file and its directory are readable and writable."
+        )
+    return (
+        f"cannot connect to the storage database {where}: {reason}. "
+        "Check that PostgreSQL is running and reachable at that host and port, and that "
+        "the user, password and database name in the storage URL are right."
+    )

@@ -1,0 +1,121 @@
+"""Every table opgraph stores, as SQLAlchemy Core. Migrations must produce exactly this.
+
+JSON values are stored as text (one format on both dialects); timestamps are float
+seconds since the epoch in double precision.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite only auto-assigns ids to an `INTEGER PRIMARY KEY`; PostgreSQL gets a BIGSERIAL.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Timestamp = sa.Double
+
+# `id` is the primary key (SQLite can only auto-increment a primary key) and orders runs;
+# `run_id` is the unique key everything else uses.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("job_name", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(63), nullable=False),
+    sa.Column("run_config", sa.Text, nullable=False),
+    sa.Column("parent_run_id", sa.String(255)),
+    sa.Column("root_run_id", sa.String(255)),
+    sa.Column("code_pointer", sa.Text),
+    sa.Column("location_name", sa.String(255)),
+    sa.Column("code_version", sa.String(255)),
+    sa.Column("run_key", sa.String(512)),
+    sa.Column("snapshot_id", sa.String(255)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("ended_at", Timestamp),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("worker_heartbeat_at", Timestamp),
+    sa.Index("ix_runs_run_id", "run_id", unique=True),
+    sa.Index("ix_runs_run_key", "run_key", unique=True),  # NULLs allowed, any number
+    sa.Index("ix_runs_status", "status", "id"),
+    sa.Index("ix_runs_job_name", "job_name", "id"),
+    sa.Index("ix_runs_created_at", "created_at"),
+    sqlite_autoincrement=True,  # never reuse an id: ids are pagination cursors
+)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Index("ix_run_tags_run_id_key", "run_id", "key", unique=True),
+    sa.Index("ix_run_tags_key_value", "key", "value"),
+)
+
+event_logs = sa.Table(
+    "event_logs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),  # = EventRecord.storage_id
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("event_type", sa.String(63), nullable=False),
+    sa.Column("step_key", sa.String(255)),
+    sa.Column("attempt", sa.Integer),
+    sa.Column("level", sa.String(15), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_event_logs_run_id_id", "run_id", "id"),
+    sqlite_autoincrement=True,  # never reuse an id: ids are cursors for readers
+)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("snapshot_id", sa.String(255), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+kv = sa.Table(
+    "kv",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+daemon_heartbeats = sa.Table(
+    "daemon_heartbeats",
+    metadata,
+    sa.Column("daemon_type", sa.String(255), primary_key=True),
+    sa.Column("daemon_id", sa.String(255), nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("info", sa.Text, nullable=False),
+)
+
+instigators = sa.Table(
+    "instigators",
+    metadata,
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("instigator_type", sa.String(63), nullable=False),
+    sa.Column("status", sa.String(63), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+ticks = sa.Table(
+    "ticks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instigator_name", sa.String(512), nullable=False),
+    sa.Column("tick_key", sa.String(767), nullable=False),
+    sa.Column("status", sa.String(63), nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("run_ids", sa.Text, nullable=False),
+    sa.Column("skip_reason", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("cursor", sa.Text),
+    sa.Index("ix_ticks_instigator_name_id", "instigator_name", "id"),
+    sa.Index("ix_ticks_tick_key", "tick_key", unique=True),
+)

@@ -1,0 +1,594 @@
+"""The one Storage implementation: SQLAlchemy Core over SQLite or PostgreSQL.
+
+Dialect differences stay in small hooks: how a batch of events is inserted (`_insert_*`),
+how upserts are spelled (`_upsert`), and how `wait_for_events` is woken (LISTEN/NOTIFY on
+PostgreSQL, polling on SQLite).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from storage.base import DuplicateRunKey, DuplicateTickKey, RunAlreadyExists, Storage
+from storage.engine import connect_or_raise, dbapi_connect, make_engine, read_engine, write_engine
+from storage.migration import ensure_schema
+from storage.pg_notify import CHANNEL, EventNotifyListener, NotifyUnavailable
+from storage.records import (
+    FINISHED_STATUSES,
+    DaemonHeartbeat,
+    EventRecord,
+    InstigatorState,
+    InstigatorStatus,
+    InstigatorType,
+    RunRecord,
+    RunsFilter,
+    RunStatus,
+    TickRecord,
+    TickStatus,
+)
+from storage.schema import (
+    daemon_heartbeats,
+    event_logs,
+    instigators,
+    kv,
+    run_tags,
+    runs,
+    snapshots,
+    ticks,
+)
+from storage.transitions import RUN_EVENT_TRANSITIONS
+from storage.urls import normalize_url
+
+log = logging.getLogger(__name__)
+
+SQLITE_POLL_INTERVAL_S = 0.05
+_IN_CHUNK = 500  # run ids per `IN (...)` when loading tags
+
+_EVENT_COLUMNS = "run_id, event_type, step_key, attempt, level, message, timestamp, data"
+
+# executemany; ids come from last_insert_rowid() (see _insert_events_sqlite).
+_SQLITE_INSERT_EVENTS = f"INSERT INTO event_logs ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+# One statement, one round trip, the same text for any batch size: rows travel as one
+# array per column, are inserted in batch order (so ids increase in batch order), and
+# each distinct run id is notified once; notifications go out when the insert commits.
+_PG_INSERT_EVENTS = sa.text(
+    f"""
+    WITH inserted AS (
+        INSERT INTO event_logs ({_EVENT_COLUMNS})
+        SELECT {_EVENT_COLUMNS}
+        FROM unnest(
+            CAST(:run_id AS text[]), CAST(:event_type AS text[]), CAST(:step_key AS text[]),
+            CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
+            CAST(:timestamp AS double precision[]), CAST(:data AS text[])
+        ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
+        ORDER BY position
+        RETURNING id
+    )
+    SELECT inserted.id FROM inserted
+    CROSS JOIN (
+        SELECT count(pg_notify('{CHANNEL}', run_id)) FROM unnest(CAST(:notify AS text[])) AS run_id
+    ) AS notified
+    ORDER BY inserted.id
+    """
+)
+
+# Pools left behind by dispose() in a forked child: they hold the parent's connections,
+# which the child must neither use nor close, so they are kept from garbage collection.
+_FORK_ABANDONED_POOLS: list[Any] = []
+
+
+class SqlStorage(Storage):
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self._engine = make_engine(self.url)
+        self._postgres = self._engine.dialect.name == "postgresql"
+        # Views over the same pool: reads (autocommit on PostgreSQL) and write transactions.
+        self._autocommit = read_engine(self._engine)
+        self._transaction = write_engine(self._engine)
+        self._pid = os.getpid()
+        self._listener: EventNotifyListener | None = None
+        self._listener_lock = threading.Lock()
+        try:
+            ensure_schema(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqlStorage({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- connections ----------------------------------------------------------------------
+    def _connect(self) -> Connection:
+        """A connection for reads (and single-statement writes on PostgreSQL)."""
+        self._after_fork()
+        return connect_or_raise(self._autocommit)
+
+    def _begin(self) -> AbstractContextManager[Connection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE)."""
+        self._after_fork()
+        return self._transaction.begin()
+
+    def _after_fork(self) -> None:
+        if os.getpid() != self._pid:
+            self.dispose()
+
+    def dispose(self) -> None:
+        forked = os.getpid() != self._pid
+        if forked:
+            # The pooled connections belong to the parent: closing them here would end
+            # the parent's PostgreSQL sessions or touch its SQLite locks.
+            _FORK_ABANDONED_POOLS.append(self._engine.pool)
+            self._engine.dispose(close=False)
+        else:
+            self._engine.dispose()
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close(forked=forked)
+        self._pid = os.getpid()
+
+    # -- runs -----------------------------------------------------------------------------
+    def add_run(self, run: RunRecord) -> RunRecord:
+        now = time.time()
+        record = replace(run, created_at=run.created_at or now, updated_at=now)
+        try:
+            with self._begin() as conn:
+                conn.execute(runs.insert().values(_run_values(record)))
+                if record.tags:
+                    conn.execute(
+                        run_tags.insert(),
+                        [{"run_id": run.run_id, "key": k, "value": v} for k, v in run.tags.items()],
+                    )
+        except sa.exc.IntegrityError as exc:
+            raise self._duplicate_run_error(record) from exc
+        return record
+
+    def _duplicate_run_error(self, run: RunRecord) -> Exception:
+        with self._connect() as conn:
+            exists = conn.execute(sa.select(1).where(runs.c.run_id == run.run_id)).first()
+            holder = conn.execute(
+                sa.select(runs.c.run_id).where(runs.c.run_key == run.run_key)
+            ).scalar()
+        if exists or run.run_key is None:
+            return RunAlreadyExists(f"a run with id {run.run_id!r} already exists")
+        return DuplicateRunKey(
+            f"run key {run.run_key!r} is already used by run {holder!r}; "
+            f"run {run.run_id!r} was not created"
+        )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        found = self.get_runs(RunsFilter(run_ids=[run_id]), limit=1)
+        return found[0] if found else None
+
+    def get_runs(
+        self,
+        filters: RunsFilter | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        query = sa.select(runs).where(*_run_conditions(filters)).order_by(runs.c.id.desc())
+        if cursor is not None:
+            cursor_id = sa.select(runs.c.id).where(runs.c.run_id == cursor).scalar_subquery()
+            query = query.where(runs.c.id < cursor_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+            tags = _load_tags(conn, [row.run_id for row in rows])
+        return [_run_from_row(row, tags.get(row.run_id, {})) for row in rows]
+
+    def get_runs_count(self, filters: RunsFilter | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(runs).where(*_run_conditions(filters))
+        with self._connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def transition_run_status(
+        self, run_id: str, to_status: RunStatus, from_statuses: Iterable[RunStatus]
+    ) -> bool:
+        with self._begin() as conn:
+            return _move_status(conn, run_id, RunStatus(to_status), from_statuses, time.time())
+
+    def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Set tags (replacing values of existing keys); nothing happens for an unknown run."""
+        if not tags:
+            return
+        with self._begin() as conn:
+            if conn.execute(sa.select(1).where(runs.c.run_id == run_id)).first() is None:
+                return
+            rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+            self._upsert(conn, run_tags, rows, ["run_id", "key"])
+
+    def delete_run(self, run_id: str) -> None:
+        with self._begin() as conn:
+            for table in (run_tags, event_logs, runs):
+                conn.execute(table.delete().where(table.c.run_id == run_id))
+
+    def record_run_worker_heartbeat(self, run_id: str, timestamp: float) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                runs.update().where(runs.c.run_id == run_id).values(worker_heartbeat_at=timestamp)
+            )
+
+    # -- event log ------------------------------------------------------------------------
+    def store_events(self, events: Sequence[EventRecord]) -> list[int]:
+        if not events:
+            return []
+        rows = [_event_row(event) for event in events]
+        moves = [
+            (row[0], *RUN_EVENT_TRANSITIONS[row[1]], row[6])
+            for row in rows
+            if row[1] in RUN_EVENT_TRANSITIONS
+        ]
+        if self._postgres:
+            # Without status moves the insert is one autocommitted statement.
+            with self._begin() if moves else self._connect() as conn:
+                _apply_moves(conn, moves)
+                return _insert_events_postgres(conn, rows)
+        with self._begin() as conn:
+            _apply_moves(conn, moves)
+            return _insert_events_sqlite(conn, rows)
+
+    def get_events(
+        self,
+        run_id: str,
+        after_id: int | None = None,
+        limit: int | None = None,
+        event_types: Sequence[str] | None = None,
+        step_key: str | None = None,
+    ) -> list[EventRecord]:
+        query = sa.select(event_logs).where(event_logs.c.run_id == run_id)
+        if after_id is not None:
+            query = query.where(event_logs.c.id > after_id)
+        if event_types is not None:
+            query = query.where(event_logs.c.event_type.in_([_text(t) for t in event_types]))
+        if step_key is not None:
+            query = query.where(event_logs.c.step_key == step_key)
+        query = query.order_by(event_logs.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._connect() as conn:
+            return [_event_from_row(row) for row in conn.execute(query)]
+
+    def wait_for_events(
+        self, run_id: str, after_id: int | None, timeout: float
+    ) -> list[EventRecord]:
+        deadline = time.monotonic() + timeout
+
+        def check() -> list[EventRecord]:
+            return self.get_events(run_id, after_id)
+
+        if self._postgres:
+            try:
+                return self._event_listener().wait(run_id, deadline, check)
+            except NotifyUnavailable as exc:
+                log.warning("waiting for events by polling: %s", exc)
+        while True:
+            found = check()
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                return found
+            time.sleep(min(SQLITE_POLL_INTERVAL_S, remaining))
+
+    def _event_listener(self) -> EventNotifyListener:
+        self._after_fork()
+        with self._listener_lock:
+            if self._listener is None:
+                self._listener = EventNotifyListener(lambda: dbapi_connect(self._engine))
+            return self._listener
+
+    # -- key-values, heartbeats, snapshots --------------------------------------------------
+    def kv_set(self, key: str, value: str) -> None:
+        with self._begin() as conn:
+            self._upsert(conn, kv, [{"key": key, "value": value}], ["key"])
+
+    def kv_get(self, key: str) -> str | None:
+        with self._connect() as conn:
+            return conn.execute(sa.select(kv.c.value).where(kv.c.key == key)).scalar()
+
+    def add_daemon_heartbeat(self, heartbeat: DaemonHeartbeat) -> None:
+        row = {
+            "daemon_type": heartbeat.daemon_type,
+            "daemon_id": heartbeat.daemon_id,
+            "timestamp": heartbeat.timestamp,
+            "info": _dumps(heartbeat.info),
+        }
+        with self._begin() as conn:
+            self._upsert(conn, daemon_heartbeats, [row], ["daemon_type"])
+
+    def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(daemon_heartbeats)).all()
+        return {
+            row.daemon_type: DaemonHeartbeat(
+                daemon_type=row.daemon_type,
+                daemon_id=row.daemon_id,
+                timestamp=row.timestamp,
+                info=json.loads(row.info),
+            )
+            for row in rows
+        }
+
+    def add_snapshot(self, snapshot_id: str, body: dict[str, Any]) -> None:
+        """Store a snapshot once; snapshot ids name their content, so a repeat is a no-op."""
+        insert = (postgresql.insert if self._postgres else sqlite.insert)(snapshots)
+        stmt = insert.values(snapshot_id=snapshot_id, body=_dumps(body))
+        with self._begin() as conn:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["snapshot_id"]))
+
+    def get_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        query = sa.select(snapshots.c.body).where(snapshots.c.snapshot_id == snapshot_id)
+        with self._connect() as conn:
+            body = conn.execute(query).scalar()
+        return None if body is None else json.loads(body)
+
+    # -- schedules and sensors --------------------------------------------------------------
+    def upsert_instigator_state(self, state: InstigatorState) -> None:
+        row = {
+            "name": state.name,
+            "instigator_type": _text(state.instigator_type),
+            "status": _text(state.status),
+            "data": _dumps(state.data),
+            "updated_at": state.updated_at or time.time(),
+        }
+        with self._begin() as conn:
+            self._upsert(conn, instigators, [row], ["name"])
+
+    def get_instigator_state(self, name: str) -> InstigatorState | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(instigators).where(instigators.c.name == name)).first()
+        return None if row is None else _instigator_from_row(row)
+
+    def get_instigator_states(self) -> list[InstigatorState]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(instigators).order_by(instigators.c.name)).all()
+        return [_instigator_from_row(row) for row in rows]
+
+    def create_tick(self, tick: TickRecord) -> TickRecord:
+        try:
+            with self._begin() as conn:
+                result = conn.execute(ticks.insert().values(_tick_values(tick)))
+        except sa.exc.IntegrityError as exc:
+            raise DuplicateTickKey(
+                f"tick {tick.tick_key!r} of {tick.instigator_name!r} already exists"
+            ) from exc
+        return replace(tick, tick_id=result.inserted_primary_key[0])
+
+    def update_tick(self, tick: TickRecord) -> None:
+        """Update the tick with `tick.tick_id` (or, without an id, with `tick.tick_key`)."""
+        if tick.tick_id is None:
+            match = ticks.c.tick_key == tick.tick_key
+        else:
+            match = ticks.c.id == tick.tick_id
+        with self._begin() as conn:
+            conn.execute(ticks.update().where(match).values(_tick_values(tick)))
+
+    def get_ticks(self, instigator_name: str, limit: int | None = None) -> list[TickRecord]:
+        query = (
+            sa.select(ticks)
+            .where(ticks.c.instigator_name == instigator_name)
+            .order_by(ticks.c.id.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [_tick_from_row(row) for row in rows]
+
+    # -- dialect hooks ----------------------------------------------------------------------
+    def _upsert(
+        self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]
+    ) -> None:
+        insert = (postgresql.insert if self._postgres else sqlite.insert)(table).values(rows)
+        updates = {c: insert.excluded[c] for c in rows[0] if c not in keys}
+        conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=updates))
+
+
+# -- helpers: SQL ---------------------------------------------------------------------------
+def _run_conditions(filters: RunsFilter | None) -> list[sa.ColumnElement[bool]]:
+    if filters is None:
+        return []
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.run_ids is not None:
+        conditions.append(runs.c.run_id.in_(filters.run_ids))
+    if filters.job_name is not None:
+        conditions.append(runs.c.job_name == filters.job_name)
+    if filters.statuses is not None:
+        conditions.append(runs.c.status.in_([_text(s) for s in filters.statuses]))
+    for key, value in (filters.tags or {}).items():
+        tagged = sa.select(run_tags.c.run_id).where(
+            run_tags.c.key == key, run_tags.c.value == value
+        )
+        conditions.append(runs.c.run_id.in_(tagged))
+    if filters.created_before is not None:
+        conditions.append(runs.c.created_at < filters.created_before)
+    if filters.created_after is not None:
+        conditions.append(runs.c.created_at > filters.created_after)
+    return conditions
+
+
+def _load_tags(conn: Connection, run_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Tags of a page of runs in one query (per 500 runs)."""
+    tags: dict[str, dict[str, str]] = {}
+    for start in range(0, len(run_ids), _IN_CHUNK):
+        query = (
+            sa.select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value)
+            .where(run_tags.c.run_id.in_(run_ids[start : start + _IN_CHUNK]))
+            .order_by(run_tags.c.run_id, run_tags.c.key)
+        )
+        for run_id, key, value in conn.execute(query):
+            tags.setdefault(run_id, {})[key] = value
+    return tags
+
+
+def _move_status(
+    conn: Connection,
+    run_id: str,
+    to_status: RunStatus,
+    from_statuses: Iterable[RunStatus],
+    timestamp: float,
+) -> bool:
+    """Compare-and-set: one UPDATE that only matches while the run is in `from_statuses`."""
+    values: dict[str, Any] = {"status": to_status.value, "updated_at": time.time()}
+    if to_status is RunStatus.STARTED:
+        values["started_at"] = timestamp
+    if to_status in FINISHED_STATUSES:
+        values["ended_at"] = timestamp
+    stmt = (
+        runs.update()
+        .where(runs.c.run_id == run_id, runs.c.status.in_([_text(s) for s in from_statuses]))
+        .values(values)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def _apply_moves(
+    conn: Connection, moves: list[tuple[str, RunStatus, frozenset[RunStatus], float]]
+) -> None:
+    # In batch order, so RUN_STARTING then RUN_START in one batch both apply.
+    for run_id, to_status, from_statuses, timestamp in moves:
+        _move_status(conn, run_id, to_status, from_statuses, timestamp)
+
+
+def _insert_events_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+    conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
+    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+    # The transaction holds SQLite's only write lock, so the batch got consecutive ids.
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def _insert_events_postgres(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+    columns = list(zip(*rows, strict=True))
+    params = dict(zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True))
+    params["notify"] = list(dict.fromkeys(columns[0]))
+    return list(conn.execute(_PG_INSERT_EVENTS, params).scalars())
+
+
+# -- helpers: records <-> rows ----------------------------------------------------------------
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _text(value: Any) -> str:
+    """The plain string of a str-valued enum member (or of a str)."""
+    return value.value if hasattr(value, "value") else value
+
+
+def _run_values(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "job_name": run.job_name,
+        "status": _text(run.status),
+        "run_config": _dumps(run.run_config),
+        "parent_run_id": run.parent_run_id,
+        "root_run_id": run.root_run_id,
+        "code_pointer": None if run.code_pointer is None else _dumps(run.code_pointer),
+        "location_name": run.location_name,
+        "code_version": run.code_version,
+        "run_key": run.run_key,
+        "snapshot_id": run.snapshot_id,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "updated_at": run.updated_at,
+        "worker_heartbeat_at": run.worker_heartbeat_at,
+    }
+
+
+def _run_from_row(row: Row[Any], tags: dict[str, str]) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        job_name=row.job_name,
+        status=RunStatus(row.status),
+        run_config=json.loads(row.run_config),
+        tags=tags,
+        parent_run_id=row.parent_run_id,
+        root_run_id=row.root_run_id,
+        code_pointer=None if row.code_pointer is None else json.loads(row.code_pointer),
+        location_name=row.location_name,
+        code_version=row.code_version,
+        run_key=row.run_key,
+        snapshot_id=row.snapshot_id,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        updated_at=row.updated_at,
+        worker_heartbeat_at=row.worker_heartbeat_at,
+    )
+
+
+def _event_row(event: EventRecord) -> tuple[Any, ...]:
+    # Column order of _EVENT_COLUMNS.
+    return (
+        event.run_id,
+        _text(event.event_type),
+        event.step_key,
+        event.attempt,
+        event.level,
+        event.message,
+        event.timestamp,
+        _dumps(event.data),
+    )
+
+
+def _event_from_row(row: Row[Any]) -> EventRecord:
+    return EventRecord(
+        run_id=row.run_id,
+        event_type=row.event_type,
+        timestamp=row.timestamp,
+        step_key=row.step_key,
+        attempt=row.attempt,
+        level=row.level,
+        message=row.message,
+        data=json.loads(row.data),
+        storage_id=row.id,
+    )
+
+
+def _instigator_from_row(row: Row[Any]) -> InstigatorState:
+    return InstigatorState(
+        name=row.name,
+        instigator_type=InstigatorType(row.instigator_type),
+        status=InstigatorStatus(row.status),
+        data=json.loads(row.data),
+        updated_at=row.updated_at,
+    )
+
+
+def _tick_values(tick: TickRecord) -> dict[str, Any]:
+    return {
+        "instigator_name": tick.instigator_name,
+        "tick_key": tick.tick_key,
+        "status": _text(tick.status),
+        "timestamp": tick.timestamp,
+        "run_ids": _dumps(tick.run_ids),
+        "skip_reason": tick.skip_reason,
+        "error": tick.error,
+        "cursor": tick.cursor,
+    }
+
+
+def _tick_from_row(row: Row[Any]) -> TickRecord:
+    return TickRecord(
+        instigator_name=row.instigator_name,
+        tick_key=row.tick_key,
+        status=TickStatus(row.status),
+        timestamp=row.timestamp,
+        run_ids=json.loads(row.run_ids),
+        skip_reason=row.skip_reason,
+        error=row.error,
+        cursor=row.cursor,
+        tick_id=row.id,
+    )
