@@ -1,0 +1,164 @@
+"""Running a job from Python: `job.execute_in_process(...)` and `execute_job(...)`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opgraph.errors import OpgraphError, StepExecutionError
+from opgraph.events import EventType, RunEvent
+from opgraph.execution import execute_run
+from opgraph.executors.definitions import load_executor
+from opgraph.executors.in_process import InProcessExecutor
+from opgraph.instance import OpgraphInstance
+from opgraph.plan import ExecutionPlan
+from opgraph.resources import InputContext, OutputContext, build_resources
+from opgraph.run_config import job_resource_defs, validate_run_config
+from storage.records import RunStatus
+
+
+class ExecuteJobResult:
+    """Dagster-style run result: `success`, `run_id`, `all_events`, `output_for_node`."""
+
+    def __init__(self, instance: OpgraphInstance, job: Any, run_id: str, resources: Any = None):
+        self.instance = instance
+        self.job = job
+        self.run_id = run_id
+        self._resources = resources
+        self._events = [RunEvent(e) for e in instance.storage.get_events(run_id)]
+
+    @property
+    def dagster_run(self) -> Any:
+        return self.instance.get_run(self.run_id)
+
+    @property
+    def run(self) -> Any:
+        return self.dagster_run
+
+    @property
+    def success(self) -> bool:
+        return self.dagster_run.status is RunStatus.SUCCESS
+
+    @property
+    def all_events(self) -> list[RunEvent]:
+        return list(self._events)
+
+    @property
+    def all_node_events(self) -> list[RunEvent]:
+        return [e for e in self._events if e.step_key]
+
+    def events_for_node(self, node_name: str) -> list[RunEvent]:
+        return [
+            e
+            for e in self._events
+            if e.step_key and (e.step_key == node_name or e.step_key.startswith(node_name + "["))
+        ]
+
+    def _load(self, step_key: str, output_name: str, mapping_key: str | None) -> Any:
+        handle = step_key.split("[", 1)[0]
+        op_def = self.job.flat_ops[handle].op_def
+        manager_key = op_def.outs[output_name].io_manager_key
+        upstream = OutputContext(step_key, output_name, self.run_id, mapping_key, op_def)
+        context = InputContext(output_name, step_key, upstream, op_def)
+        if self._resources is not None:
+            return self._resources[manager_key].load_input(context)
+        resolved = validate_run_config(self.job, self.dagster_run.run_config)
+        with build_resources(
+            job_resource_defs(self.job), resolved.resource_configs, self.instance, self.run_id
+        ) as resources:
+            return resources[manager_key].load_input(context)
+
+    def output_for_node(self, node_str: str, output_name: str = "result") -> Any:
+        """The value an op produced; a dict by mapping key for a mapped or dynamic op."""
+        if node_str not in self.job.flat_ops:
+            raise OpgraphError(
+                f"no op {node_str!r} in job {self.job.name!r}; ops are {sorted(self.job.flat_ops)}"
+            )
+        outputs = [
+            e.record
+            for e in self._events
+            if e.event_type_value == EventType.STEP_OUTPUT.value
+            and e.step_key is not None
+            and e.step_key.split("[", 1)[0] == node_str
+            and e.record.data.get("output_name") == output_name
+        ]
+        if not outputs:
+            raise OpgraphError(
+                f"op {node_str!r} did not produce output {output_name!r} in this run"
+            )
+        is_mapped = self.job.flat_ops[node_str].dynamic_source is not None
+        is_dynamic = self.job.flat_ops[node_str].op_def.outs[output_name].is_dynamic
+        if is_mapped:
+            return {
+                e.step_key.split("[", 1)[1][:-1]: self._load(e.step_key, output_name, None)
+                for e in outputs  # type: ignore[union-attr]
+            }
+        if is_dynamic:
+            return {
+                e.data["mapping_key"]: self._load(node_str, output_name, e.data["mapping_key"])
+                for e in outputs
+            }
+        return self._load(node_str, output_name, None)
+
+    def output_value(self, output_name: str = "result") -> Any:
+        raise OpgraphError("output_value needs a graph-level output; use output_for_node")
+
+
+def execute_in_process(
+    job: Any,
+    run_config: Mapping[str, Any] | None = None,
+    instance: OpgraphInstance | None = None,
+    raise_on_error: bool = True,
+    tags: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+) -> ExecuteJobResult:
+    """Run every op in this process, outputs kept in memory (Dagster's execute_in_process)."""
+    instance = instance or OpgraphInstance.ephemeral()
+    resolved = validate_run_config(job, run_config, in_process=True)  # before any run exists
+    plan = ExecutionPlan.build(job, resolved)
+    run = instance.create_run(
+        job.name,
+        run_config=dict(run_config or {}),
+        tags={**job.tags, **(tags or {})},
+        run_id=run_id,
+    )
+    executor = InProcessExecutor()
+    ctx = execute_run(instance, run, job, plan, executor, in_process=True)
+    result = ExecuteJobResult(instance, job, run.run_id, executor.resources)
+    if raise_on_error and not result.success:
+        if ctx.user_exceptions:
+            raise ctx.user_exceptions[0]
+        failures = [e.message for e in result.all_events if e.is_failure]
+        raise StepExecutionError("; ".join(failures) or f"run {run.run_id} failed")
+    return result
+
+
+def execute_job(
+    job: Any,
+    instance: OpgraphInstance,
+    run_config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    raise_on_error: bool = False,
+) -> ExecuteJobResult:
+    """Run a `reconstructable(job)` in this process with its configured executor."""
+    from opgraph.code_pointer import ReconstructableJob
+
+    if not isinstance(job, ReconstructableJob):
+        raise OpgraphError(
+            "execute_job takes reconstructable(job); use job.execute_in_process otherwise"
+        )
+    definition = job.get_definition()
+    resolved = validate_run_config(definition, run_config)
+    plan = ExecutionPlan.build(definition, resolved)
+    run = instance.create_run(
+        definition.name,
+        run_config=dict(run_config or {}),
+        tags={**definition.tags, **(tags or {})},
+        code_pointer=dict(job.pointer),
+    )
+    executor = load_executor(resolved.executor_class, resolved.executor_config)
+    ctx = execute_run(instance, run, definition, plan, executor)
+    result = ExecuteJobResult(instance, definition, run.run_id)
+    if raise_on_error and not result.success:
+        raise StepExecutionError(f"run {run.run_id} failed") from (ctx.user_exceptions or [None])[0]
+    return result

@@ -1,0 +1,202 @@
+"""Driving one run: RUN_START, the executor loop, RUN_SUCCESS / RUN_FAILURE / RUN_CANCELED.
+
+Events are written to storage in batches (one transaction per step or per burst of
+events), which keeps per-op overhead low on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opgraph.active_execution import ActiveExecution
+from opgraph.context import RunInfo
+from opgraph.events import EventType, make_event
+from opgraph.plan import ExecutionPlan
+from storage.records import EventRecord, RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from opgraph.definitions.graph import JobDefinition
+    from opgraph.instance import OpgraphInstance
+
+CANCEL_CHECK_INTERVAL = 0.5
+
+
+class EventSink:
+    """Buffers a run's events and writes them in one transaction per flush."""
+
+    def __init__(self, instance: OpgraphInstance, run_id: str):
+        self.instance = instance
+        self.run_id = run_id
+        self._buffer: list[EventRecord] = []
+        self._lock = threading.Lock()
+
+    def emit(self, event: EventRecord) -> None:
+        with self._lock:
+            self._buffer.append(event)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if batch:
+            self.instance.storage.store_events(batch)
+
+
+@dataclass
+class RunContext:
+    """What an executor needs to drive the steps of one run."""
+
+    instance: OpgraphInstance
+    run: RunRecord
+    job: JobDefinition
+    plan: ExecutionPlan
+    sink: EventSink
+    in_process: bool = False
+    interrupted: threading.Event = field(default_factory=threading.Event)
+    _last_check: float = 0.0
+    _cancel_seen: bool = False
+    user_exceptions: list[BaseException] = field(default_factory=list)
+    status: RunStatus | None = None
+
+    @property
+    def run_info(self) -> RunInfo:
+        return RunInfo(
+            self.run.run_id, self.run.job_name, dict(self.run.tags), dict(self.run.run_config)
+        )
+
+    def emit(self, event: EventRecord, active: ActiveExecution | None = None) -> None:
+        self.sink.emit(event)
+        if active is not None:
+            active.handle_event(event)
+
+    def emit_skips(self, active: ActiveExecution) -> None:
+        for skip in active.pop_skips():
+            self.sink.emit(
+                make_event(
+                    self.run.run_id,
+                    EventType.STEP_SKIPPED,
+                    step_key=skip.step_key,
+                    message=f'Skipped step "{skip.step_key}": {skip.reason}',
+                    data={"reason": skip.reason},
+                )
+            )
+
+    def cancel_requested(self) -> bool:
+        """True once the run was asked to stop (status CANCELING, or SIGTERM)."""
+        if self._cancel_seen:
+            return True
+        now = time.monotonic()
+        if self.interrupted.is_set() or now - self._last_check >= CANCEL_CHECK_INTERVAL:
+            self._last_check = now
+            current = self.instance.storage.get_run(self.run.run_id)
+            self._cancel_seen = current is not None and current.status is RunStatus.CANCELING
+        return self._cancel_seen or self.interrupted.is_set()
+
+    def fail_step(self, active: ActiveExecution, step_key: str, attempt: int, message: str) -> None:
+        """A step the framework had to give up on (worker died, run canceled)."""
+        self.emit(
+            make_event(
+                self.run.run_id,
+                EventType.STEP_FAILURE,
+                step_key=step_key,
+                attempt=attempt,
+                level="ERROR",
+                message=message,
+                data={
+                    "error": {"class": "StepInterrupted", "message": message, "user_code": False}
+                },
+            ),
+            active,
+        )
+
+
+def finish_run(ctx: RunContext, active: ActiveExecution, error: BaseException | None) -> RunStatus:
+    """Write the final run event from what the steps did."""
+    run_id = ctx.run.run_id
+    ctx.emit_skips(active)
+    ctx.cancel_requested()
+    if ctx._cancel_seen:
+        event = make_event(run_id, EventType.RUN_CANCELED, message="Run canceled")
+        status = RunStatus.CANCELED
+    elif ctx.interrupted.is_set():
+        event = make_event(
+            run_id,
+            EventType.RUN_FAILURE,
+            level="ERROR",
+            message="The run worker was interrupted (SIGTERM/SIGINT) before the run finished",
+        )
+        status = RunStatus.FAILURE
+    elif error is not None:
+        from opgraph.step_runner import error_data
+
+        event = make_event(
+            run_id,
+            EventType.RUN_FAILURE,
+            level="ERROR",
+            message=f"Execution of run for {ctx.job.name!r} failed: {type(error).__name__}: {error}",
+            data=error_data(error, user_code=False),
+        )
+        status = RunStatus.FAILURE
+    elif active.failed_steps or not active.is_complete:
+        failed = active.failed_steps
+        event = make_event(
+            run_id,
+            EventType.RUN_FAILURE,
+            level="ERROR",
+            message=f"Execution of run for {ctx.job.name!r} failed. Steps failed: {failed}",
+            data={"failed_steps": failed},
+        )
+        status = RunStatus.FAILURE
+    else:
+        event = make_event(
+            run_id, EventType.RUN_SUCCESS, message=f"Finished execution of run for {ctx.job.name!r}"
+        )
+        status = RunStatus.SUCCESS
+    ctx.sink.emit(event)
+    ctx.sink.flush()
+    return status
+
+
+def execute_run(
+    instance: OpgraphInstance,
+    run: RunRecord,
+    job: JobDefinition,
+    plan: ExecutionPlan,
+    executor: Any,
+    *,
+    in_process: bool = False,
+    resume: bool = False,
+    interrupted: threading.Event | None = None,
+) -> RunContext:
+    """Run all steps of `run` with `executor`; returns the context (events, errors)."""
+    sink = EventSink(instance, run.run_id)
+    ctx = RunContext(instance, run, job, plan, sink, in_process=in_process)
+    if interrupted is not None:
+        ctx.interrupted = interrupted
+    if resume:
+        active = ActiveExecution.rebuild(plan, instance.storage.get_events(run.run_id))
+        sink.emit(
+            make_event(
+                run.run_id, EventType.ENGINE_EVENT, message="Resuming run from its event log"
+            )
+        )
+    else:
+        active = ActiveExecution(plan)
+        sink.emit(
+            make_event(
+                run.run_id,
+                EventType.RUN_START,
+                message=f"Started execution of run for {job.name!r}",
+            )
+        )
+    sink.flush()
+    error: BaseException | None = None
+    try:
+        executor.execute(ctx, active)
+    except Exception as exc:  # a framework failure: recorded on the run, never lost
+        error = exc
+    finally:
+        ctx.status = finish_run(ctx, active, error)
+    return ctx

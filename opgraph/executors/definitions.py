@@ -1,0 +1,98 @@
+"""Executor definitions: what a job or run config selects under `execution:`.
+
+An executor definition names its config model and the class that runs steps, by
+import path, so that opgraph never imports celery_executor (which imports Celery).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class InProcessConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retries: dict[str, Any] | None = Field(None, description="accepted for Dagster compatibility")
+
+
+class MultiprocessConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_concurrent: int | None = Field(
+        None, ge=0, description="worker processes; 0 or unset means the number of CPUs"
+    )
+    retries: dict[str, Any] | None = Field(None, description="accepted for Dagster compatibility")
+
+
+class CeleryRunConfig(BaseModel):
+    """Checked again, in full, by the Celery executor when it starts."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class MultiOrInProcessConfig(BaseModel):
+    """The default executor's config: pick one of `in_process`, `multiprocess`, `celery`."""
+
+    model_config = ConfigDict(extra="forbid")
+    in_process: InProcessConfig | None = None
+    multiprocess: MultiprocessConfig | None = None
+    celery: CeleryRunConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_at_most(self) -> MultiOrInProcessConfig:
+        chosen = [k for k in ("in_process", "multiprocess", "celery") if getattr(self, k)]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one executor, got {chosen}")
+        return self
+
+
+@dataclass(frozen=True)
+class ExecutorDefinition:
+    name: str
+    config_model: type[BaseModel]
+    executor_class: str  # "module:Class"; the class takes the config as keyword arguments
+    config_defaults: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self, config: BaseModel) -> tuple[str, dict[str, Any]]:
+        """(executor class path, its config) for a validated `execution.config`."""
+        if isinstance(config, MultiOrInProcessConfig):
+            if config.celery is not None:
+                return CELERY_EXECUTOR_CLASS, config.celery.model_dump()
+            if config.in_process is not None:
+                return IN_PROCESS_EXECUTOR_CLASS, config.in_process.model_dump()
+            chosen = config.multiprocess or MultiprocessConfig()
+            return MULTIPROCESS_EXECUTOR_CLASS, chosen.model_dump()
+        return self.executor_class, config.model_dump()
+
+    def configured(self, config: dict[str, Any]) -> ExecutorDefinition:
+        """A copy whose config defaults are `config` (Dagster's `.configured`)."""
+        self.config_model.model_validate(config)  # fail at definition time, not at launch
+        return ExecutorDefinition(
+            self.name, self.config_model, self.executor_class, {**self.config_defaults, **config}
+        )
+
+
+IN_PROCESS_EXECUTOR_CLASS = "opgraph.executors.in_process:InProcessExecutor"
+MULTIPROCESS_EXECUTOR_CLASS = "opgraph.executors.multiprocess:MultiprocessExecutor"
+CELERY_EXECUTOR_CLASS = "celery_executor.executor:CeleryExecutor"
+
+in_process_executor = ExecutorDefinition("in_process", InProcessConfig, IN_PROCESS_EXECUTOR_CLASS)
+multiprocess_executor = ExecutorDefinition(
+    "multiprocess", MultiprocessConfig, MULTIPROCESS_EXECUTOR_CLASS
+)
+multi_or_in_process_executor = ExecutorDefinition(
+    "multi_or_in_process", MultiOrInProcessConfig, MULTIPROCESS_EXECUTOR_CLASS
+)
+
+
+def load_executor(class_path: str, config: dict[str, Any]) -> Any:
+    module_name, _, class_name = class_path.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(**config)
+
+
+def default_worker_count(max_concurrent: int | None) -> int:
+    return max_concurrent or os.cpu_count() or 1

@@ -1,0 +1,55 @@
+"""The in-process executor: runs steps one after another in the run worker's process."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opgraph.active_execution import ActiveExecution
+from opgraph.execution import RunContext
+from opgraph.resources import Resources, build_resources
+from opgraph.run_config import job_resource_defs
+from opgraph.step_runner import StepEnvironment, run_step
+from storage.records import EventRecord
+
+
+class InProcessExecutor:
+    def __init__(self, **_config: Any):
+        self.resources: Resources | None = None  # kept for execute_in_process results
+
+    def execute(self, ctx: RunContext, active: ActiveExecution) -> None:
+        resource_defs = job_resource_defs(ctx.job, in_process=ctx.in_process)
+        with build_resources(
+            resource_defs, ctx.plan.run_config.resource_configs, ctx.instance, ctx.run.run_id
+        ) as resources:
+            self.resources = resources
+            env = StepEnvironment(
+                run=ctx.run_info,
+                plan=ctx.plan,
+                resources=resources,
+                compute_logs_dir=ctx.instance.compute_logs_dir,
+                capture="python",
+                instance=ctx.instance,
+                on_user_failure=ctx.user_exceptions.append,
+            )
+
+            def emit(event: EventRecord) -> None:
+                ctx.emit(event, active)
+
+            while not active.is_complete:
+                if ctx.cancel_requested():
+                    return
+                steps = active.get_steps_to_execute()
+                ctx.emit_skips(active)
+                if not steps:
+                    wake = active.next_retry_at
+                    if wake is None:
+                        return  # nothing runnable and nothing waiting: finish_run reports it
+                    time.sleep(min(max(0.0, wake - time.time()), 0.5))
+                    continue
+                for step in steps:
+                    if ctx.cancel_requested():
+                        return
+                    run_step(env, step, emit)
+                    ctx.sink.flush()
+            ctx.sink.flush()

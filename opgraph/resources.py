@@ -1,0 +1,286 @@
+"""Resources and IO managers (Dagster's @resource, ConfigurableResource, IOManager, ...)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import pickle
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from opgraph.config import ConfigSchema, Field, normalize_config_schema
+
+log = logging.getLogger("opgraph")
+
+
+@dataclass
+class InitResourceContext:
+    resource_config: Any = None
+    resources: Any = None
+    instance: Any = None
+    run_id: str | None = None
+    log: logging.Logger = field(default_factory=lambda: log)
+
+
+class ResourceDefinition:
+    def __init__(
+        self,
+        resource_fn: Callable[[InitResourceContext], Any],
+        config_schema: Any = None,
+        description: str | None = None,
+        required_resource_keys: set[str] | None = None,
+    ):
+        self.resource_fn = resource_fn
+        self.config_schema: ConfigSchema = normalize_config_schema(
+            config_schema, getattr(resource_fn, "__name__", "resource")
+        )
+        self.description = description
+        self.required_resource_keys = set(required_resource_keys or ())
+
+    @staticmethod
+    def hardcoded_resource(value: Any, description: str | None = None) -> ResourceDefinition:
+        return ResourceDefinition(lambda _ctx: value, description=description)
+
+    def __call__(self, *args: Any) -> Any:
+        """Direct invocation (tests): build the resource from a context or nothing."""
+        context = args[0] if args else InitResourceContext()
+        return self.resource_fn(context)
+
+
+def resource(
+    resource_fn: Callable[..., Any] | None = None,
+    *,
+    config_schema: Any = None,
+    description: str | None = None,
+    required_resource_keys: set[str] | None = None,
+) -> Any:
+    """Dagster's `@resource`: a function of an init context that returns (or yields) it."""
+
+    def decorator(fn: Callable[..., Any]) -> ResourceDefinition:
+        return ResourceDefinition(_init_fn(fn), config_schema, description, required_resource_keys)
+
+    return decorator(resource_fn) if resource_fn is not None else decorator
+
+
+def _init_fn(fn: Callable[..., Any]) -> Callable[[InitResourceContext], Any]:
+    if inspect.signature(fn).parameters:
+        return fn
+    return lambda _ctx: fn()
+
+
+class ConfigurableResource(BaseModel):
+    """A resource whose config is its pydantic fields (Dagster's Pythonic resources)."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Override to open connections once per run (or per worker process)."""
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        """Override to close what setup_for_execution opened."""
+
+
+# -- IO managers --------------------------------------------------------------------------
+@dataclass
+class OutputContext:
+    step_key: str
+    name: str
+    run_id: str
+    mapping_key: str | None = None
+    op_def: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    config: Any = None
+    resources: Any = None
+    log: logging.Logger = field(default_factory=lambda: log)
+
+    def get_identifier(self) -> list[str]:
+        parts = [self.run_id, self.step_key, self.name]
+        return [*parts, self.mapping_key] if self.mapping_key else parts
+
+    @property
+    def has_partition_key(self) -> bool:
+        return False
+
+
+@dataclass
+class InputContext:
+    name: str
+    step_key: str
+    upstream_output: OutputContext | None
+    op_def: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    config: Any = None
+    resources: Any = None
+    log: logging.Logger = field(default_factory=lambda: log)
+
+    @property
+    def has_partition_key(self) -> bool:
+        return False
+
+
+class IOManager(ABC):
+    @abstractmethod
+    def handle_output(self, context: OutputContext, obj: Any) -> None: ...
+
+    @abstractmethod
+    def load_input(self, context: InputContext) -> Any: ...
+
+
+class IOManagerDefinition(ResourceDefinition):
+    pass
+
+
+def io_manager(
+    config_fn: Callable[..., Any] | None = None,
+    *,
+    config_schema: Any = None,
+    description: str | None = None,
+    required_resource_keys: set[str] | None = None,
+) -> Any:
+    """Dagster's `@io_manager`: a function of an init context returning an IOManager."""
+
+    def decorator(fn: Callable[..., Any]) -> IOManagerDefinition:
+        return IOManagerDefinition(_init_fn(fn), config_schema, description, required_resource_keys)
+
+    return decorator(config_fn) if config_fn is not None else decorator
+
+
+class ConfigurableIOManager(ConfigurableResource, IOManager):
+    """An IO manager whose config is its pydantic fields."""
+
+
+class PickledObjectFilesystemIOManager(IOManager):
+    """Pickles each output to `base_dir/run_id/step_key/output[/mapping_key]`, atomically."""
+
+    def __init__(self, base_dir: str | os.PathLike[str]):
+        self.base_dir = Path(base_dir)
+
+    def _path(self, context: OutputContext) -> Path:
+        return self.base_dir.joinpath(*context.get_identifier())
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        path = self._path(context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load_input(self, context: InputContext) -> Any:
+        assert context.upstream_output is not None
+        with open(self._path(context.upstream_output), "rb") as f:
+            return pickle.load(f)
+
+
+class InMemoryIOManager(IOManager):
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, ...], Any] = {}
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        self.values[tuple(context.get_identifier())] = obj
+
+    def load_input(self, context: InputContext) -> Any:
+        assert context.upstream_output is not None
+        return self.values[tuple(context.upstream_output.get_identifier())]
+
+
+@io_manager(config_schema={"base_dir": Field(str, is_required=False)})
+def fs_io_manager(init_context: InitResourceContext) -> IOManager:
+    config = init_context.resource_config or {}
+    base_dir = config.get("base_dir") if isinstance(config, dict) else None
+    if base_dir is None and init_context.instance is not None:
+        base_dir = init_context.instance.io_storage_dir
+    return PickledObjectFilesystemIOManager(base_dir or Path(tempfile.gettempdir()) / "opgraph")
+
+
+@io_manager
+def mem_io_manager(_init_context: InitResourceContext) -> IOManager:
+    return InMemoryIOManager()
+
+
+# -- building resources for a run ---------------------------------------------------------
+class Resources:
+    """`context.resources`: attribute access to the initialized resources."""
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(
+                f"no resource {key!r}; this op can use {sorted(self._values)}"
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._values
+
+    def original_resource_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def as_resource_definition(value: Any) -> ResourceDefinition | ConfigurableResource:
+    if isinstance(value, (ResourceDefinition, ConfigurableResource)):
+        return value
+    return ResourceDefinition.hardcoded_resource(value)
+
+
+def resource_config_schema(value: Any) -> ConfigSchema:
+    if isinstance(value, ConfigurableResource):
+        return ConfigSchema(None)  # validated in build_resources by the class itself
+    return as_resource_definition(value).config_schema  # type: ignore[union-attr]
+
+
+@contextmanager
+def build_resources(
+    resource_defs: dict[str, Any],
+    resource_configs: dict[str, Any],
+    instance: Any = None,
+    run_id: str | None = None,
+) -> Iterator[Resources]:
+    """Initialize every resource once; tear down (generator resources too) on exit."""
+    values: dict[str, Any] = {}
+    with ExitStack() as stack:
+        for key, definition in resource_defs.items():
+            raw = resource_configs.get(key)
+            context = InitResourceContext(raw, Resources(values), instance, run_id)
+            if isinstance(definition, ConfigurableResource):
+                overrides = raw if isinstance(raw, dict) else {}
+                obj = type(definition)(**{**definition.model_dump(exclude_unset=True), **overrides})
+                obj.setup_for_execution(context)
+                stack.callback(obj.teardown_after_execution, context)
+                values[key] = obj
+                continue
+            result = as_resource_definition(definition).resource_fn(context)  # type: ignore[union-attr]
+            if inspect.isgenerator(result):
+                values[key] = stack.enter_context(_generator_resource(result))
+            else:
+                values[key] = result
+        yield Resources(values)
+
+
+@contextmanager
+def _generator_resource(gen: Iterator[Any]) -> Iterator[Any]:
+    value = next(gen)
+    try:
+        yield value
+    finally:
+        for _ in gen:  # run the code after `yield` (teardown)
+            pass

@@ -1,0 +1,235 @@
+"""Jobs shared by the executor suite; loaded again by worker processes from this file."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from opgraph import (
+    Backoff,
+    Config,
+    ConfigurableIOManager,
+    ConfigurableResource,
+    DynamicOut,
+    DynamicOutput,
+    In,
+    InputContext,
+    Nothing,
+    Out,
+    Output,
+    OutputContext,
+    RetryPolicy,
+    graph,
+    job,
+    op,
+    resource,
+)
+
+
+@op
+def one():
+    return 1
+
+
+@op
+def add_one(x):
+    return x + 1
+
+
+@op
+def times_ten(x):
+    return x * 10
+
+
+@job
+def linear():
+    times_ten(add_one(add_one(one())))
+
+
+@op
+def total(values):
+    return sum(values)
+
+
+@job
+def fan_out_in():
+    start = one()
+    total([add_one.alias(f"branch_{i}")(start) for i in range(5)])
+
+
+@op(out=DynamicOut())
+def emit(context, count: int = 4):
+    for i in range(count):
+        yield DynamicOutput(i, mapping_key=f"item_{i}")
+
+
+@op
+def double(x):
+    return x * 2
+
+
+@job
+def dynamic():
+    total(emit().map(double).map(add_one).collect())
+
+
+@graph
+def plus_two(x):
+    return add_one.alias("second")(add_one.alias("first")(x))
+
+
+@graph
+def outer(x):
+    return times_ten(plus_two(x))
+
+
+@job
+def nested():
+    add_one(outer(one()))
+
+
+@op(out={"evens": Out(is_required=False), "odds": Out()})
+def split(context, numbers: list | None = None):
+    numbers = numbers or [1, 3, 5]
+    evens = [n for n in numbers if n % 2 == 0]
+    if evens:
+        yield Output(evens, output_name="evens")
+    yield Output([n for n in numbers if n % 2], output_name="odds")
+
+
+@op
+def count(values):
+    return len(values)
+
+
+@op(ins={"after": In(Nothing)})
+def marker():
+    return "ran"
+
+
+@job
+def optional_outputs():
+    evens, odds = split()
+    count.alias("count_evens")(evens)
+    count_odds = count.alias("count_odds")(odds)
+    marker(after=count_odds)
+
+
+@op(retry_policy=RetryPolicy(max_retries=3, delay=0.05, backoff=Backoff.EXPONENTIAL))
+def flaky(context):
+    if context.retry_number < 2:
+        raise RuntimeError(f"failing attempt {context.retry_number}")
+    return context.retry_number
+
+
+@job
+def retries():
+    add_one(flaky())
+
+
+@op
+def broken():
+    raise ValueError("boom")
+
+
+@job
+def failing():
+    add_one(broken())
+    one()
+
+
+class LimitConfig(Config):
+    limit: int
+    label: str = "rows"
+
+
+@op
+def limited(config: LimitConfig):
+    return f"{config.limit} {config.label}"
+
+
+@op(config_schema={"factor": int})
+def scaled(context, text):
+    return f"{text} x{context.op_config['factor']}"
+
+
+@job
+def configured():
+    scaled(limited())
+
+
+class Greeter(ConfigurableResource):
+    greeting: str = "hello"
+
+    def greet(self, name: str) -> str:
+        return f"{self.greeting} {name}"
+
+
+@resource(config_schema={"suffix": str})
+def punctuation(init_context):
+    return init_context.resource_config["suffix"]
+
+
+@op(required_resource_keys={"greeter", "punctuation"})
+def greet(context):
+    return context.resources.greeter.greet("world") + context.resources.punctuation
+
+
+@job(resource_defs={"greeter": Greeter(greeting="hi"), "punctuation": punctuation})
+def with_resources():
+    greet()
+
+
+class JsonIOManager(ConfigurableIOManager):
+    base_dir: str
+
+    def _path(self, context: OutputContext) -> Path:
+        return Path(self.base_dir, *context.get_identifier()).with_suffix(".json")
+
+    def handle_output(self, context: OutputContext, obj) -> None:
+        path = self._path(context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(obj))
+
+    def load_input(self, context: InputContext):
+        return json.loads(self._path(context.upstream_output).read_text())
+
+
+# base_dir is overridden per run: resources.io_manager.config.base_dir
+@job(resource_defs={"io_manager": JsonIOManager(base_dir="/nonexistent")})
+def json_io():
+    add_one(add_one(one()))
+
+
+@op
+def crash():
+    os._exit(3)
+
+
+@job
+def crashing():
+    crash()
+
+
+@op
+def printer():
+    print("hello from stdout")
+    os.write(2, b"raw stderr bytes\n")
+    return 1
+
+
+@job
+def printing():
+    printer()
+
+
+@op
+def slow():
+    for _ in range(300):
+        time.sleep(0.1)
+    return 1
+
+
+@job
+def sleepy():
+    slow()
