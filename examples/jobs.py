@@ -1,4 +1,5 @@
-# dagster original: from dagster import Backoff, Config, Definitions, DynamicOut, DynamicOutput, OpExecutionContext, RetryPolicy, job, op  # noqa: E501
+# dagster original: from dagster import Backoff, Config, Definitions, DynamicOut, DynamicOutput,
+#     OpExecutionContext, RetryPolicy, job, op
 """The demo pipeline: daily sales, processed one store partition at a time.
 
     list_partitions --(one DynamicOutput per partition)--> process_partition[partition_N]

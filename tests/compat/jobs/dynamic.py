@@ -1,4 +1,5 @@
-# dagster original: from dagster import Config, DynamicOut, DynamicOutput, OpExecutionContext, in_process_executor, job, multiprocess_executor, op  # noqa: E501
+# dagster original: from dagster import Config, DynamicOut, DynamicOutput, OpExecutionContext,
+#     in_process_executor, job, multiprocess_executor, op
 """Dynamic fan-out: one mapped step per chunk, then a fan-in over the collected results."""
 
 from opgraph import (

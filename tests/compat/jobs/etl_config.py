@@ -1,4 +1,5 @@
-# dagster original: from dagster import Config, Field, OpExecutionContext, in_process_executor, job, op  # noqa: E501
+# dagster original: from dagster import Config, Field, OpExecutionContext, in_process_executor, job,
+#     op
 """A tiny extract -> transform -> load pipeline configured through run config.
 
 `extract` and `transform` use Pythonic `Config` classes (every field has a default), `load`

@@ -1,4 +1,5 @@
-# dagster original: from dagster import Config, In, Nothing, OpExecutionContext, Out, Output, graph, job, op  # noqa: E501
+# dagster original: from dagster import Config, In, Nothing, OpExecutionContext, Out, Output, graph,
+#     job, op
 """Multiple and optional outputs, Nothing dependencies and nested graphs."""
 
 from opgraph import Config, In, Nothing, OpExecutionContext, Out, Output, graph, job, op

@@ -1,4 +1,5 @@
-# dagster original: from dagster import ConfigurableIOManager, ConfigurableResource, Field, IOManager, InputContext, OpExecutionContext, OutputContext, io_manager, job, op, resource  # noqa: E501
+# dagster original: from dagster import ConfigurableIOManager, ConfigurableResource, Field,
+#     IOManager, InputContext, OpExecutionContext, OutputContext, io_manager, job, op, resource
 """Resources and IO managers, both the Pythonic (class-based) and the function-style APIs."""
 
 import json

@@ -1,4 +1,5 @@
-# dagster original: from dagster import Backoff, Failure, Jitter, OpExecutionContext, RetryPolicy, RetryRequested, job, op  # noqa: E501
+# dagster original: from dagster import Backoff, Failure, Jitter, OpExecutionContext, RetryPolicy,
+#     RetryRequested, job, op
 """Retries (policy-driven and requested from user code) and intentional failures."""
 
 from opgraph import (

@@ -1,4 +1,6 @@
-# dagster original: from dagster import Config, ConfigurableResource, DefaultScheduleStatus, DefaultSensorStatus, Definitions, OpExecutionContext, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SensorEvaluationContext, SkipReason, job, op, schedule, sensor  # noqa: E501
+# dagster original: from dagster import Config, ConfigurableResource, DefaultScheduleStatus,
+#     DefaultSensorStatus, Definitions, OpExecutionContext, RunRequest, ScheduleDefinition,
+#     ScheduleEvaluationContext, SensorEvaluationContext, SkipReason, job, op, schedule, sensor
 """Jobs automated by schedules and a sensor, gathered in one Definitions object."""
 
 import json
