@@ -29,11 +29,11 @@ class _LazyFile(io.TextIOBase):
         return self._file.write(text)
 
     def flush(self) -> None:
-        if self._file is not None:
+        if self._file is not None and not self._file.closed:
             self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
+        if self._file is not None and not self._file.closed:
             self._file.close()
         super().close()
 

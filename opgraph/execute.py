@@ -20,11 +20,17 @@ from storage.records import RunStatus
 class ExecuteJobResult:
     """Dagster-style run result: `success`, `run_id`, `all_events`, `output_for_node`."""
 
-    def __init__(self, instance: OpgraphInstance, job: Any, run_id: str, resources: Any = None):
+    def __init__(
+        self,
+        instance: OpgraphInstance,
+        job: Any,
+        run_id: str,
+        output_capture: dict[tuple[str, str, str | None], Any] | None = None,
+    ):
         self.instance = instance
         self.job = job
         self.run_id = run_id
-        self._resources = resources
+        self._captured = output_capture
         self._events = [RunEvent(e) for e in instance.storage.get_events(run_id)]
 
     @property
@@ -55,13 +61,13 @@ class ExecuteJobResult:
         ]
 
     def _load(self, step_key: str, output_name: str, mapping_key: str | None) -> Any:
+        if self._captured is not None:
+            return self._captured[(step_key, output_name, mapping_key)]
         handle = step_key.split("[", 1)[0]
         op_def = self.job.flat_ops[handle].op_def
         manager_key = op_def.outs[output_name].io_manager_key
         upstream = OutputContext(step_key, output_name, self.run_id, mapping_key, op_def)
         context = InputContext(output_name, step_key, upstream, op_def)
-        if self._resources is not None:
-            return self._resources[manager_key].load_input(context)
         resolved = validate_run_config(self.job, self.dagster_run.run_config)
         with build_resources(
             job_resource_defs(self.job), resolved.resource_configs, self.instance, self.run_id
@@ -70,6 +76,7 @@ class ExecuteJobResult:
 
     def output_for_node(self, node_str: str, output_name: str = "result") -> Any:
         """The value an op produced; a dict by mapping key for a mapped or dynamic op."""
+        node_str, output_name = resolve_graph_output(self.job, node_str, output_name)
         if node_str not in self.job.flat_ops:
             raise OpgraphError(
                 f"no op {node_str!r} in job {self.job.name!r}; ops are {sorted(self.job.flat_ops)}"
@@ -104,6 +111,27 @@ class ExecuteJobResult:
         raise OpgraphError("output_value needs a graph-level output; use output_for_node")
 
 
+def resolve_graph_output(job: Any, node_str: str, output_name: str) -> tuple[str, str]:
+    """Follow a graph node's output mapping down to the op that produces it."""
+    from opgraph.definitions.graph import GraphDefinition
+
+    graph, prefix = job.graph, ""
+    parts = node_str.split(".")
+    for depth, part in enumerate(parts):
+        node = graph.nodes.get(part)
+        if node is None or not isinstance(node.definition, GraphDefinition):
+            return node_str, output_name
+        graph, prefix = node.definition, f"{prefix}{part}."
+        if depth == len(parts) - 1:
+            while True:
+                inner, output_name = graph.output_mappings[output_name]
+                definition = graph.nodes[inner].definition
+                if not isinstance(definition, GraphDefinition):
+                    return f"{prefix}{inner}", output_name
+                graph, prefix = definition, f"{prefix}{inner}."
+    return node_str, output_name
+
+
 def execute_in_process(
     job: Any,
     run_config: Mapping[str, Any] | None = None,
@@ -122,9 +150,9 @@ def execute_in_process(
         tags={**job.tags, **(tags or {})},
         run_id=run_id,
     )
-    executor = InProcessExecutor()
+    executor = InProcessExecutor(capture_outputs=True)
     ctx = execute_run(instance, run, job, plan, executor, in_process=True)
-    result = ExecuteJobResult(instance, job, run.run_id, executor.resources)
+    result = ExecuteJobResult(instance, job, run.run_id, executor.output_capture)
     if raise_on_error and not result.success:
         if ctx.user_exceptions:
             raise ctx.user_exceptions[0]

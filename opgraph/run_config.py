@@ -77,6 +77,11 @@ def _unknown_keys(raw: dict[str, Any], allowed: list[str], path: str, problems: 
             problems.append(f"{path}.{key}: unknown key; expected one of {allowed}".lstrip("."))
 
 
+def _required(schema: ConfigSchema) -> list[str]:
+    assert schema.model is not None
+    return [k for k, f in schema.model.model_fields.items() if f.is_required()]
+
+
 def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in override.items():
@@ -122,8 +127,7 @@ class _Validator:
                 self.problems.append(f"{path}: op {handle!r} takes no config, got {raw!r}")
             return
         if raw is None and schema.has_required_fields:
-            required = [k for k, f in schema.model.model_fields.items() if f.is_required()]
-            self.problems.append(f"{path}: required config missing (fields {required})")
+            self.problems.append(f"{path}: required config missing (fields {_required(schema)})")
             return
         validated = _validate_model(schema.model, raw_for_model(schema, raw), path, self.problems)
         self.op_configs[handle] = config_value(schema, validated)
@@ -188,7 +192,9 @@ class _Validator:
                 configs[key] = raw_config
                 continue
             if raw_config is None and schema.has_required_fields:
-                self.problems.append(f"{path}.config: required config missing")
+                self.problems.append(
+                    f"{path}.config: required config missing (fields {_required(schema)})"
+                )
                 continue
             validated = _validate_model(
                 schema.model, raw_for_model(schema, raw_config), f"{path}.config", self.problems

@@ -40,6 +40,8 @@ class StepEnvironment:
     instance: Any = None
     # Called with a user exception that failed its step for good (execute_in_process re-raises it).
     on_user_failure: Callable[[BaseException], None] | None = None
+    # execute_in_process keeps every output value here, as Dagster's result does.
+    output_capture: dict[tuple[str, str, str | None], Any] | None = None
 
 
 class _StepFailed(Exception):
@@ -231,6 +233,8 @@ class StepRun:
         )
         if out.is_nothing:
             return
+        if self.env.output_capture is not None:
+            self.env.output_capture[(self.step.key, output.output_name, mapping_key)] = output.value
         context = OutputContext(
             step_key=self.step.key,
             name=output.output_name,

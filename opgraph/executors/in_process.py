@@ -7,22 +7,24 @@ from typing import Any
 
 from opgraph.active_execution import ActiveExecution
 from opgraph.execution import RunContext
-from opgraph.resources import Resources, build_resources
+from opgraph.resources import build_resources
 from opgraph.run_config import job_resource_defs
 from opgraph.step_runner import StepEnvironment, run_step
 from storage.records import EventRecord
 
 
 class InProcessExecutor:
-    def __init__(self, **_config: Any):
-        self.resources: Resources | None = None  # kept for execute_in_process results
+    def __init__(self, capture_outputs: bool = False, **_config: Any):
+        # execute_in_process results read output values from here
+        self.output_capture: dict[tuple[str, str, str | None], Any] | None = (
+            {} if capture_outputs else None
+        )
 
     def execute(self, ctx: RunContext, active: ActiveExecution) -> None:
         resource_defs = job_resource_defs(ctx.job, in_process=ctx.in_process)
         with build_resources(
             resource_defs, ctx.plan.run_config.resource_configs, ctx.instance, ctx.run.run_id
         ) as resources:
-            self.resources = resources
             env = StepEnvironment(
                 run=ctx.run_info,
                 plan=ctx.plan,
@@ -31,6 +33,7 @@ class InProcessExecutor:
                 capture="python",
                 instance=ctx.instance,
                 on_user_failure=ctx.user_exceptions.append,
+                output_capture=self.output_capture,
             )
 
             def emit(event: EventRecord) -> None:
