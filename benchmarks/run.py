@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import core  # noqa: E402
+from benchmarks import core
 
 SUITES: dict[str, Callable[[argparse.Namespace], tuple[list[dict], dict]]] = {
     "core": core.run_suite,
