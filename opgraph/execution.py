@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 CANCEL_CHECK_INTERVAL = 0.5
 
 
+# A step start is written at once, so that a crash mid-step leaves a trace a resumed run
+# can see; other events wait for the end of the step or for MAX_BUFFER_SECONDS.
+_WRITE_AT_ONCE = frozenset({EventType.STEP_START.value, EventType.STEP_RESTARTED.value})
+MAX_BUFFER_SECONDS = 0.1
+
+
 class EventSink:
     """Buffers a run's events and writes them in one transaction per flush."""
 
@@ -32,14 +38,21 @@ class EventSink:
         self.run_id = run_id
         self._buffer: list[EventRecord] = []
         self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
 
     def emit(self, event: EventRecord) -> None:
         with self._lock:
             self._buffer.append(event)
+        if (
+            event.event_type in _WRITE_AT_ONCE
+            or time.monotonic() - self._last_flush > MAX_BUFFER_SECONDS
+        ):
+            self.flush()
 
     def flush(self) -> None:
         with self._lock:
             batch, self._buffer = self._buffer, []
+            self._last_flush = time.monotonic()
         if batch:
             self.instance.storage.store_events(batch)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from opgraph import (
     OutputContext,
     RetryPolicy,
     graph,
+    in_process_executor,
     job,
     op,
     resource,
@@ -233,3 +235,39 @@ def slow():
 @job
 def sleepy():
     slow()
+
+
+@op
+def segfault():
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@job
+def segfaulting():
+    segfault()
+
+
+def _marker_dir() -> Path:
+    return Path(os.environ["OPGRAPH_TEST_MARKER_DIR"])
+
+
+@op
+def count_runs():
+    path = _marker_dir() / "count_runs"
+    runs = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(runs))
+    return runs
+
+
+@op
+def die_once(runs):
+    marker = _marker_dir() / "died"
+    if not marker.exists():
+        marker.write_text("x")
+        os._exit(17)  # the whole run worker dies mid-step
+    return runs + 100
+
+
+@job(executor_def=in_process_executor)
+def resumable():
+    die_once(count_runs())

@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,9 @@ def executor_config(request):
 
 @pytest.fixture
 def instance(tmp_path, sqlite_url):
-    instance = OpgraphInstance(tmp_path, InstanceConfig.model_validate({"storage": {"url": sqlite_url}}))
+    instance = OpgraphInstance(
+        tmp_path, InstanceConfig.model_validate({"storage": {"url": sqlite_url}})
+    )
     yield instance
     instance.dispose()
 
@@ -54,7 +57,9 @@ def test_fan_out_fan_in(instance, executor_config):
 
 
 def test_dynamic_map_collect(instance, executor_config):
-    result = run(jobs.dynamic, instance, executor_config, {"ops": {"emit": {"inputs": {"count": 5}}}})
+    result = run(
+        jobs.dynamic, instance, executor_config, {"ops": {"emit": {"inputs": {"count": 5}}}}
+    )
     assert result.success
     assert result.output_for_node("total") == sum(i * 2 + 1 for i in range(5))
     keys = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
@@ -149,10 +154,10 @@ def test_compute_logs_captured(instance, executor_config):
     captured = next(e for e in result.all_events if e.event_type_value == "LOGS_CAPTURED")
     paths = captured.record.data["paths"]
     out = next(p for p in paths if p.endswith(".out"))
-    assert "hello from stdout" in open(out).read()
+    assert "hello from stdout" in Path(out).read_text()
     if executor_config is EXECUTORS["multiprocess"]:  # fd-level capture sees raw writes too
         err = next(p for p in paths if p.endswith(".err"))
-        assert "raw stderr bytes" in open(err).read()
+        assert "raw stderr bytes" in Path(err).read_text()
 
 
 def test_hard_crash_is_a_step_failure(instance):
@@ -189,3 +194,10 @@ def test_cancel_kills_the_step_and_cancels_the_run(instance):
     assert time.time() - started < 10  # the op sleeps 30 s: its worker was killed
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "the run was canceled" in failure.message
+
+
+def test_segfault_is_a_step_failure(instance):
+    result = run(jobs.segfaulting, instance, EXECUTORS["multiprocess"])
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "killed by signal SIGSEGV" in failure.message
+    assert instance.get_run(result.run_id).status is RunStatus.FAILURE
