@@ -6,7 +6,10 @@ in between, SQLite fails at once with "database is locked" instead of waiting. T
 write lock at BEGIN makes writers queue on the busy timeout. Reads use a plain BEGIN, so
 under WAL they never wait for writers.
 
-PostgreSQL: psycopg2, a connect timeout, and autocommit reads (one round trip each).
+PostgreSQL: psycopg2 and a connect timeout. Connections stay in autocommit, so a read or a
+single-statement write is one round trip; write transactions turn autocommit off for
+their duration (psycopg2 then sends BEGIN and COMMIT). SQLAlchemy's AUTOCOMMIT isolation
+level would do the same but costs two `set_isolation_level` calls per checkout.
 """
 
 from __future__ import annotations
@@ -41,15 +44,12 @@ def make_engine(url: str) -> Engine:
 
 
 def write_engine(engine: Engine) -> Engine:
-    """A view of `engine` (same pool) whose transactions take the write lock up front."""
+    """A view of `engine` (same pool) for write transactions.
+
+    Its transactions take SQLite's write lock up front, and are real transactions on
+    PostgreSQL; connections from `engine` itself read (or write one statement) in
+    autocommit on PostgreSQL."""
     return engine.execution_options(**{_WRITE_OPTION: True})
-
-
-def read_engine(engine: Engine) -> Engine:
-    """A view of `engine` (same pool) for reads: autocommit on PostgreSQL."""
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engine
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -88,7 +88,27 @@ def _sqlite_on_begin(connection: Connection) -> None:
 
 
 def _postgres_engine(url: URL) -> Engine:
-    return sa.create_engine(url, connect_args=_postgres_connect_args(url))
+    engine = sa.create_engine(url, connect_args=_postgres_connect_args(url))
+    event.listen(engine, "connect", _postgres_on_connect)
+    event.listen(engine, "begin", _postgres_on_begin)
+    event.listen(engine, "checkin", _postgres_on_checkin)
+    return engine
+
+
+def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.autocommit = True
+
+
+def _postgres_on_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(_WRITE_OPTION, False):
+        connection.connection.dbapi_connection.autocommit = False
+
+
+def _postgres_on_checkin(dbapi_connection: Any, _record: Any) -> None:
+    # The pool has rolled back whatever was left open; back to autocommit for the next use.
+    if dbapi_connection is not None and not dbapi_connection.autocommit:
+        dbapi_connection.rollback()
+        dbapi_connection.autocommit = True
 
 
 def _postgres_connect_args(url: URL) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from storage.base import DuplicateRunKey, DuplicateTickKey, RunAlreadyExists, Storage
-from storage.engine import connect_or_raise, dbapi_connect, make_engine, read_engine, write_engine
+from storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
 from storage.migration import ensure_schema
 from storage.pg_notify import CHANNEL, EventNotifyListener, NotifyUnavailable
 from storage.records import (
@@ -95,8 +95,7 @@ class SqlStorage(Storage):
         self.url = normalize_url(url)
         self._engine = make_engine(self.url)
         self._postgres = self._engine.dialect.name == "postgresql"
-        # Views over the same pool: reads (autocommit on PostgreSQL) and write transactions.
-        self._autocommit = read_engine(self._engine)
+        # Write transactions use a view of the same pool (see storage.engine).
         self._transaction = write_engine(self._engine)
         self._pid = os.getpid()
         self._listener: EventNotifyListener | None = None
@@ -114,7 +113,7 @@ class SqlStorage(Storage):
     def _connect(self) -> Connection:
         """A connection for reads (and single-statement writes on PostgreSQL)."""
         self._after_fork()
-        return connect_or_raise(self._autocommit)
+        return connect_or_raise(self._engine)
 
     def _begin(self) -> AbstractContextManager[Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE)."""
