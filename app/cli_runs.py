@@ -30,9 +30,19 @@ from storage.records import (
 
 runs_cli = AppGroup("runs", help="List, inspect, follow, launch, cancel and delete runs.")
 
-STATUS_CHOICE = click.Choice([status.value for status in RunStatus], case_sensitive=False)
-EVENT_TYPE_CHOICE = click.Choice([kind.value for kind in EventType], case_sensitive=False)
+
+class UpperChoice(click.Choice):
+    """Case-insensitive, but errors list the canonical upper-case names."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return super().convert(value.upper() if isinstance(value, str) else value, param, ctx)
+
+
+STATUS_CHOICE = UpperChoice([status.value for status in RunStatus])
+EVENT_TYPE_CHOICE = UpperChoice([kind.value for kind in EventType])
 FOLLOW_POLL_SECONDS = 1.0
+FINISH_GRACE_SECONDS = 2.0
+RUN_END_EVENTS = {"RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"}
 
 
 def _get_run(instance: OpgraphInstance, run_id: str) -> RunRecord:
@@ -63,7 +73,7 @@ def list_runs(
     instance = current_instance()
     filters = RunsFilter(
         job_name=job_name,
-        statuses=[RunStatus(s.upper()) for s in statuses] or None,
+        statuses=[RunStatus(s) for s in statuses] or None,
         tags=tags or None,
     )
     runs = instance.storage.get_runs(filters, limit=limit)
@@ -155,37 +165,32 @@ def _format_event(event: EventRecord) -> str:
     return f"{stamp}.{millis:03d}  {event.level:<7}  {event.event_type}{step}{message}"
 
 
-def _follow(
-    instance: OpgraphInstance, run_id: str, after_id: int | None
-) -> tuple[list[EventRecord], int | None, bool]:
-    """Next batch of events; the flag says the run has finished and its log is drained."""
-    finished = instance.get_run(run_id).status in FINISHED_STATUSES
-    # Status first, then events: events written before the run finished are all fetched.
-    if finished:
-        events = instance.storage.get_events(run_id, after_id=after_id)
-    else:
-        events = instance.storage.wait_for_events(run_id, after_id, FOLLOW_POLL_SECONDS)
-    new_after = events[-1].storage_id if events else after_id
-    return events, new_after, finished
-
-
 def _print_events(
     instance: OpgraphInstance, run_id: str, types: set[str], follow: bool, as_json: bool
 ) -> None:
     after_id: int | None = None
+    finished_since: float | None = None
     while True:
-        if follow:
-            events, after_id, done = _follow(instance, run_id, after_id)
+        # Status before events: every event written before the run finished is fetched.
+        finished = not follow or instance.get_run(run_id).status in FINISHED_STATUSES
+        if finished:
+            events = instance.storage.get_events(run_id, after_id=after_id)
         else:
-            events, done = instance.storage.get_events(run_id), True
+            events = instance.storage.wait_for_events(run_id, after_id, FOLLOW_POLL_SECONDS)
         for event in events:
-            if types and event.event_type not in types:
-                continue
-            click.echo(
-                json.dumps(event_to_json(event), default=str) if as_json else _format_event(event)
-            )
-        if done:
+            if not types or event.event_type in types:
+                line = json.dumps(event_to_json(event), default=str) if as_json else None
+                click.echo(line or _format_event(event))
+        after_id = events[-1].storage_id if events else after_id
+        if not follow or any(event.event_type in RUN_END_EVENTS for event in events):
             return
+        if finished:
+            # A status move made by compare-and-set is logged a moment after it happens:
+            # give the run's last event a short grace period to arrive.
+            finished_since = finished_since or time.monotonic()
+            if time.monotonic() - finished_since > FINISH_GRACE_SECONDS:
+                return
+            time.sleep(0.1)
 
 
 @runs_cli.command("logs")
@@ -197,7 +202,7 @@ def run_logs(run_id: str, follow: bool, types: tuple[str, ...], as_json: bool) -
     """Print the events of a run."""
     instance = current_instance()
     _get_run(instance, run_id)
-    _print_events(instance, run_id, {t.upper() for t in types}, follow, as_json)
+    _print_events(instance, run_id, set(types), follow, as_json)
 
 
 # -- launch ----------------------------------------------------------------------------------
@@ -275,7 +280,7 @@ def launch_run(
         "working_directory": os.getcwd(),
     }
     try:
-        run = submit_job_run(instance, code_pointer, job_name, run_config, tags)  # type: ignore[arg-type]
+        run = submit_job_run(instance, code_pointer, job_name, run_config, tags)
     except RunConfigError as exc:
         problems = "\n  ".join(exc.errors)
         raise click.BadParameter(
