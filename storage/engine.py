@@ -104,11 +104,15 @@ def _postgres_on_begin(connection: Connection) -> None:
         connection.connection.dbapi_connection.autocommit = False
 
 
-def _postgres_on_checkin(dbapi_connection: Any, _record: Any) -> None:
+def _postgres_on_checkin(dbapi_connection: Any, record: Any) -> None:
     # The pool has rolled back whatever was left open; back to autocommit for the next use.
-    if dbapi_connection is not None and not dbapi_connection.autocommit:
+    if dbapi_connection is None or dbapi_connection.autocommit:
+        return
+    try:
         dbapi_connection.rollback()
         dbapi_connection.autocommit = True
+    except Exception:
+        record.invalidate()  # a broken connection: the pool reconnects on next checkout
 
 
 def _postgres_connect_args(url: URL) -> dict[str, Any]:

@@ -106,6 +106,11 @@ class SqlStorage(Storage):
             self._engine.dispose()
             raise
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (for diagnostics and tests; use the methods for data)."""
+        return self._engine
+
     def __repr__(self) -> str:
         return f"SqlStorage({self._engine.url.render_as_string(hide_password=True)!r})"
 

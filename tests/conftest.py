@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -25,7 +25,7 @@ PG_URL = os.environ.get("OPGRAPH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("OPGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _unavailable(what: str, error: Exception) -> None:
+def _unavailable(what: str, error: Exception) -> NoReturn:
     message = f"{what} is not reachable ({error})"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}; CI=true requires it", pytrace=False)

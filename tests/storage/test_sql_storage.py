@@ -1,0 +1,129 @@
+"""How SqlStorage talks to each database: statements per call, transactions, pragmas."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from storage import EventRecord, RunRecord, create_storage
+from storage.engine import write_engine
+from storage.schema import kv
+from storage.sql import SqlStorage
+
+
+@pytest.fixture
+def sql_storage(storage: Any) -> SqlStorage:
+    assert isinstance(storage, SqlStorage)
+    return storage
+
+
+@contextmanager
+def statements(storage: SqlStorage) -> Iterator[list[str]]:
+    """The SQL statements the storage sends while the block runs (whitespace collapsed)."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(storage.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(storage.engine, "before_cursor_execute", record)
+
+
+def _event(run_id: str, event_type: str) -> EventRecord:
+    return EventRecord(run_id=run_id, event_type=event_type, timestamp=time.time())
+
+
+def test_store_events_hot_path_statements(sql_storage: SqlStorage) -> None:
+    sql_storage.add_run(RunRecord(run_id="r1", job_name="etl"))
+    sql_storage.store_events([_event("r1", "LOG")])  # warm the pool
+    with statements(sql_storage) as steps_only:
+        sql_storage.store_events([_event("r1", "STEP_START") for _ in range(5)])
+    with statements(sql_storage) as with_run_event:
+        sql_storage.store_events([_event("r1", "RUN_START"), _event("r1", "STEP_START")])
+
+    if sql_storage.engine.dialect.name == "postgresql":
+        # One autocommitted statement: insert + notify.
+        assert len(steps_only) == 1 and steps_only[0].startswith("WITH inserted AS")
+    else:
+        assert len(steps_only) == 3
+        assert steps_only[0] == "BEGIN IMMEDIATE"
+        assert steps_only[1].startswith("INSERT INTO event_logs")
+        assert steps_only[2] == "SELECT last_insert_rowid()"
+    # A lifecycle event adds exactly one compare-and-set UPDATE and no SELECT on runs.
+    updates = [s for s in with_run_event if s.startswith("UPDATE runs")]
+    assert len(updates) == 1
+    assert not [s for s in with_run_event if "FROM runs" in s]
+
+
+def test_write_transactions_are_atomic(sql_storage: SqlStorage) -> None:
+    with pytest.raises(RuntimeError), write_engine(sql_storage.engine).begin() as conn:
+        conn.execute(kv.insert().values(key="a", value="1"))
+        raise RuntimeError("boom")
+    assert sql_storage.kv_get("a") is None
+    sql_storage.kv_set("a", "2")
+    assert sql_storage.kv_get("a") == "2"
+
+
+def test_postgres_connections_return_to_autocommit(pg_storage_url: str) -> None:
+    storage = create_storage(pg_storage_url)
+    try:
+        assert isinstance(storage, SqlStorage)
+        with write_engine(storage.engine).begin() as conn:
+            assert conn.connection.dbapi_connection.autocommit is False
+        with storage.engine.connect() as conn:
+            assert conn.connection.dbapi_connection.autocommit is True
+    finally:
+        storage.dispose()
+
+
+def test_sqlite_pragmas(sqlite_url: str) -> None:
+    storage = create_storage(sqlite_url)
+    try:
+        assert isinstance(storage, SqlStorage)
+        with storage.engine.connect() as conn:
+            pragma = conn.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA busy_timeout").scalar() == 30000
+            assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+    finally:
+        storage.dispose()
+
+
+def _listen_backends(admin: sa.Connection) -> list[int]:
+    query = sa.text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND query LIKE 'LISTEN%'"
+    )
+    return list(admin.execute(query).scalars())
+
+
+def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
+    storage = create_storage(pg_storage_url)
+    admin_engine = sa.create_engine(storage.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        storage.store_events([_event("r1", "LOG")])
+        assert storage.wait_for_events("r1", None, timeout=1)
+        with admin_engine.connect() as admin:
+            [pid] = _listen_backends(admin)
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        for _ in range(2):  # first wait falls back to polling, the next one LISTENs again
+            last = storage.get_events("r1")[-1].storage_id
+            threading.Timer(0.2, lambda: storage.store_events([_event("r1", "LOG")])).start()
+            started = time.monotonic()
+            assert storage.wait_for_events("r1", last, timeout=5)
+            assert time.monotonic() - started < 1.5
+        with admin_engine.connect() as admin:
+            assert len(_listen_backends(admin)) == 1
+    finally:
+        admin_engine.dispose()
+        storage.dispose()
