@@ -6,6 +6,23 @@ import time
 from collections.abc import Sequence
 
 import click
+from flask.cli import AppGroup
+
+from opgraph.errors import OpgraphError
+from storage.base import StorageError
+
+
+class CommandGroup(AppGroup):
+    """An AppGroup whose commands report opgraph and storage errors as one clean message.
+
+    A broken instance.yaml or an unreachable database is the user's to fix, not a bug:
+    it gets `Error: <what and how to fix it>` and exit code 1 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (OpgraphError, StorageError) as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def parse_tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, str]:
@@ -28,6 +45,8 @@ def format_time(timestamp: float | None) -> str:
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)

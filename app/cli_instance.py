@@ -7,16 +7,15 @@ import time
 from typing import Any
 
 import click
-from flask.cli import AppGroup
 
-from app.cli_format import format_table
+from app.cli_format import CommandGroup, format_table
 from app.extension import current_instance
 from opgraph.instance_config import INSTANCE_FILE, ComponentConfig
 from storage.base import StorageError
 from storage.migration import head_revision, migrate
 from storage.urls import redact_url
 
-instance_cli = AppGroup("instance", help="Inspect the instance and migrate its storage.")
+instance_cli = CommandGroup("instance", help="Inspect the instance and migrate its storage.")
 
 
 def _component(component: ComponentConfig) -> dict[str, Any]:

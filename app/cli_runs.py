@@ -10,9 +10,14 @@ from typing import Any
 
 import click
 import yaml
-from flask.cli import AppGroup
 
-from app.cli_format import format_duration, format_table, format_time, parse_tags
+from app.cli_format import (
+    CommandGroup,
+    format_duration,
+    format_table,
+    format_time,
+    parse_tags,
+)
 from app.extension import current_instance
 from app.run_views import event_to_json, run_times, run_to_json, step_summaries
 from launchers.base import record_transition
@@ -28,7 +33,7 @@ from storage.records import (
     RunStatus,
 )
 
-runs_cli = AppGroup("runs", help="List, inspect, follow, launch, cancel and delete runs.")
+runs_cli = CommandGroup("runs", help="List, inspect, follow, launch, cancel and delete runs.")
 
 
 class UpperChoice(click.Choice):
@@ -160,9 +165,12 @@ def show_run(run_id: str, as_json: bool) -> None:
 def _format_event(event: EventRecord) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.timestamp))
     millis = int((event.timestamp % 1) * 1000)
-    step = f" [{event.step_key}]" if event.step_key else ""
-    message = f"  {event.message}" if event.message else ""
-    return f"{stamp}.{millis:03d}  {event.level:<7}  {event.event_type}{step}{message}"
+    columns = [f"{stamp}.{millis:03d}", f"{event.level:<7}", f"{event.event_type:<17}"]
+    if event.step_key:
+        columns.append(f"[{event.step_key}]")
+    if event.message:
+        columns.append(event.message)
+    return "  ".join(columns).rstrip()
 
 
 def _print_events(

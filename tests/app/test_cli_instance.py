@@ -140,3 +140,19 @@ def test_console_script_uses_opgraph_home(tmp_path, sqlite_url):
 
     help_text = runner.invoke(main, ["--help"], env={"OPGRAPH_HOME": str(tmp_path)}).output
     assert "runs" in help_text and "instance" in help_text
+
+
+def test_a_broken_instance_yaml_is_one_clean_error(tmp_path):
+    (tmp_path / "instance.yaml").write_text("storage:\n  postgres:\n    prot: 5\n")
+    result = CliRunner().invoke(main, ["runs", "list"], env={"OPGRAPH_HOME": str(tmp_path)})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")
+    assert "instance.yaml:3: unknown key storage.postgres.prot" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_storage_is_one_clean_error(unreachable):
+    result = create_app(unreachable).test_cli_runner().invoke(args=["runs", "list"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot connect to the storage database")
+    assert "hunter2" not in result.output

@@ -125,5 +125,7 @@ def test_launch_wait_runs_the_job_to_the_end(make_instance, jobs_file, tmp_path)
     )
     [run] = instance.storage.get_runs()
     assert result.exit_code == 0, result.output
-    assert "STEP_SUCCESS [double]" in result.output
+    assert any(
+        line.split()[2:4] == ["STEP_SUCCESS", "[double]"] for line in result.output.splitlines()
+    )
     assert f"Run {run.run_id} finished: SUCCESS" in result.output

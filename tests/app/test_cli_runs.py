@@ -205,7 +205,8 @@ def test_logs_prints_every_event(instance, cli):
     kinds = [line.split()[2] for line in result.output.splitlines()]
     assert kinds[:3] == ["RUN_STARTING", "RUN_START", "STEP_START"]
     assert kinds[-1] == "RUN_SUCCESS"
-    assert "STEP_SUCCESS [load]  load finished" in result.output
+    [load_success] = [line for line in result.output.splitlines() if "load finished" in line]
+    assert load_success.split()[2:] == ["STEP_SUCCESS", "[load]", "load", "finished"]
 
 
 def test_logs_filters_by_type(instance, cli):
