@@ -100,8 +100,9 @@ def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _postgres_on_begin(connection: Connection) -> None:
-    if connection.get_execution_options().get(_WRITE_OPTION, False):
-        connection.connection.dbapi_connection.autocommit = False
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and connection.get_execution_options().get(_WRITE_OPTION):
+        dbapi_connection.autocommit = False  # type: ignore[attr-defined]
 
 
 def _postgres_on_checkin(dbapi_connection: Any, record: Any) -> None:

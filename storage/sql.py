@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from storage.base import DuplicateRunKey, DuplicateTickKey, RunAlreadyExists, Storage
 from storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
@@ -30,13 +30,21 @@ from storage.records import (
     DaemonHeartbeat,
     EventRecord,
     InstigatorState,
-    InstigatorStatus,
-    InstigatorType,
     RunRecord,
     RunsFilter,
     RunStatus,
     TickRecord,
-    TickStatus,
+)
+from storage.rows import (
+    dumps,
+    enum_text,
+    event_from_row,
+    event_row,
+    instigator_from_row,
+    run_from_row,
+    run_values,
+    tick_from_row,
+    tick_values,
 )
 from storage.schema import (
     daemon_heartbeats,
@@ -150,7 +158,7 @@ class SqlStorage(Storage):
         record = replace(run, created_at=run.created_at or now, updated_at=now)
         try:
             with self._begin() as conn:
-                conn.execute(runs.insert().values(_run_values(record)))
+                conn.execute(runs.insert().values(run_values(record)))
                 if record.tags:
                     conn.execute(
                         run_tags.insert(),
@@ -192,7 +200,7 @@ class SqlStorage(Storage):
         with self._connect() as conn:
             rows = conn.execute(query).all()
             tags = _load_tags(conn, [row.run_id for row in rows])
-        return [_run_from_row(row, tags.get(row.run_id, {})) for row in rows]
+        return [run_from_row(row, tags.get(row.run_id, {})) for row in rows]
 
     def get_runs_count(self, filters: RunsFilter | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(runs).where(*_run_conditions(filters))
@@ -230,7 +238,7 @@ class SqlStorage(Storage):
     def store_events(self, events: Sequence[EventRecord]) -> list[int]:
         if not events:
             return []
-        rows = [_event_row(event) for event in events]
+        rows = [event_row(event) for event in events]
         moves = [
             (row[0], *RUN_EVENT_TRANSITIONS[row[1]], row[6])
             for row in rows
@@ -257,14 +265,14 @@ class SqlStorage(Storage):
         if after_id is not None:
             query = query.where(event_logs.c.id > after_id)
         if event_types is not None:
-            query = query.where(event_logs.c.event_type.in_([_text(t) for t in event_types]))
+            query = query.where(event_logs.c.event_type.in_([enum_text(t) for t in event_types]))
         if step_key is not None:
             query = query.where(event_logs.c.step_key == step_key)
         query = query.order_by(event_logs.c.id)
         if limit is not None:
             query = query.limit(limit)
         with self._connect() as conn:
-            return [_event_from_row(row) for row in conn.execute(query)]
+            return [event_from_row(row) for row in conn.execute(query)]
 
     def wait_for_events(
         self, run_id: str, after_id: int | None, timeout: float
@@ -307,7 +315,7 @@ class SqlStorage(Storage):
             "daemon_type": heartbeat.daemon_type,
             "daemon_id": heartbeat.daemon_id,
             "timestamp": heartbeat.timestamp,
-            "info": _dumps(heartbeat.info),
+            "info": dumps(heartbeat.info),
         }
         with self._begin() as conn:
             self._upsert(conn, daemon_heartbeats, [row], ["daemon_type"])
@@ -328,7 +336,7 @@ class SqlStorage(Storage):
     def add_snapshot(self, snapshot_id: str, body: dict[str, Any]) -> None:
         """Store a snapshot once; snapshot ids name their content, so a repeat is a no-op."""
         insert = (postgresql.insert if self._postgres else sqlite.insert)(snapshots)
-        stmt = insert.values(snapshot_id=snapshot_id, body=_dumps(body))
+        stmt = insert.values(snapshot_id=snapshot_id, body=dumps(body))
         with self._begin() as conn:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["snapshot_id"]))
 
@@ -342,9 +350,9 @@ class SqlStorage(Storage):
     def upsert_instigator_state(self, state: InstigatorState) -> None:
         row = {
             "name": state.name,
-            "instigator_type": _text(state.instigator_type),
-            "status": _text(state.status),
-            "data": _dumps(state.data),
+            "instigator_type": enum_text(state.instigator_type),
+            "status": enum_text(state.status),
+            "data": dumps(state.data),
             "updated_at": state.updated_at or time.time(),
         }
         with self._begin() as conn:
@@ -353,21 +361,22 @@ class SqlStorage(Storage):
     def get_instigator_state(self, name: str) -> InstigatorState | None:
         with self._connect() as conn:
             row = conn.execute(sa.select(instigators).where(instigators.c.name == name)).first()
-        return None if row is None else _instigator_from_row(row)
+        return None if row is None else instigator_from_row(row)
 
     def get_instigator_states(self) -> list[InstigatorState]:
         with self._connect() as conn:
             rows = conn.execute(sa.select(instigators).order_by(instigators.c.name)).all()
-        return [_instigator_from_row(row) for row in rows]
+        return [instigator_from_row(row) for row in rows]
 
     def create_tick(self, tick: TickRecord) -> TickRecord:
         try:
             with self._begin() as conn:
-                result = conn.execute(ticks.insert().values(_tick_values(tick)))
+                result = conn.execute(ticks.insert().values(tick_values(tick)))
         except sa.exc.IntegrityError as exc:
             raise DuplicateTickKey(
                 f"tick {tick.tick_key!r} of {tick.instigator_name!r} already exists"
             ) from exc
+        assert result.inserted_primary_key is not None
         return replace(tick, tick_id=result.inserted_primary_key[0])
 
     def update_tick(self, tick: TickRecord) -> None:
@@ -377,7 +386,7 @@ class SqlStorage(Storage):
         else:
             match = ticks.c.id == tick.tick_id
         with self._begin() as conn:
-            conn.execute(ticks.update().where(match).values(_tick_values(tick)))
+            conn.execute(ticks.update().where(match).values(tick_values(tick)))
 
     def get_ticks(self, instigator_name: str, limit: int | None = None) -> list[TickRecord]:
         query = (
@@ -389,7 +398,7 @@ class SqlStorage(Storage):
             query = query.limit(limit)
         with self._connect() as conn:
             rows = conn.execute(query).all()
-        return [_tick_from_row(row) for row in rows]
+        return [tick_from_row(row) for row in rows]
 
     # -- dialect hooks ----------------------------------------------------------------------
     def _upsert(
@@ -410,7 +419,7 @@ def _run_conditions(filters: RunsFilter | None) -> list[sa.ColumnElement[bool]]:
     if filters.job_name is not None:
         conditions.append(runs.c.job_name == filters.job_name)
     if filters.statuses is not None:
-        conditions.append(runs.c.status.in_([_text(s) for s in filters.statuses]))
+        conditions.append(runs.c.status.in_([enum_text(s) for s in filters.statuses]))
     for key, value in (filters.tags or {}).items():
         tagged = sa.select(run_tags.c.run_id).where(
             run_tags.c.key == key, run_tags.c.value == value
@@ -452,7 +461,7 @@ def _move_status(
         values["ended_at"] = timestamp
     stmt = (
         runs.update()
-        .where(runs.c.run_id == run_id, runs.c.status.in_([_text(s) for s in from_statuses]))
+        .where(runs.c.run_id == run_id, runs.c.status.in_([enum_text(s) for s in from_statuses]))
         .values(values)
     )
     return conn.execute(stmt).rowcount == 1
@@ -478,121 +487,3 @@ def _insert_events_postgres(conn: Connection, rows: list[tuple[Any, ...]]) -> li
     params = dict(zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True))
     params["notify"] = list(dict.fromkeys(columns[0]))
     return list(conn.execute(_PG_INSERT_EVENTS, params).scalars())
-
-
-# -- helpers: records <-> rows ----------------------------------------------------------------
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _text(value: Any) -> str:
-    """The plain string of a str-valued enum member (or of a str)."""
-    return value.value if hasattr(value, "value") else value
-
-
-def _run_values(run: RunRecord) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "job_name": run.job_name,
-        "status": _text(run.status),
-        "run_config": _dumps(run.run_config),
-        "parent_run_id": run.parent_run_id,
-        "root_run_id": run.root_run_id,
-        "code_pointer": None if run.code_pointer is None else _dumps(run.code_pointer),
-        "location_name": run.location_name,
-        "code_version": run.code_version,
-        "run_key": run.run_key,
-        "snapshot_id": run.snapshot_id,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-        "updated_at": run.updated_at,
-        "worker_heartbeat_at": run.worker_heartbeat_at,
-    }
-
-
-def _run_from_row(row: Row[Any], tags: dict[str, str]) -> RunRecord:
-    return RunRecord(
-        run_id=row.run_id,
-        job_name=row.job_name,
-        status=RunStatus(row.status),
-        run_config=json.loads(row.run_config),
-        tags=tags,
-        parent_run_id=row.parent_run_id,
-        root_run_id=row.root_run_id,
-        code_pointer=None if row.code_pointer is None else json.loads(row.code_pointer),
-        location_name=row.location_name,
-        code_version=row.code_version,
-        run_key=row.run_key,
-        snapshot_id=row.snapshot_id,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        updated_at=row.updated_at,
-        worker_heartbeat_at=row.worker_heartbeat_at,
-    )
-
-
-def _event_row(event: EventRecord) -> tuple[Any, ...]:
-    # Column order of _EVENT_COLUMNS.
-    return (
-        event.run_id,
-        _text(event.event_type),
-        event.step_key,
-        event.attempt,
-        event.level,
-        event.message,
-        event.timestamp,
-        _dumps(event.data),
-    )
-
-
-def _event_from_row(row: Row[Any]) -> EventRecord:
-    return EventRecord(
-        run_id=row.run_id,
-        event_type=row.event_type,
-        timestamp=row.timestamp,
-        step_key=row.step_key,
-        attempt=row.attempt,
-        level=row.level,
-        message=row.message,
-        data=json.loads(row.data),
-        storage_id=row.id,
-    )
-
-
-def _instigator_from_row(row: Row[Any]) -> InstigatorState:
-    return InstigatorState(
-        name=row.name,
-        instigator_type=InstigatorType(row.instigator_type),
-        status=InstigatorStatus(row.status),
-        data=json.loads(row.data),
-        updated_at=row.updated_at,
-    )
-
-
-def _tick_values(tick: TickRecord) -> dict[str, Any]:
-    return {
-        "instigator_name": tick.instigator_name,
-        "tick_key": tick.tick_key,
-        "status": _text(tick.status),
-        "timestamp": tick.timestamp,
-        "run_ids": _dumps(tick.run_ids),
-        "skip_reason": tick.skip_reason,
-        "error": tick.error,
-        "cursor": tick.cursor,
-    }
-
-
-def _tick_from_row(row: Row[Any]) -> TickRecord:
-    return TickRecord(
-        instigator_name=row.instigator_name,
-        tick_key=row.tick_key,
-        status=TickStatus(row.status),
-        timestamp=row.timestamp,
-        run_ids=json.loads(row.run_ids),
-        skip_reason=row.skip_reason,
-        error=row.error,
-        cursor=row.cursor,
-        tick_id=row.id,
-    )

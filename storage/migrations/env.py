@@ -43,7 +43,10 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("set sqlalchemy.url, or run migrations with storage.migrate(url)")
+    engine = create_engine(url)
     try:
         with engine.begin() as own_connection:
             _configure(own_connection)

@@ -78,9 +78,9 @@ def test_postgres_connections_return_to_autocommit(pg_storage_url: str) -> None:
     try:
         assert isinstance(storage, SqlStorage)
         with write_engine(storage.engine).begin() as conn:
-            assert conn.connection.dbapi_connection.autocommit is False
+            assert getattr(conn.connection.dbapi_connection, "autocommit", None) is False
         with storage.engine.connect() as conn:
-            assert conn.connection.dbapi_connection.autocommit is True
+            assert getattr(conn.connection.dbapi_connection, "autocommit", None) is True
     finally:
         storage.dispose()
 
@@ -108,6 +108,7 @@ def _listen_backends(admin: sa.Connection) -> list[int]:
 
 def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
     storage = create_storage(pg_storage_url)
+    assert isinstance(storage, SqlStorage)
     admin_engine = sa.create_engine(storage.engine.url, isolation_level="AUTOCOMMIT")
     try:
         storage.store_events([_event("r1", "LOG")])

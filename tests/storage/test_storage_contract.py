@@ -48,10 +48,14 @@ def add_run(storage: Storage, run_id: str, **kwargs: Any) -> RunRecord:
     )
 
 
-def status_of(storage: Storage, run_id: str) -> RunStatus:
+def run_of(storage: Storage, run_id: str) -> RunRecord:
     run = storage.get_run(run_id)
-    assert run is not None
-    return run.status
+    assert run is not None, f"run {run_id} not found"
+    return run
+
+
+def status_of(storage: Storage, run_id: str) -> RunStatus:
+    return run_of(storage, run_id).status
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -91,7 +95,7 @@ def test_duplicate_run_id_is_refused(storage: Storage) -> None:
     add_run(storage, "r1", job_name="first")
     with pytest.raises(RunAlreadyExists, match="r1"):
         add_run(storage, "r1", job_name="second")
-    run = storage.get_run("r1")
+    run = run_of(storage, "r1")
     assert run is not None and run.job_name == "first"
     assert storage.get_runs_count() == 1
 
@@ -126,7 +130,7 @@ def test_tags_are_returned_and_all_must_match(storage: Storage) -> None:
     assert runs["d"].tags == {}
 
     storage.add_run_tags("a", {"env": "staging", "owner": "ann"})
-    assert storage.get_run("a").tags == {"team": "data", "env": "staging", "owner": "ann"}
+    assert run_of(storage, "a").tags == {"team": "data", "env": "staging", "owner": "ann"}
     assert ids({"env": "prod"}) == ["c"]
     storage.add_run_tags("nope", {"x": "y"})  # unknown run: nothing stored
     assert ids({"x": "y"}) == []
@@ -177,10 +181,10 @@ def test_transition_is_compare_and_set(storage: Storage) -> None:
     assert storage.transition_run_status("r1", S.STARTING, [S.QUEUED]) is False
     assert status_of(storage, "r1") is S.STARTING
     assert storage.transition_run_status("r1", S.STARTED, [S.STARTING]) is True
-    run = storage.get_run("r1")
+    run = run_of(storage, "r1")
     assert run.started_at is not None and run.ended_at is None
     assert storage.transition_run_status("r1", S.SUCCESS, [S.STARTED]) is True
-    run = storage.get_run("r1")
+    run = run_of(storage, "r1")
     assert run.status is S.SUCCESS and run.ended_at is not None
     assert storage.transition_run_status("r1", S.CANCELING, [S.STARTED, S.QUEUED]) is False
     assert status_of(storage, "r1") is S.SUCCESS
@@ -218,7 +222,7 @@ def test_racing_transitions_have_exactly_one_winner(storage: Storage) -> None:
 def test_worker_heartbeat(storage: Storage) -> None:
     add_run(storage, "r1")
     storage.record_run_worker_heartbeat("r1", 1234.5)
-    assert storage.get_run("r1").worker_heartbeat_at == 1234.5
+    assert run_of(storage, "r1").worker_heartbeat_at == 1234.5
 
 
 def test_delete_run_removes_its_tags_and_events(storage: Storage) -> None:
@@ -231,7 +235,7 @@ def test_delete_run_removes_its_tags_and_events(storage: Storage) -> None:
     assert [run.run_id for run in storage.get_runs(RunsFilter(tags={"t": "1"}))] == ["kept"]
     assert len(storage.get_events("kept")) == 1
     add_run(storage, "gone")  # the id is free again, with no leftover tags
-    assert storage.get_run("gone").tags == {}
+    assert run_of(storage, "gone").tags == {}
 
 
 # -- event log -------------------------------------------------------------------------------
@@ -274,7 +278,7 @@ def test_get_events_filters(storage: Storage) -> None:
         ]
     )
 
-    def got(**kwargs: Any) -> list[int]:
+    def got(**kwargs: Any) -> list[int | None]:
         return [e.storage_id for e in storage.get_events("r1", **kwargs)]
 
     assert got() == ids[:5]
@@ -317,20 +321,20 @@ def test_run_events_move_status_only_where_allowed(storage: Storage) -> None:
 
 def test_run_lifecycle_from_events_sets_timestamps(storage: Storage) -> None:
     add_run(storage, "r1")
-    created = storage.get_run("r1")
+    created = run_of(storage, "r1")
     storage.store_events([event("r1", "RUN_ENQUEUED")])
     assert status_of(storage, "r1") is S.QUEUED
     # Several lifecycle events in one batch apply in order.
     start = EventRecord("r1", "RUN_START", timestamp=1800000000.5)
     storage.store_events([event("r1", "RUN_STARTING"), start, event("r1", "STEP_START")])
-    run = storage.get_run("r1")
+    run = run_of(storage, "r1")
     assert run.status is S.STARTED and run.started_at == start.timestamp
     assert run.updated_at >= created.updated_at and run.ended_at is None
     storage.store_events([event("r1", "RUN_START")])  # refused: already started
-    assert storage.get_run("r1").started_at == start.timestamp
+    assert run_of(storage, "r1").started_at == start.timestamp
     done = EventRecord("r1", "RUN_SUCCESS", timestamp=1800000009.25)
     storage.store_events([done, event("r1", "RUN_FAILURE")])  # failure refused after success
-    run = storage.get_run("r1")
+    run = run_of(storage, "r1")
     assert run.status is S.SUCCESS and run.ended_at == done.timestamp
     assert len(storage.get_events("r1")) == 7
 
@@ -436,7 +440,8 @@ def test_ticks(storage: Storage) -> None:
     first = storage.create_tick(TickRecord("loc:daily", "daily@1", TickStatus.STARTED, 1.0))
     second = storage.create_tick(TickRecord("loc:daily", "daily@2", TickStatus.STARTED, 2.0))
     storage.create_tick(TickRecord("loc:other", "other@1", TickStatus.STARTED, 3.0))
-    assert first.tick_id is not None and second.tick_id > first.tick_id
+    assert first.tick_id is not None and second.tick_id is not None
+    assert second.tick_id > first.tick_id
     with pytest.raises(DuplicateTickKey, match="daily@1"):
         storage.create_tick(TickRecord("loc:daily", "daily@1", TickStatus.STARTED, 9.0))
 
@@ -542,7 +547,7 @@ def test_schema_behind_is_refused_with_the_fix(empty_url: str, revision: str | N
         create_storage(empty_url)
     message = str(caught.value)
     assert "opgraph instance migrate" in message
-    assert sa.make_url(normalize_url(empty_url)).database in message  # names the database
+    assert str(sa.make_url(normalize_url(empty_url)).database) in message  # names the database
     assert head_revision() in message
     if revision:
         assert revision in message
