@@ -42,6 +42,7 @@ def info(as_json: bool) -> None:
         heartbeats = instance.storage.get_daemon_heartbeats()
     except StorageError as exc:  # still show the rest: it is what one needs to fix this
         data["storage_error"] = str(exc)
+        data["schema_revision"] = None  # unknown: the database could not be checked
     else:
         data["daemons"] = [
             {"type": hb.daemon_type, "id": hb.daemon_id, "last_heartbeat": hb.timestamp}

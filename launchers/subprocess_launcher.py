@@ -39,7 +39,9 @@ class SubprocessRunLauncher(RunLauncher):
         self._instance = instance
         self.terminate_grace_seconds = terminate_grace_seconds
         # Handles of the workers this process started, so that finished ones get reaped
-        # (a zombie would still answer `kill -0`).
+        # (a zombie would still answer `kill -0`). A short-lived parent such as
+        # `opgraph runs launch` exits while its worker runs on: that is the point of
+        # detaching it (Python notes it only as a ResourceWarning, hidden by default).
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
     @property

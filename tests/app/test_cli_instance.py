@@ -59,6 +59,7 @@ def test_info_json(make_instance):
     assert data["run_coordinator"]["config"]["max_concurrent_runs"] == 3
     assert data["daemons"] == []
     assert data["storage_error"] is None
+    assert data["schema_revision"] == head_revision()
 
 
 def test_info_masks_the_password_and_reports_unreachable_storage(unreachable):
@@ -68,6 +69,10 @@ def test_info_masks_the_password_and_reports_unreachable_storage(unreachable):
     assert "opgraph:***@127.0.0.1:1/opgraph" in result.output
     assert "cannot connect to the storage database" in result.output
     assert "Launcher     launchers.subprocess_launcher.SubprocessRunLauncher" in result.output
+    as_json = create_app(unreachable).test_cli_runner().invoke(args=["instance", "info", "--json"])
+    data = json.loads(as_json.output)
+    assert data["schema_revision"] is None
+    assert "cannot connect" in data["storage_error"]
 
 
 def test_migrate_a_new_database(tmp_path):
