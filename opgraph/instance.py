@@ -76,7 +76,8 @@ class OpgraphInstance:
 
     @property
     def compute_logs_dir(self) -> Path:
-        return self.home / "compute_logs"
+        base_dir = self.config.compute_logs.base_dir
+        return self.home / base_dir if base_dir else self.home / "compute_logs"
 
     @property
     def io_storage_dir(self) -> Path:
