@@ -362,7 +362,7 @@ def test_wait_for_events_wakes_when_another_thread_stores(storage: Storage) -> N
     elapsed = time.monotonic() - started
     thread.join()
     assert [e.storage_id for e in found] == stored
-    assert 0.25 <= elapsed < 1.5, elapsed
+    assert 0.25 <= elapsed < 3, elapsed  # woken, not timed out
 
 
 def test_wait_for_events_times_out_with_nothing(storage: Storage) -> None:
@@ -394,7 +394,7 @@ def test_many_threads_wait_for_different_runs(storage: Storage) -> None:
     assert sorted(results) == run_ids
     for run_id, (found, elapsed) in results.items():
         assert [e.message for e in found] == [run_id]
-        assert elapsed < 2, (run_id, elapsed)
+        assert elapsed < 3, (run_id, elapsed)
 
 
 # -- key-values, heartbeats, schedules, snapshots ------------------------------------------
@@ -677,6 +677,6 @@ def test_storage_survives_fork(storage: Storage, dispose_first: bool) -> None:
     last = storage.get_events("r1")[-1].storage_id
     threading.Timer(0.2, lambda: storage.store_events([event("r1", "LOG")])).start()
     started = time.monotonic()
-    assert storage.wait_for_events("r1", last, timeout=5)
-    assert time.monotonic() - started < 1.5
+    assert storage.wait_for_events("r1", last, timeout=10)
+    assert time.monotonic() - started < 3
     assert [e.message for e in storage.get_events("r1")] == ["parent", "child", ""]
