@@ -1,8 +1,8 @@
 """The one Storage implementation: SQLAlchemy Core over SQLite or PostgreSQL.
 
 Dialect differences stay in small hooks: how a batch of events is inserted (`_insert_*`),
-how upserts are spelled (`_upsert`), and how `wait_for_events` is woken (LISTEN/NOTIFY on
-PostgreSQL, polling on SQLite).
+how a one-statement write is wrapped (`_write_one`), how upserts are spelled (`_upsert`),
+and how `wait_for_events` is woken (LISTEN/NOTIFY on PostgreSQL, polling on SQLite).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from storage.urls import normalize_url
 
 log = logging.getLogger(__name__)
 
-SQLITE_POLL_INTERVAL_S = 0.05
+POLL_INTERVAL_S = 0.05
 _IN_CHUNK = 500  # run ids per `IN (...)` when loading tags
 
 _EVENT_COLUMNS = "run_id, event_type, step_key, attempt, level, message, timestamp, data"
@@ -132,6 +132,11 @@ class SqlStorage(Storage):
         """A write transaction (SQLite: BEGIN IMMEDIATE)."""
         self._after_fork()
         return self._transaction.begin()
+
+    def _write_one(self) -> AbstractContextManager[Connection]:
+        """For a single-statement write: autocommitted on PostgreSQL (one round trip); a
+        write transaction on SQLite, so that it queues for the lock instead of failing."""
+        return self._connect() if self._postgres else self._begin()
 
     def _after_fork(self) -> None:
         if os.getpid() != self._pid:
@@ -210,7 +215,7 @@ class SqlStorage(Storage):
     def transition_run_status(
         self, run_id: str, to_status: RunStatus, from_statuses: Iterable[RunStatus]
     ) -> bool:
-        with self._begin() as conn:
+        with self._write_one() as conn:
             return _move_status(conn, run_id, RunStatus(to_status), from_statuses, time.time())
 
     def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
@@ -229,7 +234,7 @@ class SqlStorage(Storage):
                 conn.execute(table.delete().where(table.c.run_id == run_id))
 
     def record_run_worker_heartbeat(self, run_id: str, timestamp: float) -> None:
-        with self._begin() as conn:
+        with self._write_one() as conn:
             conn.execute(
                 runs.update().where(runs.c.run_id == run_id).values(worker_heartbeat_at=timestamp)
             )
@@ -244,14 +249,10 @@ class SqlStorage(Storage):
             for row in rows
             if row[1] in RUN_EVENT_TRANSITIONS
         ]
-        if self._postgres:
-            # Without status moves the insert is one autocommitted statement.
-            with self._begin() if moves else self._connect() as conn:
-                _apply_moves(conn, moves)
-                return _insert_events_postgres(conn, rows)
-        with self._begin() as conn:
+        insert = _insert_events_postgres if self._postgres else _insert_events_sqlite
+        with self._begin() if moves else self._write_one() as conn:
             _apply_moves(conn, moves)
-            return _insert_events_sqlite(conn, rows)
+            return insert(conn, rows)
 
     def get_events(
         self,
@@ -292,7 +293,7 @@ class SqlStorage(Storage):
             remaining = deadline - time.monotonic()
             if found or remaining <= 0:
                 return found
-            time.sleep(min(SQLITE_POLL_INTERVAL_S, remaining))
+            time.sleep(min(POLL_INTERVAL_S, remaining))
 
     def _event_listener(self) -> EventNotifyListener:
         self._after_fork()
@@ -303,7 +304,7 @@ class SqlStorage(Storage):
 
     # -- key-values, heartbeats, snapshots --------------------------------------------------
     def kv_set(self, key: str, value: str) -> None:
-        with self._begin() as conn:
+        with self._write_one() as conn:
             self._upsert(conn, kv, [{"key": key, "value": value}], ["key"])
 
     def kv_get(self, key: str) -> str | None:
@@ -317,7 +318,7 @@ class SqlStorage(Storage):
             "timestamp": heartbeat.timestamp,
             "info": dumps(heartbeat.info),
         }
-        with self._begin() as conn:
+        with self._write_one() as conn:
             self._upsert(conn, daemon_heartbeats, [row], ["daemon_type"])
 
     def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]:
@@ -337,7 +338,7 @@ class SqlStorage(Storage):
         """Store a snapshot once; snapshot ids name their content, so a repeat is a no-op."""
         insert = (postgresql.insert if self._postgres else sqlite.insert)(snapshots)
         stmt = insert.values(snapshot_id=snapshot_id, body=dumps(body))
-        with self._begin() as conn:
+        with self._write_one() as conn:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["snapshot_id"]))
 
     def get_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
@@ -355,7 +356,7 @@ class SqlStorage(Storage):
             "data": dumps(state.data),
             "updated_at": state.updated_at or time.time(),
         }
-        with self._begin() as conn:
+        with self._write_one() as conn:
             self._upsert(conn, instigators, [row], ["name"])
 
     def get_instigator_state(self, name: str) -> InstigatorState | None:
@@ -370,7 +371,7 @@ class SqlStorage(Storage):
 
     def create_tick(self, tick: TickRecord) -> TickRecord:
         try:
-            with self._begin() as conn:
+            with self._write_one() as conn:
                 result = conn.execute(ticks.insert().values(tick_values(tick)))
         except sa.exc.IntegrityError as exc:
             raise DuplicateTickKey(
@@ -385,7 +386,7 @@ class SqlStorage(Storage):
             match = ticks.c.tick_key == tick.tick_key
         else:
             match = ticks.c.id == tick.tick_id
-        with self._begin() as conn:
+        with self._write_one() as conn:
             conn.execute(ticks.update().where(match).values(tick_values(tick)))
 
     def get_ticks(self, instigator_name: str, limit: int | None = None) -> list[TickRecord]:
