@@ -39,6 +39,15 @@ class _Step:
     attempt: int = 0
     retry_at: float = 0.0
     outputs: list[tuple[str, str | None]] = field(default_factory=list)  # (output, mapping key)
+    origin_run_id: str | None = None  # set when the step's outputs come from an earlier run
+
+
+@dataclass(frozen=True)
+class ReusedStep:
+    """A step a re-execution does not run again: its outputs were made by `run_id`."""
+
+    outputs: tuple[tuple[str, str | None], ...]
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ class SkipDecision:
 
 
 class ActiveExecution:
-    def __init__(self, plan: ExecutionPlan):
+    def __init__(self, plan: ExecutionPlan, reused: dict[str, ReusedStep] | None = None):
         self.plan = plan
         self.steps: dict[str, _Step] = {}
         # Mapped templates wait until their DynamicOut step is done; keyed by that step.
@@ -60,6 +69,24 @@ class ActiveExecution:
                 self.steps[op.handle] = _Step(op.handle, op, None)
             else:
                 self._dynamic_consumers.setdefault(op.dynamic_source[0], []).append(op)
+        if reused:
+            self._apply_reused(reused)
+
+    def _apply_reused(self, reused: dict[str, ReusedStep]) -> None:
+        pending = dict(reused)
+        progress = True
+        while progress:  # mapped steps exist only once their dynamic source is applied
+            progress = False
+            for key in list(pending):
+                step = self.steps.get(key)
+                if step is None:
+                    continue
+                found = pending.pop(key)
+                step.state = StepState.SUCCESS
+                step.outputs = list(found.outputs)
+                step.origin_run_id = found.run_id
+                self._expand(step)
+                progress = True
 
     # -- feeding events -------------------------------------------------------------------
     def handle_event(self, event: EventRecord) -> None:
@@ -166,6 +193,13 @@ class ActiveExecution:
                         step.key,
                         f"upstream output {upstream.step_key}.{upstream.output_name} was not produced",
                     )
+                if producer.origin_run_id is not None:
+                    upstream = UpstreamOutput(
+                        upstream.step_key,
+                        upstream.output_name,
+                        upstream.mapping_key,
+                        producer.origin_run_id,
+                    )
                 present.append(upstream)
             fan_in = is_collect or isinstance(source, FlatMany)
             inputs.append(StepInput(name, tuple(present), fan_in))
@@ -234,10 +268,19 @@ class ActiveExecution:
     def state_of(self, step_key: str) -> StepState:
         return self.steps[step_key].state
 
+    @property
+    def reused_step_keys(self) -> list[str]:
+        return [s.key for s in self.steps.values() if s.origin_run_id is not None]
+
     @classmethod
-    def rebuild(cls, plan: ExecutionPlan, events: Iterable[EventRecord]) -> ActiveExecution:
+    def rebuild(
+        cls,
+        plan: ExecutionPlan,
+        events: Iterable[EventRecord],
+        reused: dict[str, ReusedStep] | None = None,
+    ) -> ActiveExecution:
         """Resume after a crash: steps that started but never finished run again."""
-        active = cls(plan)
+        active = cls(plan, reused)
         active.handle_events(events)
         for step in active.steps.values():
             if step.state is StepState.IN_FLIGHT:

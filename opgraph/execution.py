@@ -15,6 +15,7 @@ from opgraph.active_execution import ActiveExecution
 from opgraph.context import RunInfo
 from opgraph.events import EventType, make_event
 from opgraph.plan import ExecutionPlan
+from opgraph.reexecution import reused_steps
 from storage.records import EventRecord, RunRecord, RunStatus
 
 if TYPE_CHECKING:
@@ -188,20 +189,22 @@ def execute_run(
     ctx = RunContext(instance, run, job, plan, sink, in_process=in_process)
     if interrupted is not None:
         ctx.interrupted = interrupted
+    reused = reused_steps(instance.storage, run, plan)
     if resume:
-        active = ActiveExecution.rebuild(plan, instance.storage.get_events(run.run_id))
+        active = ActiveExecution.rebuild(plan, instance.storage.get_events(run.run_id), reused)
         sink.emit(
             make_event(
                 run.run_id, EventType.ENGINE_EVENT, message="Resuming run from its event log"
             )
         )
     else:
-        active = ActiveExecution(plan)
+        active = ActiveExecution(plan, reused)
         sink.emit(
             make_event(
                 run.run_id,
                 EventType.RUN_START,
                 message=f"Started execution of run for {job.name!r}",
+                data={"reused_steps": active.reused_step_keys} if reused else None,
             )
         )
     sink.flush()

@@ -247,21 +247,22 @@ def segfaulting():
     segfault()
 
 
-def _marker_dir() -> Path:
-    return Path(os.environ["OPGRAPH_TEST_MARKER_DIR"])
+def _marker_dir(context) -> Path:
+    # A run tag, not an env var: multiprocess workers fork from a long-lived forkserver.
+    return Path(context.run_tags["test/marker_dir"])
 
 
 @op
-def count_runs():
-    path = _marker_dir() / "count_runs"
+def count_runs(context):
+    path = _marker_dir(context) / "count_runs"
     runs = int(path.read_text()) + 1 if path.exists() else 1
     path.write_text(str(runs))
     return runs
 
 
 @op
-def die_once(runs):
-    marker = _marker_dir() / "died"
+def die_once(context, runs):
+    marker = _marker_dir(context) / "died"
     if not marker.exists():
         marker.write_text("x")
         os._exit(17)  # the whole run worker dies mid-step
@@ -271,3 +272,29 @@ def die_once(runs):
 @job(executor_def=in_process_executor)
 def resumable():
     die_once(count_runs())
+
+
+@op
+def counted_source(context):
+    path = _marker_dir(context) / "counted_source"
+    runs = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(runs))
+    return 5
+
+
+@op(out=DynamicOut())
+def fan(value):
+    for i in range(3):
+        yield DynamicOutput(value + i, mapping_key=f"k{i}")
+
+
+@op
+def fragile(context, value):
+    if not (_marker_dir(context) / "fixed").exists() and value == 6:
+        raise RuntimeError("not fixed yet")
+    return value * 10
+
+
+@job
+def reexecutable():
+    total(fan(counted_source()).map(fragile).collect())

@@ -12,7 +12,7 @@ from tests.executor import jobs
 
 
 def _worker(home, run_id, *extra):
-    env = {**os.environ, "OPGRAPH_HOME": str(home), "OPGRAPH_TEST_MARKER_DIR": str(home)}
+    env = {**os.environ, "OPGRAPH_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "opgraph.run_worker", run_id, *extra],
         env=env,
@@ -26,7 +26,9 @@ def test_resume_after_the_run_worker_died(tmp_path, sqlite_url):
     (tmp_path / "instance.yaml").write_text(yaml.safe_dump({"storage": {"url": sqlite_url}}))
     instance = OpgraphInstance.get(tmp_path)
     pointer = reconstructable(jobs.resumable).pointer
-    run = instance.create_run("resumable", code_pointer=pointer)
+    run = instance.create_run(
+        "resumable", code_pointer=pointer, tags={"test/marker_dir": str(tmp_path)}
+    )
 
     crashed = _worker(tmp_path, run.run_id)
     assert crashed.returncode == 17, crashed.stderr

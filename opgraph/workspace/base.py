@@ -1,0 +1,357 @@
+"""What the webserver and the daemon know about user code, without importing it.
+
+Everything here is a frozen dataclass that travels as JSON (`to_json()` / `from_json()`):
+the code server builds them from the loaded `Definitions`, the client side reads them
+back. `CodeLocation` is the one seam: in this process (tests, the code server itself),
+or over HTTP to a code server (the webserver and the daemon).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
+from typing import Any, Self, Union, get_args, get_origin, get_type_hints
+
+from opgraph.errors import OpgraphError
+
+
+# -- errors ----------------------------------------------------------------------------------
+class CodeLocationError(OpgraphError):
+    """A code location cannot answer: its code failed to load, or it raised."""
+
+
+class CodeLocationUnreachable(CodeLocationError):
+    """The code server of a location does not answer (down, starting, or timed out)."""
+
+
+class DefinitionNotFound(CodeLocationError):
+    """No job, schedule, sensor or location by that name."""
+
+
+# -- JSON records ----------------------------------------------------------------------------
+class JsonRecord:
+    """Mixin for frozen dataclasses: JSON-able dicts out, typed records back in.
+
+    `from_json` ignores keys it does not know, so a newer code server can talk to an older
+    webserver; nested records, tuples of records and enums are rebuilt from the type hints.
+    """
+
+    def to_json(self) -> dict[str, Any]:
+        return _to_json(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        hints = get_type_hints(cls)
+        kwargs = {
+            f.name: _from_json(hints[f.name], data[f.name])
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if f.name in data
+        }
+        return cls(**kwargs)
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    return value
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):  # `X | None`: the one non-None member
+        [member] = [arg for arg in get_args(hint) if arg is not type(None)]
+        return _from_json(member, value)
+    if isinstance(hint, type) and issubclass(hint, JsonRecord):
+        return hint.from_json(value)
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return hint(value)
+    if origin is tuple:
+        return tuple(_from_json(get_args(hint)[0], item) for item in value)
+    if origin is dict:
+        return {key: _from_json(get_args(hint)[1], item) for key, item in value.items()}
+    return value
+
+
+# -- snapshots of definitions ----------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class UpstreamOutput(JsonRecord):
+    handle: str  # dotted path of the op through nested graphs, e.g. "etl.extract"
+    output: str
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSnapshot(JsonRecord):
+    # "output" (one upstream output), "mapped" (one item of a dynamic output), "collected"
+    # (all items of one), "fan_in" (a list of outputs), "none" (run config or default)
+    kind: str
+    upstream: tuple[UpstreamOutput, ...] = ()
+    description: str | None = None
+    dagster_type: str | None = None
+    has_default: bool = False
+    is_nothing: bool = False  # ordering only: no value flows
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSnapshot(JsonRecord):
+    name: str
+    is_required: bool = True
+    is_dynamic: bool = False
+    io_manager_key: str = "io_manager"
+    description: str | None = None
+    dagster_type: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OpSnapshot(JsonRecord):
+    handle: str
+    op_name: str
+    description: str | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    inputs: dict[str, InputSnapshot] = dataclasses.field(default_factory=dict)
+    outputs: tuple[OutputSnapshot, ...] = ()
+    config_schema: dict[str, Any] = dataclasses.field(default_factory=dict)  # {} = no config
+    retry_policy: dict[str, Any] | None = None  # {max_retries, delay, backoff, jitter}
+    required_resource_keys: tuple[str, ...] = ()
+    mapped_over: UpstreamOutput | None = None  # the dynamic output this op fans out over
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSnapshot(JsonRecord):
+    name: str
+    description: str | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    ops: tuple[OpSnapshot, ...] = ()
+    run_config_schema: dict[str, Any] = dataclasses.field(default_factory=dict)
+    default_run_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    run_config_scaffold: str = ""  # YAML the launchpad starts from
+    resource_keys: tuple[str, ...] = ()
+    executor: str = ""
+    snapshot_id: str = ""  # hash of everything above: equal ids, equal jobs
+
+    def op(self, handle: str) -> OpSnapshot:
+        for op in self.ops:
+            if op.handle == handle:
+                return op
+        raise DefinitionNotFound(f"job {self.name!r} has no op {handle!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleSnapshot(JsonRecord):
+    name: str
+    job_name: str
+    cron_schedule: str
+    execution_timezone: str | None = None
+    default_status: str = "STOPPED"  # RUNNING | STOPPED
+    description: str | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class SensorSnapshot(JsonRecord):
+    name: str
+    job_name: str
+    minimum_interval_seconds: int = 30
+    default_status: str = "STOPPED"  # RUNNING | STOPPED
+    description: str | None = None
+
+
+# -- location state and tick results ---------------------------------------------------------
+class LocationState(StrEnum):
+    LOADING = "LOADING"
+    LOADED = "LOADED"
+    ERROR = "ERROR"
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorInfo(JsonRecord):
+    """An error in user code: for a location that failed to load, where (file, line)."""
+
+    message: str
+    traceback: str = ""
+    file: str | None = None
+    line: int | None = None
+    error_class: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file and self.line else ""
+        return f"{where}{self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class LocationStatus(JsonRecord):
+    name: str
+    state: LocationState
+    version: str | None = None  # hash of the code; changes when the code does
+    error: ErrorInfo | None = None
+    # where the code comes from, as in workspace.yaml: {"python_file": ...,
+    # "working_directory": ...} | {"python_module": ...} | {"server": "host:port"}
+    origin: dict[str, Any] = dataclasses.field(default_factory=dict)
+    updated_at: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequestSnapshot(JsonRecord):
+    run_key: str | None = None
+    run_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    job_name: str | None = None  # None: the schedule's or sensor's own job
+
+
+@dataclasses.dataclass(frozen=True)
+class TickEvaluation(JsonRecord):
+    """What one schedule or sensor tick asked for; `error` when the user function raised."""
+
+    run_requests: tuple[RunRequestSnapshot, ...] = ()
+    skip_message: str | None = None
+    cursor: str | None = None
+    error: ErrorInfo | None = None
+
+
+# -- the seam --------------------------------------------------------------------------------
+class CodeLocation(ABC):
+    """One location's definitions, as the webserver and daemon see them.
+
+    Methods that need loaded code raise `CodeLocationError` while the location is
+    LOADING or ERROR (`status()` says which and why), `DefinitionNotFound` for unknown
+    names, and `RunConfigError` from `execution_plan` for a run config that does not fit.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @abstractmethod
+    def status(self) -> LocationStatus: ...
+
+    @property
+    def version(self) -> str | None:
+        return self.status().version
+
+    @abstractmethod
+    def jobs(self) -> list[JobSnapshot]: ...
+
+    def job(self, name: str) -> JobSnapshot:
+        for job in self.jobs():
+            if job.name == name:
+                return job
+        raise DefinitionNotFound(
+            f"location {self.name!r} has no job {name!r}; it has {sorted(self.job_names())}"
+        )
+
+    def job_names(self) -> list[str]:
+        return [job.name for job in self.jobs()]
+
+    @abstractmethod
+    def schedules(self) -> list[ScheduleSnapshot]: ...
+
+    @abstractmethod
+    def sensors(self) -> list[SensorSnapshot]: ...
+
+    @abstractmethod
+    def validate_run_config(self, job_name: str, run_config: Mapping[str, Any] | None) -> list[str]:
+        """Every problem with `run_config` for the job, by path; [] when it fits."""
+
+    @abstractmethod
+    def execution_plan(self, job_name: str, run_config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The op graph as the run would execute it (see `ExecutionPlan.to_snapshot`)."""
+
+    @abstractmethod
+    def evaluate_schedule(self, name: str, scheduled_time: float) -> TickEvaluation: ...
+
+    @abstractmethod
+    def evaluate_sensor(
+        self, name: str, cursor: str | None = None, last_run_key: str | None = None
+    ) -> TickEvaluation: ...
+
+    @abstractmethod
+    def code_pointer(self, job_name: str) -> dict[str, Any]:
+        """What a run records, for `opgraph.code_pointer.load_job(pointer, job_name)`."""
+
+    @abstractmethod
+    def reload(self) -> LocationStatus:
+        """Load the code again; new runs use the new code, runs in flight keep theirs."""
+
+    def close(self) -> None:
+        """Release what the location holds (e.g. stop its code server)."""
+
+
+# -- the workspace ---------------------------------------------------------------------------
+class Workspace:
+    """The code locations of `workspace.yaml`, by name, in file order."""
+
+    def __init__(
+        self,
+        locations: Iterable[CodeLocation],
+        source: str | None = None,
+        on_close: Callable[[], None] | None = None,
+    ):
+        self._locations = {location.name: location for location in locations}
+        self.source = source  # the workspace.yaml it came from, for messages
+        self._on_close = on_close
+
+    def locations(self) -> list[CodeLocation]:
+        return list(self._locations.values())
+
+    def location_names(self) -> list[str]:
+        return list(self._locations)
+
+    def get(self, name: str) -> CodeLocation:
+        location = self._locations.get(name)
+        if location is None:
+            raise DefinitionNotFound(
+                f"no code location named {name!r}; the workspace has "
+                f"{self.location_names() or 'none'}"
+                + (f" (from {self.source})" if self.source else "")
+            )
+        return location
+
+    def reload(self, name: str) -> LocationStatus:
+        return self.get(name).reload()
+
+    def reload_all(self) -> list[LocationStatus]:
+        return [location.reload() for location in self.locations()]
+
+    def statuses(self) -> list[LocationStatus]:
+        return [location.status() for location in self.locations()]
+
+    def find_job(self, job_name: str, location_name: str | None = None) -> CodeLocation:
+        """The location defining `job_name` (one must be named if several define it)."""
+        if location_name is not None:
+            location = self.get(location_name)
+            location.job(job_name)  # raises DefinitionNotFound
+            return location
+        found = [
+            loc
+            for loc in self.locations()
+            if loc.status().state is LocationState.LOADED and job_name in loc.job_names()
+        ]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise DefinitionNotFound(f"no loaded code location has a job named {job_name!r}")
+        raise DefinitionNotFound(
+            f"job {job_name!r} is in several locations ({[loc.name for loc in found]}); "
+            "name the location"
+        )
+
+    def close(self) -> None:
+        for location in self.locations():
+            location.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
