@@ -13,6 +13,8 @@ from storage.records import (
     RunRecord,
     RunsFilter,
     RunStatus,
+    StepAttempt,
+    StepAttemptStatus,
     TickRecord,
 )
 
@@ -152,8 +154,71 @@ class SnapshotStorage(ABC):
     def get_snapshot(self, snapshot_id: str) -> dict[str, Any] | None: ...
 
 
+class StepAttemptStorage(ABC):
+    """Step attempts of the Celery executor: the claim that makes a step run once."""
+
+    @abstractmethod
+    def add_step_attempts(self, attempts: Sequence[StepAttempt]) -> None:
+        """Insert attempts (QUEUED) in one transaction, before their tasks are published."""
+
+    @abstractmethod
+    def claim_step_attempt(self, attempt_id: str, hostname: str, pid: int, now: float) -> bool:
+        """QUEUED -> RUNNING (sets hostname, pid, started_at, heartbeat_at) in one
+        compare-and-set; False if the attempt is missing or was already claimed/finished."""
+
+    @abstractmethod
+    def finish_step_attempt(
+        self,
+        attempt_id: str,
+        status: StepAttemptStatus,
+        now: float,
+        reason: str | None = None,
+        from_statuses: Iterable[StepAttemptStatus] = (
+            StepAttemptStatus.QUEUED,
+            StepAttemptStatus.RUNNING,
+        ),
+    ) -> bool:
+        """Move a live attempt to a final status (sets ended_at, reason); CAS like above."""
+
+    @abstractmethod
+    def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:
+        """Set heartbeat_at of RUNNING attempts (one statement for all ids)."""
+
+    @abstractmethod
+    def get_step_attempts(
+        self,
+        run_id: str | None = None,
+        statuses: Iterable[StepAttemptStatus] | None = None,
+        attempt_ids: Sequence[str] | None = None,
+    ) -> list[StepAttempt]:
+        """Attempts matching every given filter, oldest first."""
+
+
+class OutputStorage(ABC):
+    """Op outputs kept in the database (the database IO manager, for fleets without a
+    shared filesystem). Values are bytes the IO manager encodes."""
+
+    @abstractmethod
+    def put_output(
+        self, run_id: str, step_key: str, output_name: str, mapping_key: str | None, value: bytes
+    ) -> None:
+        """Insert or replace one output value."""
+
+    @abstractmethod
+    def get_output(
+        self, run_id: str, step_key: str, output_name: str, mapping_key: str | None
+    ) -> bytes | None: ...
+
+
 class Storage(
-    RunStorage, EventLogStorage, KeyValueStorage, DaemonStorage, ScheduleStorage, SnapshotStorage
+    RunStorage,
+    EventLogStorage,
+    KeyValueStorage,
+    DaemonStorage,
+    ScheduleStorage,
+    SnapshotStorage,
+    StepAttemptStorage,
+    OutputStorage,
 ):
     """Everything the platform stores, behind one engine."""
 

@@ -125,3 +125,42 @@ class TickRecord:
     error: str | None = None
     cursor: str | None = None
     tick_id: int | None = None
+
+
+class StepAttemptStatus(str, Enum):
+    QUEUED = "QUEUED"  # published to the broker, not yet claimed by a worker
+    RUNNING = "RUNNING"  # claimed by one worker (hostname, pid)
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    LOST = "LOST"  # the worker stopped heartbeating, or no worker ever took it
+    CANCELED = "CANCELED"
+
+
+FINISHED_ATTEMPT_STATUSES = frozenset(
+    {
+        StepAttemptStatus.SUCCESS,
+        StepAttemptStatus.FAILURE,
+        StepAttemptStatus.LOST,
+        StepAttemptStatus.CANCELED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class StepAttempt:
+    """One try of one step on the Celery fleet; `attempt_id` is the Celery task id."""
+
+    attempt_id: str
+    run_id: str
+    step_key: str
+    attempt_number: int
+    status: StepAttemptStatus = StepAttemptStatus.QUEUED
+    queue: str | None = None
+    priority: int = 0
+    hostname: str | None = None
+    pid: int | None = None
+    queued_at: float = 0.0
+    started_at: float | None = None
+    ended_at: float | None = None
+    heartbeat_at: float | None = None
+    reason: str | None = None  # why it failed, was lost or canceled
