@@ -1,0 +1,218 @@
+"""A code location whose code is imported into this process.
+
+The engine of the code server, and handy in tests. The webserver and the daemon never
+use it directly: they talk to a code server (`opgraph.workspace.client`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opgraph.definitions_repo import Definitions
+from opgraph.errors import DefinitionError, RunConfigError
+from opgraph.plan import ExecutionPlan
+from opgraph.run_config import validate_run_config
+from opgraph.schedules import (
+    RunRequest,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    TickResult,
+)
+from opgraph.snapshots import job_snapshot, schedule_snapshot, sensor_snapshot
+from opgraph.workspace.base import (
+    CodeLocation,
+    CodeLocationError,
+    DefinitionNotFound,
+    ErrorInfo,
+    JobSnapshot,
+    LocationState,
+    LocationStatus,
+    RunRequestSnapshot,
+    ScheduleSnapshot,
+    SensorSnapshot,
+    TickEvaluation,
+)
+from opgraph.workspace.user_code import (
+    LoadedCode,
+    code_version,
+    error_info,
+    forget,
+    load_user_code,
+    source_files,
+)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """One load of the code: swapped whole on reload, so readers never see half of one."""
+
+    status: LocationStatus
+    code: LoadedCode | None = None
+    jobs: tuple[JobSnapshot, ...] = ()
+    schedules: tuple[ScheduleSnapshot, ...] = ()
+    sensors: tuple[SensorSnapshot, ...] = ()
+
+
+class InProcessCodeLocation(CodeLocation):
+    """`origin`: {"python_file": path} or {"python_module": name}, plus optional
+    "working_directory" and "attribute" (the name of the module's Definitions)."""
+
+    def __init__(self, name: str, origin: Mapping[str, Any]):
+        super().__init__(name)
+        self.origin = {key: value for key, value in origin.items() if value is not None}
+        if not (self.origin.get("python_file") or self.origin.get("python_module")):
+            raise CodeLocationError(
+                f"location {name!r}: expected python_file or python_module, given {self.origin}"
+            )
+        self._lock = threading.Lock()
+        self._loaded = _Loaded(LocationStatus(name, LocationState.LOADING, origin=self.origin))
+        self.reload()
+
+    # -- loading ------------------------------------------------------------------------------
+    def reload(self) -> LocationStatus:
+        with self._lock:
+            previous = self._loaded.code
+            if previous is not None:
+                forget(previous.user_modules)
+            elif self.origin.get("python_module"):
+                forget([self.origin["python_module"]])
+            self._loaded = self._load()
+            return self._loaded.status
+
+    def _load(self) -> _Loaded:
+        try:
+            code = load_user_code(self.origin)
+            definitions = code.definitions
+            jobs = tuple(job_snapshot(job) for job in definitions.jobs)
+            schedules = tuple(schedule_snapshot(s) for s in definitions.schedules)
+            sensors = tuple(sensor_snapshot(s) for s in definitions.sensors)
+        except Exception as exc:  # broken user code is a state of the location, not a crash
+            return _Loaded(self._status(LocationState.ERROR, error=error_info(exc)))
+        version = code_version(source_files(self.origin, code.user_modules))
+        status = self._status(LocationState.LOADED, version=version)
+        return _Loaded(status, code, jobs, schedules, sensors)
+
+    def _status(
+        self, state: LocationState, version: str | None = None, error: ErrorInfo | None = None
+    ) -> LocationStatus:
+        if version is None and self.origin.get("python_file"):
+            version = code_version(source_files(self.origin, []))  # edits show even if broken
+        return LocationStatus(self.name, state, version, error, dict(self.origin), time.time())
+
+    def _definitions(self) -> Definitions:
+        loaded = self._loaded
+        if loaded.code is None:
+            error = loaded.status.error
+            detail = error.describe() if error else loaded.status.state.value
+            raise CodeLocationError(f"code location {self.name!r} did not load: {detail}")
+        return loaded.code.definitions
+
+    # -- what it holds ------------------------------------------------------------------------
+    def status(self) -> LocationStatus:
+        return self._loaded.status
+
+    def jobs(self) -> list[JobSnapshot]:
+        self._definitions()  # raises for a location that did not load
+        return list(self._loaded.jobs)
+
+    def schedules(self) -> list[ScheduleSnapshot]:
+        self._definitions()
+        return list(self._loaded.schedules)
+
+    def sensors(self) -> list[SensorSnapshot]:
+        self._definitions()
+        return list(self._loaded.sensors)
+
+    def _job(self, job_name: str) -> Any:
+        definitions = self._definitions()
+        try:
+            return definitions.get_job_def(job_name)
+        except DefinitionError:
+            raise DefinitionNotFound(
+                f"location {self.name!r} has no job {job_name!r}; "
+                f"it has {sorted(job.name for job in definitions.jobs)}"
+            ) from None
+
+    def validate_run_config(self, job_name: str, run_config: Mapping[str, Any] | None) -> list[str]:
+        job = self._job(job_name)
+        try:
+            ExecutionPlan.build(job, validate_run_config(job, run_config))
+        except RunConfigError as exc:
+            return list(exc.errors)
+        return []
+
+    def execution_plan(self, job_name: str, run_config: Mapping[str, Any] | None) -> dict[str, Any]:
+        job = self._job(job_name)
+        return ExecutionPlan.build(job, validate_run_config(job, run_config)).to_snapshot()
+
+    def code_pointer(self, job_name: str) -> dict[str, Any]:
+        self._job(job_name)
+        code = self._loaded.code
+        assert code is not None
+        pointer = {
+            key: self.origin[key]
+            for key in ("python_file", "python_module", "working_directory")
+            if key in self.origin
+        }
+        if code.attribute:
+            pointer["attribute"] = code.attribute
+        return pointer
+
+    # -- schedules and sensors ----------------------------------------------------------------
+    def evaluate_schedule(self, name: str, scheduled_time: float) -> TickEvaluation:
+        definitions = self._definitions()
+        try:
+            schedule = definitions.get_schedule_def(name)
+        except DefinitionError:
+            raise DefinitionNotFound(
+                self._missing("schedule", name, definitions.schedules)
+            ) from None
+        try:
+            timezone = zoneinfo.ZoneInfo(schedule.execution_timezone or "UTC")
+            when = dt.datetime.fromtimestamp(scheduled_time, timezone)
+            result = schedule.evaluate_tick(ScheduleEvaluationContext(when))
+            return _tick(result)
+        except Exception as exc:  # user code raised: the tick records the error
+            return TickEvaluation(error=error_info(exc))
+
+    def evaluate_sensor(
+        self, name: str, cursor: str | None = None, last_run_key: str | None = None
+    ) -> TickEvaluation:
+        definitions = self._definitions()
+        try:
+            sensor = definitions.get_sensor_def(name)
+        except DefinitionError:
+            raise DefinitionNotFound(self._missing("sensor", name, definitions.sensors)) from None
+        context = SensorEvaluationContext(cursor=cursor, last_run_key=last_run_key)
+        try:
+            return _tick(sensor.evaluate_tick(context))
+        except Exception as exc:
+            return TickEvaluation(error=error_info(exc), cursor=cursor)
+
+    def _missing(self, kind: str, name: str, definitions: list[Any]) -> str:
+        names = sorted(d.name for d in definitions)
+        return f"location {self.name!r} has no {kind} {name!r}; it has {names or 'none'}"
+
+
+def _run_request(request: RunRequest, index: int) -> RunRequestSnapshot:
+    try:  # the daemon stores these: they must be JSON as they are, not approximated
+        run_config = json.loads(json.dumps(dict(request.run_config)))
+        tags = {str(k): str(v) for k, v in dict(request.tags).items()}
+    except (TypeError, ValueError) as exc:
+        raise CodeLocationError(f"run request {index}: run_config is not JSON: {exc}") from exc
+    return RunRequestSnapshot(request.run_key, run_config, tags, request.job_name)
+
+
+def _tick(result: TickResult) -> TickEvaluation:
+    return TickEvaluation(
+        run_requests=tuple(_run_request(r, i) for i, r in enumerate(result.run_requests)),
+        skip_message=result.skip_message,
+        cursor=result.cursor,
+    )
