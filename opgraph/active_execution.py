@@ -239,9 +239,12 @@ class ActiveExecution:
         skips, self._skips = self._skips, []
         return skips
 
-    def mark_unstarted(self, step_key: str) -> None:
-        """Give a dispatched step back (e.g. its worker died before it started)."""
-        self.steps[step_key].state = StepState.PENDING
+    def retry_step(self, step_key: str) -> None:
+        """Run a dispatched step again as a new attempt (its worker was lost)."""
+        step = self.steps[step_key]
+        step.state = StepState.PENDING
+        step.attempt += 1
+        step.outputs.clear()
 
     @property
     def in_flight(self) -> list[str]:

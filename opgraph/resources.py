@@ -206,6 +206,39 @@ def fs_io_manager(init_context: InitResourceContext) -> IOManager:
     return PickledObjectFilesystemIOManager(base_dir or Path(tempfile.gettempdir()) / "opgraph")
 
 
+class DatabaseIOManager(IOManager):
+    """Pickles outputs into the instance's database: for fleets that share only storage."""
+
+    def __init__(self, storage: Any):
+        self.storage = storage
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        value = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        self.storage.put_output(
+            context.run_id, context.step_key, context.name, context.mapping_key, value
+        )
+
+    def load_input(self, context: InputContext) -> Any:
+        upstream = context.upstream_output
+        assert upstream is not None
+        value = self.storage.get_output(
+            upstream.run_id, upstream.step_key, upstream.name, upstream.mapping_key
+        )
+        if value is None:
+            raise KeyError(
+                f"no stored output {upstream.name!r} of step {upstream.step_key!r} "
+                f"in run {upstream.run_id}"
+            )
+        return pickle.loads(value)
+
+
+@io_manager
+def db_io_manager(init_context: InitResourceContext) -> IOManager:
+    if init_context.instance is None:
+        raise ValueError("db_io_manager stores outputs in the instance's database; none is set")
+    return DatabaseIOManager(init_context.instance.storage)
+
+
 @io_manager
 def mem_io_manager(_init_context: InitResourceContext) -> IOManager:
     return InMemoryIOManager()

@@ -28,9 +28,29 @@ class MultiprocessConfig(BaseModel):
 
 
 class CeleryRunConfig(BaseModel):
-    """Checked again, in full, by the Celery executor when it starts."""
+    """The Celery executor's run config (broker defaults come from instance.yaml)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
+    broker_url: str | None = Field(None, description="overrides celery.broker_url of the instance")
+    default_queue: str | None = Field(
+        None, description="queue for ops without a celery/queue tag (default: the instance's)"
+    )
+    max_in_flight: int = Field(500, ge=1, description="steps published but not finished, at most")
+    heartbeat_timeout_seconds: float = Field(
+        20, gt=0, description="a running attempt silent this long is lost and retried"
+    )
+    no_consumer_timeout_seconds: float = Field(
+        60, gt=0, description="a step queued this long on a queue nobody consumes fails"
+    )
+    max_infra_retries: int = Field(
+        2, ge=0, description="new attempts after a worker was lost, before the step fails"
+    )
+    cancel_timeout_seconds: float = Field(
+        30, gt=0, description="how long a cancel waits for running ops to stop"
+    )
+    config_source: dict[str, Any] = Field(
+        default_factory=dict, description="extra Celery settings (serializers stay JSON)"
+    )
 
 
 class MultiOrInProcessConfig(BaseModel):
