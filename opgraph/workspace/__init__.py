@@ -4,6 +4,8 @@
 user code (only code servers and tests do); `load_workspace` reads workspace.yaml.
 """
 
+from typing import Any
+
 from opgraph.workspace.base import (
     CodeLocation,
     CodeLocationError,
@@ -42,4 +44,14 @@ __all__ = [
     "TickEvaluation",
     "UpstreamOutput",
     "Workspace",
+    "load_workspace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily: load imports the snapshot builder, which imports this package's base.
+    if name == "load_workspace":
+        from opgraph.workspace.load import load_workspace
+
+        return load_workspace
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

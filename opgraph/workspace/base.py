@@ -345,10 +345,11 @@ class Workspace:
         )
 
     def close(self) -> None:
-        for location in self.locations():
-            location.close()
+        """Stop what the workspace runs (supervisor first, so nothing is restarted)."""
         if self._on_close is not None:
             self._on_close()
+        for location in self.locations():
+            location.close()
 
     def __enter__(self) -> Self:
         return self

@@ -62,9 +62,10 @@ class _Loaded:
 
 class InProcessCodeLocation(CodeLocation):
     """`origin`: {"python_file": path} or {"python_module": name}, plus optional
-    "working_directory" and "attribute" (the name of the module's Definitions)."""
+    "working_directory" and "attribute" (the name of the module's Definitions).
+    With `load=False` it stays LOADING until `reload()` (the code server answers meanwhile)."""
 
-    def __init__(self, name: str, origin: Mapping[str, Any]):
+    def __init__(self, name: str, origin: Mapping[str, Any], load: bool = True):
         super().__init__(name)
         self.origin = {key: value for key, value in origin.items() if value is not None}
         if not (self.origin.get("python_file") or self.origin.get("python_module")):
@@ -72,8 +73,11 @@ class InProcessCodeLocation(CodeLocation):
                 f"location {name!r}: expected python_file or python_module, given {self.origin}"
             )
         self._lock = threading.Lock()
-        self._loaded = _Loaded(LocationStatus(name, LocationState.LOADING, origin=self.origin))
-        self.reload()
+        self._loaded = _Loaded(
+            LocationStatus(name, LocationState.LOADING, origin=self.origin, updated_at=time.time())
+        )
+        if load:
+            self.reload()
 
     # -- loading ------------------------------------------------------------------------------
     def reload(self) -> LocationStatus:
