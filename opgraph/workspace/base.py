@@ -13,9 +13,12 @@ import types
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Self, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Self, Union, get_args, get_origin, get_type_hints
 
 from opgraph.errors import OpgraphError
+
+if TYPE_CHECKING:
+    from opgraph.workspace.reload_requests import ReloadRequests
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -281,23 +284,37 @@ class CodeLocation(ABC):
     def reload(self) -> LocationStatus:
         """Load the code again; new runs use the new code, runs in flight keep theirs."""
 
+    def follow_reload(self) -> None:
+        """Another process reloaded this location: catch up (reload, or drop caches)."""
+        self.reload()
+
     def close(self) -> None:  # noqa: B027 - most locations hold nothing to release
         """Release what the location holds (e.g. stop its code server)."""
 
 
 # -- the workspace ---------------------------------------------------------------------------
 class Workspace:
-    """The code locations of `workspace.yaml`, by name, in file order."""
+    """The code locations of `workspace.yaml`, by name, in file order.
+
+    With `reload_requests` (see reload_requests.py), a reload here is announced to every
+    other process holding this workspace, and `follow_reload_requests()` catches up with
+    theirs."""
 
     def __init__(
         self,
         locations: Iterable[CodeLocation],
         source: str | None = None,
-        on_close: Callable[[], None] | None = None,
+        reload_requests: ReloadRequests | None = None,
     ):
         self._locations = {location.name: location for location in locations}
         self.source = source  # the workspace.yaml it came from, for messages
-        self._on_close = on_close
+        self._on_close: list[Callable[[], object]] = []
+        self.reload_requests = reload_requests
+        # The code just loaded is newer than any request made before.
+        self._seen_requests = {
+            name: reload_requests.latest(name) if reload_requests else None
+            for name in self._locations
+        }
 
     def locations(self) -> list[CodeLocation]:
         return list(self._locations.values())
@@ -316,10 +333,27 @@ class Workspace:
         return location
 
     def reload(self, name: str) -> LocationStatus:
-        return self.get(name).reload()
+        """Reload one location here, and ask the other processes to follow."""
+        status = self.get(name).reload()
+        if self.reload_requests is not None:
+            self._seen_requests[name] = self.reload_requests.request(name)
+        return status
 
     def reload_all(self) -> list[LocationStatus]:
-        return [location.reload() for location in self.locations()]
+        return [self.reload(name) for name in self.location_names()]
+
+    def follow_reload_requests(self) -> list[str]:
+        """Reload the locations another process asked to reload; returns their names."""
+        if self.reload_requests is None:
+            return []
+        followed = []
+        for name, location in self._locations.items():
+            token = self.reload_requests.latest(name)
+            if token is not None and token != self._seen_requests.get(name):
+                self._seen_requests[name] = token
+                location.follow_reload()
+                followed.append(name)
+        return followed
 
     def statuses(self) -> list[LocationStatus]:
         return [location.status() for location in self.locations()]
@@ -344,10 +378,14 @@ class Workspace:
             "name the location"
         )
 
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run `callback` first on close (e.g. stop the supervisor, so nothing restarts)."""
+        self._on_close.append(callback)
+
     def close(self) -> None:
-        """Stop what the workspace runs (supervisor first, so nothing is restarted)."""
-        if self._on_close is not None:
-            self._on_close()
+        for callback in self._on_close:
+            callback()
+        self._on_close.clear()
         for location in self.locations():
             location.close()
 

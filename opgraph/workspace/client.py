@@ -211,6 +211,10 @@ class ServerCodeLocation(CodeLocation):
         )
         return TickEvaluation.from_json(data)
 
+    def follow_reload(self) -> None:
+        """Whoever asked for the reload has reloaded the server: just fetch anew."""
+        self.forget_cache()
+
     def reload(self) -> LocationStatus:
         """Ask the server to import the code again (for `server:` locations run elsewhere)."""
         data = self._request("POST", "/reload", {}, self.evaluation_timeout)

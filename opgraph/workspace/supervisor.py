@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -312,21 +312,30 @@ class ManagedCodeLocation(CodeLocation):
 
 
 class Supervisor:
-    """One thread that restarts dead code servers of a workspace."""
+    """One thread per workspace: restarts dead code servers, follows reload requests."""
 
-    def __init__(self, locations: list[ManagedCodeLocation], interval: float = 0.5):
+    def __init__(
+        self,
+        locations: list[ManagedCodeLocation],
+        follow_reloads: Callable[[], object] | None = None,
+        interval: float = 0.5,
+        reload_poll_seconds: float = 1.0,
+    ):
         self.locations = locations
+        self.follow_reloads = follow_reloads
         self.interval = interval
+        self.reload_poll_seconds = reload_poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="code-server-supervisor", daemon=True
         )
 
     def start(self) -> None:
-        if self.locations:
+        if self.locations or self.follow_reloads:
             self._thread.start()
 
     def _run(self) -> None:
+        next_poll = time.monotonic() + self.reload_poll_seconds
         while not self._stop.wait(self.interval):
             for location in self.locations:
                 try:
@@ -335,6 +344,12 @@ class Supervisor:
                     print(
                         f"supervisor: restarting {location.name!r} failed: {exc}", file=sys.stderr
                     )
+            if self.follow_reloads is not None and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + self.reload_poll_seconds
+                try:
+                    self.follow_reloads()
+                except Exception as exc:  # storage down: try again at the next poll
+                    print(f"supervisor: reading reload requests failed: {exc}", file=sys.stderr)
 
     def stop(self) -> None:
         self._stop.set()

@@ -185,8 +185,17 @@ def error_info(exc: BaseException) -> ErrorInfo:
                 break
     return ErrorInfo(
         message=f"{type(exc).__name__}: {exc}",
-        traceback="".join(traceback.format_exception(exc)),
+        traceback=_user_traceback(exc),
         file=str(Path(file).resolve()) if file else None,
         line=line,
         error_class=type(exc).__name__,
     )
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the first user frame on: our loader's frames are noise there."""
+    summary = traceback.TracebackException.from_exception(exc)
+    frames = list(summary.stack)
+    first = next((i for i, frame in enumerate(frames) if _is_user_file(frame.filename)), 0)
+    summary.stack = traceback.StackSummary.from_list(frames[first:])
+    return "".join(summary.format())

@@ -1,0 +1,50 @@
+"""The app's workspace: loaded on first use, shared by views, GraphQL and commands.
+
+`create_app(instance, workspace)` may hand one in (tests do); otherwise the first caller
+of `current_workspace()` loads `--workspace`/`OPGRAPH_WORKSPACE`/`OPGRAPH_HOME/
+workspace.yaml`, starting one supervised code server per python_file/python_module entry.
+Plain `opgraph runs ...` commands never call it, so they start no code servers.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from flask import current_app
+
+from app.extension import OpgraphExtension
+from opgraph.workspace.base import Workspace
+from opgraph.workspace.load import load_workspace
+from opgraph.workspace.reload_requests import ReloadRequests
+
+WORKSPACE_ENV = "OPGRAPH_WORKSPACE"
+_loading = threading.Lock()
+
+
+def workspace_path(given: str | None = None) -> Path | None:
+    """`--workspace`, else $OPGRAPH_WORKSPACE, else None (OPGRAPH_HOME/workspace.yaml)."""
+    value = given or os.environ.get(WORKSPACE_ENV)
+    return Path(value).resolve() if value else None
+
+
+def open_workspace(path: Path | None = None, only: list[str] | None = None) -> Workspace:
+    """A workspace for this app's instance, in step with reloads made elsewhere."""
+    extension: OpgraphExtension = current_app.extensions["opgraph"]
+    instance = extension.instance
+    return load_workspace(
+        path or workspace_path(),
+        instance.home,
+        reload_requests=ReloadRequests(instance.storage),
+        only=only,
+    )
+
+
+def current_workspace() -> Workspace:
+    extension: OpgraphExtension = current_app.extensions["opgraph"]
+    if extension.workspace is None:
+        with _loading:  # two first requests at once must not start two sets of servers
+            if extension.workspace is None:
+                extension.workspace = open_workspace()
+    return extension.workspace  # type: ignore[no-any-return]
