@@ -10,18 +10,27 @@ from app.extension import OpgraphExtension
 from opgraph.instance import OpgraphInstance
 
 
-def create_app(instance: OpgraphInstance | None = None, workspace: Any = None) -> Flask:
-    """Build the app around `instance` (default: `OpgraphInstance.get()`, made on first use)."""
+def create_app(
+    instance: OpgraphInstance | None = None, workspace: Any = None, read_only: bool = False
+) -> Flask:
+    """Build the app around `instance` (default: `OpgraphInstance.get()`, made on first use).
+
+    `read_only` refuses every mutation, as does `webserver.read_only` in instance.yaml.
+    Production: `gunicorn 'app:create_app()'` (see docs/graphql.md)."""
     # Imported here: the CLI and view modules import `app.extension`, not this module.
     from app.cli_code_server import code_server_command
     from app.cli_instance import instance_cli
     from app.cli_locations import locations_cli
     from app.cli_runs import runs_cli
+    from app.graphql.view import register_graphql
     from app.health import health_blueprint
+    from app.live import live_blueprint
 
     app = Flask(__name__)
-    app.extensions["opgraph"] = OpgraphExtension(instance, workspace)
+    app.extensions["opgraph"] = OpgraphExtension(instance, workspace, read_only)
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(live_blueprint)
+    register_graphql(app)
     app.cli.add_command(runs_cli)
     app.cli.add_command(instance_cli)
     app.cli.add_command(locations_cli)

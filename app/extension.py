@@ -10,9 +10,12 @@ from opgraph.instance import OpgraphInstance
 
 
 class OpgraphExtension:
-    def __init__(self, instance: OpgraphInstance | None, workspace: Any = None):
+    def __init__(
+        self, instance: OpgraphInstance | None, workspace: Any = None, read_only: bool = False
+    ):
         self._instance = instance
         self.workspace = workspace
+        self.read_only = read_only  # on top of the instance's webserver.read_only
 
     @property
     def instance(self) -> OpgraphInstance:

@@ -29,6 +29,7 @@ class StepSummary:
     attempts: int = 0
     started_at: float | None = None
     ended_at: float | None = None
+    worker: str | None = None  # host (or Celery worker) of the latest attempt
     _attempt_ids: set[Any] = field(default_factory=set, repr=False)
 
     @property
@@ -50,8 +51,17 @@ def _event_type(event: EventRecord) -> EventType | None:
         return None
 
 
-def step_summaries(events: Iterable[EventRecord]) -> list[StepSummary]:
-    """One summary per step, in the order steps first appear in the log."""
+# Keys of a step start event's data that name where the attempt ran (Celery workers set one).
+_WORKER_KEYS = ("worker", "hostname", "host")
+
+
+def step_summaries(
+    events: Iterable[EventRecord], default_worker: str | None = None
+) -> list[StepSummary]:
+    """One summary per step, in the order steps first appear in the log.
+
+    `default_worker` is where steps ran when their events do not say (the run worker's
+    host, for the in-process and multiprocess executors)."""
     steps: dict[str, StepSummary] = {}
     for event in events:
         kind = _event_type(event)
@@ -62,6 +72,8 @@ def step_summaries(events: Iterable[EventRecord]) -> list[StepSummary]:
             # A redelivered task may log its start twice: count attempts by attempt number.
             step._attempt_ids.add(event.attempt if event.attempt is not None else event.storage_id)
             step.attempts = len(step._attempt_ids)
+            named = (event.data.get(key) for key in _WORKER_KEYS)
+            step.worker = next((str(w) for w in named if w), default_worker)
             if step.started_at is None:
                 step.started_at = event.timestamp
             step.ended_at = None

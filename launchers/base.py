@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 RUN_WORKER_PID_TAG = "opgraph/run_worker_pid"
 RUN_WORKER_HOST_TAG = "opgraph/run_worker_host"
+# The worker process's start time (Linux clock ticks since boot): with the pid it tells
+# the worker apart from a later process that got the same pid.
+RUN_WORKER_START_TAG = "opgraph/run_worker_start"
 
 
 class RunStatusError(OpgraphError):

@@ -150,6 +150,11 @@ class SubprocessLauncherConfig(_Strict):
     terminate_grace_seconds: float = Field(
         10.0, ge=0, description="After SIGTERM, wait this long before sending SIGKILL."
     )
+    warm_start: bool = Field(
+        True,
+        description="Fork run workers from a warm parent that has imported opgraph already "
+        "(Linux); false starts a new interpreter per run.",
+    )
 
 
 class CeleryLauncherConfig(_Strict):

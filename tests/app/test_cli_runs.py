@@ -178,6 +178,7 @@ def test_show_json(instance, cli):
         "attempts": 2,
         "started_at": T0 + 4,
         "ended_at": T0 + 9,
+        "worker": None,  # the in-memory launcher records no host
     }
 
 

@@ -1,0 +1,43 @@
+"""What every resolver sees as `info.context`: the instance, the workspace, who is asking."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.graphql.errors import ReadOnlyError, UnauthorizedError
+from opgraph.instance import OpgraphInstance
+from opgraph.workspace.base import Workspace
+
+
+@dataclass
+class GraphQLContext:
+    instance: OpgraphInstance
+    workspace: Workspace | None
+    read_only: bool = False
+    auth_token: str | None = None  # the instance's webserver.auth_token
+    authorization: str | None = None  # the request's Authorization header
+    cache: dict[str, Any] = field(default_factory=dict)  # per-request memo (e.g. events)
+
+    def mutation_refusal(self) -> Any:
+        """A typed error if this request may not change anything, else None."""
+        if self.read_only:
+            return ReadOnlyError(
+                message="this webserver is read-only: mutations are disabled "
+                "(started with --read-only or webserver.read_only in instance.yaml)"
+            )
+        if self.auth_token and not self._token_matches():
+            return UnauthorizedError(
+                message="mutations need the header `Authorization: Bearer <token>` with "
+                "the token set as webserver.auth_token in instance.yaml"
+            )
+        return None
+
+    def _token_matches(self) -> bool:
+        scheme, _, token = (self.authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        assert self.auth_token is not None
+        # Constant time: the comparison must not reveal how much of a guess was right.
+        return hmac.compare_digest(token.strip().encode(), self.auth_token.encode())

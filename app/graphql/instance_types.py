@@ -1,0 +1,128 @@
+"""`instance { ... }`: what this instance is made of, its run queue and daemon health."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import graphene
+
+from launchers.coordinators import QueuedRunCoordinator
+from opgraph.instance import OpgraphInstance
+from storage.urls import redact_url
+
+# A daemon heartbeats every few seconds; one silent for this long is reported unhealthy.
+DAEMON_HEARTBEAT_TOLERANCE_S = 60.0
+
+
+class TagConcurrencyLimit(graphene.ObjectType):
+    key = graphene.String(required=True)
+    value = graphene.String()
+    limit = graphene.Int(required=True)
+
+
+class RunQueueConfig(graphene.ObjectType):
+    max_concurrent_runs = graphene.Int(required=True, description="-1: no limit")
+    tag_concurrency_limits = graphene.List(graphene.NonNull(TagConcurrencyLimit), required=True)
+    dequeue_interval_seconds = graphene.Float(required=True)
+
+
+class DaemonStatus(graphene.ObjectType):
+    daemon_type = graphene.String(required=True)
+    id = graphene.String(required=True)
+    healthy = graphene.Boolean(required=True)
+    last_heartbeat_time = graphene.Float(required=True)
+    seconds_since_heartbeat = graphene.Float(required=True)
+    last_heartbeat_errors = graphene.List(graphene.NonNull(graphene.String), required=True)
+
+
+class DaemonHealth(graphene.ObjectType):
+    all_daemon_statuses = graphene.List(graphene.NonNull(DaemonStatus), required=True)
+
+    @staticmethod
+    def resolve_all_daemon_statuses(root: OpgraphInstance, _info: Any) -> list[DaemonStatus]:
+        now = time.time()
+        statuses = []
+        for beat in sorted(root.storage.get_daemon_heartbeats().values(), key=_by_type):
+            errors = beat.info.get("errors") or []
+            age = max(0.0, now - beat.timestamp)
+            statuses.append(
+                DaemonStatus(
+                    daemon_type=beat.daemon_type,
+                    id=beat.daemon_id,
+                    healthy=age <= DAEMON_HEARTBEAT_TOLERANCE_S and not errors,
+                    last_heartbeat_time=beat.timestamp,
+                    seconds_since_heartbeat=age,
+                    last_heartbeat_errors=[str(e) for e in errors],
+                )
+            )
+        return statuses
+
+
+def _by_type(beat: Any) -> str:
+    return str(beat.daemon_type)
+
+
+class Instance(graphene.ObjectType):
+    info = graphene.String(required=True, description="Home, storage, coordinator, launcher.")
+    storage = graphene.String(required=True, description="Storage URL, password hidden.")
+    run_coordinator = graphene.String(required=True)
+    run_launcher = graphene.String(required=True)
+    run_queue_config = graphene.Field(
+        RunQueueConfig, description="Null unless the queued run coordinator is in use."
+    )
+    daemon_health = graphene.Field(DaemonHealth, required=True)
+    read_only = graphene.Boolean(required=True, description="Mutations are refused.")
+    has_auth_token = graphene.Boolean(required=True, description="Mutations need a token.")
+
+    @staticmethod
+    def resolve_info(root: OpgraphInstance, _info: Any) -> str:
+        rows = [
+            ("home", str(root.home)),
+            ("storage", Instance.resolve_storage(root, _info)),
+            ("run_coordinator", Instance.resolve_run_coordinator(root, _info)),
+            ("run_launcher", Instance.resolve_run_launcher(root, _info)),
+            ("compute_logs", str(root.compute_logs_dir)),
+        ]
+        return "\n".join(f"{name}: {value}" for name, value in rows)
+
+    @staticmethod
+    def resolve_storage(root: OpgraphInstance, _info: Any) -> str:
+        return redact_url(root.config.storage_url(root.home))
+
+    @staticmethod
+    def resolve_run_coordinator(root: OpgraphInstance, _info: Any) -> str:
+        component = root.config.run_coordinator
+        return f"{component.module}.{component.class_name}"
+
+    @staticmethod
+    def resolve_run_launcher(root: OpgraphInstance, _info: Any) -> str:
+        component = root.config.run_launcher
+        return f"{component.module}.{component.class_name}"
+
+    @staticmethod
+    def resolve_run_queue_config(root: OpgraphInstance, _info: Any) -> RunQueueConfig | None:
+        coordinator = root.run_coordinator
+        if not isinstance(coordinator, QueuedRunCoordinator):
+            return None
+        limits = [
+            TagConcurrencyLimit(key=limit.key, value=limit.value, limit=limit.limit)
+            for limit in coordinator.tag_concurrency_limits
+        ]
+        return RunQueueConfig(
+            max_concurrent_runs=coordinator.max_concurrent_runs,
+            tag_concurrency_limits=limits,
+            dequeue_interval_seconds=coordinator.dequeue_interval_seconds,
+        )
+
+    @staticmethod
+    def resolve_daemon_health(root: OpgraphInstance, _info: Any) -> OpgraphInstance:
+        return root
+
+    @staticmethod
+    def resolve_read_only(_root: OpgraphInstance, info: Any) -> bool:
+        return bool(info.context.read_only)
+
+    @staticmethod
+    def resolve_has_auth_token(_root: OpgraphInstance, info: Any) -> bool:
+        return bool(info.context.auth_token)

@@ -1,0 +1,37 @@
+"""`...OrError` unions: a result type or one of the typed errors, told apart by __typename."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from app.graphql.types import EventConnection, EventsPage, Run, Runs, RunsPage
+from app.graphql.workspace_types import Workspace
+from opgraph.workspace.base import Workspace as WorkspaceValue
+from storage.records import RunRecord
+
+# Resolvers return plain records for these; every other member is a graphene object.
+_TYPE_OF_RECORD: dict[type, Any] = {
+    RunRecord: Run,
+    RunsPage: Runs,
+    EventsPage: EventConnection,
+    WorkspaceValue: Workspace,
+}
+
+
+class OrError(graphene.Union):
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def resolve_type(cls, instance: Any, info: Any) -> Any:
+        for record_type, graphene_type in _TYPE_OF_RECORD.items():
+            if isinstance(instance, record_type):
+                return graphene_type
+        return type(instance)
+
+
+def or_error(name: str, *members: Any) -> type[OrError]:
+    meta = type("Meta", (), {"types": members})
+    return type(name, (OrError,), {"Meta": meta})
