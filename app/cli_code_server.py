@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.code_server.serve import serve
+from app.code_server.serve import CannotListen, serve
 
 
 @click.command("code-server")
@@ -16,7 +16,7 @@ from app.code_server.serve import serve
 @click.option(
     "-f",
     "--python-file",
-    type=click.Path(exists=True, dir_okay=False),
+    type=click.Path(dir_okay=False),
     help="Python file holding the location's Definitions.",
 )
 @click.option("-m", "--module-name", help="Importable module holding the Definitions.")
@@ -24,7 +24,7 @@ from app.code_server.serve import serve
 @click.option(
     "-d",
     "--working-directory",
-    type=click.Path(exists=True, file_okay=False),
+    type=click.Path(file_okay=False),
     help="Put on sys.path; default: the current directory.",
 )
 @click.option("--location-name", help="Default: the file name without .py, or the module.")
@@ -58,4 +58,7 @@ def code_server_command(
         name = location_name or str(module_name)
     if attribute:
         origin["attribute"] = attribute
-    serve(name, origin, host, port, Path(port_file) if port_file else None, parent_pid)
+    try:
+        serve(name, origin, host, port, Path(port_file) if port_file else None, parent_pid)
+    except CannotListen as exc:
+        raise click.ClickException(f"{exc}; choose another --port") from None

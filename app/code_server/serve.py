@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -17,9 +18,14 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from app.code_server.http import create_code_server_app
+from opgraph.errors import OpgraphError
 from opgraph.workspace.in_process import InProcessCodeLocation
 
 PARENT_CHECK_SECONDS = 1.0
+
+
+class CannotListen(OpgraphError):
+    pass
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -47,9 +53,20 @@ def serve(
 ) -> None:
     """Serve until killed, or until the parent process (a supervisor) goes away."""
     location = InProcessCodeLocation(name, origin, load=False)
-    server: BaseWSGIServer = make_server(
-        host, port, create_code_server_app(location), threaded=True, request_handler=_QuietHandler
-    )
+    try:  # bound here, not by werkzeug, which exits the process when the port is taken
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    with listener:
+        server: BaseWSGIServer = make_server(
+            host,
+            port,
+            create_code_server_app(location),
+            threaded=True,
+            request_handler=_QuietHandler,
+            fd=listener.fileno(),  # werkzeug serves on a duplicate of it
+        )
     bound_port = server.socket.getsockname()[1]
     thread = threading.Thread(target=server.serve_forever, name="code-server", daemon=True)
     thread.start()
