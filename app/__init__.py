@@ -22,6 +22,7 @@ def create_app(
     from app.cli_instance import instance_cli
     from app.cli_locations import locations_cli
     from app.cli_runs import runs_cli
+    from app.cli_webserver import webserver_command
     from app.graphql.view import register_graphql
     from app.health import health_blueprint
     from app.live import live_blueprint
@@ -32,6 +33,7 @@ def create_app(
     app.register_blueprint(live_blueprint)
     register_graphql(app)
     app.cli.add_command(runs_cli)
+    app.cli.add_command(webserver_command)
     app.cli.add_command(instance_cli)
     app.cli.add_command(locations_cli)
     app.cli.add_command(code_server_command)

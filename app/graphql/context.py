@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from app.graphql.errors import ReadOnlyError, UnauthorizedError
@@ -14,11 +16,16 @@ from opgraph.workspace.base import Workspace
 @dataclass
 class GraphQLContext:
     instance: OpgraphInstance
-    workspace: Workspace | None
+    # Loaded on first use: a query about runs must not start code servers.
+    load_workspace: Callable[[], Workspace | None]
     read_only: bool = False
     auth_token: str | None = None  # the instance's webserver.auth_token
     authorization: str | None = None  # the request's Authorization header
     cache: dict[str, Any] = field(default_factory=dict)  # per-request memo (e.g. events)
+
+    @cached_property
+    def workspace(self) -> Workspace | None:
+        return self.load_workspace()
 
     def mutation_refusal(self) -> Any:
         """A typed error if this request may not change anything, else None."""

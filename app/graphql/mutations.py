@@ -19,8 +19,9 @@ from app.graphql.unions import or_error
 from app.run_actions import delete_run, submit_or_fail
 from launchers.base import RunStatusError
 from launchers.termination import TerminatePolicy, terminate_run
-from opgraph.errors import RunNotFound
+from opgraph.errors import RunConfigError, RunNotFound
 from opgraph.reexecution import create_reexecution_run
+from opgraph.workspace.runs import create_location_run
 from storage.records import FINISHED_STATUSES, RunStatus
 
 MAX_TERMINATE_RUNS = 1000
@@ -134,18 +135,12 @@ class LaunchRun(graphene.Mutation):
         run_config = parse_run_config(execution_params.get("run_config_data"))
         metadata = execution_params.get("execution_metadata") or {}
         tags = tags_dict(metadata.get("tags"), "executionParams.executionMetadata.tags")
-        problems = location.validate_run_config(selector.job_name, run_config)
-        if problems:
-            return e.config_errors(selector.job_name, problems)
-        job = location.job(selector.job_name)
-        run = info.context.instance.create_run(
-            job.name,
-            run_config=run_config,
-            tags={**job.tags, **tags},
-            code_pointer=location.code_pointer(job.name),
-            location_name=location.name,
-            code_version=location.version,
-        )
+        try:
+            run = create_location_run(
+                info.context.instance, location, selector.job_name, run_config, tags
+            )
+        except RunConfigError as exc:
+            return e.config_errors(selector.job_name, exc.errors)
         return LaunchRunSuccess(run=submit_or_fail(info.context.instance, run))
 
 

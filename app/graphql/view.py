@@ -9,6 +9,7 @@ browser and runs queries (never mutations, so a link cannot change anything).
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, request
@@ -25,6 +26,7 @@ from app.extension import OpgraphExtension
 from app.graphql.context import GraphQLContext
 from app.graphql.limits import MAX_BODY_BYTES, MAX_DEPTH, MAX_TOKENS, depth_limit_rule
 from app.graphql.schema import schema
+from app.workspace import current_workspace
 
 
 class _RequestAdapter(FlaskHTTPRequestAdapter):
@@ -48,10 +50,11 @@ class OpgraphGraphQLView(GraphQLView):
     def get_context(self, request: Request, response: Response) -> GraphQLContext:  # type: ignore[override]
         extension: OpgraphExtension = current_app.extensions["opgraph"]
         instance = extension.instance
+        _warm_up_launcher(extension)
         settings = instance.config.webserver
         return GraphQLContext(
             instance=instance,
-            workspace=extension.workspace,
+            load_workspace=current_workspace,
             read_only=extension.read_only or settings.read_only,
             auth_token=settings.auth_token,
             authorization=request.headers.get("Authorization"),
@@ -102,13 +105,29 @@ class OpgraphGraphQLView(GraphQLView):
             return _json_error(exc.code or 400, exc.description or exc.name)
 
 
+def _warm_up_launcher(extension: OpgraphExtension) -> None:
+    """Let the run launcher get ready (e.g. start its zygote) before the first launch."""
+    if extension.launcher_warmed:
+        return
+    extension.launcher_warmed = True
+    instance = extension.instance
+
+    def prepare() -> None:
+        launcher = instance.run_launcher
+        if hasattr(launcher, "prepare"):
+            launcher.prepare()
+
+    threading.Thread(target=prepare, name="opgraph-launcher-warm-up", daemon=True).start()
+
+
 def _json_error(status: int, message: str) -> Response:
     body = json.dumps({"errors": [{"message": message}]})
     return Response(body, status=status, content_type="application/json")
 
 
 def register_graphql(app: Flask) -> None:
-    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: no limit
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.add_url_rule(
         "/graphql", view_func=OpgraphGraphQLView.as_view("graphql"), methods=["GET", "POST"]
     )
