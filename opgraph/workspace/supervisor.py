@@ -243,14 +243,21 @@ class ManagedCodeLocation(CodeLocation):
         if process is None:
             return self._local_status(LocationState.LOADING)
         if not process.alive():
-            message = f"{process.exit_message()}; the supervisor restarts it"
-            error = ErrorInfo(message, process.log_tail(), error_class="CodeServerExited")
-            return self._local_status(LocationState.ERROR, error)
+            return self._exited(process)
         if client is None:
             if process.listening_port() is None:
                 return self._local_status(LocationState.LOADING)  # still starting
             client = self.client()
-        return client.status()
+        status = client.status()
+        if status.state is LocationState.ERROR and not process.alive():
+            return self._exited(process)  # it died just now: say so, not "unreachable"
+        return status
+
+    def _exited(self, process: CodeServerProcess) -> LocationStatus:
+        process.popen.wait(1.0)  # reap it, so the exit code is known
+        message = f"{process.exit_message()}; the supervisor restarts it"
+        error = ErrorInfo(message, process.log_tail(), error_class="CodeServerExited")
+        return self._local_status(LocationState.ERROR, error)
 
     def _local_status(self, state: LocationState, error: ErrorInfo | None = None) -> LocationStatus:
         return LocationStatus(self.name, state, None, error, dict(self.origin), time.time())
