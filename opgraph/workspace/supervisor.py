@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from opgraph.workspace.base import (
     CodeLocation,
@@ -35,11 +35,14 @@ from opgraph.workspace.base import (
 )
 from opgraph.workspace.client import ServerCodeLocation
 
+T = TypeVar("T")
+
 CODE_SERVER_MODULE = "app.code_server"
 START_TIMEOUT = 60.0  # until the server listens (user code may load for longer after)
 STOP_GRACE_SECONDS = 5.0
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 LOG_TAIL_LINES = 30
+_INSTALL_ROOT = Path(__file__).resolve().parents[2]  # holds the opgraph and app packages
 
 
 class CodeServerProcess:
@@ -62,8 +65,18 @@ class CodeServerProcess:
                 stderr=subprocess.STDOUT,
                 cwd=self.origin.get("working_directory") or None,
                 start_new_session=True,  # Ctrl-C in a terminal stops us; we stop it
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=self._environment(),
             )
+
+    @staticmethod
+    def _environment() -> dict[str, str]:
+        # The server runs in the location's working directory: make sure `app` and
+        # `opgraph` import from where this process found them, installed or not.
+        paths = [
+            str(_INSTALL_ROOT),
+            *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
+        ]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONUNBUFFERED": "1"}
 
     def _command(self) -> list[str]:
         command = [sys.executable, "-m", CODE_SERVER_MODULE, "--port", "0"]
@@ -262,34 +275,48 @@ class ManagedCodeLocation(CodeLocation):
     def _local_status(self, state: LocationState, error: ErrorInfo | None = None) -> LocationStatus:
         return LocationStatus(self.name, state, None, error, dict(self.origin), time.time())
 
+    def _call(self, method: Callable[[ServerCodeLocation], T]) -> T:
+        """`method` on the current server; a dead server reads as such, not as unreachable."""
+        with self._lock:
+            process = self._process
+        try:
+            return method(self.client())
+        except CodeLocationUnreachable:
+            if process is not None and not process.alive():
+                raise CodeLocationError(
+                    f"{process.exit_message()}; the supervisor restarts it (output in "
+                    f"{self.log_file})"
+                ) from None
+            raise
+
     def jobs(self) -> list[JobSnapshot]:
-        return self.client().jobs()
+        return self._call(lambda client: client.jobs())
 
     def job(self, name: str) -> JobSnapshot:
-        return self.client().job(name)
+        return self._call(lambda client: client.job(name))
 
     def schedules(self) -> list[ScheduleSnapshot]:
-        return self.client().schedules()
+        return self._call(lambda client: client.schedules())
 
     def sensors(self) -> list[SensorSnapshot]:
-        return self.client().sensors()
+        return self._call(lambda client: client.sensors())
 
     def validate_run_config(self, job_name: str, run_config: Mapping[str, Any] | None) -> list[str]:
-        return self.client().validate_run_config(job_name, run_config)
+        return self._call(lambda client: client.validate_run_config(job_name, run_config))
 
     def execution_plan(self, job_name: str, run_config: Mapping[str, Any] | None) -> dict[str, Any]:
-        return self.client().execution_plan(job_name, run_config)
+        return self._call(lambda client: client.execution_plan(job_name, run_config))
 
     def evaluate_schedule(self, name: str, scheduled_time: float) -> TickEvaluation:
-        return self.client().evaluate_schedule(name, scheduled_time)
+        return self._call(lambda client: client.evaluate_schedule(name, scheduled_time))
 
     def evaluate_sensor(
         self, name: str, cursor: str | None = None, last_run_key: str | None = None
     ) -> TickEvaluation:
-        return self.client().evaluate_sensor(name, cursor, last_run_key)
+        return self._call(lambda client: client.evaluate_sensor(name, cursor, last_run_key))
 
     def code_pointer(self, job_name: str) -> dict[str, Any]:
-        return self.client().code_pointer(job_name)
+        return self._call(lambda client: client.code_pointer(job_name))
 
     def reload(self, timeout: float = START_TIMEOUT) -> LocationStatus:
         """A fresh server imports the code; when it has loaded (or failed to) it replaces

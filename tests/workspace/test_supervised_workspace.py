@@ -16,7 +16,7 @@ import pytest
 from workspace_code import BROKEN, JOBS, ROOT, small_jobs, wait_for
 
 from opgraph.instance import OpgraphInstance
-from opgraph.workspace.base import LocationState, Workspace
+from opgraph.workspace.base import CodeLocationError, LocationState, Workspace
 from opgraph.workspace.load import load_workspace
 from opgraph.workspace.reload_requests import ReloadRequests
 from opgraph.workspace.runs import create_location_run
@@ -313,3 +313,23 @@ def test_reloads_reach_other_processes_through_storage(
     )
     assert daemon.get("shared").job_names() == ["new_job"]
     assert webserver.follow_reload_requests() == []  # its own request is not followed again
+
+
+def test_calls_to_a_dead_server_say_it_exited(write: Write, home: Path) -> None:
+    path = write("alone.py", small_jobs())
+    location = ManagedCodeLocation("alone", {"python_file": str(path)}, home / "logs")
+    location.start()  # no supervisor: nothing restarts it
+    try:
+        assert location.wait_until_loaded(15).state is LocationState.LOADED
+        assert location.pid is not None
+        os.kill(location.pid, signal.SIGKILL)
+        wait_for(lambda: location.pid is not None and not _alive(location.pid))
+        with pytest.raises(CodeLocationError, match="exited with code -9; the supervisor restarts"):
+            location.validate_run_config("small_job", {})
+        location.check()  # what the supervisor does: first the backoff...
+        assert location.restarts == 0
+        wait_for(lambda: (location.check(), location.restarts)[1] == 1, what="the restart")
+        assert location.wait_until_loaded(15).state is LocationState.LOADED
+        assert location.validate_run_config("small_job", {}) == []
+    finally:
+        location.close()
