@@ -23,6 +23,7 @@ def create_app(
     from app.cli_locations import locations_cli
     from app.cli_runs import runs_cli
     from app.cli_webserver import webserver_command
+    from app.cli_workers import workers_cli
     from app.graphql.view import register_graphql
     from app.health import health_blueprint
     from app.live import live_blueprint
@@ -37,4 +38,5 @@ def create_app(
     app.cli.add_command(instance_cli)
     app.cli.add_command(locations_cli)
     app.cli.add_command(code_server_command)
+    app.cli.add_command(workers_cli)
     return app

@@ -1,0 +1,135 @@
+"""`opgraph workers ...`: watch and steer the Celery worker fleet."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from app.cli_format import CommandGroup, format_table
+from app.extension import current_instance
+
+workers_cli = CommandGroup("workers", help="List, ping, drain and start Celery workers.")
+
+
+def _app() -> Any:
+    from celery_executor.celery_app import instance_celery_config, make_celery_app
+
+    return make_celery_app(instance_celery_config(current_instance().home))
+
+
+def _age(timestamp: float | None) -> str:
+    return "-" if timestamp is None else f"{time.time() - timestamp:.0f}s ago"
+
+
+@workers_cli.command("list")
+@click.option("--timeout", default=1.0, show_default=True, type=click.FloatRange(0.1, 30))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_workers(timeout: float, as_json: bool) -> None:
+    """Workers: queues, concurrency, the ops they run now, last heartbeat."""
+    from celery_executor.fleet import list_workers as fleet_workers
+
+    workers = fleet_workers(_app(), current_instance().storage, timeout)
+    if as_json:
+        click.echo(json.dumps([w.to_json() for w in workers], indent=2))
+        return
+    if not workers:
+        click.echo("No workers answered. Start one with: opgraph workers start")
+        return
+    rows = [
+        [
+            w.name,
+            ",".join(w.queues) or "-",
+            str(w.concurrency or "-"),
+            "; ".join(f"{op.step_key} ({op.run_id[:8]})" for op in w.active) or "idle",
+            _age(w.last_heartbeat),
+            "yes" if w.responding else "NO",
+        ]
+        for w in workers
+    ]
+    click.echo(format_table(["WORKER", "QUEUES", "SLOTS", "RUNNING", "HEARTBEAT", "ANSWERS"], rows))
+
+
+@workers_cli.command("queues")
+@click.option("--timeout", default=1.0, show_default=True, type=click.FloatRange(0.1, 30))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def queues(timeout: float, as_json: bool) -> None:
+    """Messages waiting per queue and the workers consuming each."""
+    from celery_executor.fleet import list_queues
+    from celery_executor.fleet import list_workers as fleet_workers
+
+    app = _app()
+    found = list_queues(app, fleet_workers(app, current_instance().storage, timeout))
+    if as_json:
+        click.echo(json.dumps([q.to_json() for q in found], indent=2))
+        return
+    rows = [
+        [q.name, "?" if q.depth is None else str(q.depth), ",".join(q.consumers) or "NONE"]
+        for q in found
+    ]
+    click.echo(format_table(["QUEUE", "WAITING", "CONSUMERS"], rows))
+
+
+@workers_cli.command("ping")
+@click.option("--timeout", default=1.0, show_default=True, type=click.FloatRange(0.1, 30))
+def ping(timeout: float) -> None:
+    """Ask every worker to answer; exit 1 if none does."""
+    from celery_executor.fleet import ping as fleet_ping
+
+    replies = fleet_ping(_app(), timeout)
+    if not replies:
+        click.echo("No worker answered.", err=True)
+        raise SystemExit(1)
+    for name in sorted(replies):
+        click.echo(f"{name}: pong")
+
+
+@workers_cli.command("drain")
+@click.argument("worker")
+def drain(worker: str) -> None:
+    """Stop WORKER (its node name, e.g. w1@host) taking new ops; it finishes current ones."""
+    from celery_executor.fleet import drain as fleet_drain
+
+    if "@" not in worker:
+        raise click.BadParameter(
+            f"expected a worker node name like w1@{os.uname().nodename}, got {worker!r}; "
+            "see `opgraph workers list`",
+            param_hint="WORKER",
+        )
+    stopped = fleet_drain(_app(), worker)
+    if not stopped:
+        click.echo(f"Worker {worker} did not answer or consumes no queue.", err=True)
+        raise SystemExit(1)
+    click.echo(f"{worker} stopped consuming {', '.join(stopped)}; it finishes the ops it runs.")
+
+
+@workers_cli.command(
+    "start", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.option(
+    "-Q", "--queues", default=None, help="Comma-separated queues (default: the instance's)."
+)
+@click.option("-c", "--concurrency", default=None, type=click.IntRange(1, 512))
+@click.option("-n", "--name", "node_name", default=None, help="Node name, e.g. w1@%h.")
+@click.pass_context
+def start(
+    ctx: click.Context, queues: str | None, concurrency: int | None, node_name: str | None
+) -> None:
+    """Start a worker in the foreground: `celery -A celery_executor worker ...`."""
+    home = current_instance().home
+    from celery_executor.celery_app import instance_celery_config
+
+    command = [sys.executable, "-m", "celery", "-A", "celery_executor", "worker"]
+    command += ["-Q", queues or instance_celery_config(home).default_queue]
+    if concurrency:
+        command += ["--concurrency", str(concurrency)]
+    if node_name:
+        command += ["-n", node_name]
+    command += list(ctx.args)
+    os.environ["OPGRAPH_HOME"] = str(home)
+    click.echo(" ".join(command), err=True)
+    os.execv(sys.executable, command)

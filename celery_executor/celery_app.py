@@ -1,0 +1,26 @@
+"""The Celery app: `celery -A celery_executor worker -Q opgraph,io --concurrency 4`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from celery import Celery
+
+from celery_executor.settings import celery_settings
+from opgraph.instance import home_from_env
+from opgraph.instance_config import CeleryConfig, load_instance_config
+
+
+def instance_celery_config(home: Path | None = None) -> CeleryConfig:
+    return load_instance_config(home or home_from_env()).celery
+
+
+def make_celery_app(config: CeleryConfig | None = None) -> Celery:
+    """A Celery app configured from the instance's `celery:` section."""
+    config = config or instance_celery_config()
+    broker_url = os.environ.get("OPGRAPH_CELERY_BROKER_URL") or config.broker_url
+    app = Celery("opgraph")
+    app.conf.update(celery_settings(broker_url, config.default_queue, config.config_source))
+    app.conf.update(include=["celery_executor.tasks"])
+    return app

@@ -1,0 +1,333 @@
+"""The Celery executor: the run worker owns the plan and publishes each ready step.
+
+Steps are published as soon as their inputs are ready (at most `max_in_flight` at a
+time). Each published step is a step attempt stored as QUEUED first; its task id is the
+attempt id. Completion comes back through the storage's event log (LISTEN/NOTIFY on
+PostgreSQL), not through a result backend, so nothing waits on `result.get()`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from celery_executor.celery_app import instance_celery_config, make_celery_app
+from celery_executor.settings import STEP_TASK, broker_priority, celery_settings
+from opgraph.active_execution import ActiveExecution
+from opgraph.errors import OpgraphError
+from opgraph.events import EventType, make_event
+from opgraph.execution import RunContext
+from opgraph.executors.definitions import CeleryRunConfig
+from opgraph.resources import InMemoryIOManager, mem_io_manager
+from opgraph.run_config import job_resource_defs
+from opgraph.steps import ExecutionStep
+from storage.records import StepAttempt, StepAttemptStatus
+
+QUEUE_TAG = "celery/queue"
+PRIORITY_TAG = "celery/priority"
+RUN_PRIORITY_TAG = "celery/run_priority"
+TIMEOUT_TAG = "op/timeout_seconds"
+CHECK_SECONDS = 1.0
+WAIT_SECONDS = 1.0
+STEP_ENDS = frozenset(
+    {EventType.STEP_SUCCESS.value, EventType.STEP_FAILURE.value, EventType.STEP_UP_FOR_RETRY.value}
+)
+
+
+@dataclass
+class _Flight:
+    attempt_id: str
+    step: ExecutionStep
+    queue: str
+    published_at: float
+
+
+class CeleryExecutor:
+    def __init__(self, **config: Any):
+        self.config = CeleryRunConfig.model_validate(config)
+        self.in_flight: dict[str, _Flight] = {}
+        self.infra_retries: dict[str, int] = {}
+        self._consumers: dict[str, Future[bool]] = {}
+        self._warned: set[str] = set()
+        self._inspector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opgraph-inspect")
+
+    # -- setup --------------------------------------------------------------------------
+    def _app(self, ctx: RunContext) -> Any:
+        instance_config = instance_celery_config(ctx.instance.home)
+        overrides: dict[str, Any] = {}
+        if self.config.broker_url:
+            overrides["broker_url"] = self.config.broker_url
+        if self.config.default_queue:
+            overrides["default_queue"] = self.config.default_queue
+        merged = instance_config.model_copy(
+            update={
+                **overrides,
+                "config_source": {**instance_config.config_source, **self.config.config_source},
+            }
+        )
+        self.broker_url = merged.broker_url
+        self.default_queue = merged.default_queue
+        celery_settings(merged.broker_url, merged.default_queue, merged.config_source)  # validate
+        return make_celery_app(merged)
+
+    @staticmethod
+    def _refuse_in_memory_outputs(ctx: RunContext) -> None:
+        manager = job_resource_defs(ctx.job).get("io_manager")
+        if manager is mem_io_manager or isinstance(manager, InMemoryIOManager):
+            raise OpgraphError(
+                f"job {ctx.job.name!r} keeps outputs in memory, but the Celery executor runs "
+                "its ops on other machines: use fs_io_manager on a shared path or db_io_manager"
+            )
+
+    # -- the loop -------------------------------------------------------------------------
+    def execute(self, ctx: RunContext, active: ActiveExecution) -> None:
+        self._refuse_in_memory_outputs(ctx)
+        app = self._app(ctx)
+        storage = ctx.instance.storage
+        ctx.sink.flush()
+        known = storage.get_events(ctx.run.run_id)
+        cursor = known[-1].storage_id if known else None
+        last_check = time.monotonic()
+        try:
+            while True:
+                if ctx.cancel_requested():
+                    self._cancel(ctx, active, app)
+                    return
+                room = self.config.max_in_flight - len(self.in_flight)
+                steps = active.get_steps_to_execute(limit=room) if room > 0 else []
+                ctx.emit_skips(active)
+                if steps:
+                    self._publish(ctx, app, steps)
+                ctx.sink.flush()
+                idle = not self.in_flight and not steps
+                if idle and (active.is_complete or active.next_retry_at is None):
+                    return
+                timeout = WAIT_SECONDS
+                if active.next_retry_at is not None:
+                    timeout = min(timeout, max(0.0, active.next_retry_at - time.time()))
+                for event in storage.wait_for_events(ctx.run.run_id, cursor, timeout):
+                    cursor = event.storage_id
+                    self._feed(active, event)
+                if time.monotonic() - last_check >= CHECK_SECONDS:
+                    last_check = time.monotonic()
+                    self._check_attempts(ctx, active, app)
+        finally:
+            self._inspector.shutdown(wait=False, cancel_futures=True)
+
+    def _feed(self, active: ActiveExecution, event: Any) -> None:
+        """Only events of the attempt in flight count: a late copy of an old one doesn't."""
+        flight = self.in_flight.get(event.step_key or "")
+        if flight is None or event.attempt != flight.step.attempt:
+            return
+        active.handle_event(event)
+        if event.event_type in STEP_ENDS:
+            del self.in_flight[event.step_key]
+
+    # -- publishing -----------------------------------------------------------------------
+    def _route(self, ctx: RunContext, step: ExecutionStep) -> tuple[str, int, float | None]:
+        tags = ctx.plan.ops[step.handle].op_def.tags
+        queue = str(tags.get(QUEUE_TAG) or self.default_queue)
+        try:
+            priority = int(tags.get(PRIORITY_TAG, 5)) + int(ctx.run.tags.get(RUN_PRIORITY_TAG, 0))
+            timeout = float(tags[TIMEOUT_TAG]) if TIMEOUT_TAG in tags else None
+        except ValueError as exc:
+            raise OpgraphError(
+                f"op {step.handle!r}: tags {PRIORITY_TAG}, {RUN_PRIORITY_TAG} and {TIMEOUT_TAG} "
+                f"must be numbers ({exc})"
+            ) from exc
+        return queue, priority, timeout
+
+    def _publish(self, ctx: RunContext, app: Any, steps: list[ExecutionStep]) -> None:
+        now = time.time()
+        planned = []
+        for step in steps:
+            queue, priority, timeout = self._route(ctx, step)
+            attempt = StepAttempt(
+                attempt_id=str(uuid.uuid4()),
+                run_id=ctx.run.run_id,
+                step_key=step.key,
+                attempt_number=step.attempt,
+                queue=queue,
+                priority=priority,
+                queued_at=now,
+            )
+            planned.append((attempt, step, timeout))
+        # The attempts exist before any message does: a worker can always claim what it gets.
+        ctx.instance.storage.add_step_attempts([attempt for attempt, _, _ in planned])
+        for attempt, step, timeout in planned:
+            payload = {
+                "run_id": ctx.run.run_id,
+                "attempt_id": attempt.attempt_id,
+                "step": step.to_dict(),
+                "code_pointer": ctx.run.code_pointer,
+                "job_name": ctx.job.name,
+                "timeout_seconds": timeout,
+            }
+            options: dict[str, Any] = {}
+            if timeout is not None:
+                options = {"soft_time_limit": timeout, "time_limit": timeout + 5}
+            app.send_task(
+                STEP_TASK,
+                args=[payload],
+                task_id=attempt.attempt_id,
+                queue=attempt.queue,
+                priority=broker_priority(attempt.priority, self.broker_url),
+                **options,
+            )
+            self.in_flight[step.key] = _Flight(attempt.attempt_id, step, attempt.queue or "", now)
+            self._watch_queue(ctx, app, attempt.queue or "")
+
+    # -- queues nobody consumes ---------------------------------------------------------------
+    def _watch_queue(self, ctx: RunContext, app: Any, queue: str) -> None:
+        """Ask the fleet in the background whether anyone consumes `queue`."""
+        if queue not in self._consumers:
+            self._consumers[queue] = self._inspector.submit(_has_consumers, app, queue)
+
+    def _queue_unconsumed(self, ctx: RunContext, queue: str) -> bool:
+        answer = self._consumers.get(queue)
+        if answer is None or not answer.done() or answer.exception() is not None:
+            return False
+        if answer.result():
+            return False
+        if queue not in self._warned:
+            self._warned.add(queue)
+            ctx.sink.emit(
+                make_event(
+                    ctx.run.run_id,
+                    EventType.ENGINE_EVENT,
+                    level="WARNING",
+                    message=(
+                        f"no Celery worker consumes queue {queue!r}; steps routed there wait. "
+                        f"Start one with: celery -A celery_executor worker -Q {queue}"
+                    ),
+                    data={"queue": queue},
+                )
+            )
+        return True
+
+    # -- lost and stuck attempts ----------------------------------------------------------
+    def _check_attempts(self, ctx: RunContext, active: ActiveExecution, app: Any) -> None:
+        if not self.in_flight:
+            return
+        storage = ctx.instance.storage
+        now = time.time()
+        flights = {f.attempt_id: f for f in self.in_flight.values()}
+        for attempt in storage.get_step_attempts(attempt_ids=list(flights)):
+            flight = flights[attempt.attempt_id]
+            if attempt.status is StepAttemptStatus.RUNNING:
+                beat = attempt.heartbeat_at or attempt.started_at or now
+                if now - beat > self.config.heartbeat_timeout_seconds:
+                    reason = (
+                        f"attempt {attempt.attempt_number} of step {attempt.step_key!r} on "
+                        f"{attempt.hostname} (pid {attempt.pid}) stopped heartbeating"
+                    )
+                    if storage.finish_step_attempt(
+                        attempt.attempt_id,
+                        StepAttemptStatus.LOST,
+                        now,
+                        reason,
+                        [StepAttemptStatus.RUNNING],
+                    ):
+                        self._lost(ctx, active, flight, reason)
+            elif attempt.status is StepAttemptStatus.QUEUED:
+                waited = now - flight.published_at
+                if (
+                    self._queue_unconsumed(ctx, flight.queue)
+                    and waited > self.config.no_consumer_timeout_seconds
+                ):
+                    reason = (
+                        f"step {attempt.step_key!r} waited {waited:.0f}s on queue "
+                        f"{flight.queue!r}, which no worker consumes"
+                    )
+                    if storage.finish_step_attempt(
+                        attempt.attempt_id,
+                        StepAttemptStatus.LOST,
+                        now,
+                        reason,
+                        [StepAttemptStatus.QUEUED],
+                    ):
+                        app.control.revoke(attempt.attempt_id)
+                        del self.in_flight[attempt.step_key]
+                        ctx.fail_step(active, attempt.step_key, attempt.attempt_number, reason)
+        # Ask again later about queues that had no consumer: one may have started since.
+        for queue, answer in list(self._consumers.items()):
+            if answer.done() and answer.exception() is None and not answer.result():
+                self._consumers[queue] = self._inspector.submit(_has_consumers, app, queue)
+
+    def _lost(self, ctx: RunContext, active: ActiveExecution, flight: _Flight, reason: str) -> None:
+        key = flight.step.key
+        del self.in_flight[key]
+        retries = self.infra_retries.get(key, 0)
+        if retries >= self.config.max_infra_retries:
+            ctx.fail_step(
+                active, key, flight.step.attempt, f"{reason}; no infrastructure retries left"
+            )
+            return
+        self.infra_retries[key] = retries + 1
+        ctx.sink.emit(
+            make_event(
+                ctx.run.run_id,
+                EventType.ENGINE_EVENT,
+                step_key=key,
+                attempt=flight.step.attempt,
+                level="WARNING",
+                message=f"{reason}; publishing a new attempt (infrastructure retry {retries + 1})",
+                data={"infra_retry": retries + 1},
+            )
+        )
+        active.retry_step(key)
+
+    # -- cancel ---------------------------------------------------------------------------------
+    def _cancel(self, ctx: RunContext, active: ActiveExecution, app: Any) -> None:
+        """Revoke queued steps, terminate running ones, and wait until they really stopped."""
+        storage = ctx.instance.storage
+        now = time.time()
+        flights = {f.attempt_id: f for f in self.in_flight.values()}
+        running = []
+        for attempt in storage.get_step_attempts(attempt_ids=list(flights)):
+            if attempt.status is StepAttemptStatus.QUEUED and storage.finish_step_attempt(
+                attempt.attempt_id,
+                StepAttemptStatus.CANCELED,
+                now,
+                "run canceled",
+                [StepAttemptStatus.QUEUED],
+            ):
+                app.control.revoke(attempt.attempt_id)
+            elif attempt.status is StepAttemptStatus.RUNNING:
+                destination = [attempt.hostname] if attempt.hostname else None
+                app.control.revoke(
+                    attempt.attempt_id, terminate=True, signal="SIGKILL", destination=destination
+                )
+                running.append(attempt.attempt_id)
+        self._wait_stopped(ctx, running, revoked_at=now)
+        for flight in list(self.in_flight.values()):
+            storage.finish_step_attempt(
+                flight.attempt_id, StepAttemptStatus.CANCELED, time.time(), "run canceled"
+            )
+            ctx.fail_step(
+                active,
+                flight.step.key,
+                flight.step.attempt,
+                f'step "{flight.step.key}" interrupted: the run was canceled',
+            )
+        self.in_flight.clear()
+
+    def _wait_stopped(self, ctx: RunContext, attempt_ids: list[str], revoked_at: float) -> None:
+        """Until each attempt finished or its heartbeat (every 2 s) stopped after the revoke."""
+        deadline = time.monotonic() + self.config.cancel_timeout_seconds
+        pending = set(attempt_ids)
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = time.time()
+            for attempt in ctx.instance.storage.get_step_attempts(attempt_ids=sorted(pending)):
+                silent = now - (attempt.heartbeat_at or 0) > 3.0 and now - revoked_at > 3.0
+                if attempt.status is not StepAttemptStatus.RUNNING or silent:
+                    pending.discard(attempt.attempt_id)
+
+
+def _has_consumers(app: Any, queue: str) -> bool:
+    replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    return any(q.get("name") == queue for queues in replies.values() for q in queues)

@@ -1,0 +1,167 @@
+"""Watching and steering the worker fleet: who runs what, queue depths, draining."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from celery_executor.settings import PRIORITY_STEPS, is_redis
+from storage.records import DaemonHeartbeat
+
+HEARTBEAT_PREFIX = "celery_worker:"
+HEARTBEAT_SECONDS = 10.0
+
+
+@dataclass
+class ActiveOp:
+    run_id: str
+    step_key: str
+    attempt_id: str
+    started_at: float | None
+
+
+@dataclass
+class WorkerInfo:
+    name: str  # the Celery node name, e.g. w1@host
+    queues: list[str] = field(default_factory=list)
+    concurrency: int | None = None
+    pid: int | None = None
+    active: list[ActiveOp] = field(default_factory=list)
+    last_heartbeat: float | None = None
+    responding: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class QueueInfo:
+    name: str
+    depth: int | None  # None when the broker cannot say (not Redis)
+    consumers: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _active_op(request: dict[str, Any]) -> ActiveOp | None:
+    args = request.get("args") or []
+    payload = args[0] if args and isinstance(args[0], dict) else None
+    if payload is None:
+        return None
+    step = payload.get("step") or {}
+    return ActiveOp(
+        run_id=str(payload.get("run_id")),
+        step_key=str(step.get("key")),
+        attempt_id=str(request.get("id")),
+        started_at=request.get("time_start"),
+    )
+
+
+def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInfo]:
+    """Every worker that answers, plus those whose heartbeat is recent but did not answer."""
+    inspect = app.control.inspect(timeout=timeout)
+    stats = inspect.stats() or {}
+    active = inspect.active() or {}
+    queues = inspect.active_queues() or {}
+    beats = {
+        hb.daemon_id: hb
+        for name, hb in storage.get_daemon_heartbeats().items()
+        if name.startswith(HEARTBEAT_PREFIX)
+    }
+    workers = []
+    for name in sorted(set(stats) | set(active) | set(queues) | set(beats)):
+        stat = stats.get(name) or {}
+        beat = beats.get(name)
+        workers.append(
+            WorkerInfo(
+                name=name,
+                queues=sorted(q["name"] for q in queues.get(name, [])),
+                concurrency=(stat.get("pool") or {}).get("max-concurrency"),
+                pid=stat.get("pid"),
+                active=[op for op in map(_active_op, active.get(name, [])) if op],
+                last_heartbeat=beat.timestamp if beat else None,
+                responding=name in stats,
+            )
+        )
+    return workers
+
+
+def queue_depths(app: Any, names: list[str]) -> dict[str, int | None]:
+    """Messages waiting per queue (Redis: every priority list of the queue)."""
+    broker_url = app.conf.broker_url
+    if not is_redis(broker_url):
+        return dict.fromkeys(names)
+    sep = app.conf.broker_transport_options.get("sep", ":")
+    with app.connection_for_read() as connection:
+        client = connection.default_channel.client
+        depths: dict[str, int | None] = {}
+        for name in names:
+            keys = [name] + [f"{name}{sep}{p}" for p in PRIORITY_STEPS if p]
+            pipe = client.pipeline()
+            for key in keys:
+                pipe.llen(key)
+            depths[name] = sum(pipe.execute())
+    return depths
+
+
+def list_queues(
+    app: Any, workers: list[WorkerInfo], extra: list[str] | None = None
+) -> list[QueueInfo]:
+    consumers: dict[str, list[str]] = {name: [] for name in extra or []}
+    consumers.setdefault(app.conf.task_default_queue, [])
+    for worker in workers:
+        for queue in worker.queues:
+            consumers.setdefault(queue, []).append(worker.name)
+    depths = queue_depths(app, sorted(consumers))
+    return [QueueInfo(name, depths.get(name), sorted(c)) for name, c in sorted(consumers.items())]
+
+
+def ping(app: Any, timeout: float = 1.0) -> dict[str, float]:
+    """Round-trip milliseconds per worker that answered."""
+    started = time.perf_counter()
+    replies = app.control.ping(timeout=timeout) or []
+    elapsed = (time.perf_counter() - started) * 1000
+    return {name: elapsed for reply in replies for name in reply}
+
+
+def drain(app: Any, node: str, timeout: float = 2.0) -> list[str]:
+    """Stop `node` consuming every queue; it finishes the ops it is running. Returns the
+    queues it stopped consuming (empty if the worker did not answer)."""
+    replies = app.control.inspect(destination=[node], timeout=timeout).active_queues() or {}
+    queues = [q["name"] for q in replies.get(node, [])]
+    for queue in queues:
+        app.control.cancel_consumer(queue, destination=[node], reply=True, timeout=timeout)
+    return queues
+
+
+class WorkerHeartbeat:
+    """The worker's main process writes where it is and what it consumes every 10 s."""
+
+    def __init__(self, storage: Any, node: str, info: dict[str, Any]):
+        self.storage = storage
+        self.node = node
+        self.info = info
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="opgraph-heartbeat")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.storage.add_daemon_heartbeat(
+                    DaemonHeartbeat(
+                        f"{HEARTBEAT_PREFIX}{self.node}", self.node, time.time(), self.info
+                    )
+                )
+            except Exception:  # storage down: the next beat may work
+                pass
+            if self._stop.wait(HEARTBEAT_SECONDS):
+                return

@@ -1,0 +1,166 @@
+"""The step task: claim the attempt, run the op, record the outcome once.
+
+A message is only a pointer. The worker claims the attempt (QUEUED -> RUNNING) before
+running anything, so a redelivered or duplicated message is dropped; the outcome events
+(outputs, success or failure) are stored in the same transaction that finishes the
+attempt, so a step's STEP_SUCCESS is stored once whatever the broker does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+from pydantic import ValidationError
+
+from celery_executor import get_app
+from celery_executor.payload import StepPayload
+from celery_executor.settings import STEP_TASK
+from celery_executor.worker_state import worker_state
+from opgraph.events import EventType, make_event
+from opgraph.step_runner import error_data, run_step
+from storage.records import EventRecord, StepAttemptStatus
+
+log = logging.getLogger("opgraph.celery")
+app = get_app()
+
+# Events that decide the step's outcome travel with the attempt's completion.
+OUTCOME_EVENTS = frozenset(
+    {
+        EventType.STEP_OUTPUT.value,
+        EventType.HANDLED_OUTPUT.value,
+        EventType.STEP_SUCCESS.value,
+        EventType.STEP_FAILURE.value,
+        EventType.STEP_UP_FOR_RETRY.value,
+        EventType.LOGS_CAPTURED.value,
+    }
+)
+LIVE_FLUSH_SECONDS = 0.1
+
+
+class _AttemptEvents:
+    """Live events (start, inputs, logs) are written as they come; outcome events wait."""
+
+    def __init__(self, storage: Any, payload: StepPayload):
+        self.storage = storage
+        self.payload = payload
+        self.live: list[EventRecord] = []
+        self.outcome: list[EventRecord] = []
+        self._last_flush = time.monotonic()
+
+    def emit(self, event: EventRecord) -> None:
+        if event.event_type in OUTCOME_EVENTS:
+            self.outcome.append(self._explain_timeout(event))
+            return
+        self.live.append(event)
+        starting = event.event_type in (EventType.STEP_START.value, EventType.STEP_RESTARTED.value)
+        if starting or time.monotonic() - self._last_flush > LIVE_FLUSH_SECONDS:
+            self.flush_live()
+
+    def flush_live(self) -> None:
+        if self.live:
+            batch, self.live = self.live, []
+            self.storage.store_events(batch)
+        self._last_flush = time.monotonic()
+
+    def _explain_timeout(self, event: EventRecord) -> EventRecord:
+        error = event.data.get("error") or {}
+        if event.event_type != EventType.STEP_FAILURE.value:
+            return event
+        if error.get("class") not in ("SoftTimeLimitExceeded", "TimeLimitExceeded"):
+            return event
+        message = (
+            f'step "{event.step_key}" timed out after {self.payload.timeout_seconds:g}s '
+            "(op tag op/timeout_seconds)"
+        )
+        return EventRecord(**{**event.__dict__, "message": message, "storage_id": None})
+
+    @property
+    def succeeded(self) -> bool:
+        return any(e.event_type == EventType.STEP_SUCCESS.value for e in self.outcome)
+
+
+def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
+    """Run one attempt; `node_name` (celery@host) is where a cancel aims its revoke."""
+    state = worker_state()
+    storage = state.instance.storage
+    claimant = node_name or state.hostname
+    if not storage.claim_step_attempt(payload.attempt_id, claimant, state.pid, time.time()):
+        log.info("dropping %s: attempt already claimed or finished", payload.attempt_id)
+        return "duplicate"
+    state.heartbeat.add(payload.attempt_id)
+    step = payload.execution_step()
+    events = _AttemptEvents(storage, payload)
+    try:
+        try:
+            env = state.environment(payload.run_id)
+        except Exception as exc:  # broken user code: the step fails with the reason
+            events.emit(
+                make_event(
+                    payload.run_id,
+                    EventType.STEP_FAILURE,
+                    step_key=step.key,
+                    attempt=step.attempt,
+                    level="ERROR",
+                    message=f"worker {claimant} could not load job {payload.job_name!r}: {exc}",
+                    data=error_data(exc, user_code=True),
+                )
+            )
+        else:
+            run_step(env, step, events.emit)
+        events.flush_live()
+        status = StepAttemptStatus.SUCCESS if events.succeeded else StepAttemptStatus.FAILURE
+        recorded = storage.complete_step_attempt(
+            payload.attempt_id, status, time.time(), events.outcome
+        )
+    finally:
+        state.heartbeat.remove(payload.attempt_id)
+    if not recorded:
+        log.warning(
+            "attempt %s was given up before it finished; its outcome was dropped",
+            payload.attempt_id,
+        )
+        return "abandoned"
+    return status.value
+
+
+@app.task(name=STEP_TASK, bind=True)
+def execute_step(self: Any, payload: dict[str, Any]) -> str:
+    try:
+        parsed = StepPayload.model_validate(payload)
+    except ValidationError as exc:
+        log.error("rejected a malformed step message: %s", exc)
+        return "rejected"
+    return run_attempt(parsed, self.request.hostname)
+
+
+_heartbeat: Any = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    """The main worker process announces itself in storage (for `opgraph workers list`).
+    Celery sends this signal with the worker's Consumer as sender."""
+    global _heartbeat
+    from celery_executor.fleet import WorkerHeartbeat
+    from opgraph.instance import OpgraphInstance
+
+    task_consumer = getattr(sender, "task_consumer", None)
+    queues = sorted(q.name for q in task_consumer.queues) if task_consumer else []
+    controller = getattr(sender, "controller", None)
+    info = {
+        "queues": queues,
+        "concurrency": getattr(controller, "concurrency", None),
+        "pid": os.getpid(),
+    }
+    _heartbeat = WorkerHeartbeat(OpgraphInstance.get().storage, sender.hostname, info)
+    _heartbeat.start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()

@@ -1,0 +1,112 @@
+"""What a warm worker process keeps between tasks: the instance, loaded jobs, and the
+step environment (plan, resources) of the runs it recently served."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections import OrderedDict
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from opgraph.code_pointer import load_job
+from opgraph.context import RunInfo
+from opgraph.instance import OpgraphInstance
+from opgraph.plan import ExecutionPlan
+from opgraph.resources import build_resources
+from opgraph.run_config import job_resource_defs, validate_run_config
+from opgraph.step_runner import StepEnvironment
+
+MAX_CACHED_RUNS = 8
+HEARTBEAT_SECONDS = 2.0
+
+
+@dataclass
+class _RunEnvironment:
+    env: StepEnvironment
+    resources: ExitStack
+
+
+class AttemptHeartbeat:
+    """One thread per worker process beats for every attempt it is running."""
+
+    def __init__(self, instance: OpgraphInstance):
+        self.instance = instance
+        self.running: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, attempt_id: str) -> None:
+        with self._lock:
+            self.running.add(attempt_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, daemon=True)
+                self._thread.start()
+
+    def remove(self, attempt_id: str) -> None:
+        with self._lock:
+            self.running.discard(attempt_id)
+
+    def _loop(self) -> None:
+        import time
+
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            with self._lock:
+                ids = sorted(self.running)
+            if ids:
+                try:
+                    self.instance.storage.heartbeat_step_attempts(ids, time.time())
+                except Exception:  # the next beat may work; a stale beat means a retry
+                    pass
+
+
+class WorkerState:
+    def __init__(self) -> None:
+        self.instance = OpgraphInstance.get()
+        self.hostname = socket.gethostname()
+        self.pid = os.getpid()
+        self.heartbeat = AttemptHeartbeat(self.instance)
+        self._runs: OrderedDict[str, _RunEnvironment] = OrderedDict()
+
+    def environment(self, run_id: str) -> StepEnvironment:
+        """The run's plan and resources, built once per process (LRU of recent runs)."""
+        cached = self._runs.get(run_id)
+        if cached is not None:
+            self._runs.move_to_end(run_id)
+            return cached.env
+        run = self.instance.get_run(run_id)
+        job = load_job(run.code_pointer or {}, run.job_name)
+        resolved = validate_run_config(job, run.run_config)
+        plan = ExecutionPlan.build(job, resolved)
+        stack = ExitStack()
+        resources = stack.enter_context(
+            build_resources(
+                job_resource_defs(job), resolved.resource_configs, self.instance, run_id
+            )
+        )
+        env = StepEnvironment(
+            run=RunInfo(run.run_id, run.job_name, dict(run.tags), dict(run.run_config)),
+            plan=plan,
+            resources=resources,
+            compute_logs_dir=self.instance.compute_logs_dir,
+            capture="fd",
+            instance=self.instance,
+        )
+        self._runs[run_id] = _RunEnvironment(env, stack)
+        while len(self._runs) > MAX_CACHED_RUNS:
+            _, oldest = self._runs.popitem(last=False)
+            oldest.resources.close()
+        return env
+
+
+_state: WorkerState | None = None
+
+
+def worker_state() -> WorkerState:
+    """Built lazily in each pool process (after the fork), then reused."""
+    global _state
+    if _state is None or _state.pid != os.getpid():
+        _state = WorkerState()
+    return _state
