@@ -50,11 +50,12 @@ def code_server_command(
             "`opgraph code-server --port 4000 -f jobs.py`"
         )
     directory = str(Path(working_directory or os.getcwd()).resolve())
+    origin: dict[str, str]
     if python_file:
         origin = {"python_file": str(Path(python_file).resolve()), "working_directory": directory}
         name = location_name or Path(python_file).stem
     else:
-        origin = {"python_module": module_name, "working_directory": directory}
+        origin = {"python_module": str(module_name), "working_directory": directory}
         name = location_name or str(module_name)
     if attribute:
         origin["attribute"] = attribute

@@ -64,7 +64,7 @@ def _input_snapshot(op: FlatOp, name: str) -> InputSnapshot:
     annotation = spec.dagster_type if spec.dagster_type is not None else None
     if annotation is None and name in params:
         annotation = params[name].annotation
-    kind, upstream = "none", ()
+    kind, upstream = "none", tuple[UpstreamOutput, ...]()
     if isinstance(source, FlatMany):
         kind = "fan_in"
         upstream = tuple(UpstreamOutput(s.handle, s.output) for s in source.sources)
@@ -365,7 +365,8 @@ def _op_scaffolds(graph: GraphDefinition) -> dict[str, Any]:
 
 
 def run_config_scaffold(job: JobDefinition) -> str:
-    """YAML of every op and resource config field: defaults filled in, the rest blank."""
+    """YAML of every op config field (defaults filled in, required ones as placeholders of
+    their type) and of the resource config fields that must be given."""
     from opgraph.run_config import deep_merge
 
     scaffold: dict[str, Any] = {}
@@ -374,11 +375,11 @@ def run_config_scaffold(job: JobDefinition) -> str:
         scaffold["ops"] = ops
     resources: dict[str, Any] = {}  # only what must be filled in: most resources need nothing
     for key, definition in job_resource_defs(job).items():
+        model: type[BaseModel] | None = resource_config_schema(definition).model
+        given: dict[str, Any] = {}
         if isinstance(definition, ConfigurableResource):
             model, given = type(definition), definition.model_dump(exclude_unset=True)
-        elif (model := resource_config_schema(definition).model) is not None:
-            given = {}
-        else:
+        if model is None:
             continue
         missing = {
             name: _placeholder(field.annotation)
@@ -390,10 +391,13 @@ def run_config_scaffold(job: JobDefinition) -> str:
     if resources:
         scaffold["resources"] = resources
     merged = deep_merge(jsonable(scaffold), jsonable(job.default_run_config))
-    header = f"# Run config for job {job.name}: defaults filled in, required fields blank.\n"
+    header = (
+        f"# Run config for job {job.name}: defaults filled in; replace the placeholder "
+        "values (0, '', false) of required fields.\n"
+    )
     if not merged:
         return header + "{}\n"
-    return header + yaml.safe_dump(merged, sort_keys=False)
+    return header + str(yaml.safe_dump(merged, sort_keys=False))
 
 
 # -- jobs, schedules, sensors -------------------------------------------------------------------

@@ -160,7 +160,7 @@ class InProcessCodeLocation(CodeLocation):
         self._job(job_name)
         code = self._loaded.code
         assert code is not None
-        pointer = {
+        pointer: dict[str, Any] = {
             key: self.origin[key]
             for key in ("python_file", "python_module", "working_directory")
             if key in self.origin
