@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 from collections.abc import Sequence
 
 import click
 from flask.cli import AppGroup
 
-from opgraph.errors import OpgraphError
+from opgraph.errors import OpgraphError, RunNotFound
+from opgraph.instance import OpgraphInstance
 from storage.base import StorageError
+from storage.records import RunRecord
 
 
 class CommandGroup(AppGroup):
@@ -34,6 +38,41 @@ def parse_tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]
             raise click.BadParameter(f"expected KEY=VALUE, given {value!r}", ctx, param)
         tags[key.strip()] = tag_value
     return tags
+
+
+def get_run_or_fail(instance: OpgraphInstance, run_id: str) -> RunRecord:
+    """The run, or a usage error (exit 2) that says how to find run ids."""
+    try:
+        return instance.get_run(run_id)
+    except RunNotFound:
+        raise click.BadParameter(
+            f"no run with id {run_id!r}; `opgraph runs list` shows the run ids",
+            param_hint="RUN_ID",
+        ) from None
+
+
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """click callback: `--since 30m|2h|7d|1w` (ago) or an ISO date/time (local time)."""
+    if value is None:
+        return None
+    text = value.strip()
+    match = _AGO.match(text.lower())
+    if match:
+        return time.time() - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a duration such as 30m, 2h, 7d, 1w or a date such as 2026-11-27 "
+            f"or 2026-11-27T09:30, given {value!r}",
+            ctx,
+            param,
+        ) from None
+    return moment.timestamp()
 
 
 def format_time(timestamp: float | None) -> str:

@@ -1,9 +1,8 @@
-"""`opgraph runs ...`: list, inspect, follow, launch, cancel and delete runs."""
+"""`opgraph runs ...`: list, inspect, follow, export, launch, re-execute, cancel, delete."""
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,24 +15,28 @@ from app.cli_format import (
     format_duration,
     format_table,
     format_time,
+    get_run_or_fail,
+    parse_since,
     parse_tags,
 )
+from app.cli_runs_control import (
+    cancel_run,
+    delete_run_command,
+    launch_run,
+    reexecute_run,
+    wipe_command,
+)
 from app.extension import current_instance
+from app.run_follow import follow_events
 from app.run_views import event_to_json, run_times, run_to_json, step_summaries
-from launchers.base import record_transition
-from opgraph.errors import CodePointerError, OpgraphError, RunConfigError, RunNotFound
+from launchers.base import RUN_WORKER_HOST_TAG
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
-from storage.records import (
-    FINISHED_STATUSES,
-    LIVE_STATUSES,
-    EventRecord,
-    RunRecord,
-    RunsFilter,
-    RunStatus,
-)
+from storage.records import FINISHED_STATUSES, EventRecord, RunsFilter, RunStatus
 
-runs_cli = CommandGroup("runs", help="List, inspect, follow, launch, cancel and delete runs.")
+runs_cli = CommandGroup(
+    "runs", help="List, inspect, follow, export, launch, re-execute, cancel and delete runs."
+)
 
 
 class UpperChoice(click.Choice):
@@ -45,19 +48,6 @@ class UpperChoice(click.Choice):
 
 STATUS_CHOICE = UpperChoice([status.value for status in RunStatus])
 EVENT_TYPE_CHOICE = UpperChoice([kind.value for kind in EventType])
-FOLLOW_POLL_SECONDS = 1.0
-FINISH_GRACE_SECONDS = 2.0
-RUN_END_EVENTS = {"RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"}
-
-
-def _get_run(instance: OpgraphInstance, run_id: str) -> RunRecord:
-    try:
-        return instance.get_run(run_id)
-    except RunNotFound:
-        raise click.BadParameter(
-            f"no run with id {run_id!r}; `opgraph runs list` shows the run ids",
-            param_hint="RUN_ID",
-        ) from None
 
 
 def _echo_json(data: Any) -> None:
@@ -70,9 +60,17 @@ def _echo_json(data: Any) -> None:
 @click.option("--job", "job_name", help="Only runs of this job.")
 @click.option("--tag", "tags", multiple=True, callback=parse_tags, help="KEY=VALUE; repeatable.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--since", callback=parse_since, help="Created since: 30m, 2h, 7d, 1w, or 2026-11-27[T09:30]."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_runs(
-    statuses: tuple[str, ...], job_name: str | None, tags: dict[str, str], limit: int, as_json: bool
+    statuses: tuple[str, ...],
+    job_name: str | None,
+    tags: dict[str, str],
+    limit: int,
+    since: float | None,
+    as_json: bool,
 ) -> None:
     """List runs, newest first."""
     instance = current_instance()
@@ -80,6 +78,7 @@ def list_runs(
         job_name=job_name,
         statuses=[RunStatus(s) for s in statuses] or None,
         tags=tags or None,
+        created_after=since,
     )
     runs = instance.storage.get_runs(filters, limit=limit)
     if as_json:
@@ -113,10 +112,10 @@ def list_runs(
 def show_run(run_id: str, as_json: bool) -> None:
     """Status, times, tags, run config and steps of one run."""
     instance = current_instance()
-    run = _get_run(instance, run_id)
+    run = get_run_or_fail(instance, run_id)
     events = instance.storage.get_events(run_id)
     started, ended = run_times(run, events)
-    steps = step_summaries(events)
+    steps = step_summaries(events, default_worker=run.tags.get(RUN_WORKER_HOST_TAG))
     if as_json:
         data = run_to_json(run)
         data.update(started_at=started, ended_at=ended, steps=[s.to_json() for s in steps])
@@ -154,11 +153,27 @@ def show_run(run_id: str, as_json: bool) -> None:
             format_time(s.started_at),
             format_time(s.ended_at),
             format_duration(s.duration),
+            s.worker or "-",
         ]
         for s in steps
     ]
-    table = format_table(["STEP", "STATUS", "ATTEMPTS", "STARTED", "ENDED", "DURATION"], rows)
+    headers = ["STEP", "STATUS", "ATTEMPTS", "STARTED", "ENDED", "DURATION", "WORKER"]
+    table = format_table(headers, rows)
     click.echo("\n".join("  " + line for line in table.splitlines()))
+    _echo_errors(events)
+
+
+def _echo_errors(events: list[EventRecord]) -> None:
+    """The last failure of each failed step, and of the run itself."""
+    failures: dict[str, EventRecord] = {}
+    for event in events:
+        if event.event_type in ("STEP_FAILURE", "RUN_FAILURE"):
+            failures[event.step_key or "(run)"] = event
+    if not failures:
+        return
+    click.echo("Errors:")
+    for where, event in failures.items():
+        click.echo(f"  {where}: {event.message}")
 
 
 # -- logs ------------------------------------------------------------------------------------
@@ -174,192 +189,101 @@ def _format_event(event: EventRecord) -> str:
 
 
 def _print_events(
-    instance: OpgraphInstance, run_id: str, types: set[str], follow: bool, as_json: bool
+    instance: OpgraphInstance,
+    run_id: str,
+    types: set[str],
+    step_key: str | None,
+    follow: bool,
+    as_json: bool,
 ) -> None:
-    after_id: int | None = None
-    finished_since: float | None = None
+    for batch in follow_events(instance, run_id, follow):
+        for event in batch:
+            if types and event.event_type not in types:
+                continue
+            if step_key is not None and event.step_key != step_key:
+                continue
+            line = json.dumps(event_to_json(event), default=str) if as_json else None
+            click.echo(line or _format_event(event))
+
+
+def _print_captured(
+    instance: OpgraphInstance, run_id: str, step_key: str | None, suffix: str, follow: bool
+) -> None:
+    """Print captured stdout (suffix .out) or stderr (.err); with follow, until the run ends."""
+    run_dir = instance.compute_logs_dir / run_id
+    offsets: dict[Path, int] = {}
     while True:
-        # Status before events: every event written before the run finished is fetched.
-        finished = not follow or instance.get_run(run_id).status in FINISHED_STATUSES
-        if finished:
-            events = instance.storage.get_events(run_id, after_id=after_id)
+        finished = instance.get_run(run_id).status in FINISHED_STATUSES
+        if step_key is not None:
+            paths = [run_dir / f"{step_key}{suffix}"]
         else:
-            events = instance.storage.wait_for_events(run_id, after_id, FOLLOW_POLL_SECONDS)
-        for event in events:
-            if not types or event.event_type in types:
-                line = json.dumps(event_to_json(event), default=str) if as_json else None
-                click.echo(line or _format_event(event))
-        after_id = events[-1].storage_id if events else after_id
-        if not follow or any(event.event_type in RUN_END_EVENTS for event in events):
+            paths = sorted(run_dir.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime)
+        for path in paths:
+            if not path.is_file():
+                continue
+            with open(path, "rb") as file:
+                file.seek(offsets.get(path, 0))
+                data = file.read()
+            if data:
+                if step_key is None and path not in offsets:
+                    click.echo(f"== {path.name.removesuffix(suffix)} ==")
+                click.echo(data.decode("utf-8", errors="replace"), nl=False)
+            offsets[path] = offsets.get(path, 0) + len(data)
+        if not follow or finished:  # read once more after the run ended: nothing is lost
             return
-        if finished:
-            # A status move made by compare-and-set is logged a moment after it happens:
-            # give the run's last event a short grace period to arrive.
-            finished_since = finished_since or time.monotonic()
-            if time.monotonic() - finished_since > FINISH_GRACE_SECONDS:
-                return
-            time.sleep(0.1)
+        time.sleep(0.25)
 
 
 @runs_cli.command("logs")
 @click.argument("run_id")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the run ends.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
 @click.option("--type", "types", multiple=True, type=EVENT_TYPE_CHOICE, help="Repeatable.")
+@click.option("--step", "step_key", help="Only this step's events (or captured output).")
+@click.option("--stdout", "stream", flag_value=".out", help="The step's captured stdout.")
+@click.option("--stderr", "stream", flag_value=".err", help="The step's captured stderr.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def run_logs(run_id: str, follow: bool, types: tuple[str, ...], as_json: bool) -> None:
-    """Print the events of a run."""
-    instance = current_instance()
-    _get_run(instance, run_id)
-    _print_events(instance, run_id, set(types), follow, as_json)
-
-
-# -- launch ----------------------------------------------------------------------------------
-def _load_run_config(paths: tuple[str, ...]) -> dict[str, Any]:
-    """Merge the -c files in order; later files win, nested mappings merge."""
-    merged: dict[str, Any] = {}
-    for path in paths:
-        try:
-            data = yaml.safe_load(Path(path).read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else path
-            problem = getattr(exc, "problem", None) or exc
-            raise click.BadParameter(
-                f"{where}: malformed YAML: {problem}", param_hint="-c/--config"
-            ) from None
-        if data is None:
-            continue
-        if not isinstance(data, dict):
-            raise click.BadParameter(
-                f"{path}: expected a mapping (ops:, resources:, execution:), "
-                f"given {type(data).__name__}",
-                param_hint="-c/--config",
-            )
-        merged = _deep_merge(merged, data)
-    return merged
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    result = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = _deep_merge(result[key], value)
-        else:
-            result[key] = value
-    return result
-
-
-@runs_cli.command("launch")
-@click.option(
-    "-f",
-    "--python-file",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Python file that defines the job.",
-)
-@click.option("-j", "--job", "job_name", help="Job name; optional if the file defines one job.")
-@click.option(
-    "-c",
-    "--config",
-    "config_files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Run config YAML; repeatable, later files win.",
-)
-@click.option("--tag", "tags", multiple=True, callback=parse_tags, help="KEY=VALUE; repeatable.")
-@click.option(
-    "--wait", is_flag=True, help="Print the run's events until it ends; exit 1 unless it succeeds."
-)
-def launch_run(
-    python_file: str,
-    job_name: str | None,
-    config_files: tuple[str, ...],
-    tags: dict[str, str],
-    wait: bool,
+def run_logs(
+    run_id: str,
+    follow: bool,
+    types: tuple[str, ...],
+    step_key: str | None,
+    stream: str | None,
+    as_json: bool,
 ) -> None:
-    """Create a run of a job and submit it to the run coordinator."""
-    from opgraph.submit import submit_job_run  # loads user code: only when launching
-
+    """Print the events of a run, or with --stdout/--stderr what its steps printed."""
     instance = current_instance()
-    run_config = _load_run_config(config_files)
-    code_pointer = {
-        "python_file": str(Path(python_file).resolve()),
-        "attribute": job_name,
-        "working_directory": os.getcwd(),
-    }
-    try:
-        run = submit_job_run(instance, code_pointer, job_name, run_config, tags)
-    except RunConfigError as exc:
-        problems = "\n  ".join(exc.errors)
-        raise click.BadParameter(
-            f"the run config does not fit the job:\n  {problems}", param_hint="-c/--config"
-        ) from None
-    except CodePointerError as exc:
-        raise click.BadParameter(str(exc), param_hint="-f/--python-file or -j/--job") from None
-    except OpgraphError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"Run {run.run_id} of job {run.job_name}: {run.status.value}")
-    if not wait:
-        click.echo(f"Follow it with: opgraph runs logs {run.run_id} --follow")
+    get_run_or_fail(instance, run_id)
+    if stream is not None:
+        if types or as_json:
+            raise click.UsageError("--stdout/--stderr print captured output: no --type or --json")
+        if step_key is not None and any(c in step_key for c in "/\\\0"):
+            raise click.BadParameter(f"not a step key: {step_key!r}", param_hint="--step")
+        _print_captured(instance, run_id, step_key, stream, follow)
         return
-    _print_events(instance, run.run_id, set(), follow=True, as_json=False)
-    final = instance.get_run(run.run_id)
-    click.echo(f"Run {run.run_id} finished: {final.status.value}")
-    if final.status is not RunStatus.SUCCESS:
-        raise SystemExit(1)
+    _print_events(instance, run_id, set(types), step_key, follow, as_json)
 
 
-# -- cancel ----------------------------------------------------------------------------------
-@runs_cli.command("cancel")
+# -- export ----------------------------------------------------------------------------------
+@runs_cli.command("export")
 @click.argument("run_id")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Also terminate the run worker if it runs on this machine, and mark the run CANCELED.",
-)
-def cancel_run(run_id: str, force: bool) -> None:
-    """Cancel a queued or running run."""
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File.")
+def export_run(run_id: str, output: str | None) -> None:
+    """The run and all its events as one JSON document (stdout, or -o FILE)."""
     instance = current_instance()
-    _get_run(instance, run_id)
-    moved = instance.cancel_run(run_id)
-    status = instance.get_run(run_id).status
-    if not moved and not (force and status in LIVE_STATUSES):
-        raise click.UsageError(
-            f"run {run_id} is {status.value}; only queued or running runs can be canceled"
-            + ("" if status in FINISHED_STATUSES else " (add --force to mark it CANCELED)")
-        )
-    if force and status in LIVE_STATUSES:
-        launcher = instance.run_launcher
-        terminated = launcher.supports_terminate and launcher.terminate(run_id)
-        reason = "run worker terminated" if terminated else "no run worker found to terminate"
-        record_transition(
-            instance,
-            run_id,
-            EventType.RUN_CANCELED,
-            RunStatus.CANCELED,
-            LIVE_STATUSES,
-            f"Run canceled by force ({reason}).",
-        )
-        click.echo(f"Run {run_id}: {reason}.")
-    click.echo(f"Run {run_id}: {instance.get_run(run_id).status.value}")
+    run = get_run_or_fail(instance, run_id)
+    events = instance.storage.get_events(run_id)
+    document: dict[str, Any] = {
+        "run": run_to_json(run),
+        "steps": [s.to_json() for s in step_summaries(events, run.tags.get(RUN_WORKER_HOST_TAG))],
+        "events": [event_to_json(event) for event in events],
+    }
+    text = json.dumps(document, indent=2, sort_keys=True, default=str)
+    if output is None:
+        click.echo(text)
+        return
+    Path(output).write_text(text + "\n")
+    click.echo(f"Wrote run {run_id} and its {len(events)} events to {output}.")
 
 
-# -- delete ----------------------------------------------------------------------------------
-@runs_cli.command("delete")
-@click.argument("run_id")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete_run(run_id: str, yes: bool) -> None:
-    """Delete a finished run with its tags and events."""
-    instance = current_instance()
-    run = _get_run(instance, run_id)
-    if run.status in LIVE_STATUSES:
-        raise click.UsageError(
-            f"run {run_id} is {run.status.value}; cancel it first: opgraph runs cancel {run_id}"
-        )
-    if not yes:
-        click.confirm(
-            f"Delete run {run_id} of job {run.job_name} ({run.status.value}) and its events?",
-            abort=True,
-        )
-    instance.storage.delete_run(run_id)
-    click.echo(f"Deleted run {run_id}.")
+for _command in (launch_run, reexecute_run, cancel_run, delete_run_command, wipe_command):
+    runs_cli.add_command(_command)

@@ -36,8 +36,7 @@ def delete_run(instance: OpgraphInstance, run_id: str) -> None:
     run = instance.get_run(run_id)
     if run.status in LIVE_STATUSES:
         raise RunStatusError(
-            f"run {run_id} is {run.status.value}; cancel it before deleting it "
-            f"(opgraph runs cancel {run_id})"
+            f"run {run_id} is {run.status.value}; cancel it first: opgraph runs cancel {run_id}"
         )
     instance.storage.delete_run(run_id)
     shutil.rmtree(instance.compute_logs_dir / run.run_id, ignore_errors=True)

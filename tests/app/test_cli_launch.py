@@ -48,7 +48,7 @@ def test_launch_creates_and_submits_a_run(instance, cli, jobs_file, tmp_path):
     base = write(tmp_path, "base.yaml", "ops:\n  emit:\n    config:\n      n: 1\n")
     override = write(tmp_path, "prod.yaml", "ops:\n  emit:\n    config:\n      n: 21\n")
 
-    args = ["runs", "launch", "-f", str(jobs_file), "-j", "numbers", "-c", base, "-c", override]
+    args = ["runs", "launch", "-f", str(jobs_file), "numbers", "-c", base, "-c", override]
     result = cli.invoke(args=[*args, "--tag", "team=data", "--tag", "env=prod"])
 
     assert result.exit_code == 0, result.output
@@ -69,14 +69,14 @@ def test_launch_with_queued_coordinator(make_instance, jobs_file, tmp_path):
     result = (
         create_app(instance)
         .test_cli_runner()
-        .invoke(args=["runs", "launch", "-f", str(jobs_file), "-j", "numbers", "-c", config])
+        .invoke(args=["runs", "launch", "-f", str(jobs_file), "numbers", "-c", config])
     )
     assert result.exit_code == 0, result.output
     assert "QUEUED" in result.output
 
 
 def test_invalid_run_config_lists_every_error_and_creates_no_run(instance, cli, jobs_file):
-    result = cli.invoke(args=["runs", "launch", "-f", str(jobs_file), "-j", "numbers"])
+    result = cli.invoke(args=["runs", "launch", "-f", str(jobs_file), "numbers"])
     assert result.exit_code == 2
     assert "-c/--config" in result.output
     assert "the run config does not fit the job" in result.output
@@ -106,7 +106,7 @@ def test_missing_python_file(cli, tmp_path):
 
 
 def test_unknown_job(instance, cli, jobs_file):
-    result = cli.invoke(args=["runs", "launch", "-f", str(jobs_file), "-j", "letters"])
+    result = cli.invoke(args=["runs", "launch", "-f", str(jobs_file), "letters"])
     assert result.exit_code == 2
     assert "letters" in result.output
     assert instance.storage.get_runs() == []
@@ -119,13 +119,11 @@ def test_launch_wait_runs_the_job_to_the_end(make_instance, jobs_file, tmp_path)
     result = (
         create_app(instance)
         .test_cli_runner()
-        .invoke(
-            args=["runs", "launch", "-f", str(jobs_file), "-j", "numbers", "-c", config, "--wait"]
-        )
+        .invoke(args=["runs", "launch", "-f", str(jobs_file), "numbers", "-c", config, "--wait"])
     )
     [run] = instance.storage.get_runs()
     assert result.exit_code == 0, result.output
-    assert any(
-        line.split()[2:4] == ["STEP_SUCCESS", "[double]"] for line in result.output.splitlines()
-    )
+    # Not a terminal: one progress line per finished step, ending at 2 of 2.
+    progress = [line for line in result.output.splitlines() if line.endswith(" steps")]
+    assert progress[-1] == "[" + "#" * 30 + "] 2/2 steps"
     assert f"Run {run.run_id} finished: SUCCESS" in result.output

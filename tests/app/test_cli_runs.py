@@ -157,11 +157,14 @@ def test_show_derives_steps_from_events(instance, cli):
     assert "Duration  10.0s" in out
     assert "team=data" in out
     assert "limit: 5" in out
-    steps = {line.split()[0]: line.split() for line in out.split("Steps:")[1].splitlines()[2:]}
+    table = out.split("Steps:")[1].split("Errors:")[0].splitlines()[2:]
+    steps = {line.split()[0]: line.split() for line in table}
     assert steps["extract"][1:3] == ["SUCCESS", "1"]
-    assert steps["extract"][-1] == "2.0s"
+    assert steps["extract"][-2:] == ["2.0s", "-"]  # duration; no worker host recorded
     assert steps["load"][1:3] == ["FAILURE", "2"]
-    assert steps["load"][-1] == "5.0s"
+    assert steps["load"][-2] == "5.0s"
+    errors = out.split("Errors:")[1].splitlines()
+    assert "  load: load finished" in errors and "  (run): run over" in errors
 
 
 def test_show_json(instance, cli):
