@@ -99,6 +99,15 @@ class CodeServerProcess:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def exited_within(self, seconds: float) -> bool:
+        """Whether it has exited, or does within `seconds` (a server being killed may
+        refuse or reset connections a moment before its exit can be seen)."""
+        try:
+            self.popen.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def listening_port(self) -> int | None:
         """The port, once the server has bound it (it writes the port file then)."""
         if self.port is None and self.port_file.exists():
@@ -262,12 +271,15 @@ class ManagedCodeLocation(CodeLocation):
                 return self._local_status(LocationState.LOADING)  # still starting
             client = self.client()
         status = client.status()
-        if status.state is LocationState.ERROR and not process.alive():
+        unreachable = status.error is not None and status.error.error_class in (
+            "CodeLocationUnreachable",
+            "CodeLocationError",  # an answer that was not JSON: a server dying mid-reply
+        )
+        if unreachable and process.exited_within(0.5):
             return self._exited(process)  # it died just now: say so, not "unreachable"
         return status
 
     def _exited(self, process: CodeServerProcess) -> LocationStatus:
-        process.popen.wait(1.0)  # reap it, so the exit code is known
         message = f"{process.exit_message()}; the supervisor restarts it"
         error = ErrorInfo(message, process.log_tail(), error_class="CodeServerExited")
         return self._local_status(LocationState.ERROR, error)
@@ -282,7 +294,7 @@ class ManagedCodeLocation(CodeLocation):
         try:
             return method(self.client())
         except CodeLocationUnreachable:
-            if process is not None and not process.alive():
+            if process is not None and process.exited_within(0.5):
                 raise CodeLocationError(
                     f"{process.exit_message()}; the supervisor restarts it (output in "
                     f"{self.log_file})"
