@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import core
+from benchmarks import core, web
 
 SUITES: dict[str, Callable[[argparse.Namespace], tuple[list[dict], dict]]] = {
     "core": core.run_suite,
+    "web": web.run_suite,
 }
 
 
