@@ -169,3 +169,66 @@ def test_health_is_unknown_without_a_local_pid(instance, jobs_file):
     )
     assert instance.run_launcher.check_run_worker_health(instance.get_run(run.run_id)) == "UNKNOWN"
     assert instance.run_launcher.terminate(run.run_id) is False
+
+
+# -- warm start (zygote) and cold start -------------------------------------------------------
+def test_workers_are_forked_from_the_zygote_and_named_by_pid_and_start_time(instance, jobs_file):
+    from launchers.base import RUN_WORKER_START_TAG
+    from launchers.warm_start import process_start_time
+
+    launcher = instance.run_launcher
+    assert launcher.warm_start
+    first = launcher.launch_run(create(instance, jobs_file, "sleepy_job"))
+    second = launcher.launch_run(create(instance, jobs_file, "hello_job"))
+
+    zygote = launcher._zygote._process
+    assert zygote is not None and zygote.poll() is None  # one warm parent served both
+    pid = int(first.tags[RUN_WORKER_PID_TAG])
+    assert first.tags[RUN_WORKER_START_TAG] == process_start_time(pid)
+    assert Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1] == str(zygote.pid)
+    assert os.getsid(pid) == pid  # its own session: terminate() reaches its children
+    assert wait_for(instance, second.run_id, FINISHED_STATUSES).status is RunStatus.SUCCESS
+    wait_for(instance, first.run_id, {RunStatus.STARTED})
+    assert launcher.check_run_worker_health(first) == "RUNNING"
+    assert launcher.terminate(first.run_id) is True
+    assert launcher.check_run_worker_health(first) == "DEAD"
+
+
+def test_a_start_time_that_does_not_match_is_another_process(instance, jobs_file):
+    from launchers.base import RUN_WORKER_START_TAG
+
+    run = create(instance, jobs_file, "hello_job")
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        instance.storage.add_run_tags(
+            run.run_id,
+            {
+                RUN_WORKER_PID_TAG: str(other.pid),
+                RUN_WORKER_HOST_TAG: socket.gethostname(),
+                RUN_WORKER_START_TAG: "1",  # the worker started at another time
+            },
+        )
+        run = instance.get_run(run.run_id)
+        assert instance.run_launcher.check_run_worker_health(run) == "DEAD"
+        assert instance.run_launcher.terminate(run.run_id) is False
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_cold_start_without_warm_start(make_instance, jobs_file):
+    instance = make_instance(launcher={"subprocess": {"warm_start": False}})
+    run = instance.launch_run(create(instance, jobs_file, "hello_job").run_id)
+    assert instance.run_launcher._zygote is None
+    assert wait_for(instance, run.run_id, FINISHED_STATUSES).status is RunStatus.SUCCESS
+
+
+def test_a_broken_zygote_falls_back_to_a_cold_start(instance, jobs_file, monkeypatch):
+    from launchers import warm_start
+
+    monkeypatch.setattr(warm_start, "ZYGOTE_MODULE", "launchers.no_such_module")
+    run = instance.launch_run(create(instance, jobs_file, "hello_job").run_id)
+    assert wait_for(instance, run.run_id, FINISHED_STATUSES).status is RunStatus.SUCCESS
+    log = (instance.home / "run_workers" / f"{run.run_id}.log").read_text()
+    assert "warm start unavailable" in log
