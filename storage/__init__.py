@@ -1,5 +1,6 @@
-"""opgraph storage: runs, the event log, schedules and ticks, daemon heartbeats, key-values
-and snapshots, in SQLite (default) or PostgreSQL, behind the `Storage` interface.
+"""opgraph storage: runs, the event log, schedules and ticks, daemon heartbeats, key-values,
+snapshots, step attempts and op outputs, in SQLite (default) or PostgreSQL, behind the
+`Storage` interface.
 
     from storage import create_storage
     storage = create_storage("postgresql://user@host/db")  # or a file path for SQLite
@@ -13,16 +14,19 @@ from storage.base import (
     DuplicateTickKey,
     EventLogStorage,
     KeyValueStorage,
+    OutputStorage,
     RunAlreadyExists,
     RunStorage,
     ScheduleStorage,
     SchemaOutOfDate,
     SnapshotStorage,
+    StepAttemptStorage,
     Storage,
     StorageError,
     StorageUnreachable,
 )
 from storage.records import (
+    FINISHED_ATTEMPT_STATUSES,
     FINISHED_STATUSES,
     LIVE_STATUSES,
     DaemonHeartbeat,
@@ -33,6 +37,8 @@ from storage.records import (
     RunRecord,
     RunsFilter,
     RunStatus,
+    StepAttempt,
+    StepAttemptStatus,
     TickRecord,
     TickStatus,
 )
@@ -60,6 +66,7 @@ def migrate(url: str) -> None:
 
 
 __all__ = [
+    "FINISHED_ATTEMPT_STATUSES",
     "FINISHED_STATUSES",
     "LIVE_STATUSES",
     "DaemonHeartbeat",
@@ -72,6 +79,7 @@ __all__ = [
     "InstigatorStatus",
     "InstigatorType",
     "KeyValueStorage",
+    "OutputStorage",
     "RunAlreadyExists",
     "RunRecord",
     "RunStatus",
@@ -80,6 +88,9 @@ __all__ = [
     "ScheduleStorage",
     "SchemaOutOfDate",
     "SnapshotStorage",
+    "StepAttempt",
+    "StepAttemptStatus",
+    "StepAttemptStorage",
     "Storage",
     "StorageError",
     "StorageUnreachable",

@@ -14,6 +14,8 @@ from storage.records import (
     InstigatorType,
     RunRecord,
     RunStatus,
+    StepAttempt,
+    StepAttemptStatus,
     TickRecord,
     TickStatus,
 )
@@ -133,4 +135,42 @@ def tick_from_row(row: Row[Any]) -> TickRecord:
         error=row.error,
         cursor=row.cursor,
         tick_id=row.id,
+    )
+
+
+def attempt_values(attempt: StepAttempt) -> dict[str, Any]:
+    return {
+        "attempt_id": attempt.attempt_id,
+        "run_id": attempt.run_id,
+        "step_key": attempt.step_key,
+        "attempt_number": attempt.attempt_number,
+        "status": enum_text(attempt.status),
+        "queue": attempt.queue,
+        "priority": attempt.priority,
+        "hostname": attempt.hostname,
+        "pid": attempt.pid,
+        "queued_at": attempt.queued_at,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        "heartbeat_at": attempt.heartbeat_at,
+        "reason": attempt.reason,
+    }
+
+
+def attempt_from_row(row: Row[Any]) -> StepAttempt:
+    return StepAttempt(
+        attempt_id=row.attempt_id,
+        run_id=row.run_id,
+        step_key=row.step_key,
+        attempt_number=row.attempt_number,
+        status=StepAttemptStatus(row.status),
+        queue=row.queue,
+        priority=row.priority,
+        hostname=row.hostname,
+        pid=row.pid,
+        queued_at=row.queued_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        heartbeat_at=row.heartbeat_at,
+        reason=row.reason,
     )

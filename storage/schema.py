@@ -119,3 +119,39 @@ ticks = sa.Table(
     sa.Index("ix_ticks_instigator_name_id", "instigator_name", "id"),
     sa.Index("ix_ticks_tick_key", "tick_key", unique=True),
 )
+
+# Step attempts of the Celery executor. `attempt_id` is the Celery task id; the status
+# column is the claim: workers move QUEUED -> RUNNING with a compare-and-set UPDATE.
+step_attempts = sa.Table(
+    "step_attempts",
+    metadata,
+    sa.Column("attempt_id", sa.String(255), primary_key=True),
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("step_key", sa.String(255), nullable=False),
+    sa.Column("attempt_number", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(63), nullable=False),
+    sa.Column("queue", sa.String(255)),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("hostname", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("queued_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("ended_at", Timestamp),
+    sa.Column("heartbeat_at", Timestamp),
+    sa.Column("reason", sa.Text),
+    sa.Index("ix_step_attempts_run_id_status", "run_id", "status"),  # a run's attempts
+    sa.Index("ix_step_attempts_status", "status"),  # live attempts of every run (sweeper)
+)
+
+# Op outputs held in the database. `mapping_key` is '' for an output without one (mapping
+# keys are never empty), so that the key is unique on both dialects: NULLs never clash.
+step_outputs = sa.Table(
+    "step_outputs",
+    metadata,
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("step_key", sa.String(255), primary_key=True),
+    sa.Column("output_name", sa.String(255), primary_key=True),
+    sa.Column("mapping_key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),  # when this value was stored
+)

@@ -1,5 +1,7 @@
 """The one Storage implementation: SQLAlchemy Core over SQLite or PostgreSQL.
 
+The step tables' SQL (attempts and outputs of the Celery executor) is in storage.steps.
+
 Dialect differences stay in small hooks: how a batch of events is inserted (`_insert_*`),
 how a one-statement write is wrapped (`_write_one`), how upserts are spelled (`_upsert`),
 and how `wait_for_events` is woken (LISTEN/NOTIFY on PostgreSQL, polling on SQLite).
@@ -21,7 +23,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from storage.base import DuplicateRunKey, DuplicateTickKey, RunAlreadyExists, Storage
+from storage import steps
+from storage.base import (
+    DuplicateRunKey,
+    DuplicateTickKey,
+    RunAlreadyExists,
+    Storage,
+    StorageError,
+)
 from storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
 from storage.migration import ensure_schema
 from storage.pg_notify import CHANNEL, EventNotifyListener, NotifyUnavailable
@@ -33,6 +42,8 @@ from storage.records import (
     RunRecord,
     RunsFilter,
     RunStatus,
+    StepAttempt,
+    StepAttemptStatus,
     TickRecord,
 )
 from storage.rows import (
@@ -54,6 +65,8 @@ from storage.schema import (
     run_tags,
     runs,
     snapshots,
+    step_attempts,
+    step_outputs,
     ticks,
 )
 from storage.transitions import RUN_EVENT_TRANSITIONS
@@ -108,6 +121,7 @@ class SqlStorage(Storage):
         self._pid = os.getpid()
         self._listener: EventNotifyListener | None = None
         self._listener_lock = threading.Lock()
+        self._put_output = self._upsert_statement(step_outputs, steps.OUTPUT_KEY)
         try:
             ensure_schema(self._engine)
         except BaseException:
@@ -230,7 +244,7 @@ class SqlStorage(Storage):
 
     def delete_run(self, run_id: str) -> None:
         with self._begin() as conn:
-            for table in (run_tags, event_logs, runs):
+            for table in (run_tags, event_logs, step_attempts, step_outputs, runs):
                 conn.execute(table.delete().where(table.c.run_id == run_id))
 
     def record_run_worker_heartbeat(self, run_id: str, timestamp: float) -> None:
@@ -401,6 +415,65 @@ class SqlStorage(Storage):
             rows = conn.execute(query).all()
         return [tick_from_row(row) for row in rows]
 
+    # -- step attempts and outputs (Celery executor) -----------------------------------------
+    def add_step_attempts(self, attempts: Sequence[StepAttempt]) -> None:
+        if not attempts:
+            return
+        # SQLAlchemy sends a batch as one INSERT per `insertmanyvalues_page_size` rows: a
+        # usual batch is one autocommitted statement; a bigger one needs a transaction.
+        one_statement = len(attempts) <= self._engine.dialect.insertmanyvalues_page_size
+        try:
+            with self._write_one() if one_statement else self._begin() as conn:
+                steps.insert_attempts(conn, attempts)
+        except sa.exc.IntegrityError as exc:
+            raise StorageError(steps.duplicate_attempts_message(attempts)) from exc
+
+    def claim_step_attempt(self, attempt_id: str, hostname: str, pid: int, now: float) -> bool:
+        with self._write_one() as conn:
+            return steps.claim_attempt(conn, attempt_id, hostname, pid, now)
+
+    def finish_step_attempt(
+        self,
+        attempt_id: str,
+        status: StepAttemptStatus,
+        now: float,
+        reason: str | None = None,
+        from_statuses: Iterable[StepAttemptStatus] = (
+            StepAttemptStatus.QUEUED,
+            StepAttemptStatus.RUNNING,
+        ),
+    ) -> bool:
+        with self._write_one() as conn:
+            return steps.finish_attempt(conn, attempt_id, status, now, reason, from_statuses)
+
+    def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:
+        if not attempt_ids:
+            return
+        with self._write_one() as conn:
+            steps.heartbeat_attempts(conn, attempt_ids, now)
+
+    def get_step_attempts(
+        self,
+        run_id: str | None = None,
+        statuses: Iterable[StepAttemptStatus] | None = None,
+        attempt_ids: Sequence[str] | None = None,
+    ) -> list[StepAttempt]:
+        with self._connect() as conn:
+            return steps.select_attempts(conn, run_id, statuses, attempt_ids)
+
+    def put_output(
+        self, run_id: str, step_key: str, output_name: str, mapping_key: str | None, value: bytes
+    ) -> None:
+        row = steps.output_row(run_id, step_key, output_name, mapping_key, value, time.time())
+        with self._write_one() as conn:
+            conn.execute(self._put_output, row)
+
+    def get_output(
+        self, run_id: str, step_key: str, output_name: str, mapping_key: str | None
+    ) -> bytes | None:
+        with self._connect() as conn:
+            return steps.select_output(conn, run_id, step_key, output_name, mapping_key)
+
     # -- dialect hooks ----------------------------------------------------------------------
     def _upsert(
         self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]
@@ -408,6 +481,12 @@ class SqlStorage(Storage):
         insert = (postgresql.insert if self._postgres else sqlite.insert)(table).values(rows)
         updates = {c: insert.excluded[c] for c in rows[0] if c not in keys}
         conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=updates))
+
+    def _upsert_statement(self, table: sa.Table, keys: list[str]) -> sa.Insert:
+        """Like `_upsert`, built once, for a row given when it is executed (a hot path's)."""
+        insert = (postgresql.insert if self._postgres else sqlite.insert)(table)
+        updates = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+        return insert.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
 # -- helpers: SQL ---------------------------------------------------------------------------

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from storage import EventRecord, RunRecord, create_storage
+from storage import EventRecord, RunRecord, StepAttempt, StepAttemptStatus, create_storage
 from storage.engine import write_engine
 from storage.schema import kv
 from storage.sql import SqlStorage
+
+SUCCESS = StepAttemptStatus.SUCCESS
 
 
 @pytest.fixture
@@ -62,6 +64,35 @@ def test_store_events_hot_path_statements(sql_storage: SqlStorage) -> None:
     updates = [s for s in with_run_event if s.startswith("UPDATE runs")]
     assert len(updates) == 1
     assert not [s for s in with_run_event if "FROM runs" in s]
+
+
+def test_step_attempt_and_output_writes_are_one_statement(sql_storage: SqlStorage) -> None:
+    storage = sql_storage
+    attempts = [StepAttempt(f"a{i}", "r1", f"s{i}", 1) for i in range(3)]
+    writes: list[tuple[str, Callable[[], object]]] = [
+        ("INSERT INTO step_attempts", lambda: storage.add_step_attempts(attempts)),
+        ("UPDATE step_attempts SET status", lambda: storage.claim_step_attempt("a0", "w", 1, 2)),
+        (
+            "UPDATE step_attempts SET heartbeat_at",
+            lambda: storage.heartbeat_step_attempts(["a0"], 3),
+        ),
+        ("UPDATE step_attempts SET status", lambda: storage.finish_step_attempt("a0", SUCCESS, 4)),
+        ("INSERT INTO step_outputs", lambda: storage.put_output("r1", "s0", "out", None, b"v")),
+    ]
+    storage.kv_set("warm", "pool")
+    for start, write in writes:
+        with statements(storage) as sent:
+            write()
+        # PostgreSQL: autocommitted, one round trip; SQLite: in a write transaction.
+        if storage.engine.dialect.name == "postgresql":
+            expected = [start]
+        else:
+            expected = ["BEGIN IMMEDIATE", start]
+        assert len(sent) == len(expected), sent
+        assert all(s.startswith(e) for s, e in zip(sent, expected, strict=True)), sent
+    with statements(storage) as sent:
+        storage.heartbeat_step_attempts([], 5.0)
+    assert sent == []
 
 
 def test_write_transactions_are_atomic(sql_storage: SqlStorage) -> None:

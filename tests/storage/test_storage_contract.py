@@ -25,6 +25,7 @@ from storage import (
     RunsFilter,
     RunStatus,
     SchemaOutOfDate,
+    StepAttempt,
     Storage,
     StorageUnreachable,
     TickRecord,
@@ -551,6 +552,67 @@ def test_schema_behind_is_refused_with_the_fix(empty_url: str, revision: str | N
     assert head_revision() in message
     if revision:
         assert revision in message
+
+
+def _upgrade_to(url: str, revision: str) -> None:
+    from alembic import command
+
+    from storage.engine import make_engine, write_engine
+    from storage.migration import alembic_config
+
+    engine = make_engine(normalize_url(url))
+    try:
+        with write_engine(engine).begin() as conn:
+            command.upgrade(alembic_config(conn), revision)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_at_0001_is_refused_then_migrated_with_its_data(empty_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.rows import run_values
+    from storage.schema import event_logs, metadata, runs
+
+    _upgrade_to(empty_url, "0001")
+    run = RunRecord(run_id="old", job_name="etl", created_at=1.0, updated_at=1.0)
+    log = {"level": "INFO", "message": "", "timestamp": 1.0, "data": "{}"}
+    engine = _engine(empty_url)
+    try:
+        with engine.begin() as conn:  # written by the opgraph of revision 0001
+            assert not sa.inspect(conn).has_table("step_attempts")
+            conn.execute(runs.insert().values(run_values(run)))
+            conn.execute(event_logs.insert().values(run_id="old", event_type="LOG", **log))
+    finally:
+        engine.dispose()
+
+    with pytest.raises(SchemaOutOfDate) as caught:
+        create_storage(empty_url)
+    message = str(caught.value)
+    assert "is at schema revision 0001" in message
+    assert f"needs revision {head_revision()}" in message
+    assert "Run `opgraph instance migrate`" in message
+
+    migrate(empty_url)
+    engine = _engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert context.get_current_revision() == head_revision()
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+    storage = create_storage(empty_url)
+    try:
+        assert storage.get_run("old") == run
+        assert [e.event_type for e in storage.get_events("old")] == ["LOG"]
+        storage.add_step_attempts([StepAttempt("a1", "old", "s", 1)])
+        assert storage.claim_step_attempt("a1", "w", 1, now=2.0)
+        storage.put_output("old", "s", "result", None, b"v")
+        assert storage.get_output("old", "s", "result", None) == b"v"
+    finally:
+        storage.dispose()
 
 
 def test_unreachable_postgres_names_the_url_without_password() -> None:

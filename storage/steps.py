@@ -1,0 +1,156 @@
+"""SQL for the Celery executor's step tables: attempts (the claim) and outputs.
+
+Each function runs on a connection SqlStorage chose for it; the writes are one statement
+each, so on PostgreSQL they are one autocommitted round trip (see `SqlStorage._write_one`).
+A compare-and-set is one `UPDATE ... WHERE attempt_id = :id AND status IN (...)`: the
+database serializes racing updates of a row, and only the first still matches.
+
+The hot statements are built once, with bound parameters: building a Core statement per
+call cost more than the statement itself (about 0.2 ms of 0.6 ms for a claim on a local
+PostgreSQL, 0.14 of 0.22 ms on SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storage.records import StepAttempt, StepAttemptStatus
+from storage.rows import attempt_from_row, attempt_values, enum_text
+from storage.schema import step_attempts, step_outputs
+
+# An output without a mapping key is stored under '' (mapping keys are never empty): the
+# key columns must be NOT NULL for the unique key to hold on both dialects.
+NO_MAPPING_KEY = ""
+OUTPUT_KEY = ["run_id", "step_key", "output_name", "mapping_key"]
+
+_attempt = step_attempts.c
+_output = step_outputs.c
+
+# Parameter names differ from the column names: SQLAlchemy reserves those for SET values.
+_CLAIM = (
+    step_attempts.update()
+    .where(
+        _attempt.attempt_id == sa.bindparam("id"), _attempt.status == StepAttemptStatus.QUEUED.value
+    )
+    .values(
+        status=StepAttemptStatus.RUNNING.value,
+        hostname=sa.bindparam("by_hostname"),
+        pid=sa.bindparam("by_pid"),
+        started_at=sa.bindparam("now"),
+        heartbeat_at=sa.bindparam("now"),
+    )
+)
+_FINISH = (
+    step_attempts.update()
+    .where(
+        _attempt.attempt_id == sa.bindparam("id"),
+        _attempt.status.in_(sa.bindparam("from_statuses", expanding=True)),
+    )
+    .values(
+        status=sa.bindparam("to_status"), ended_at=sa.bindparam("now"), reason=sa.bindparam("why")
+    )
+)
+_HEARTBEAT = (
+    step_attempts.update()
+    .where(
+        _attempt.attempt_id.in_(sa.bindparam("ids", expanding=True)),
+        _attempt.status == StepAttemptStatus.RUNNING.value,
+    )
+    .values(heartbeat_at=sa.bindparam("now"))
+)
+_GET_OUTPUT = sa.select(_output.value).where(
+    *(step_outputs.c[key] == sa.bindparam(key) for key in OUTPUT_KEY)
+)
+
+
+def insert_attempts(conn: Connection, attempts: Sequence[StepAttempt]) -> None:
+    conn.execute(step_attempts.insert(), [attempt_values(attempt) for attempt in attempts])
+
+
+def duplicate_attempts_message(attempts: Sequence[StepAttempt]) -> str:
+    shown = ", ".join(repr(a.attempt_id) for a in attempts[:5])
+    more = f" and {len(attempts) - 5} more" if len(attempts) > 5 else ""
+    return (
+        f"a step attempt with one of the ids {shown}{more} already exists, so none of "
+        "them was added: every attempt needs a new id (its Celery task id)"
+    )
+
+
+def claim_attempt(conn: Connection, attempt_id: str, hostname: str, pid: int, now: float) -> bool:
+    params = {"id": attempt_id, "by_hostname": hostname, "by_pid": pid, "now": now}
+    return conn.execute(_CLAIM, params).rowcount == 1
+
+
+def finish_attempt(
+    conn: Connection,
+    attempt_id: str,
+    status: StepAttemptStatus,
+    now: float,
+    reason: str | None,
+    from_statuses: Iterable[StepAttemptStatus],
+) -> bool:
+    params = {
+        "id": attempt_id,
+        "from_statuses": [enum_text(s) for s in from_statuses],
+        "to_status": enum_text(status),
+        "now": now,
+        "why": reason,
+    }
+    return conn.execute(_FINISH, params).rowcount == 1
+
+
+def heartbeat_attempts(conn: Connection, attempt_ids: Sequence[str], now: float) -> None:
+    conn.execute(_HEARTBEAT, {"ids": list(attempt_ids), "now": now})
+
+
+def select_attempts(
+    conn: Connection,
+    run_id: str | None,
+    statuses: Iterable[StepAttemptStatus] | None,
+    attempt_ids: Sequence[str] | None,
+) -> list[StepAttempt]:
+    query = sa.select(step_attempts)
+    if run_id is not None:
+        query = query.where(_attempt.run_id == run_id)
+    if statuses is not None:
+        query = query.where(_attempt.status.in_([enum_text(s) for s in statuses]))
+    if attempt_ids is not None:
+        query = query.where(_attempt.attempt_id.in_(attempt_ids))
+    # Attempt ids are Celery task ids (random): they only make the order total.
+    query = query.order_by(_attempt.queued_at, _attempt.attempt_id)
+    return [attempt_from_row(row) for row in conn.execute(query)]
+
+
+def output_row(
+    run_id: str,
+    step_key: str,
+    output_name: str,
+    mapping_key: str | None,
+    value: bytes,
+    now: float,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "step_key": step_key,
+        "output_name": output_name,
+        "mapping_key": NO_MAPPING_KEY if mapping_key is None else mapping_key,
+        "value": value,
+        "created_at": now,
+    }
+
+
+def select_output(
+    conn: Connection, run_id: str, step_key: str, output_name: str, mapping_key: str | None
+) -> bytes | None:
+    params = {
+        "run_id": run_id,
+        "step_key": step_key,
+        "output_name": output_name,
+        "mapping_key": NO_MAPPING_KEY if mapping_key is None else mapping_key,
+    }
+    value = conn.execute(_GET_OUTPUT, params).scalar()
+    return None if value is None else bytes(value)
