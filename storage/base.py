@@ -181,6 +181,19 @@ class StepAttemptStorage(ABC):
         """Move a live attempt to a final status (sets ended_at, reason); CAS like above."""
 
     @abstractmethod
+    def complete_step_attempt(
+        self,
+        attempt_id: str,
+        status: StepAttemptStatus,
+        now: float,
+        events: Sequence[EventRecord],
+        reason: str | None = None,
+    ) -> bool:
+        """RUNNING -> `status` and, only if that moved, store `events` (the step's outcome)
+        in the same transaction. False means the attempt had been given up (LOST, CANCELED)
+        and nothing was stored: a step's STEP_SUCCESS is never stored twice."""
+
+    @abstractmethod
     def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:
         """Set heartbeat_at of RUNNING attempts (one statement for all ids)."""
 

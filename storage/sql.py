@@ -446,6 +446,24 @@ class SqlStorage(Storage):
         with self._write_one() as conn:
             return steps.finish_attempt(conn, attempt_id, status, now, reason, from_statuses)
 
+    def complete_step_attempt(
+        self,
+        attempt_id: str,
+        status: StepAttemptStatus,
+        now: float,
+        events: Sequence[EventRecord],
+        reason: str | None = None,
+    ) -> bool:
+        rows = [event_row(event) for event in events]
+        insert = _insert_events_postgres if self._postgres else _insert_events_sqlite
+        with self._begin() as conn:
+            running = [StepAttemptStatus.RUNNING]
+            if not steps.finish_attempt(conn, attempt_id, status, now, reason, running):
+                return False
+            if rows:
+                insert(conn, rows)
+            return True
+
     def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:
         if not attempt_ids:
             return

@@ -241,3 +241,55 @@ def test_delete_run_removes_its_attempts_and_outputs(storage: Storage) -> None:
     # Ids are free again.
     storage.add_step_attempts([attempt("gone-1", "gone")])
     assert ids(storage.get_step_attempts(run_id="gone")) == ["gone-1"]
+
+
+def _outcome(run_id: str, step_key: str) -> list[Any]:
+    from storage.records import EventRecord
+
+    return [
+        EventRecord(run_id, "STEP_OUTPUT", 1.0, step_key, 1, data={"output_name": "result"}),
+        EventRecord(run_id, "STEP_SUCCESS", 2.0, step_key, 1),
+    ]
+
+
+def test_complete_stores_the_outcome_only_for_a_running_attempt(storage: Storage) -> None:
+    storage.add_run(RunRecord(run_id="r1", job_name="job"))
+    storage.add_step_attempts([attempt("a1"), attempt("a2")])
+    outcome = _outcome("r1", "step_a1")
+    assert not storage.complete_step_attempt("a1", A.SUCCESS, 5.0, outcome)  # not claimed
+    assert storage.get_events("r1") == []
+
+    assert storage.claim_step_attempt("a1", "w1@host", 10, 3.0)
+    assert storage.complete_step_attempt("a1", A.SUCCESS, 5.0, outcome)
+    assert [e.event_type for e in storage.get_events("r1")] == ["STEP_OUTPUT", "STEP_SUCCESS"]
+    assert attempt_of(storage, "a1").status is A.SUCCESS
+    # A second completion (a redelivered copy) stores nothing.
+    assert not storage.complete_step_attempt("a1", A.SUCCESS, 6.0, outcome)
+    assert len(storage.get_events("r1")) == 2
+
+    # An attempt given up while it ran keeps its outcome out of the log.
+    assert storage.claim_step_attempt("a2", "w2@host", 11, 3.0)
+    assert storage.finish_step_attempt("a2", A.LOST, 4.0, "silent", [A.RUNNING])
+    assert not storage.complete_step_attempt("a2", A.SUCCESS, 5.0, _outcome("r1", "step_a2"))
+    assert len(storage.get_events("r1")) == 2
+    assert attempt_of(storage, "a2").status is A.LOST
+
+
+def test_racing_completions_store_one_success(storage: Storage) -> None:
+    storage.add_run(RunRecord(run_id="r1", job_name="job"))
+    storage.add_step_attempts([attempt("a1")])
+    assert storage.claim_step_attempt("a1", "w1@host", 10, 3.0)
+    results: list[bool] = []
+    barrier = threading.Barrier(6)
+
+    def complete() -> None:
+        barrier.wait()
+        results.append(storage.complete_step_attempt("a1", A.SUCCESS, 5.0, _outcome("r1", "s")))
+
+    threads = [threading.Thread(target=complete) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 5 + [True]
+    assert [e.event_type for e in storage.get_events("r1")].count("STEP_SUCCESS") == 1
