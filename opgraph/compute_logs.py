@@ -61,21 +61,26 @@ def capture_python_streams(base_dir: Path, run_id: str, step_key: str) -> Iterat
 
 @contextmanager
 def capture_file_descriptors(base_dir: Path, run_id: str, step_key: str) -> Iterator[list[Path]]:
-    """Worker-process capture: points fds 1 and 2 at files (catches C and child output too)."""
+    """Worker-process capture: points fds 1 and 2 at files (catches C and child output too),
+    and sys.stdout/sys.stderr as well, since a host such as Celery may have replaced them."""
     out_path, err_path = log_paths(base_dir, run_id, step_key)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    saved_streams = sys.stdout, sys.stderr
+    for stream in saved_streams:
+        stream.flush()
     saved = os.dup(1), os.dup(2)
     fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) for p in (out_path, err_path)]
     os.dup2(fds[0], 1)
     os.dup2(fds[1], 2)
+    streams = [open(p, "a", buffering=1, encoding="utf-8") for p in (out_path, err_path)]  # noqa: SIM115
+    sys.stdout, sys.stderr = streams  # type: ignore[assignment]
     written: list[Path] = []
     try:
         yield written
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved_streams
+        for stream in streams:
+            stream.close()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in (*fds, *saved):

@@ -15,6 +15,7 @@ from tests.executor import jobs
 EXECUTORS = {
     "in_process": {"execution": {"config": {"in_process": {}}}},
     "multiprocess": {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}},
+    "celery": {"execution": {"config": {"celery": {}}}},
 }
 
 
@@ -24,12 +25,19 @@ def executor_config(request):
 
 
 @pytest.fixture
-def instance(tmp_path, sqlite_url):
+def local_instance(tmp_path, sqlite_url):
     instance = OpgraphInstance(
         tmp_path, InstanceConfig.model_validate({"storage": {"url": sqlite_url}})
     )
     yield instance
     instance.dispose()
+
+
+@pytest.fixture
+def instance(request, executor_config):
+    if executor_config is EXECUTORS["celery"]:  # real workers, PostgreSQL, Redis
+        return request.getfixturevalue("celery_fleet").instance
+    return request.getfixturevalue("local_instance")
 
 
 def run(job, instance, executor_config, run_config=None):
@@ -125,13 +133,14 @@ def test_config(instance, executor_config):
 
 def test_config_errors_are_listed_by_path_before_any_run(instance, executor_config):
     bad = {"ops": {"limited": {"config": {"limit": "ten"}}, "nope": {}}}
+    runs_before = instance.storage.get_runs_count()
     with pytest.raises(RunConfigError) as info:
         run(jobs.configured, instance, executor_config, bad)
     errors = info.value.errors
     assert "ops.limited.config.limit: expected int, got 'ten'" in errors
     assert any(e.startswith("ops.nope:") for e in errors)
     assert any(e.startswith("ops.scaled.config:") for e in errors)
-    assert instance.storage.get_runs() == []
+    assert instance.storage.get_runs_count() == runs_before
 
 
 def test_resources(instance, executor_config):
@@ -160,7 +169,8 @@ def test_compute_logs_captured(instance, executor_config):
         assert "raw stderr bytes" in Path(err).read_text()
 
 
-def test_hard_crash_is_a_step_failure(instance):
+def test_hard_crash_is_a_step_failure(local_instance):
+    instance = local_instance
     result = run(jobs.crashing, instance, EXECUTORS["multiprocess"])
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
@@ -168,7 +178,8 @@ def test_hard_crash_is_a_step_failure(instance):
     assert "exited with code 3" in failure.message
 
 
-def test_cancel_kills_the_step_and_cancels_the_run(instance):
+def test_cancel_kills_the_step_and_cancels_the_run(local_instance):
+    instance = local_instance
     holder = {}
 
     def cancel_when_started():
@@ -196,7 +207,8 @@ def test_cancel_kills_the_step_and_cancels_the_run(instance):
     assert "the run was canceled" in failure.message
 
 
-def test_segfault_is_a_step_failure(instance):
+def test_segfault_is_a_step_failure(local_instance):
+    instance = local_instance
     result = run(jobs.segfaulting, instance, EXECUTORS["multiprocess"])
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "killed by signal SIGSEGV" in failure.message
