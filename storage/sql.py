@@ -85,9 +85,18 @@ _SQLITE_INSERT_EVENTS = f"INSERT INTO event_logs ({_EVENT_COLUMNS}) VALUES (?, ?
 # One statement, one round trip, the same text for any batch size: rows travel as one
 # array per column, are inserted in batch order (so ids increase in batch order), and
 # each distinct run id is notified once; notifications go out when the insert commits.
+# Writers of one run first take a transaction-level advisory lock on it (in sorted order,
+# as an InitPlan, so before any id is drawn): ids of a run's events then increase in
+# commit order, and a reader following a run by id never skips an event that a slower
+# concurrent transaction committed later with a smaller id.
 _PG_INSERT_EVENTS = sa.text(
     f"""
-    WITH inserted AS (
+    WITH locked AS (
+        SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
+        FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
+              ORDER BY run_id) AS runs_to_lock
+    ),
+    inserted AS (
         INSERT INTO event_logs ({_EVENT_COLUMNS})
         SELECT {_EVENT_COLUMNS}
         FROM unnest(
@@ -95,6 +104,7 @@ _PG_INSERT_EVENTS = sa.text(
             CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
             CAST(:timestamp AS double precision[]), CAST(:data AS text[])
         ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
+        WHERE (SELECT count(*) FROM locked) >= 0
         ORDER BY position
         RETURNING id
     )

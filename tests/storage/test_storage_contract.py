@@ -742,3 +742,41 @@ def test_storage_survives_fork(storage: Storage, dispose_first: bool) -> None:
     assert storage.wait_for_events("r1", last, timeout=10)
     assert time.monotonic() - started < 3
     assert [e.message for e in storage.get_events("r1")] == ["parent", "child", ""]
+
+
+def test_a_follower_by_id_never_skips_events_of_concurrent_writers(storage: Storage) -> None:
+    """Ids of one run's events increase in commit order, so `after_id` cursors are safe."""
+    import threading as _threading
+
+    from storage.records import EventRecord as _Event
+
+    storage.add_run(RunRecord(run_id="busy", job_name="job"))
+    writers, per_writer = 8, 40
+    done = _threading.Event()
+    seen: list[int] = []
+
+    def write(n: int) -> None:
+        for i in range(per_writer):
+            storage.store_events([_Event("busy", "LOG", float(i), f"w{n}", message=str(i))])
+
+    def follow() -> None:
+        cursor = None
+        while True:
+            finished = done.is_set()
+            for event in storage.get_events("busy", after_id=cursor):
+                seen.append(event.storage_id or 0)
+                cursor = event.storage_id
+            if finished:
+                return
+
+    follower = _threading.Thread(target=follow)
+    follower.start()
+    threads = [_threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    follower.join()
+    assert len(seen) == writers * per_writer
+    assert seen == sorted(seen)
