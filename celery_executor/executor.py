@@ -232,6 +232,11 @@ class CeleryExecutor:
                         [StepAttemptStatus.RUNNING],
                     ):
                         self._lost(ctx, active, flight, reason)
+            elif attempt.status in (StepAttemptStatus.SUCCESS, StepAttemptStatus.FAILURE):
+                # Finished in storage but its end event not seen: read it from the log.
+                for event in storage.get_events(ctx.run.run_id, step_key=attempt.step_key):
+                    if attempt.step_key in self.in_flight:
+                        self._feed(active, event)
             elif attempt.status is StepAttemptStatus.QUEUED:
                 waited = now - flight.published_at
                 if (

@@ -58,7 +58,13 @@ class Fleet:
         return self._app
 
     def node(self, name: str) -> str:
-        return f"{name}@{socket.gethostname()}"
+        """Node names carry the fleet's suffix: control broadcasts reach every worker on
+        the broker, so two test sessions must never share a node name."""
+        return f"{name}-{self.suffix}@{socket.gethostname()}"
+
+    @property
+    def suffix(self) -> str:
+        return self.queue.rsplit("-", 1)[-1]
 
     def start_worker(
         self, name: str, queues: list[str] | None = None, concurrency: int = 2, wait: bool = True

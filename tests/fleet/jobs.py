@@ -1,0 +1,110 @@
+"""Jobs for the Celery fleet tests (loaded by the test process and by real workers)."""
+
+import os
+import time
+from pathlib import Path
+
+from opgraph import Out, job, op
+
+# Queues get a per-session suffix so parallel test sessions never share messages.
+SUFFIX = os.environ.get("OPGRAPH_TEST_QUEUE_SUFFIX", "local")
+IO_QUEUE = f"io-{SUFFIX}"
+NOBODY_QUEUE = f"nobody-{SUFFIX}"
+
+
+def _marker_dir(context) -> Path:
+    return Path(context.run_tags["test/marker_dir"])
+
+
+def _count(context, name: str) -> int:
+    """Record one execution of `name` (appending is atomic for short lines)."""
+    path = _marker_dir(context) / f"{name}.runs"
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return len(path.read_text().splitlines())
+
+
+@op
+def start():
+    return 0
+
+
+@op
+def leaf(x):
+    return x + 1
+
+
+@op
+def gather(values):
+    return sum(values)
+
+
+@job
+def fan_out_200():
+    origin = start()
+    gather([leaf.alias(f"leaf_{i}")(origin) for i in range(200)])
+
+
+@op
+def long_op(context):
+    _count(context, "long_op")
+    (_marker_dir(context) / "long_op.pid").write_text(str(os.getpid()))
+    time.sleep(float(context.run_tags.get("test/sleep", "4")))
+    return "done"
+
+
+@op
+def after(value):
+    return value + "!"
+
+
+@job
+def long_job():
+    after(long_op())
+
+
+@op
+def nap(context, x):
+    time.sleep(0.5)
+    return os.getpid()
+
+
+@job
+def naps():
+    origin = start()
+    gather([nap.alias(f"nap_{i}")(origin) for i in range(8)])
+
+
+@op(tags={"celery/queue": IO_QUEUE})
+def on_io_queue():
+    return os.getpid()
+
+
+@job
+def routed():
+    on_io_queue()
+
+
+@op(tags={"celery/queue": NOBODY_QUEUE})
+def unconsumed():
+    return 1
+
+
+@job
+def stranded():
+    unconsumed()
+
+
+@op(tags={"op/timeout_seconds": 1})
+def too_slow():
+    time.sleep(10)
+
+
+@job
+def timing_out():
+    too_slow()
+
+
+@op(out=Out())
+def whoami():
+    return os.getpid()

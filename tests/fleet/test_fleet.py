@@ -1,0 +1,221 @@
+"""The Celery executor against real `celery worker` processes, PostgreSQL and Redis."""
+
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+
+os.environ.setdefault("OPGRAPH_TEST_QUEUE_SUFFIX", uuid.uuid4().hex[:8])
+
+from opgraph import execute_job, reconstructable
+from storage.records import RunStatus, StepAttemptStatus
+from tests.fleet import jobs
+
+CELERY = {"celery": {"heartbeat_timeout_seconds": 4, "no_consumer_timeout_seconds": 3}}
+
+
+def run(fleet, job, tmp_path, tags=None, celery=None):
+    config = {"execution": {"config": {"celery": {**CELERY["celery"], **(celery or {})}}}}
+    return execute_job(
+        reconstructable(job),
+        fleet.instance,
+        run_config=config,
+        tags={"test/marker_dir": str(tmp_path), **(tags or {})},
+    )
+
+
+def run_in_thread(fleet, job, tmp_path, **kwargs):
+    holder = {}
+    thread = threading.Thread(
+        target=lambda: holder.update(result=run(fleet, job, tmp_path, **kwargs))
+    )
+    thread.start()
+    return thread, holder
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_attempt(fleet, step_key):
+    for attempt in fleet.instance.storage.get_step_attempts(statuses=[StepAttemptStatus.RUNNING]):
+        if attempt.step_key == step_key:
+            return attempt
+    return None
+
+
+def successes(result):
+    return Counter(e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS")
+
+
+def test_fan_out_of_200_runs_every_op_once_over_two_workers(celery_fleet, tmp_path):
+    celery_fleet.start_worker("w2")
+    try:
+        result = run(celery_fleet, jobs.fan_out_200, tmp_path)
+    finally:
+        celery_fleet.stop_worker("w2")
+    assert result.success
+    assert result.output_for_node("gather") == 200
+    counts = successes(result)
+    assert len(counts) == 202 and set(counts.values()) == {1}
+    attempts = celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
+    assert len(attempts) == 202
+    assert {a.status for a in attempts} == {StepAttemptStatus.SUCCESS}
+    assert {a.hostname for a in attempts} == {celery_fleet.node("w1"), celery_fleet.node("w2")}
+
+
+def test_a_killed_pool_process_mid_op_is_retried_and_succeeds_once(celery_fleet, tmp_path):
+    thread, holder = run_in_thread(celery_fleet, jobs.long_job, tmp_path)
+    attempt = wait_for(lambda: running_attempt(celery_fleet, "long_op"), what="long_op to run")
+    wait_for(lambda: (tmp_path / "long_op.pid").exists(), what="the op's pid")
+    os.kill(attempt.pid, signal.SIGKILL)
+    thread.join(60)
+    result = holder["result"]
+    assert result.success, [e.message for e in result.all_events if e.record.level == "ERROR"]
+    assert successes(result)["long_op"] == 1
+    assert len((tmp_path / "long_op.runs").read_text().splitlines()) == 2  # ran again
+    statuses = [
+        a.status
+        for a in celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
+        if a.step_key == "long_op"
+    ]
+    assert statuses == [StepAttemptStatus.LOST, StepAttemptStatus.SUCCESS]
+    retry = [e for e in result.all_events if e.record.data.get("infra_retry")]
+    assert retry and "stopped heartbeating" in retry[0].message
+
+
+def test_a_killed_worker_does_not_lose_the_run(celery_fleet, tmp_path):
+    celery_fleet.stop_worker("w1")
+    victim = celery_fleet.start_worker("victim")
+    try:
+        thread, holder = run_in_thread(
+            celery_fleet, jobs.long_job, tmp_path, tags={"test/sleep": "2"}
+        )
+        wait_for(lambda: running_attempt(celery_fleet, "long_op"), what="long_op to run")
+        celery_fleet.start_worker("w1")
+        victim.kill()  # the main process, SIGKILL: no chance to clean up
+        thread.join(90)
+        result = holder["result"]
+        assert result.success
+        assert successes(result) == Counter({"long_op": 1, "after": 1})
+    finally:
+        celery_fleet.workers.pop("victim", None)
+        if "w1" not in celery_fleet.workers:
+            celery_fleet.start_worker("w1")
+
+
+def test_a_worker_started_mid_run_takes_steps(celery_fleet, tmp_path):
+    thread, holder = run_in_thread(celery_fleet, jobs.naps, tmp_path)
+    wait_for(
+        lambda: running_attempt(celery_fleet, "nap_0") or running_attempt(celery_fleet, "nap_1"),
+        what="naps",
+    )
+    celery_fleet.start_worker("late")
+    try:
+        thread.join(60)
+    finally:
+        celery_fleet.stop_worker("late")
+    result = holder["result"]
+    assert result.success
+    hosts = {
+        a.hostname for a in celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
+    }
+    assert celery_fleet.node("late") in hosts
+
+
+def test_a_drained_worker_finishes_its_op_and_takes_no_more(celery_fleet, tmp_path):
+    from celery_executor.fleet import drain
+
+    celery_fleet.start_worker("w2")
+    try:
+        thread, holder = run_in_thread(celery_fleet, jobs.naps, tmp_path)
+        wait_for(
+            lambda: (
+                running_attempt(celery_fleet, "nap_0") or running_attempt(celery_fleet, "nap_1")
+            ),
+            what="naps",
+        )
+        drained_at = time.time()
+        assert drain(celery_fleet.app, celery_fleet.node("w1")) == [celery_fleet.queue]
+        thread.join(60)
+    finally:
+        celery_fleet.stop_worker("w2")
+        celery_fleet.stop_worker("w1")
+        celery_fleet.start_worker("w1")
+    result = holder["result"]
+    assert result.success
+    attempts = celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
+    late_on_w1 = [
+        a
+        for a in attempts
+        if a.hostname == celery_fleet.node("w1") and a.started_at > drained_at + 0.5
+    ]
+    assert late_on_w1 == []
+    assert all(a.status is StepAttemptStatus.SUCCESS for a in attempts)
+
+
+def test_ops_are_routed_by_their_queue_tag(celery_fleet, tmp_path):
+    celery_fleet.start_worker("io", queues=[jobs.IO_QUEUE], concurrency=1)
+    try:
+        result = run(celery_fleet, jobs.routed, tmp_path)
+    finally:
+        celery_fleet.stop_worker("io")
+    assert result.success
+    [attempt] = celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
+    assert attempt.queue == jobs.IO_QUEUE and attempt.hostname == celery_fleet.node("io")
+
+
+def test_a_queue_nobody_consumes_warns_then_fails_the_step(celery_fleet, tmp_path):
+    started = time.monotonic()
+    result = run(celery_fleet, jobs.stranded, tmp_path)
+    assert not result.success
+    assert time.monotonic() - started < 20
+    warning = next(
+        e
+        for e in result.all_events
+        if e.event_type_value == "ENGINE_EVENT" and e.record.level == "WARNING"
+    )
+    assert (
+        jobs.NOBODY_QUEUE in warning.message
+        and "celery -A celery_executor worker -Q" in warning.message
+    )
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "no worker consumes" in failure.message
+
+
+def test_an_op_past_its_timeout_fails_saying_so(celery_fleet, tmp_path):
+    result = run(celery_fleet, jobs.timing_out, tmp_path)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "timed out after 1s" in failure.message
+
+
+def test_cancel_stops_the_running_op_process(celery_fleet, tmp_path):
+    thread, holder = run_in_thread(celery_fleet, jobs.long_job, tmp_path, tags={"test/sleep": "60"})
+    attempt = wait_for(lambda: running_attempt(celery_fleet, "long_op"), what="long_op to run")
+    wait_for(lambda: (tmp_path / "long_op.pid").exists(), what="the op's pid")
+    pid = int((tmp_path / "long_op.pid").read_text())
+    storage = celery_fleet.instance.storage
+    assert storage.transition_run_status(attempt.run_id, RunStatus.CANCELING, [RunStatus.STARTED])
+    thread.join(60)
+    result = holder["result"]
+    assert storage.get_run(result.run_id).status is RunStatus.CANCELED
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(gone, timeout=10, what="the op's process to stop")
+    [final] = storage.get_step_attempts(run_id=result.run_id)
+    assert final.status is StepAttemptStatus.CANCELED
