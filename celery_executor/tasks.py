@@ -42,7 +42,8 @@ LIVE_FLUSH_SECONDS = 0.1
 
 
 class _AttemptEvents:
-    """Live events (start, inputs, logs) are written as they come; outcome events wait."""
+    """The start is written at once and other live events (inputs, logs) every 0.1 s;
+    outcome events wait for the attempt's completion."""
 
     def __init__(self, storage: Any, payload: StepPayload):
         self.storage = storage
@@ -111,10 +112,10 @@ def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
             )
         else:
             run_step(env, step, events.emit)
-        events.flush_live()
         status = StepAttemptStatus.SUCCESS if events.succeeded else StepAttemptStatus.FAILURE
+        # Live events not yet written go with the outcome: one write for a short step.
         recorded = storage.complete_step_attempt(
-            payload.attempt_id, status, time.time(), events.outcome
+            payload.attempt_id, status, time.time(), events.live + events.outcome
         )
     finally:
         state.heartbeat.remove(payload.attempt_id)

@@ -116,6 +116,42 @@ _PG_INSERT_EVENTS = sa.text(
     """
 )
 
+# complete_step_attempt on PostgreSQL, in one autocommitted statement: finish the attempt
+# (RUNNING -> status) and, only if that moved it, lock the run and insert the outcome
+# events as _PG_INSERT_EVENTS does. Returns whether the attempt moved.
+_PG_COMPLETE_ATTEMPT = sa.text(
+    f"""
+    WITH finished AS (
+        UPDATE step_attempts SET status = :to_status, ended_at = :now, reason = :why
+        WHERE attempt_id = :attempt_id AND status = 'RUNNING'
+        RETURNING attempt_id
+    ),
+    locked AS (
+        SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
+        FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
+              ORDER BY run_id) AS runs_to_lock
+        WHERE EXISTS (SELECT 1 FROM finished)
+    ),
+    inserted AS (
+        INSERT INTO event_logs ({_EVENT_COLUMNS})
+        SELECT {_EVENT_COLUMNS}
+        FROM unnest(
+            CAST(:run_id AS text[]), CAST(:event_type AS text[]), CAST(:step_key AS text[]),
+            CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
+            CAST(:timestamp AS double precision[]), CAST(:data AS text[])
+        ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
+        WHERE (SELECT count(*) FROM locked) >= 0 AND EXISTS (SELECT 1 FROM finished)
+        ORDER BY position
+        RETURNING id
+    )
+    SELECT (SELECT count(*) FROM finished)
+        + 0 * (SELECT count(*) FROM inserted)
+        + 0 * (SELECT count(pg_notify('{CHANNEL}', run_id))
+               FROM unnest(CAST(:notify AS text[])) AS run_id
+               WHERE EXISTS (SELECT 1 FROM finished))
+    """
+)
+
 # Pools left behind by dispose() in a forked child: they hold the parent's connections,
 # which the child must neither use nor close, so they are kept from garbage collection.
 _FORK_ABANDONED_POOLS: list[Any] = []
@@ -465,13 +501,26 @@ class SqlStorage(Storage):
         reason: str | None = None,
     ) -> bool:
         rows = [event_row(event) for event in events]
-        insert = _insert_events_postgres if self._postgres else _insert_events_sqlite
+        if self._postgres:
+            columns = list(zip(*rows, strict=True)) if rows else [[]] * 8
+            params: dict[str, Any] = dict(
+                zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True)
+            )
+            params.update(
+                notify=list(dict.fromkeys(columns[0])),
+                attempt_id=attempt_id,
+                to_status=enum_text(status),
+                now=now,
+                why=reason,
+            )
+            with self._connect() as conn:
+                return bool(conn.execute(_PG_COMPLETE_ATTEMPT, params).scalar_one())
         with self._begin() as conn:
             running = [StepAttemptStatus.RUNNING]
             if not steps.finish_attempt(conn, attempt_id, status, now, reason, running):
                 return False
             if rows:
-                insert(conn, rows)
+                _insert_events_sqlite(conn, rows)
             return True
 
     def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:

@@ -54,7 +54,7 @@ def test_store_events_hot_path_statements(sql_storage: SqlStorage) -> None:
 
     if sql_storage.engine.dialect.name == "postgresql":
         # One autocommitted statement: insert + notify.
-        assert len(steps_only) == 1 and steps_only[0].startswith("WITH inserted AS")
+        assert len(steps_only) == 1 and steps_only[0].startswith("WITH locked AS")
     else:
         assert len(steps_only) == 3
         assert steps_only[0] == "BEGIN IMMEDIATE"
