@@ -20,6 +20,7 @@ from app.graphql.arguments import (
     runs_filter,
 )
 from app.graphql.errors import typed_errors
+from app.graphql.fleet_types import Queues, Workers, fleet_queues, fleet_workers
 from app.graphql.instance_types import Instance
 from app.graphql.types import (
     CapturedLogs,
@@ -58,6 +59,8 @@ EventConnectionOrError = or_error(
 CapturedLogsOrError = or_error(
     "CapturedLogsOrError", CapturedLogs, e.RunNotFoundError, e.InvalidArgumentError, e.PythonError
 )
+WorkersOrError = or_error("WorkersOrError", Workers, e.PythonError)
+QueuesOrError = or_error("QueuesOrError", Queues, e.PythonError)
 WorkspaceOrError = or_error(
     "WorkspaceOrError", Workspace, e.WorkspaceNotConfiguredError, e.PythonError
 )
@@ -128,6 +131,22 @@ class Query(graphene.ObjectType):
         run_config_data=GenericScalar(),
     )
     instance = graphene.Field(Instance, required=True)
+    workers_or_error = graphene.Field(
+        WorkersOrError, required=True, description="Celery workers (waits up to 1 s for them)."
+    )
+    queues_or_error = graphene.Field(
+        QueuesOrError, required=True, description="Celery queues, their depth and consumers."
+    )
+
+    @staticmethod
+    @typed_errors
+    def resolve_workers_or_error(_root: Any, info: Any) -> Any:
+        return fleet_workers(info.context)
+
+    @staticmethod
+    @typed_errors
+    def resolve_queues_or_error(_root: Any, info: Any) -> Any:
+        return fleet_queues(info.context)
 
     @staticmethod
     @typed_errors

@@ -1,0 +1,29 @@
+"""`workersOrError` / `queuesOrError` against the real Redis broker and a real worker."""
+
+from pathlib import Path
+
+import yaml
+
+from app import create_app
+from opgraph.instance import OpgraphInstance
+
+QUERY = """{
+  workersOrError { __typename ... on Workers { results { name queues responding } } }
+  queuesOrError { __typename ... on Queues { results { name depth consumers } } }
+}"""
+
+
+def test_fleet_without_workers(tmp_path: Path, redis_url: str):
+    config = {
+        "storage": {"url": f"sqlite:///{tmp_path}/db"},
+        "celery": {"broker_url": redis_url, "backend_url": redis_url,
+                   "default_queue": f"opgraph-test-{tmp_path.name}"},
+    }  # fmt: skip
+    (tmp_path / "instance.yaml").write_text(yaml.safe_dump(config))
+    instance = OpgraphInstance.get(tmp_path)
+    answer = create_app(instance).test_client().post("/graphql", json={"query": QUERY}).get_json()
+    assert "errors" not in answer, answer
+    assert answer["data"]["workersOrError"] == {"__typename": "Workers", "results": []}
+    queues = answer["data"]["queuesOrError"]["results"]
+    assert {"name": config["celery"]["default_queue"], "depth": 0, "consumers": []} in queues
+    instance.dispose()
