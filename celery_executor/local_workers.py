@@ -22,11 +22,19 @@ class WorkerStartError(RuntimeError):
 class LocalWorkers:
     """Workers for the instance at `home`; each gets a log file there."""
 
-    def __init__(self, home: Path, app: Any, default_queue: str, name_suffix: str = ""):
+    def __init__(
+        self,
+        home: Path,
+        app: Any,
+        default_queue: str,
+        name_suffix: str = "",
+        new_session: bool = False,
+    ):
         self.home = home
         self.app = app
         self.default_queue = default_queue
         self.name_suffix = name_suffix
+        self.new_session = new_session  # `opgraph dev`: Ctrl-C reaches it alone; it stops these
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def node(self, name: str) -> str:
@@ -58,7 +66,12 @@ class LocalWorkers:
         ]  # fmt: skip
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.home
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+                start_new_session=self.new_session,
             )
         self.processes[name] = process
         if wait:
