@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from storage.records import (
     DaemonHeartbeat,
+    DaemonLease,
     EventRecord,
     InstigatorState,
     RunRecord,
@@ -124,6 +125,56 @@ class DaemonStorage(ABC):
     @abstractmethod
     def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]: ...
 
+    @abstractmethod
+    def acquire_lease(
+        self, name: str, holder: str, host: str, pid: int, now: float, duration: float
+    ) -> DaemonLease | None:
+        """Take the lease (free or expired) or renew it (held by `holder`) until
+        `now + duration`, atomically; None while another holder's lease runs."""
+
+    @abstractmethod
+    def release_lease(self, name: str, holder: str, now: float) -> None:
+        """Let the lease expire now, if `holder` has it."""
+
+    @abstractmethod
+    def get_lease(self, name: str) -> DaemonLease | None: ...
+
+
+class RunQueueStorage(ABC):
+    """What the daemon's run queue, run retries and retention need beyond RunStorage."""
+
+    @abstractmethod
+    def claim_queued_runs(
+        self,
+        claimant: str,
+        now: float,
+        choose: Callable[[list[RunRecord], list[RunRecord]], list[str]],
+        claim_ttl: float,
+    ) -> list[RunRecord]:
+        """`choose(queued, in_progress)` returns the ids to launch, in order; they are
+        claimed in the same transaction. `queued`: QUEUED runs without a live claim, in
+        creation order; `in_progress`: STARTING/STARTED/CANCELING runs and claimed QUEUED
+        ones. Dequeuers take turns (PostgreSQL: advisory lock + FOR UPDATE SKIP LOCKED)."""
+
+    @abstractmethod
+    def release_run_claims(self, run_ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def wait_for_run_queue_change(self, timeout: float) -> bool:
+        """Block up to `timeout` s until a run is queued or finishes (PostgreSQL: NOTIFY;
+        SQLite: polling); True if something may have changed."""
+
+    @abstractmethod
+    def get_finished_runs(
+        self, statuses: Iterable[RunStatus], ended_after: float, limit: int
+    ) -> list[RunRecord]:
+        """Runs in `statuses` that ended after `ended_after`, in the order they ended."""
+
+    @abstractmethod
+    def purge_runs(self, ended_before: float, limit: int = 1000) -> int:
+        """Delete up to `limit` finished runs (with tags, events, attempts, outputs)
+        that ended before `ended_before`; returns how many."""
+
 
 class ScheduleStorage(ABC):
     @abstractmethod
@@ -144,6 +195,13 @@ class ScheduleStorage(ABC):
 
     @abstractmethod
     def get_ticks(self, instigator_name: str, limit: int | None = None) -> list[TickRecord]: ...
+
+    @abstractmethod
+    def get_tick(self, tick_key: str) -> TickRecord | None: ...
+
+    @abstractmethod
+    def purge_ticks(self, before: float) -> int:
+        """Delete ticks whose timestamp is before `before`; returns how many."""
 
 
 class SnapshotStorage(ABC):
@@ -232,6 +290,7 @@ class Storage(
     SnapshotStorage,
     StepAttemptStorage,
     OutputStorage,
+    RunQueueStorage,
 ):
     """Everything the platform stores, behind one engine."""
 

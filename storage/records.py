@@ -88,6 +88,20 @@ class DaemonHeartbeat:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DaemonLease:
+    """Who is the active daemon: `holder` until `expires_at` (it renews well before)."""
+
+    name: str
+    holder: str  # the daemon's id
+    host: str
+    pid: int
+    acquired_at: float
+    renewed_at: float
+    expires_at: float
+    generation: int  # grows by one whenever another daemon takes the lease
+
+
 class InstigatorType(str, Enum):
     SCHEDULE = "SCHEDULE"
     SENSOR = "SENSOR"

@@ -155,3 +155,32 @@ step_outputs = sa.Table(
     sa.Column("value", sa.LargeBinary, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),  # when this value was stored
 )
+
+# -- the daemon (migration 0003) ----------------------------------------------------------------
+# One row per lease name: the daemon holding it is the active one until `expires_at`.
+daemon_leases = sa.Table(
+    "daemon_leases",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", Timestamp, nullable=False),
+    sa.Column("renewed_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False),  # +1 whenever the holder changes
+)
+
+# QUEUED runs a daemon picked and is launching: they count against the queue's limits
+# until the launcher moves them to STARTING. A claim older than its TTL is void.
+run_claims = sa.Table(
+    "run_claims",
+    metadata,
+    sa.Column("run_id", sa.String(255), primary_key=True),
+    sa.Column("claimed_by", sa.String(255), nullable=False),
+    sa.Column("claimed_at", Timestamp, nullable=False),
+)
+
+# Retention deletes by age; run retries read failures in the order they ended.
+sa.Index("ix_ticks_timestamp", ticks.c.timestamp)
+sa.Index("ix_runs_status_ended_at", runs.c.status, runs.c.ended_at)

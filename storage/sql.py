@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from storage import steps
+from storage import daemon_sql, steps
 from storage.base import (
     DuplicateRunKey,
     DuplicateTickKey,
@@ -31,12 +31,14 @@ from storage.base import (
     Storage,
     StorageError,
 )
+from storage.daemon_notify import RUN_QUEUE_CHANNEL, RUN_QUEUE_EVENTS, RunQueueListener
 from storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
 from storage.migration import ensure_schema
 from storage.pg_notify import CHANNEL, EventNotifyListener, NotifyUnavailable
 from storage.records import (
     FINISHED_STATUSES,
     DaemonHeartbeat,
+    DaemonLease,
     EventRecord,
     InstigatorState,
     RunRecord,
@@ -152,6 +154,8 @@ _PG_COMPLETE_ATTEMPT = sa.text(
     """
 )
 
+_NOTIFY_RUN_QUEUE = sa.text(f"SELECT pg_notify('{RUN_QUEUE_CHANNEL}', '')")
+
 # Pools left behind by dispose() in a forked child: they hold the parent's connections,
 # which the child must neither use nor close, so they are kept from garbage collection.
 _FORK_ABANDONED_POOLS: list[Any] = []
@@ -167,6 +171,8 @@ class SqlStorage(Storage):
         self._pid = os.getpid()
         self._listener: EventNotifyListener | None = None
         self._listener_lock = threading.Lock()
+        self._queue_listener: RunQueueListener | None = None
+        self._queue_signature: tuple[Any, ...] | None = None
         self._put_output = self._upsert_statement(step_outputs, steps.OUTPUT_KEY)
         try:
             ensure_schema(self._engine)
@@ -215,6 +221,9 @@ class SqlStorage(Storage):
             listener, self._listener = self._listener, None
         if listener is not None:
             listener.close(forked=forked)
+        queue_listener, self._queue_listener = self._queue_listener, None
+        if queue_listener is not None:
+            queue_listener.close(forked=forked)
         self._pid = os.getpid()
 
     # -- runs -----------------------------------------------------------------------------
@@ -312,7 +321,11 @@ class SqlStorage(Storage):
         insert = _insert_events_postgres if self._postgres else _insert_events_sqlite
         with self._begin() if moves else self._write_one() as conn:
             _apply_moves(conn, moves)
-            return insert(conn, rows)
+            ids = insert(conn, rows)
+            # Wakes the daemon's run queue when this commits (see storage.daemon_notify).
+            if self._postgres and any(row[1] in RUN_QUEUE_EVENTS for row in rows):
+                conn.execute(_NOTIFY_RUN_QUEUE)
+            return ids
 
     def get_events(
         self,
@@ -394,6 +407,22 @@ class SqlStorage(Storage):
             for row in rows
         }
 
+    def acquire_lease(
+        self, name: str, holder: str, host: str, pid: int, now: float, duration: float
+    ) -> DaemonLease | None:
+        with self._begin() as conn:
+            return daemon_sql.acquire_lease(
+                conn, self._postgres, name, holder, host, pid, now, duration
+            )
+
+    def release_lease(self, name: str, holder: str, now: float) -> None:
+        with self._write_one() as conn:
+            daemon_sql.release_lease(conn, name, holder, now)
+
+    def get_lease(self, name: str) -> DaemonLease | None:
+        with self._connect() as conn:
+            return daemon_sql.get_lease(conn, name)
+
     def add_snapshot(self, snapshot_id: str, body: dict[str, Any]) -> None:
         """Store a snapshot once; snapshot ids name their content, so a repeat is a no-op."""
         insert = (postgresql.insert if self._postgres else sqlite.insert)(snapshots)
@@ -460,6 +489,71 @@ class SqlStorage(Storage):
         with self._connect() as conn:
             rows = conn.execute(query).all()
         return [tick_from_row(row) for row in rows]
+
+    def get_tick(self, tick_key: str) -> TickRecord | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(ticks).where(ticks.c.tick_key == tick_key)).first()
+        return None if row is None else tick_from_row(row)
+
+    def purge_ticks(self, before: float) -> int:
+        with self._write_one() as conn:
+            return daemon_sql.delete_ticks_before(conn, before)
+
+    # -- the daemon's run queue, retries and retention --------------------------------------
+    def claim_queued_runs(
+        self,
+        claimant: str,
+        now: float,
+        choose: Callable[[list[RunRecord], list[RunRecord]], list[str]],
+        claim_ttl: float,
+    ) -> list[RunRecord]:
+        with self._begin() as conn:
+            return daemon_sql.claim_queued_runs(
+                conn, self._postgres, claimant, now, choose, claim_ttl
+            )
+
+    def release_run_claims(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            with self._write_one() as conn:
+                daemon_sql.release_run_claims(conn, run_ids)
+
+    def wait_for_run_queue_change(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if self._postgres:
+            try:
+                return self._run_queue_listener().wait(timeout)
+            except Exception as exc:  # psycopg2.Error, OSError: poll until it is back
+                log.warning("waiting for the run queue by polling: %s", exc)
+        while True:
+            with self._connect() as conn:
+                signature = daemon_sql.queue_signature(conn)
+            changed = signature != self._queue_signature
+            self._queue_signature = signature
+            remaining = deadline - time.monotonic()
+            if changed or remaining <= 0:
+                return changed
+            time.sleep(min(POLL_INTERVAL_S * 2, remaining))
+
+    def _run_queue_listener(self) -> RunQueueListener:
+        self._after_fork()
+        if self._queue_listener is None:
+            self._queue_listener = RunQueueListener(lambda: dbapi_connect(self._engine))
+        return self._queue_listener
+
+    def get_finished_runs(
+        self, statuses: Iterable[RunStatus], ended_after: float, limit: int
+    ) -> list[RunRecord]:
+        with self._connect() as conn:
+            return daemon_sql.finished_runs(conn, statuses, ended_after, limit)
+
+    def purge_runs(self, ended_before: float, limit: int = 1000) -> int:
+        with self._begin() as conn:
+            run_ids = daemon_sql.finished_run_ids_before(
+                conn, FINISHED_STATUSES, ended_before, limit
+            )
+            if run_ids:
+                daemon_sql.delete_runs(conn, run_ids)
+        return len(run_ids)
 
     # -- step attempts and outputs (Celery executor) -----------------------------------------
     def add_step_attempts(self, attempts: Sequence[StepAttempt]) -> None:
