@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 
 from celery_executor import get_app
 from celery_executor.payload import StepPayload
-from celery_executor.settings import STEP_TASK
+from celery_executor.settings import RUN_TASK, STEP_TASK
 from celery_executor.worker_state import worker_state
 from opgraph.events import EventType, make_event
 from opgraph.step_runner import error_data, run_step
@@ -165,3 +166,51 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
 def _stop_heartbeat(**_: Any) -> None:
     if _heartbeat is not None:
         _heartbeat.stop()
+
+
+def _die_with_parent() -> None:
+    """In the run worker's child: get SIGTERM if the task's process dies or is revoked."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@app.task(name=RUN_TASK)
+def execute_run(payload: dict[str, Any]) -> str:
+    """Run a run worker for `payload["run_id"]` as a child process and wait for it."""
+    import subprocess
+    import sys
+
+    from celery_executor.local_workers import PROJECT_ROOT
+    from storage.records import RunStatus
+
+    run_id = str(payload.get("run_id", ""))
+    state = worker_state()
+    run = state.instance.storage.get_run(run_id)
+    if run is None:
+        log.error("run task for unknown run %r dropped", run_id)
+        return "unknown run"
+    command = [sys.executable, "-m", "opgraph.run_worker", run_id]
+    if run.status is RunStatus.STARTED:  # a redelivered task: resume only a silent run
+        beat = run.worker_heartbeat_at or run.started_at or 0
+        if time.time() - beat < 30:
+            return "already running"
+        command.append("--resume")
+    elif run.status is not RunStatus.STARTING:
+        return f"run is {run.status.value}"
+    env = {
+        **os.environ,
+        "OPGRAPH_HOME": str(state.instance.home),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p
+        ),
+    }
+    cwd = (run.code_pointer or {}).get("working_directory")
+    process = subprocess.Popen(command, env=env, cwd=cwd, preexec_fn=_die_with_parent)
+    # A revoke with terminate sends SIGTERM to this pool process: pass it on, so the run
+    # worker stops cleanly and records why.
+    previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
+    try:
+        return f"run worker exited {process.wait()}"
+    finally:
+        signal.signal(signal.SIGTERM, previous)

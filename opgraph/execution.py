@@ -25,6 +25,25 @@ if TYPE_CHECKING:
 CANCEL_CHECK_INTERVAL = 0.5
 
 
+class RunInterrupted(BaseException):
+    """Raised in the run worker's main thread when SIGTERM arrives while an op runs in it."""
+
+
+class Interruption:
+    """SIGTERM/SIGINT for a run worker: always a flag the executors poll; and an exception
+    when user code is running in this thread (in-process), which otherwise could not stop."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.in_user_code = False
+
+    def request(self) -> None:
+        self.event.set()
+        if self.in_user_code:
+            self.in_user_code = False
+            raise RunInterrupted("the run worker was asked to stop")
+
+
 # A step start is written at once, so that a crash mid-step leaves a trace a resumed run
 # can see; other events wait for the end of the step or for MAX_BUFFER_SECONDS.
 _WRITE_AT_ONCE = frozenset({EventType.STEP_START.value, EventType.STEP_RESTARTED.value})
@@ -68,7 +87,7 @@ class RunContext:
     plan: ExecutionPlan
     sink: EventSink
     in_process: bool = False
-    interrupted: threading.Event = field(default_factory=threading.Event)
+    interruption: Interruption = field(default_factory=Interruption)
     _last_check: float = 0.0
     _cancel_seen: bool = False
     user_exceptions: list[BaseException] = field(default_factory=list)
@@ -102,11 +121,11 @@ class RunContext:
         if self._cancel_seen:
             return True
         now = time.monotonic()
-        if self.interrupted.is_set() or now - self._last_check >= CANCEL_CHECK_INTERVAL:
+        if self.interruption.event.is_set() or now - self._last_check >= CANCEL_CHECK_INTERVAL:
             self._last_check = now
             current = self.instance.storage.get_run(self.run.run_id)
             self._cancel_seen = current is not None and current.status is RunStatus.CANCELING
-        return self._cancel_seen or self.interrupted.is_set()
+        return self._cancel_seen or self.interruption.event.is_set()
 
     def fail_step(self, active: ActiveExecution, step_key: str, attempt: int, message: str) -> None:
         """A step the framework had to give up on (worker died, run canceled)."""
@@ -131,10 +150,17 @@ def finish_run(ctx: RunContext, active: ActiveExecution, error: BaseException | 
     run_id = ctx.run.run_id
     ctx.emit_skips(active)
     ctx.cancel_requested()
+    for step_key in active.in_flight:  # e.g. interrupted mid-op: never left looking alive
+        ctx.fail_step(
+            active,
+            step_key,
+            active.steps[step_key].attempt,
+            f'step "{step_key}" interrupted: the run worker stopped before it finished',
+        )
     if ctx._cancel_seen:
         event = make_event(run_id, EventType.RUN_CANCELED, message="Run canceled")
         status = RunStatus.CANCELED
-    elif ctx.interrupted.is_set():
+    elif ctx.interruption.event.is_set():
         event = make_event(
             run_id,
             EventType.RUN_FAILURE,
@@ -182,13 +208,13 @@ def execute_run(
     *,
     in_process: bool = False,
     resume: bool = False,
-    interrupted: threading.Event | None = None,
+    interruption: Interruption | None = None,
 ) -> RunContext:
     """Run all steps of `run` with `executor`; returns the context (events, errors)."""
     sink = EventSink(instance, run.run_id)
     ctx = RunContext(instance, run, job, plan, sink, in_process=in_process)
-    if interrupted is not None:
-        ctx.interrupted = interrupted
+    if interruption is not None:
+        ctx.interruption = interruption
     reused = reused_steps(instance.storage, run, plan)
     if resume:
         active = ActiveExecution.rebuild(plan, instance.storage.get_events(run.run_id), reused)
@@ -211,6 +237,8 @@ def execute_run(
     error: BaseException | None = None
     try:
         executor.execute(ctx, active)
+    except RunInterrupted:
+        pass  # finish_run records it from the interruption flag
     except Exception as exc:  # a framework failure: recorded on the run, never lost
         error = exc
     finally:

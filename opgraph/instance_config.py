@@ -160,6 +160,11 @@ class SubprocessLauncherConfig(_Strict):
 class CeleryLauncherConfig(_Strict):
     """Sends each run worker as a task to the Celery fleet (see the `celery` section)."""
 
+    queue: str = Field("runs", min_length=1, description="Queue the run tasks go to.")
+    heartbeat_timeout_seconds: float = Field(
+        60, gt=0, description="A run worker silent this long is reported DEAD by health checks."
+    )
+
 
 class _ShortName(BaseModel):
     module: str
@@ -186,7 +191,7 @@ LAUNCHERS = {
         options=SubprocessLauncherConfig,
     ),
     "celery": _ShortName(
-        module="launchers.celery_launcher",
+        module="celery_executor.run_launcher",
         class_name="CeleryRunLauncher",
         options=CeleryLauncherConfig,
     ),

@@ -15,7 +15,7 @@ from types import FrameType
 from opgraph.code_pointer import load_job
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType, make_event
-from opgraph.execution import execute_run
+from opgraph.execution import Interruption, execute_run
 from opgraph.executors.definitions import load_executor
 from opgraph.instance import OpgraphInstance
 from opgraph.plan import ExecutionPlan
@@ -64,10 +64,10 @@ def run_worker(run_id: str, instance: OpgraphInstance, resume: bool = False) -> 
         )
         return RunStatus.FAILURE
 
-    interrupted = threading.Event()
+    interruption = Interruption()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        interrupted.set()
+        interruption.request()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -76,7 +76,7 @@ def run_worker(run_id: str, instance: OpgraphInstance, resume: bool = False) -> 
     beat.start()
     try:
         ctx = execute_run(
-            instance, run, job, plan, executor, resume=resume, interrupted=interrupted
+            instance, run, job, plan, executor, resume=resume, interruption=interruption
         )
     finally:
         stop.set()

@@ -53,6 +53,10 @@ class InProcessExecutor:
                 for step in steps:
                     if ctx.cancel_requested():
                         return
-                    run_step(env, step, emit)
+                    ctx.interruption.in_user_code = True
+                    try:
+                        run_step(env, step, emit)
+                    finally:
+                        ctx.interruption.in_user_code = False
                     ctx.sink.flush()
             ctx.sink.flush()

@@ -60,3 +60,31 @@ def test_broken_code_pointer_fails_the_run_with_the_reason(tmp_path, sqlite_url)
     assert failure.event_type == "RUN_FAILURE"
     assert "import-time bug" in failure.message and "broken_jobs.py" in failure.message
     instance.dispose()
+
+
+def test_sigterm_stops_an_op_running_in_process(tmp_path, sqlite_url):
+    import signal
+    import time
+
+    (tmp_path / "instance.yaml").write_text(yaml.safe_dump({"storage": {"url": sqlite_url}}))
+    instance = OpgraphInstance.get(tmp_path)
+    run = instance.create_run(
+        "sleepy",
+        code_pointer=reconstructable(jobs.sleepy).pointer,
+        run_config={"execution": {"config": {"in_process": {}}}},
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "opgraph.run_worker", run.run_id],
+        env={**os.environ, "OPGRAPH_HOME": str(tmp_path)},
+    )
+    deadline = time.monotonic() + 20
+    while not any(e.event_type == "STEP_START" for e in instance.storage.get_events(run.run_id)):
+        assert time.monotonic() < deadline, "the op never started"
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 1  # the op sleeps 30 s: it was interrupted
+    events = instance.storage.get_events(run.run_id)
+    assert instance.get_run(run.run_id).status is RunStatus.FAILURE
+    assert [e.event_type for e in events if e.step_key == "slow"][-1] == "STEP_FAILURE"
+    assert "interrupted" in events[-1].message
+    instance.dispose()

@@ -1,0 +1,86 @@
+"""The Celery run launcher: each run worker runs as a task on the fleet's `runs` queue.
+
+The task starts `python -m opgraph.run_worker RUN_ID` as a child process and waits for it
+(a process, not `result.get()`), so any executor works inside, and the run worker is
+the same program the subprocess launcher starts. Completion is in the event log.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from celery_executor.celery_app import instance_celery_config, make_celery_app
+from celery_executor.settings import RUN_TASK
+from launchers.base import RunLauncher, RunStatusError, WorkerHealth, record_transition
+from opgraph.events import EventType
+from storage.records import RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from opgraph.instance import OpgraphInstance
+
+RUN_TASK_TAG = "opgraph/run_task_id"
+RUN_QUEUE_TAG = "opgraph/run_queue"
+
+
+class CeleryRunLauncher(RunLauncher):
+    supports_terminate = True
+    supports_health_check = True
+
+    def __init__(
+        self, instance: OpgraphInstance, queue: str = "runs", heartbeat_timeout_seconds: float = 60
+    ):
+        self._instance = instance
+        self.queue = queue
+        self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self._app = make_celery_app(instance_celery_config(instance.home))
+
+    def launch_run(self, run: RunRecord) -> RunRecord:
+        if not record_transition(
+            self._instance,
+            run.run_id,
+            EventType.RUN_STARTING,
+            RunStatus.STARTING,
+            (RunStatus.NOT_STARTED, RunStatus.QUEUED),
+            f"Sending the run worker to Celery queue {self.queue!r}.",
+        ):
+            status = self._instance.get_run(run.run_id).status.value
+            raise RunStatusError(
+                f"run {run.run_id} is {status}; only NOT_STARTED or QUEUED runs can be launched"
+            )
+        task_id = f"run-{run.run_id}"
+        try:
+            self._app.send_task(
+                RUN_TASK, args=[{"run_id": run.run_id}], task_id=task_id, queue=self.queue
+            )
+        except Exception as exc:  # broker down: the run fails with the reason, never hangs
+            record_transition(
+                self._instance,
+                run.run_id,
+                EventType.RUN_FAILURE,
+                RunStatus.FAILURE,
+                (RunStatus.STARTING,),
+                f"Could not send the run worker to Celery: {exc}",
+            )
+            return self._instance.get_run(run.run_id)
+        self._instance.storage.add_run_tags(
+            run.run_id, {RUN_TASK_TAG: task_id, RUN_QUEUE_TAG: self.queue}
+        )
+        return self._instance.get_run(run.run_id)
+
+    def terminate(self, run_id: str) -> bool:
+        """Revoke the run task; a running one has its run worker stopped with SIGTERM."""
+        run = self._instance.get_run(run_id)
+        task_id = run.tags.get(RUN_TASK_TAG)
+        if task_id is None:
+            return False
+        self._app.control.revoke(task_id, terminate=True, signal="SIGTERM")
+        return True
+
+    def check_run_worker_health(self, run: RunRecord) -> WorkerHealth:
+        beat = run.worker_heartbeat_at or run.started_at
+        if beat is None:
+            return WorkerHealth.UNKNOWN
+        if time.time() - beat > self.heartbeat_timeout_seconds:
+            return WorkerHealth.DEAD
+        return WorkerHealth.RUNNING
