@@ -27,11 +27,13 @@ def create_app(
     from app.graphql.view import register_graphql
     from app.health import health_blueprint
     from app.live import live_blueprint
+    from app.ui import ui_blueprint
 
     app = Flask(__name__)
     app.extensions["opgraph"] = OpgraphExtension(instance, workspace, read_only)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(live_blueprint)
+    app.register_blueprint(ui_blueprint)
     register_graphql(app)
     app.cli.add_command(runs_cli)
     app.cli.add_command(webserver_command)

@@ -1,0 +1,83 @@
+// A step's captured stdout and stderr, read on by byte cursor while the run is live.
+import { clear, h } from "../lib/dom.js";
+import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
+import { showError } from "../lib/notice.js";
+
+const QUERY = `query Captured($runId: String!, $stepKey: String!, $out: Int!, $err: Int!) {
+  capturedLogs(runId: $runId, stepKey: $stepKey, stdoutCursor: $out, stderrCursor: $err) {
+    ${ERROR_FIELDS}
+    ... on CapturedLogs { stdout { data cursor hasMore } stderr { data cursor hasMore } }
+  }
+}`;
+const POLL_MS = 1000;
+
+export class StepOutput {
+  constructor(root, runId, isLive) {
+    this.runId = runId;
+    this.isLive = isLive; // () => bool
+    this.stepKey = null;
+    this.stream = "stdout";
+    this.cursors = { stdout: 0, stderr: 0 };
+    this.timer = null;
+    this.generation = 0;
+    this.select = h("select", { "aria-label": "Step", onchange: (e) => this.open(e.target.value) }, h("option", { value: "" }, "Choose a step…"));
+    this.tabs = ["stdout", "stderr"].map((name) => h("button", { type: "button", "aria-selected": String(name === "stdout"), onclick: () => this.#tab(name) }, name));
+    this.outputs = { stdout: h("pre", { id: "stdout" }), stderr: h("pre", { id: "stderr", hidden: true }) };
+    this.hint = h("p", { class: "empty" }, "Choose a step (or click one in the steps table) to see what it printed.");
+    this.box = h("div", { class: "stdio", id: "step-output", hidden: true }, this.outputs.stdout, this.outputs.stderr);
+    root.append(h("div", { class: "tabs" }, this.select, ...this.tabs), this.hint, this.box);
+  }
+
+  setSteps(stepKeys) {
+    const known = new Set([...this.select.options].map((o) => o.value));
+    for (const key of stepKeys) if (!known.has(key)) this.select.append(h("option", { value: key }, key));
+  }
+
+  #tab(name) {
+    this.stream = name;
+    this.tabs.forEach((tab) => tab.setAttribute("aria-selected", String(tab.textContent === name)));
+    this.outputs.stdout.hidden = name !== "stdout";
+    this.outputs.stderr.hidden = name !== "stderr";
+  }
+
+  async open(stepKey) {
+    this.generation += 1;
+    clearTimeout(this.timer);
+    this.stepKey = stepKey || null;
+    this.select.value = stepKey || "";
+    this.cursors = { stdout: 0, stderr: 0 };
+    clear(this.outputs.stdout);
+    clear(this.outputs.stderr);
+    this.hint.hidden = Boolean(this.stepKey);
+    this.box.hidden = !this.stepKey;
+    if (this.stepKey) await this.#read(this.generation);
+  }
+
+  /** Read on now (e.g. once the run has ended, for its last lines). */
+  poke() {
+    if (!this.stepKey) return;
+    clearTimeout(this.timer);
+    this.#read(this.generation);
+  }
+
+  async #read(generation) {
+    let more = false;
+    try {
+      const data = await gql(QUERY, { runId: this.runId, stepKey: this.stepKey, out: this.cursors.stdout, err: this.cursors.stderr });
+      if (generation !== this.generation) return;
+      const logs = expectType(data.capturedLogs, "CapturedLogs");
+      for (const name of ["stdout", "stderr"]) {
+        const chunk = logs[name];
+        if (chunk.data) this.outputs[name].append(chunk.data);
+        this.cursors[name] = chunk.cursor;
+        more ||= chunk.hasMore;
+      }
+      this.box.dataset.empty = String(!this.outputs.stdout.textContent && !this.outputs.stderr.textContent);
+    } catch (error) {
+      showError(error, `Reading the output of ${this.stepKey}`);
+      return;
+    }
+    if (more) this.#read(generation);
+    else if (this.isLive()) this.timer = setTimeout(() => this.#read(generation), POLL_MS);
+  }
+}

@@ -1,0 +1,81 @@
+// Step state derived from the run's events, as app/run_views.step_summaries derives it on
+// the server (events are the truth), plus each attempt on its own for the timeline.
+
+const STATUS_OF = {
+  STEP_START: "STARTED", STEP_RESTARTED: "STARTED", STEP_UP_FOR_RETRY: "UP_FOR_RETRY",
+  STEP_SUCCESS: "SUCCESS", STEP_FAILURE: "FAILURE", STEP_SKIPPED: "SKIPPED",
+};
+const STARTS = new Set(["STEP_START", "STEP_RESTARTED"]);
+const ATTEMPT_ENDS = new Set(["STEP_UP_FOR_RETRY", "STEP_SUCCESS", "STEP_FAILURE"]);
+const WORKER_KEYS = ["worker", "hostname", "host"];
+
+/** The op handle of a step key: "process[3]" -> "process". */
+export function opHandle(stepKey) {
+  const bracket = stepKey.indexOf("[");
+  return bracket === -1 ? stepKey : stepKey.slice(0, bracket);
+}
+
+/** Folds events into steps; feed it batches as they arrive (events in stored order). */
+export class StepTracker {
+  constructor(defaultWorker = null) {
+    this.defaultWorker = defaultWorker;
+    this.steps = new Map(); // stepKey -> {stepKey, status, attempts: [...], startTime, endTime}
+    this.runStart = null;
+    this.runEnd = null;
+  }
+
+  add(events) {
+    for (const event of events) this.#addOne(event);
+  }
+
+  #addOne(event) {
+    const type = event.eventType;
+    if (type === "RUN_START" && this.runStart === null) this.runStart = event.timestamp;
+    if (type === "RUN_SUCCESS" || type === "RUN_FAILURE" || type === "RUN_CANCELED") this.runEnd = event.timestamp;
+    if (!event.stepKey || !(type in STATUS_OF)) return;
+    let step = this.steps.get(event.stepKey);
+    if (!step) {
+      step = { stepKey: event.stepKey, status: "PENDING", attempts: [], startTime: null, endTime: null };
+      this.steps.set(event.stepKey, step);
+    }
+    const number = event.attempt ?? step.attempts.length;
+    if (STARTS.has(type)) {
+      // A redelivered task may log its start twice: one attempt per attempt number.
+      if (!step.attempts.some((a) => a.number === number)) {
+        const named = WORKER_KEYS.map((key) => event.data?.[key]).find(Boolean);
+        step.attempts.push({
+          number, status: "STARTED", startTime: event.timestamp, endTime: null,
+          worker: named ? String(named) : this.defaultWorker,
+        });
+      }
+      if (step.startTime === null) step.startTime = event.timestamp;
+      step.endTime = null;
+    }
+    if (ATTEMPT_ENDS.has(type)) {
+      const attempt = step.attempts.find((a) => a.number === number) || step.attempts.at(-1);
+      if (attempt) {
+        attempt.endTime = event.timestamp;
+        attempt.status = STATUS_OF[type];
+      }
+    }
+    if (type === "STEP_SUCCESS" || type === "STEP_FAILURE" || type === "STEP_SKIPPED") step.endTime = event.timestamp;
+    step.status = STATUS_OF[type];
+  }
+
+  list() {
+    return [...this.steps.values()];
+  }
+
+  /** Status per op handle (mapped steps folded into their op): the worst one wins. */
+  statusByOp() {
+    const rank = { FAILURE: 6, STARTED: 5, UP_FOR_RETRY: 4, PENDING: 3, SKIPPED: 2, SUCCESS: 1 };
+    const result = new Map();
+    for (const step of this.steps.values()) {
+      const handle = opHandle(step.stepKey);
+      const seen = result.get(handle);
+      if (!seen || rank[step.status] > rank[seen.status]) result.set(handle, { status: step.status, count: (seen?.count || 0) + 1 });
+      else seen.count += 1;
+    }
+    return result;
+  }
+}

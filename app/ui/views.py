@@ -1,0 +1,124 @@
+"""Routes of the web UI. Each renders a page shell; the page's script loads the data.
+
+The shell carries what the script needs to start as `data-*` attributes of `<body>`
+(escaped by Jinja), and whether this webserver is read-only, so that actions are hidden
+rather than offered and then refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template
+from flask.typing import ResponseReturnValue
+
+from app.extension import OpgraphExtension
+from app.ui.assets import asset_version
+
+ui_blueprint = Blueprint("ui", __name__)
+
+# Pages may load scripts, styles and data from this webserver only: even if some text
+# slipped through unescaped, no script could run from it (no inline scripts allowed).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+NAV = [
+    ("overview", "/", "Overview"),
+    ("runs", "/runs", "Runs"),
+    ("jobs", "/jobs", "Jobs"),
+    ("schedules", "/schedules", "Schedules"),
+    ("sensors", "/sensors", "Sensors"),
+    ("deployment", "/deployment", "Deployment"),
+]
+
+
+def _page(template: str, section: str, title: str, **data: str) -> ResponseReturnValue:
+    extension: OpgraphExtension = current_app.extensions["opgraph"]
+    settings = extension.instance.config.webserver
+    body_data = {
+        "page": template,
+        "read-only": "1" if extension.read_only or settings.read_only else "0",
+        "auth-token": "1" if settings.auth_token else "0",
+        **{key.replace("_", "-"): value for key, value in data.items()},
+    }
+    html = render_template(
+        f"ui/{template}.html",
+        title=title,
+        section=section,
+        nav=NAV,
+        body_data=body_data,
+        asset_version=asset_version(),
+        **data,
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@ui_blueprint.get("/")
+def overview() -> ResponseReturnValue:
+    return _page("overview", "overview", "Overview")
+
+
+@ui_blueprint.get("/runs")
+def runs() -> ResponseReturnValue:
+    return _page("runs", "runs", "Runs")
+
+
+@ui_blueprint.get("/runs/<run_id>")
+def run(run_id: str) -> ResponseReturnValue:
+    return _page("run", "runs", f"Run {run_id}", run_id=run_id)
+
+
+@ui_blueprint.get("/jobs")
+def jobs() -> ResponseReturnValue:
+    return _page("jobs", "jobs", "Jobs")
+
+
+@ui_blueprint.get("/jobs/<location>/<job>")
+def job(location: str, job: str) -> ResponseReturnValue:
+    return _page("job", "jobs", f"{job} · {location}", location=location, job=job)
+
+
+@ui_blueprint.get("/schedules")
+def schedules() -> ResponseReturnValue:
+    return _page("instigators", "schedules", "Schedules", kind="schedule")
+
+
+@ui_blueprint.get("/schedules/<location>/<name>")
+def schedule(location: str, name: str) -> ResponseReturnValue:
+    return _instigator("schedule", location, name)
+
+
+@ui_blueprint.get("/sensors")
+def sensors() -> ResponseReturnValue:
+    return _page("instigators", "sensors", "Sensors", kind="sensor")
+
+
+@ui_blueprint.get("/sensors/<location>/<name>")
+def sensor(location: str, name: str) -> ResponseReturnValue:
+    return _instigator("sensor", location, name)
+
+
+def _instigator(kind: str, location: str, name: str) -> ResponseReturnValue:
+    data: dict[str, Any] = {"kind": kind, "location": location, "name": name}
+    return _page("instigator", f"{kind}s", f"{name} · {location}", **data)
+
+
+@ui_blueprint.get("/deployment")
+def deployment() -> ResponseReturnValue:
+    return _page("deployment", "deployment", "Deployment")
