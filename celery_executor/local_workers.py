@@ -45,18 +45,27 @@ class LocalWorkers:
         return self.home / "logs" / f"worker-{name}.log"
 
     def start(
-        self, name: str, queues: list[str] | None = None, concurrency: int = 2, wait: bool = True
+        self,
+        name: str,
+        queues: list[str] | None = None,
+        concurrency: int = 2,
+        wait: bool = True,
+        home: Path | None = None,
+        prefix: list[str] | None = None,
     ) -> subprocess.Popen[bytes]:
+        """Start a worker; `home` overrides its OPGRAPH_HOME, `prefix` wraps the command
+        (e.g. `ip netns exec NAME` to run it on another virtual host)."""
         log_path = self.log_path(name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
-            "OPGRAPH_HOME": str(self.home),
+            "OPGRAPH_HOME": str(home or self.home),
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p
             ),
         }
         command = [
+            *(prefix or []),
             sys.executable, "-m", "celery", "-A", "celery_executor", "worker",
             "-Q", ",".join(queues or [self.default_queue]),
             "--concurrency", str(concurrency),
