@@ -19,6 +19,7 @@ def create_app(
     Production: `gunicorn 'app:create_app()'` (see docs/graphql.md)."""
     # Imported here: the CLI and view modules import `app.extension`, not this module.
     from app.cli_code_server import code_server_command
+    from app.cli_dev import dev_command
     from app.cli_instance import instance_cli
     from app.cli_locations import locations_cli
     from app.cli_runs import runs_cli
@@ -27,12 +28,14 @@ def create_app(
     from app.graphql.view import register_graphql
     from app.health import health_blueprint
     from app.live import live_blueprint
+    from app.metrics import metrics_blueprint
     from app.ui import ui_blueprint
 
     app = Flask(__name__)
     app.extensions["opgraph"] = OpgraphExtension(instance, workspace, read_only)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(live_blueprint)
+    app.register_blueprint(metrics_blueprint)
     app.register_blueprint(ui_blueprint)
     register_graphql(app)
     app.cli.add_command(runs_cli)
@@ -41,4 +44,5 @@ def create_app(
     app.cli.add_command(locations_cli)
     app.cli.add_command(code_server_command)
     app.cli.add_command(workers_cli)
+    app.cli.add_command(dev_command)
     return app

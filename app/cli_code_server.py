@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from app.code_server.serve import CannotListen, serve
+from opgraph.logs import configure_logging
 
 
 @click.command("code-server")
@@ -49,6 +50,7 @@ def code_server_command(
             "give exactly one of -f/--python-file FILE or -m/--module-name MODULE, e.g. "
             "`opgraph code-server --port 4000 -f jobs.py`"
         )
+    configure_logging("code_server")  # JSON when OPGRAPH_LOG_FORMAT=json
     directory = str(Path(working_directory or os.getcwd()).resolve())
     origin: dict[str, str]
     if python_file:

@@ -11,6 +11,7 @@ import click
 from flask import Flask
 
 from app.extension import current_instance
+from app.logging_setup import gunicorn_logconfig
 from app.workspace import WORKSPACE_ENV
 
 
@@ -53,6 +54,9 @@ def webserver_command(
                 "worker_class": "gthread",
                 "timeout": 120,
             }
+            logconfig = gunicorn_logconfig()  # JSON logs: OPGRAPH_LOG_FORMAT=json
+            if logconfig is not None:
+                options["logconfig_dict"] = logconfig
             for key, value in options.items():
                 self.cfg.set(key, value)
 

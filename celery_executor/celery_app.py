@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 
 from celery_executor.settings import celery_settings
 from opgraph.instance import home_from_env
 from opgraph.instance_config import CeleryConfig, load_instance_config
+from opgraph.logs import configure_logging, log_format
 
 
 def instance_celery_config(home: Path | None = None) -> CeleryConfig:
@@ -24,3 +27,12 @@ def make_celery_app(config: CeleryConfig | None = None) -> Celery:
     app.conf.update(celery_settings(broker_url, config.default_queue, config.config_source))
     app.conf.update(include=["celery_executor.tasks"])
     return app
+
+
+def _json_logging(**_: Any) -> None:
+    configure_logging("worker")
+
+
+# OPGRAPH_LOG_FORMAT=json: a receiver of setup_logging replaces Celery's own log setup.
+if log_format() == "json":
+    setup_logging.connect(_json_logging, weak=False, dispatch_uid="opgraph-json-logs")

@@ -18,6 +18,7 @@ from opgraph.events import EventType, make_event
 from opgraph.execution import Interruption, execute_run
 from opgraph.executors.definitions import load_executor
 from opgraph.instance import OpgraphInstance
+from opgraph.logs import configure_logging, set_log_context
 from opgraph.plan import ExecutionPlan
 from opgraph.run_config import validate_run_config
 from opgraph.step_runner import error_data
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id")
     parser.add_argument("--resume", action="store_true", help="continue from the event log")
     args = parser.parse_args(argv)
+    configure_logging("run_worker")  # JSON when OPGRAPH_LOG_FORMAT=json
+    set_log_context(run_id=args.run_id)
     instance = OpgraphInstance.get()
     try:
         status = run_worker(args.run_id, instance, resume=args.resume)

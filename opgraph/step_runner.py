@@ -20,6 +20,7 @@ from opgraph.context import OpExecutionContext, OpLogger, RunInfo
 from opgraph.definitions.io import DynamicOutput, Output
 from opgraph.errors import Failure, RetryRequested
 from opgraph.events import EventType, make_event
+from opgraph.logs import log_context
 from opgraph.plan import ExecutionPlan
 from opgraph.resources import InputContext, OutputContext, Resources
 from opgraph.steps import ExecutionStep, UpstreamOutput
@@ -342,4 +343,5 @@ def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_step(env: StepEnvironment, step: ExecutionStep, emit: Emit) -> None:
-    StepRun(env, step, emit).run()
+    with log_context(run_id=env.run.run_id, step_key=step.key):  # fields of JSON log lines
+        StepRun(env, step, emit).run()

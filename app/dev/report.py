@@ -1,0 +1,37 @@
+"""What `opgraph dev` prints when everything is up, and when it has stopped."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+
+from app.dev.client import LocationInfo
+from app.dev.stack import DevStack
+
+
+def _storage(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def started(stack: DevStack, locations: list[LocationInfo]) -> None:
+    echo = stack.echo
+    home = stack.settings.home
+    broker = "embedded Redis" if stack.broker else "configured broker"
+    echo(f"opgraph dev: home {home}")
+    echo(f"  storage  {_storage(stack.instance.config.storage_url(home))}")
+    echo(f"  broker   {broker} {stack.broker_url}")
+    for service in stack.services:
+        log = service.log_path.relative_to(home) if service.log_path.is_relative_to(home) else ""
+        echo(f"  {service.name:<14} pid {service.pid:<8} {log}")
+    echo(f"  workers consume {', '.join(stack.queues)} ({stack.settings.concurrency} slots each)")
+    if not stack.settings.with_daemon:
+        echo("  daemon   not started (schedules, sensors and the run queue are idle)")
+    for location in locations:
+        jobs = ", ".join(location.jobs) or "no jobs"
+        detail = f"error: {location.error}" if location.error else jobs
+        echo(f"  code location {location.name}: {location.state} ({detail})")
+    echo(f"\nopgraph UI: {stack.url}")
+
+
+def stopped(stack: DevStack, leftovers: list[int]) -> None:
+    extra = f" ({len(leftovers)} leftover processes stopped)" if leftovers else ""
+    stack.echo(f"opgraph dev: stopped {len(stack.services)} services{extra}; nothing left running")

@@ -1,0 +1,235 @@
+"""What `opgraph dev` starts, in which order, and how it stops it all.
+
+    broker (embedded Redis, unless instance.yaml names one)
+    Celery workers ─┐
+    webserver ──────┼─ each in its own session, output in OPGRAPH_HOME/logs/<name>.log
+    daemon ─────────┘  (the webserver and the daemon start the code servers themselves)
+
+Stopping goes the other way: the daemon and the webserver first (nothing new is
+launched), then whatever they left running (run workers, code servers: they were
+re-parented to us), then the workers (so that a cancelled run can still revoke its
+steps), then the broker, and last a sweep of anything still below this process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.dev.broker import start_embedded_redis
+from app.dev.client import LocationInfo, WebClient
+from app.dev.processes import (
+    Service,
+    become_subreaper,
+    descendants,
+    start_service,
+    stop_descendants,
+    stop_services,
+)
+from opgraph.errors import OpgraphError
+from opgraph.instance import OpgraphInstance
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
+FLASK = [sys.executable, "-m", "flask", "--app", "app"]
+DAEMON_COMMAND = ["daemon", "run"]
+WORKER_HEARTBEAT_PREFIX = "celery_worker:"
+READY_TIMEOUT = 60.0
+
+
+class DevError(OpgraphError):
+    """Something `opgraph dev` started did not come up, or stopped on its own."""
+
+
+@dataclass
+class DevSettings:
+    home: Path
+    workspace: Path
+    host: str = "127.0.0.1"
+    port: int = 3000
+    workers: int = 1
+    concurrency: int = 2
+    queues: list[str] | None = None
+    log_format: str = "text"
+    with_daemon: bool = True
+    stop_grace: float = 10.0
+
+
+class DevStack:
+    def __init__(self, settings: DevSettings, echo: Callable[[str], None] = print):
+        self.settings = settings
+        self.echo = echo
+        self.instance = OpgraphInstance.get(settings.home)
+        self.front: list[Service] = []  # webserver, daemon
+        self.workers: list[Service] = []
+        self.broker: Service | None = None
+        self.broker_url = ""
+        self.queues: list[str] = []
+        self.started_at = time.time()
+        token = self.instance.config.webserver.auth_token
+        self.client = WebClient(self.url, token)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}"
+
+    @property
+    def services(self) -> list[Service]:
+        return [*self.front, *self.workers, *([self.broker] if self.broker else [])]
+
+    def pids(self) -> list[int]:
+        """Every process running below this one (for tests and `--once` checks)."""
+        return descendants()
+
+    # -- start ----------------------------------------------------------------------------
+    def start(self) -> list[LocationInfo]:
+        """Start everything and wait until it answers; returns the code locations."""
+        become_subreaper()
+        self._check_port()
+        self.instance.storage  # noqa: B018 - creates or checks the schema before anyone else
+        self._start_broker()
+        self._export_environment()
+        self._start_workers()
+        self._start_front()
+        self._wait_webserver()
+        for name in self.worker_names:
+            self._local_workers.wait_ready(name, READY_TIMEOUT)
+        locations = self._wait_locations()
+        if self.settings.with_daemon:
+            self._wait_daemon()
+        return locations
+
+    def _check_port(self) -> None:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.settings.host, self.settings.port))
+            except OSError as exc:
+                raise DevError(
+                    f"cannot serve the UI on {self.settings.host}:{self.settings.port}: "
+                    f"{exc.strerror}; pass another --port"
+                ) from None
+
+    def _start_broker(self) -> None:
+        configured = os.environ.get("OPGRAPH_CELERY_BROKER_URL")
+        celery = self.instance.config.celery
+        if configured or "broker_url" in celery.model_fields_set:
+            self.broker_url = configured or celery.broker_url
+            return
+        self.broker, self.broker_url = start_embedded_redis(
+            self.settings.home / "dev", self._log("redis")
+        )
+
+    def _export_environment(self) -> None:
+        """What every process started from here (and their children) must agree on."""
+        os.environ["OPGRAPH_HOME"] = str(self.settings.home)
+        os.environ["OPGRAPH_WORKSPACE"] = str(self.settings.workspace)
+        os.environ["OPGRAPH_CELERY_BROKER_URL"] = self.broker_url
+        os.environ["OPGRAPH_LOG_FORMAT"] = self.settings.log_format
+        os.environ["PYTHONUNBUFFERED"] = "1"
+        paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(":"))]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+
+    def _start_workers(self) -> None:
+        from celery_executor.celery_app import make_celery_app
+        from celery_executor.local_workers import LocalWorkers
+        from celery_executor.settings import RUNS_QUEUE
+
+        celery = self.instance.config.celery
+        self.queues = self.settings.queues or [celery.default_queue]
+        if self.instance.config.run_launcher.class_name == "CeleryRunLauncher":
+            self.queues = list(dict.fromkeys([*self.queues, RUNS_QUEUE]))
+        # Node names must not clash with another session's on a shared broker.
+        suffix = "" if self.broker is not None else str(os.getpid())
+        self._local_workers = LocalWorkers(
+            self.settings.home, make_celery_app(celery), self.queues[0], suffix, new_session=True
+        )
+        self.worker_names = [f"dev{i + 1}" for i in range(self.settings.workers)]
+        for name in self.worker_names:
+            popen = self._local_workers.start(
+                name, self.queues, self.settings.concurrency, wait=False
+            )
+            self.workers.append(
+                Service(f"worker {name}", popen, self._local_workers.log_path(name))
+            )
+
+    def _start_front(self) -> None:
+        webserver = [
+            *FLASK, "webserver",
+            "--host", self.settings.host,
+            "--port", str(self.settings.port),
+            "--workspace", str(self.settings.workspace),
+        ]  # fmt: skip
+        self.front.append(self._start("webserver", webserver))
+        if self.settings.with_daemon:
+            self.front.append(self._start("daemon", [*FLASK, *DAEMON_COMMAND]))
+
+    def _start(self, name: str, command: list[str]) -> Service:
+        env = dict(os.environ)
+        return start_service(name, command, self._log(name), env, cwd=Path.cwd())
+
+    def _log(self, name: str) -> Path:
+        return self.settings.home / "logs" / f"{name}.log"
+
+    # -- readiness ------------------------------------------------------------------------
+    def _wait(self, what: str, ready: Callable[[], Any], timeout: float = READY_TIMEOUT) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check()
+            result = ready()
+            if result:
+                return result
+            time.sleep(0.1)
+        raise DevError(f"{what} not ready after {timeout:.0f}s; see {self.settings.home}/logs")
+
+    def _wait_webserver(self) -> None:
+        self._wait(f"the webserver at {self.url}", self.client.healthy)
+
+    def _wait_locations(self) -> list[LocationInfo]:
+        def loaded() -> list[LocationInfo] | None:
+            found = self.client.locations()
+            return None if any(loc.state == "LOADING" for loc in found) else found
+
+        return self._wait("the code locations", loaded)  # type: ignore[no-any-return]
+
+    def _wait_daemon(self) -> None:
+        def beating() -> bool:
+            beats = self.instance.storage.get_daemon_heartbeats()
+            return any(
+                not name.startswith(WORKER_HEARTBEAT_PREFIX)
+                and beat.timestamp >= self.started_at - 1
+                for name, beat in beats.items()
+            )
+
+        self._wait("the daemon", beating)
+
+    def check(self) -> None:
+        """Raise DevError naming the first service that stopped on its own."""
+        for service in self.services:
+            if not service.running():
+                raise DevError(
+                    f"{service.name} exited with code {service.popen.returncode}; "
+                    f"the end of {service.log_path}:\n{service.log_tail()}"
+                )
+
+    # -- stop -----------------------------------------------------------------------------
+    def stop(self) -> list[int]:
+        """Stop everything; returns the pids of processes the services left behind."""
+        grace = self.settings.stop_grace
+        stop_services(self.front, signal.SIGTERM, grace)
+        # Run workers and code servers the webserver and daemon started: SIGTERM makes a
+        # run worker cancel its run, which needs the workers and the broker still up.
+        back = [service.pid for service in self.services if service not in self.front]
+        leftovers = stop_descendants(grace, keep=back)
+        stop_services(self.workers, signal.SIGTERM, grace)
+        if self.broker is not None:
+            stop_services([self.broker], signal.SIGTERM, grace)
+        leftovers += stop_descendants(2.0)
+        self.instance.dispose()
+        return leftovers
