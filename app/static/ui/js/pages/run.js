@@ -196,7 +196,10 @@ function colorGraph() {
     const stripe = node.querySelector(".node-stripe");
     stripe.setAttribute("class", `node-stripe fill-${{ SUCCESS: "ok", FAILURE: "bad", STARTED: "live", UP_FOR_RETRY: "warn" }[status] || "muted"}`);
     const sub = node.querySelector(".node-sub");
-    if (sub && state) sub.textContent = `${status}${state.count > 1 ? ` ×${state.count}` : ""}`;
+    if (state) {
+      sub.textContent = `${status}${state.count > 1 ? ` ×${state.count}` : ""}`;
+      node.querySelector(".node-label").setAttribute("y", String(Number(sub.getAttribute("y")) - 14));
+    }
   }
 }
 

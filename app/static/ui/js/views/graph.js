@@ -68,7 +68,7 @@ export function drawGraph(frame, { nodes, edges }, { statusOf = () => undefined,
       s("title", {}, [id, node.sub && `op ${node.sub}`, state && `status ${state.status}`].filter(Boolean).join("\n")),
       s("rect", { x, y, width: box.width, height: box.height, rx: 5, class: "node-box" }),
       s("rect", { x, y, width: 5, height: box.height, rx: 2, class: ["node-stripe", state ? statusClass(state.status).replace("status-", "fill-") : "fill-muted"] }),
-      s("text", { x: x + 12, y: y + 16, class: "node-label" }, node.label.length > 40 ? `${node.label.slice(0, 39)}…` : node.label),
+      s("text", { x: x + 12, y: y + (sub ? 16 : 23), class: "node-label" }, node.label.length > 40 ? `${node.label.slice(0, 39)}…` : node.label),
       s("text", { x: x + 12, y: y + 30, class: "node-sub" }, sub || ""));
     el.addEventListener("click", () => select(id, true));
     el.addEventListener("keydown", (event) => { if (event.key === "Enter") select(id, true); });

@@ -1,0 +1,110 @@
+"""Mutations the web UI's deployment page needs: reload a code location, drain a worker.
+
+Like every mutation they first ask the context whether this request may change anything
+(read-only mode, bearer token) and answer typed errors, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import graphene
+
+from app.graphql import errors as e
+from app.graphql.arguments import require_workspace
+from app.graphql.errors import Refused, typed_errors
+from app.graphql.fleet_types import celery_app
+from app.graphql.unions import or_error
+from app.graphql.workspace_types import CodeLocationEntry
+
+_REFUSALS = (e.ReadOnlyError, e.UnauthorizedError)
+
+
+def _check_allowed(info: Any) -> None:
+    refusal = info.context.mutation_refusal()
+    if refusal is not None:
+        raise Refused(refusal)
+
+
+class ReloadLocationSuccess(graphene.ObjectType):
+    location = graphene.Field(CodeLocationEntry, required=True)
+
+
+class DrainWorkerSuccess(graphene.ObjectType):
+    worker_name = graphene.String(required=True)
+    queues = graphene.List(
+        graphene.NonNull(graphene.String),
+        required=True,
+        description="Queues the worker stopped consuming.",
+    )
+
+
+ReloadLocationResult = or_error(
+    "ReloadLocationResult",
+    ReloadLocationSuccess,
+    e.LocationNotFoundError,
+    e.WorkspaceNotConfiguredError,
+    *_REFUSALS,
+    e.PythonError,
+)
+DrainWorkerResult = or_error(
+    "DrainWorkerResult", DrainWorkerSuccess, e.InvalidArgumentError, *_REFUSALS, e.PythonError
+)
+
+
+class ReloadLocation(graphene.Mutation):
+    """Load a location's code again here; other webservers and the daemon follow.
+
+    Runs in flight keep the code they started with. A location whose new code fails to
+    load answers success with `location { state loadError }` saying why."""
+
+    class Arguments:
+        location_name = graphene.String(required=True)
+
+    Output = ReloadLocationResult
+
+    @staticmethod
+    @typed_errors
+    def mutate(_root: Any, info: Any, location_name: str) -> Any:
+        _check_allowed(info)
+        workspace = require_workspace(info.context.workspace)
+        if location_name not in workspace.location_names():
+            return e.LocationNotFoundError(
+                message=f"no code location named {location_name!r}; the workspace has "
+                f"{workspace.location_names()}",
+                location_name=location_name,
+            )
+        workspace.reload(location_name)
+        return ReloadLocationSuccess(location=workspace.get(location_name))
+
+
+class DrainWorker(graphene.Mutation):
+    """Stop a Celery worker taking new ops (it finishes those it runs), as `opgraph
+    workers drain` does."""
+
+    class Arguments:
+        worker_name = graphene.String(required=True, description="Celery node name, w1@host")
+
+    Output = DrainWorkerResult
+
+    @staticmethod
+    @typed_errors
+    def mutate(_root: Any, info: Any, worker_name: str) -> Any:
+        from celery_executor.fleet import drain
+
+        _check_allowed(info)
+        queues = drain(celery_app(info.context.instance), worker_name)
+        if not queues:
+            return e.InvalidArgumentError(
+                message=f"worker {worker_name!r} did not answer or consumes no queue: "
+                "nothing to drain (see workersOrError for the workers that answer)",
+                argument="workerName",
+                given=worker_name,
+                expected="the name of a worker that answers and consumes a queue",
+            )
+        return DrainWorkerSuccess(worker_name=worker_name, queues=queues)
+
+
+class UiMutation(graphene.ObjectType):
+    reload_location = ReloadLocation.Field(required=True)
+    drain_worker = DrainWorker.Field(required=True)

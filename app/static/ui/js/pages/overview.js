@@ -1,0 +1,75 @@
+// /: what is running, queued and failing; daemon health; the worker fleet at a glance.
+import { $, h, show } from "../lib/dom.js";
+import { formatAgo, formatDuration, runDuration, shortId, statusBadge } from "../lib/format.js";
+import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
+import { showError } from "../lib/notice.js";
+import { markReady } from "../lib/page.js";
+import { DAEMON_FIELDS, FLEET_QUERY, daemonParts, daemonTable, fleetSummary } from "../views/fleet.js";
+
+const RUN_FIELDS = "count results { runId jobName status createdAt startTime endTime }";
+const QUERY = `query Overview($since: Float!) {
+  inProgress: runsOrError(filter: {statuses: [STARTING, STARTED, CANCELING]}, limit: 10) { ${ERROR_FIELDS} ... on Runs { ${RUN_FIELDS} } }
+  queued: runsOrError(filter: {statuses: [QUEUED, NOT_STARTED]}, limit: 10) { ${ERROR_FIELDS} ... on Runs { ${RUN_FIELDS} } }
+  failures: runsOrError(filter: {statuses: [FAILURE], createdAfter: $since}, limit: 10) { ${ERROR_FIELDS} ... on Runs { ${RUN_FIELDS} } }
+  succeeded: runsOrError(filter: {statuses: [SUCCESS], createdAfter: $since}, limit: 1) { ${ERROR_FIELDS} ... on Runs { count } }
+  instance { runCoordinator runLauncher ${DAEMON_FIELDS} }
+}`;
+const DAY = 24 * 3600;
+
+function stat(id, value, label) {
+  return h("div", { class: "stat", id }, h("div", { class: "value" }, value), h("div", { class: "label" }, label));
+}
+
+function runList(runs, emptyText) {
+  if (!runs.results.length) return h("p", { class: "empty" }, emptyText);
+  return h("table", {}, h("tbody", {}, runs.results.map((run) => h("tr", { "data-run-id": run.runId },
+    h("td", { class: "mono" }, h("a", { href: `/runs/${encodeURIComponent(run.runId)}` }, shortId(run.runId))),
+    h("td", {}, run.jobName), h("td", {}, statusBadge(run.status)),
+    h("td", {}, formatAgo(run.createdAt)), h("td", { class: "num" }, formatDuration(runDuration(run)))))));
+}
+
+async function loadFleet() {
+  try {
+    const data = await gql(FLEET_QUERY);
+    const workers = expectType(data.workersOrError, "Workers").results;
+    const queues = expectType(data.queuesOrError, "Queues").results;
+    const summary = fleetSummary(workers, queues);
+    show($("#fleet"), h("div", { class: "stats" },
+      stat("stat-workers", summary.workers, summary.silent ? `workers (${summary.silent} silent)` : "workers"),
+      stat("stat-slots", `${summary.busy} / ${summary.slots}`, "busy slots"),
+      stat("stat-queued", summary.queued, "ops waiting in queues")),
+      queues.length ? h("p", { class: "log-count" }, queues.map((q) => `${q.name}: ${q.depth ?? "?"} waiting, ${q.consumers.length} consumer(s)`).join(" · ")) : null);
+  } catch (error) {
+    show($("#fleet"), h("p", { class: "empty" }, "The fleet could not be asked."));
+    showError(error, "Worker fleet");
+  }
+}
+
+async function main() {
+  loadFleet(); // asks the workers (up to a second): shown when it answers
+  try {
+    const data = await gql(QUERY, { since: Date.now() / 1000 - DAY });
+    const inProgress = expectType(data.inProgress, "Runs");
+    const queued = expectType(data.queued, "Runs");
+    const failures = expectType(data.failures, "Runs");
+    const succeeded = expectType(data.succeeded, "Runs");
+    const parts = daemonParts(data.instance.daemonHealth.allDaemonStatuses);
+    show($("#stats"),
+      stat("stat-in-progress", inProgress.count, "runs in progress"),
+      stat("stat-queued-runs", queued.count, "runs queued"),
+      stat("stat-failures", failures.count, "failed in 24 h"),
+      stat("stat-successes", succeeded.count, "succeeded in 24 h"),
+      stat("stat-daemon", parts.length ? (parts.every((p) => p.healthy) ? "healthy" : "unhealthy") : "none", "daemon"));
+    show($("#in-progress"), runList(inProgress, "Nothing is running."));
+    show($("#queued"), runList(queued, "Nothing is queued."));
+    show($("#failures"), runList(failures, "No failures in the last 24 hours."));
+    show($("#daemons"), daemonTable(data.instance.daemonHealth.allDaemonStatuses));
+    $("#overview-subtitle").textContent = `run coordinator ${data.instance.runCoordinator.split(".").at(-1)} · run launcher ${data.instance.runLauncher.split(".").at(-1)}`;
+  } catch (error) {
+    show($("#stats"), h("p", { class: "empty" }, "The overview could not be loaded."));
+    showError(error, "Overview");
+  }
+  markReady();
+}
+
+main();
