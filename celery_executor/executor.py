@@ -53,6 +53,8 @@ class CeleryExecutor:
         self._consumers: dict[str, Future[bool]] = {}
         self._warned: set[str] = set()
         self._inspector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opgraph-inspect")
+        self._timeouts_checked: set[str] = set()
+        self.transport_options: dict[str, Any] = {}
 
     # -- setup --------------------------------------------------------------------------
     def _app(self, ctx: RunContext) -> Any:
@@ -70,7 +72,8 @@ class CeleryExecutor:
         )
         self.broker_url = merged.broker_url
         self.default_queue = merged.default_queue
-        celery_settings(merged.broker_url, merged.default_queue, merged.config_source)  # validate
+        settings = celery_settings(merged.broker_url, merged.default_queue, merged.config_source)
+        self.transport_options = settings["broker_transport_options"]
         return make_celery_app(merged)
 
     @staticmethod
@@ -138,7 +141,28 @@ class CeleryExecutor:
                 f"op {step.handle!r}: tags {PRIORITY_TAG}, {RUN_PRIORITY_TAG} and {TIMEOUT_TAG} "
                 f"must be numbers ({exc})"
             ) from exc
+        if timeout is not None and step.handle not in self._timeouts_checked:
+            self._timeouts_checked.add(step.handle)
+            self._warn_if_redelivered(ctx, step.handle, timeout)
         return queue, priority, timeout
+
+    def _warn_if_redelivered(self, ctx: RunContext, handle: str, timeout: float) -> None:
+        visibility = self.transport_options.get("visibility_timeout")
+        if visibility is not None and timeout >= visibility:
+            ctx.sink.emit(
+                make_event(
+                    ctx.run.run_id,
+                    EventType.ENGINE_EVENT,
+                    step_key=handle,
+                    level="WARNING",
+                    message=(
+                        f"op {handle!r} may run {timeout:g}s, not less than the Redis "
+                        f"visibility_timeout of {visibility}s: its message may be delivered "
+                        "twice (the attempt claim drops the copy); raise celery.config_source."
+                        "broker_transport_options.visibility_timeout"
+                    ),
+                )
+            )
 
     def _publish(self, ctx: RunContext, app: Any, steps: list[ExecutionStep]) -> None:
         now = time.time()

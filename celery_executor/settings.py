@@ -6,7 +6,6 @@ worker needs nothing but OPGRAPH_HOME (or its instance.yaml) and the user code.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 from urllib.parse import urlparse
 
@@ -75,14 +74,3 @@ def broker_priority(priority: int, broker_url: str) -> int:
     Celery's Redis transport serves 0 first, so the scale is flipped there."""
     clamped = max(0, min(9, priority))
     return 9 - clamped if is_redis(broker_url) else clamped
-
-
-def warn_if_visibility_too_short(settings: dict[str, Any], longest_timeout: float) -> None:
-    visibility = settings["broker_transport_options"].get("visibility_timeout")
-    if visibility is not None and longest_timeout >= visibility:
-        warnings.warn(
-            f"an op timeout of {longest_timeout:.0f}s is not below the Redis visibility_timeout "
-            f"of {visibility}s: its message may be delivered twice (the claim drops the copy, "
-            "but set celery.config_source.broker_transport_options.visibility_timeout higher)",
-            stacklevel=2,
-        )

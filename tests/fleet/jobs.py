@@ -108,3 +108,20 @@ def timing_out():
 @op(out=Out())
 def whoami():
     return os.getpid()
+
+
+@op(tags={"celery/priority": 0})
+def low():
+    return "low"
+
+
+@op(tags={"celery/priority": 9})
+def urgent():
+    return "urgent"
+
+
+@job
+def prioritized():
+    for i in range(9):
+        low.alias(f"low_{i}")()
+    urgent()
