@@ -7,11 +7,13 @@ with host and port from instance.yaml (`webserver.host`, `webserver.port`) and
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import Flask
 
 from app.extension import current_instance
-from app.logging_setup import gunicorn_logconfig
+from app.logging_setup import configure_logging, gunicorn_logconfig
 from app.workspace import WORKSPACE_ENV
 
 
@@ -65,5 +67,9 @@ def webserver_command(
 
             return create_app(read_only=read_only)
 
-    click.echo(f"opgraph webserver on http://{bind}" + (" (read-only)" if read_only else ""))
+    banner = f"opgraph webserver on http://{bind}" + (" (read-only)" if read_only else "")
+    if configure_logging("webserver"):  # OPGRAPH_LOG_FORMAT=json: every line is JSON
+        logging.getLogger("opgraph.webserver").info(banner)
+    else:
+        click.echo(banner)
     _Server().run()

@@ -12,7 +12,7 @@ from celery.signals import setup_logging
 from celery_executor.settings import celery_settings
 from opgraph.instance import home_from_env
 from opgraph.instance_config import CeleryConfig, load_instance_config
-from opgraph.logs import configure_logging, log_format
+from opgraph.logs import add_log_context_provider, configure_logging, log_format
 
 
 def instance_celery_config(home: Path | None = None) -> CeleryConfig:
@@ -31,6 +31,19 @@ def make_celery_app(config: CeleryConfig | None = None) -> Celery:
 
 def _json_logging(**_: Any) -> None:
     configure_logging("worker")
+    add_log_context_provider(_task_log_context)
+
+
+def _task_log_context() -> dict[str, str]:
+    """The run and step of the task this pool process runs (Celery's own lines too)."""
+    from celery import current_task
+
+    args = current_task.request.args if current_task else None
+    first = args[0] if args else None
+    if isinstance(first, dict):  # a step task's payload
+        step = first.get("step") or {}
+        return {"run_id": str(first.get("run_id")), "step_key": str(step.get("key"))}
+    return {"run_id": first} if isinstance(first, str) else {}  # a run task: the run id
 
 
 # OPGRAPH_LOG_FORMAT=json: a receiver of setup_logging replaces Celery's own log setup.

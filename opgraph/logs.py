@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +35,8 @@ CONTEXT_FIELDS = ("run_id", "step_key")
 _context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
     "opgraph_log_context", default=()
 )
+# Functions that name the run/step a process is busy with (e.g. the Celery task in flight).
+_providers: list[Callable[[], dict[str, str]]] = []
 # The LogRecord attributes every record has: anything else came in through `extra`.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -61,6 +63,12 @@ def set_log_context(**fields: str | None) -> None:
     _context.set(_merged(fields))
 
 
+def add_log_context_provider(provider: Callable[[], dict[str, str]]) -> None:
+    """`provider()` adds fields to every record (those of `log_context` win)."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
 def _merged(fields: dict[str, str | None]) -> tuple[tuple[str, str], ...]:
     merged = {**dict(_context.get()), **{k: v for k, v in fields.items() if v}}
     return tuple(merged.items())
@@ -82,6 +90,11 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "pid": record.process,
         }
+        for provider in _providers:
+            try:
+                entry.update(provider())
+            except Exception:  # a log line is never lost to its decoration
+                pass
         entry.update(_context.get())  # run_id, step_key
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
