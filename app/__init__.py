@@ -19,10 +19,12 @@ def create_app(
     Production: `gunicorn 'app:create_app()'` (see docs/graphql.md)."""
     # Imported here: the CLI and view modules import `app.extension`, not this module.
     from app.cli_code_server import code_server_command
+    from app.cli_daemon import daemon_cli
     from app.cli_dev import dev_command
     from app.cli_instance import instance_cli
     from app.cli_locations import locations_cli
     from app.cli_runs import runs_cli
+    from app.cli_schedules import schedules_cli, sensors_cli
     from app.cli_webserver import webserver_command
     from app.cli_workers import workers_cli
     from app.graphql.view import register_graphql
@@ -44,5 +46,8 @@ def create_app(
     app.cli.add_command(locations_cli)
     app.cli.add_command(code_server_command)
     app.cli.add_command(workers_cli)
+    app.cli.add_command(daemon_cli)
+    app.cli.add_command(schedules_cli)
+    app.cli.add_command(sensors_cli)
     app.cli.add_command(dev_command)
     return app

@@ -50,6 +50,7 @@ class RunLauncher(ABC):
     # Capability flags: callers check these instead of catching NotImplementedError.
     supports_terminate: bool = False
     supports_health_check: bool = False
+    supports_resume: bool = False
 
     @abstractmethod
     def launch_run(self, run: RunRecord) -> RunRecord:
@@ -61,6 +62,12 @@ class RunLauncher(ABC):
 
     def check_run_worker_health(self, run: RunRecord) -> WorkerHealth:
         return WorkerHealth.UNKNOWN
+
+    def resume_run(self, run: RunRecord) -> RunRecord:
+        """Start a new run worker for a STARTED run whose worker died; it continues from
+        the event log (`python -m opgraph.run_worker ID --resume`). Only where
+        `supports_resume`: the daemon's run monitoring calls it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot resume runs")
 
 
 def record_transition(

@@ -41,6 +41,7 @@ _PROJECT_ROOT = str(Path(next(iter(opgraph.__path__))).resolve().parent)
 class SubprocessRunLauncher(RunLauncher):
     supports_terminate = True
     supports_health_check = True
+    supports_resume = True
 
     def __init__(
         self,
@@ -89,12 +90,24 @@ class SubprocessRunLauncher(RunLauncher):
                 f"Could not start the run worker: {exc}",
             )
             return self._instance.get_run(run.run_id)
+        self._record_worker(run.run_id, pid)
+        return self._instance.get_run(run.run_id)
+
+    def resume_run(self, run: RunRecord) -> RunRecord:
+        if run.status is not RunStatus.STARTED:
+            raise RunStatusError(
+                f"run {run.run_id} is {run.status.value}; only STARTED runs can be resumed"
+            )
+        self._reap()
+        self._record_worker(run.run_id, self._spawn(run, resume=True))
+        return self._instance.get_run(run.run_id)
+
+    def _record_worker(self, run_id: str, pid: int) -> None:
         tags = {RUN_WORKER_PID_TAG: str(pid), RUN_WORKER_HOST_TAG: socket.gethostname()}
         start_time = process_start_time(pid)
         if start_time is not None:  # an instant-exit worker may already be gone
             tags[RUN_WORKER_START_TAG] = start_time
-        self._instance.storage.add_run_tags(run.run_id, tags)
-        return self._instance.get_run(run.run_id)
+        self._instance.storage.add_run_tags(run_id, tags)
 
     def prepare(self) -> None:
         """Start the zygote ahead of the first launch (e.g. when a webserver starts)."""
@@ -116,30 +129,31 @@ class SubprocessRunLauncher(RunLauncher):
             self._zygote = Zygote(sys.executable, self._worker_env(), log)
         return self._zygote
 
-    def _spawn(self, run: RunRecord) -> int:
-        """Start the run worker; returns its pid."""
+    def _spawn(self, run: RunRecord, resume: bool = False) -> int:
+        """Start the run worker (`--resume`: continuing from the event log); returns its pid."""
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         env = self._worker_env()
         pointer = run.code_pointer or {}
         cwd = pointer.get("working_directory")
         log_path = self.logs_dir / f"{run.run_id}.log"
+        args = [run.run_id, "--resume"] if resume else [run.run_id]
         if self.warm_start:
-            request = {"run_id": run.run_id, "env": env, "cwd": cwd, "log_path": str(log_path)}
+            request = {"args": args, "env": env, "cwd": cwd, "log_path": str(log_path)}
             try:
                 return self._get_zygote().spawn(request)
             except ZygoteUnavailable as exc:
                 with open(log_path, "a") as log:
                     log.write(f"warm start unavailable ({exc}); starting a new interpreter\n")
-        process = self._popen(env, cwd, log_path, run.run_id)
+        process = self._popen(env, cwd, log_path, args)
         self._processes[run.run_id] = process
         return process.pid
 
     def _popen(
-        self, env: dict[str, str], cwd: str | None, log_path: Path, run_id: str
+        self, env: dict[str, str], cwd: str | None, log_path: Path, args: list[str]
     ) -> subprocess.Popen[bytes]:
         with open(log_path, "ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", RUN_WORKER_MODULE, run_id],
+                [sys.executable, "-m", RUN_WORKER_MODULE, *args],
                 env=env,
                 cwd=cwd if cwd and Path(cwd).is_dir() else None,
                 stdin=subprocess.DEVNULL,

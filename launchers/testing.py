@@ -21,11 +21,13 @@ class InMemoryRunLauncher(RunLauncher):
 
     supports_terminate = True
     supports_health_check = True
+    supports_resume = True
 
     def __init__(self, instance: OpgraphInstance):
         self._instance = instance
         self.launched: list[str] = []
         self.terminated: list[str] = []
+        self.resumed: list[str] = []
 
     def launch_run(self, run: RunRecord) -> RunRecord:
         if not record_transition(
@@ -45,6 +47,12 @@ class InMemoryRunLauncher(RunLauncher):
             return False
         self.terminated.append(run_id)
         return True
+
+    def resume_run(self, run: RunRecord) -> RunRecord:
+        self.resumed.append(run.run_id)
+        if run.run_id in self.terminated:
+            self.terminated.remove(run.run_id)  # a new worker: alive again
+        return self._instance.get_run(run.run_id)
 
     def check_run_worker_health(self, run: RunRecord) -> WorkerHealth:
         if run.run_id not in self.launched:

@@ -55,11 +55,12 @@ def _run_child(request: dict[str, Any]) -> int:
     for entry in reversed(request["env"].get("PYTHONPATH", "").split(os.pathsep)):
         if entry and entry not in sys.path:
             sys.path.insert(1, entry)
-    sys.argv = ["opgraph.run_worker", request["run_id"]]
+    args = request.get("args") or [request["run_id"]]  # e.g. [run_id, "--resume"]
+    sys.argv = ["opgraph.run_worker", *args]
     from opgraph import run_worker
 
     try:
-        return run_worker.main([request["run_id"]])
+        return run_worker.main(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
 

@@ -244,6 +244,12 @@ class RunMonitoringConfig(_Strict):
     max_resume_run_attempts: int = Field(
         0, ge=0, description="How often a run whose worker died is resumed before it fails."
     )
+    worker_heartbeat_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        description="A STARTED run whose run worker has not heartbeated (every 5 s) for this "
+        "long counts as dead, even where the launcher cannot look at the process.",
+    )
     poll_interval_seconds: float = Field(30, gt=0, description="How often the daemon checks.")
 
 
@@ -267,6 +273,45 @@ class RetentionConfig(_Strict):
     ticks: PurgeConfig = Field(
         default_factory=lambda: PurgeConfig(purge_after_days=30),
         description="Schedule and sensor ticks.",
+    )
+
+
+class DaemonConfig(_Strict):
+    lease_seconds: float = Field(
+        10,
+        ge=1,
+        description="The active daemon holds a lease this long and renews it every quarter of "
+        "it; a standby takes over at most this long (plus one second) after it dies.",
+    )
+    max_catchup_runs: int = Field(
+        5,
+        ge=1,
+        description="After downtime, a schedule runs at most this many of the ticks it missed "
+        "(the latest ones); older ones are dropped.",
+    )
+    scheduler_interval_seconds: float = Field(
+        5, gt=0, description="How often the scheduler looks for schedule ticks that are due."
+    )
+    sensor_interval_seconds: float = Field(
+        1,
+        gt=0,
+        description="How often the daemon looks for sensors that are due (each sensor runs "
+        "at most every `minimum_interval_seconds`).",
+    )
+    step_heartbeat_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        description="A Celery step attempt of a run whose run worker died, silent this long, "
+        "is marked LOST.",
+    )
+    step_queued_timeout_seconds: float = Field(
+        600,
+        gt=0,
+        description="A Celery step attempt of a run whose run worker died, QUEUED this long "
+        "(no worker took it), is marked LOST.",
+    )
+    retention_interval_seconds: float = Field(
+        3600, gt=0, description="How often old runs and ticks are purged."
     )
 
 
@@ -312,6 +357,9 @@ class InstanceConfig(_Strict):
     )
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="When old records are deleted."
+    )
+    daemon: DaemonConfig = Field(
+        default_factory=DaemonConfig, description="The daemon: lease, scheduler, sweeper."
     )
     webserver: WebserverConfig = Field(
         default_factory=WebserverConfig, description="The web UI and GraphQL server."

@@ -35,8 +35,10 @@ def create_reexecution_run(
     strategy: str,
     step_keys: list[str] | None = None,
     tags: dict[str, str] | None = None,
+    run_key: str | None = None,
 ) -> RunRecord:
-    """Store a NOT_STARTED child run of a finished run; submit it like any other run."""
+    """Store a NOT_STARTED child run of a finished run; submit it like any other run.
+    `run_key` (unique in storage) makes a second identical request raise DuplicateRunKey."""
     parent = instance.get_run(parent_run_id)
     if strategy not in STRATEGIES:
         raise OpgraphError(f"re-execution strategy {strategy!r} is not one of {list(STRATEGIES)}")
@@ -68,6 +70,7 @@ def create_reexecution_run(
         code_version=parent.code_version,
         parent_run_id=parent.run_id,
         root_run_id=root,
+        run_key=run_key,
     )
 
 

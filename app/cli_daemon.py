@@ -1,0 +1,129 @@
+"""`opgraph daemon run|status`: the daemon process, and who is active right now."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.cli_format import CommandGroup, format_table, format_time
+from app.cli_locations import WORKSPACE_OPTION
+from app.extension import current_instance
+from app.workspace import open_workspace, workspace_path
+from opgraph.daemon import Daemon, build_parts, new_daemon_id
+from opgraph.daemon.controller import DAEMON_HEARTBEAT, LEASE_NAME
+from storage.records import StepAttempt
+
+daemon_cli = CommandGroup("daemon", help="Run the daemon (schedules, sensors, run queue, ...).")
+log = logging.getLogger("opgraph.daemon")
+
+
+class CeleryStepTerminator:
+    """Revokes step tasks on the instance's Celery broker (the app is built on first use,
+    so a daemon of an instance without Celery never connects to a broker)."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self._app: Any = None
+
+    def revoke(self, attempt: StepAttempt, terminate: bool) -> None:
+        try:
+            if self._app is None:
+                from celery_executor.celery_app import instance_celery_config, make_celery_app
+
+                self._app = make_celery_app(instance_celery_config(self.home))
+            destination = [attempt.hostname] if terminate and attempt.hostname else None
+            self._app.control.revoke(
+                attempt.attempt_id, terminate=terminate, signal="SIGKILL", destination=destination
+            )
+        except Exception as exc:  # the attempt is marked in storage whatever the broker says
+            log.warning("could not revoke step attempt %s: %s", attempt.attempt_id, exc)
+
+
+@daemon_cli.command("run")
+@WORKSPACE_OPTION
+def run(workspace_file: str | None) -> None:
+    """Run the daemon until SIGTERM/Ctrl-C. Start two for a hot standby: one holds the
+    lease and works, the other takes over within `daemon.lease_seconds` if it dies."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    instance = current_instance()
+    daemon_id = new_daemon_id()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    workspace = open_workspace(workspace_path(workspace_file))
+    try:
+        prepare = getattr(instance.run_launcher, "prepare", None)
+        if prepare is not None:
+            prepare()  # e.g. the warm zygote run workers fork from
+        parts = build_parts(instance, workspace, daemon_id, CeleryStepTerminator(instance.home))
+        click.echo(f"daemon {daemon_id}: parts {', '.join(p.name for p in parts)}")
+        Daemon(instance, parts, daemon_id).run(stop)
+    finally:
+        workspace.close()
+        instance.dispose()
+    click.echo(f"daemon {daemon_id}: stopped")
+
+
+@daemon_cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Which daemon is active (host, pid, lease) and each part's last heartbeat.
+    Exits 1 when no daemon holds the lease."""
+    instance = current_instance()
+    storage = instance.storage
+    now = time.time()
+    lease = storage.get_lease(LEASE_NAME)
+    active = lease is not None and lease.expires_at > now
+    beats = sorted(storage.get_daemon_heartbeats().values(), key=lambda b: b.daemon_type)
+    data = {
+        "active": active,
+        "lease": None if lease is None else lease.__dict__,
+        "heartbeats": [
+            {
+                "daemon_type": b.daemon_type,
+                "daemon_id": b.daemon_id,
+                "timestamp": b.timestamp,
+                "seconds_ago": round(now - b.timestamp, 1),
+                "errors": b.info.get("errors") or [],
+                "info": b.info,
+            }
+            for b in beats
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        if lease is None:
+            click.echo("No daemon has run yet: start one with `opgraph daemon run`.")
+        elif active:
+            click.echo(
+                f"Active daemon: {lease.holder} on {lease.host} (pid {lease.pid}), since "
+                f"{format_time(lease.acquired_at)}, lease renewed {now - lease.renewed_at:.0f}s "
+                f"ago (generation {lease.generation})"
+            )
+        else:
+            click.echo(
+                f"No active daemon: the lease of {lease.holder} on {lease.host} expired "
+                f"{now - lease.expires_at:.0f}s ago. Start one with `opgraph daemon run`."
+            )
+        rows = [
+            [
+                b["daemon_type"],
+                b["daemon_id"],
+                f"{b['seconds_ago']:.0f}s ago",
+                "; ".join(b["errors"])[:120] or "-",
+            ]
+            for b in data["heartbeats"]
+            if b["daemon_type"] != DAEMON_HEARTBEAT
+        ]
+        if rows:
+            click.echo(format_table(["PART", "DAEMON", "LAST HEARTBEAT", "ERRORS"], rows))
+    if not active:
+        raise SystemExit(1)

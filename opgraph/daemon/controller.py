@@ -1,0 +1,213 @@
+"""The daemon's controller: one active daemon behind a lease, its parts in threads.
+
+Every daemon process tries the lease (a row in storage, see `Storage.acquire_lease`).
+The one that holds it runs each part in its own thread (tick, heartbeat, wait) and
+renews the lease every quarter of `daemon.lease_seconds`; the others wait as hot
+standbys (code locations loaded, connections open) and try again every second. When the
+active daemon dies, even by kill -9, its lease runs out and a standby takes over within
+`lease_seconds` + 1 s; on a clean stop it releases the lease and the standby takes over
+at its next try. A daemon that cannot renew stops its parts before its lease could have
+run out, so two daemons are never active at once (given clocks kept in step by NTP).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from opgraph.daemon.monitoring import RunMonitor
+from opgraph.daemon.part import Clock, DaemonPart, TickReport
+from opgraph.daemon.retention import Retention
+from opgraph.daemon.run_queue import RunQueue
+from opgraph.daemon.run_retries import RunRetries
+from opgraph.daemon.scheduler import Scheduler
+from opgraph.daemon.sensors import SensorDaemon
+from opgraph.daemon.step_sweeper import StepSweeper, StepTerminator
+from opgraph.instance import OpgraphInstance
+from opgraph.workspace.base import Workspace
+from storage.records import DaemonHeartbeat, DaemonLease
+
+log = logging.getLogger("opgraph.daemon")
+
+LEASE_NAME = "daemon"
+DAEMON_HEARTBEAT = "DAEMON"  # the active daemon itself (lease, host)
+STANDBY_HEARTBEAT = "DAEMON_STANDBY"
+STANDBY_POLL_SECONDS = 1.0
+PART_JOIN_SECONDS = 30.0
+MAX_ERRORS_SHOWN = 10
+
+
+def new_daemon_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def build_parts(
+    instance: OpgraphInstance,
+    workspace: Workspace | None,
+    daemon_id: str,
+    terminator: StepTerminator | None = None,
+) -> list[DaemonPart]:
+    """Every part, configured from instance.yaml. Without a workspace there are no
+    schedules or sensors to run (e.g. a daemon for the run queue only)."""
+    config = instance.config
+    daemon = config.daemon
+    monitoring = config.run_monitoring
+    parts: list[DaemonPart] = []
+    if workspace is not None:
+        parts.append(
+            Scheduler(
+                instance, workspace, daemon.max_catchup_runs, daemon.scheduler_interval_seconds
+            )
+        )
+        parts.append(SensorDaemon(instance, workspace, daemon.sensor_interval_seconds))
+    parts.append(RunQueue(instance, daemon_id))
+    parts.append(RunMonitor(instance, monitoring, terminator))
+    parts.append(
+        StepSweeper(
+            instance,
+            terminator,
+            worker_timeout_seconds=monitoring.worker_heartbeat_timeout_seconds,
+            heartbeat_timeout_seconds=daemon.step_heartbeat_timeout_seconds,
+            queued_timeout_seconds=daemon.step_queued_timeout_seconds,
+        )
+    )
+    parts.append(RunRetries(instance, config.run_retries))
+    parts.append(Retention(instance, config.retention, daemon.retention_interval_seconds))
+    return parts
+
+
+class Daemon:
+    def __init__(
+        self,
+        instance: OpgraphInstance,
+        parts: Sequence[DaemonPart],
+        daemon_id: str | None = None,
+        clock: Clock = time.time,
+        lease_seconds: float | None = None,
+    ):
+        self.instance = instance
+        self.parts = list(parts)
+        self.daemon_id = daemon_id or new_daemon_id()
+        self.clock = clock
+        self.lease_seconds = lease_seconds or instance.config.daemon.lease_seconds
+        self.host = socket.gethostname()
+        self.lease: DaemonLease | None = None
+        self.active = threading.Event()  # set while this daemon's parts run
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop` is set: standby, or active while the lease is ours."""
+        try:
+            while not stop.is_set():
+                lease = self._try_acquire()
+                if lease is None:
+                    self._heartbeat(STANDBY_HEARTBEAT, {"state": "standby"})
+                    stop.wait(STANDBY_POLL_SECONDS)
+                    continue
+                self._run_active(lease, stop)
+        finally:
+            if self.lease is not None:
+                try:
+                    self.instance.storage.release_lease(LEASE_NAME, self.daemon_id, self.clock())
+                except Exception as exc:
+                    log.warning("could not release the daemon lease: %s", exc)
+                self.lease = None
+            for part in self.parts:
+                part.close()
+
+    def _acquire(self) -> DaemonLease | None:
+        """The lease if it is ours now; None if another daemon has it. Raises when the
+        storage does not answer (then nobody can tell who is active)."""
+        self.lease = self.instance.storage.acquire_lease(
+            LEASE_NAME, self.daemon_id, self.host, os.getpid(), self.clock(), self.lease_seconds
+        )
+        return self.lease
+
+    def _try_acquire(self) -> DaemonLease | None:
+        try:
+            return self._acquire()
+        except Exception as exc:
+            log.warning("cannot reach storage for the daemon lease: %s", exc)
+            self.lease = None
+            return None
+
+    def _run_active(self, lease: DaemonLease, stop: threading.Event) -> None:
+        log.info("daemon %s is active (lease generation %d)", self.daemon_id, lease.generation)
+        self._heartbeat(DAEMON_HEARTBEAT, self._lease_info(lease))
+        halt = threading.Event()
+        threads = [
+            threading.Thread(
+                target=self._part_loop, args=(part, halt), name=f"daemon-{part.name}", daemon=True
+            )
+            for part in self.parts
+        ]
+        self.active.set()
+        for thread in threads:
+            thread.start()
+        renew_every = self.lease_seconds / 4
+        expires_at = lease.expires_at
+        try:
+            while not stop.wait(renew_every):
+                try:
+                    renewed = self._acquire()
+                except Exception as exc:
+                    log.warning("daemon %s cannot renew its lease: %s", self.daemon_id, exc)
+                    # Unknown whether it is still ours: stop before it could have run out.
+                    if self.clock() >= expires_at - renew_every:
+                        break
+                    continue
+                if renewed is None:
+                    log.warning("daemon %s lost its lease to another daemon", self.daemon_id)
+                    break
+                expires_at = renewed.expires_at
+                self._heartbeat(DAEMON_HEARTBEAT, self._lease_info(renewed))
+        finally:
+            halt.set()
+            self.active.clear()
+            for thread in threads:
+                thread.join(PART_JOIN_SECONDS)
+            log.info("daemon %s stopped its parts", self.daemon_id)
+
+    def _part_loop(self, part: DaemonPart, halt: threading.Event) -> None:
+        while not halt.is_set():
+            started = time.monotonic()
+            try:
+                report = part.tick(self.clock())
+            except Exception as exc:  # a part's bad tick must not end the daemon
+                log.exception("daemon part %s failed", part.name)
+                report = TickReport(errors=[f"{type(exc).__name__}: {exc}"])
+            info: dict[str, Any] = {
+                **report.info,
+                "errors": report.errors[:MAX_ERRORS_SHOWN],
+                "tick_seconds": round(time.monotonic() - started, 4),
+                "interval_seconds": part.interval_seconds,
+            }
+            for error in report.errors[:MAX_ERRORS_SHOWN]:
+                log.warning("%s: %s", part.name, error)
+            self._heartbeat(part.name, info)
+            if not halt.is_set():
+                part.wait(part.interval_seconds, halt)
+
+    def _lease_info(self, lease: DaemonLease) -> dict[str, Any]:
+        return {
+            "state": "active",
+            "lease_generation": lease.generation,
+            "active_since": lease.acquired_at,
+            "lease_expires_at": lease.expires_at,
+            "parts": [part.name for part in self.parts],
+        }
+
+    def _heartbeat(self, daemon_type: str, info: dict[str, Any]) -> None:
+        info = {"host": self.host, "pid": os.getpid(), **info}
+        try:
+            self.instance.storage.add_daemon_heartbeat(
+                DaemonHeartbeat(daemon_type, self.daemon_id, self.clock(), info)
+            )
+        except Exception as exc:
+            log.warning("could not write the %s heartbeat: %s", daemon_type, exc)

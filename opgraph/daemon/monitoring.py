@@ -1,0 +1,182 @@
+"""Run monitoring: runs whose run worker is stuck, dead, too slow or will not stop.
+
+- STARTING longer than `start_timeout_seconds`: the worker is terminated, the run FAILS.
+- STARTED with a dead run worker (the launcher says so, or no heartbeat for
+  `worker_heartbeat_timeout_seconds`): its Celery steps are stopped, then the run is
+  resumed by a new worker that continues from the event log (up to
+  `max_resume_run_attempts` times, counted in the run's `opgraph/resume_attempts` tag),
+  or it FAILS.
+- STARTED longer than its `opgraph/max_runtime_seconds` tag: terminated, FAILS.
+- CANCELING longer than `cancel_timeout_seconds`: terminated, CANCELED.
+
+"Terminated" is real: the launcher kills the worker's process group and Celery steps are
+revoked with SIGKILL. Every decision is an event on the run that says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opgraph.daemon.part import DaemonPart, TickReport, move_run
+from opgraph.daemon.step_sweeper import StepTerminator, stop_run_steps, worker_last_seen
+from opgraph.events import EventType, make_event
+from opgraph.instance import OpgraphInstance
+from opgraph.instance_config import RunMonitoringConfig
+from storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
+
+MAX_RUNTIME_TAG = "opgraph/max_runtime_seconds"
+RESUME_ATTEMPTS_TAG = "opgraph/resume_attempts"
+RESUMED_AT_TAG = "opgraph/resumed_at"
+DEAD = "DEAD"  # launchers.base.WorkerHealth.DEAD (a StrEnum): compared as text
+
+S = RunStatus
+
+
+class RunMonitor(DaemonPart):
+    name = "RUN_MONITORING"
+
+    def __init__(
+        self,
+        instance: OpgraphInstance,
+        config: RunMonitoringConfig,
+        terminator: StepTerminator | None = None,
+    ):
+        self.instance = instance
+        self.config = config
+        self.terminator = terminator
+        self.interval_seconds = config.poll_interval_seconds
+
+    @property
+    def launcher(self) -> Any:
+        return self.instance.run_launcher
+
+    def tick(self, now: float) -> TickReport:
+        report = TickReport()
+        if not self.config.enabled:
+            report.info["enabled"] = False
+            return report
+        watched = [S.STARTING, S.STARTED, S.CANCELING]
+        for run in self.instance.storage.get_runs(RunsFilter(statuses=watched)):
+            try:
+                self._check(run, now, report)
+            except Exception as exc:
+                report.errors.append(f"run {run.run_id}: {type(exc).__name__}: {exc}")
+        return report
+
+    def _check(self, run: RunRecord, now: float, report: TickReport) -> None:
+        since = now - run.updated_at  # updated when the status last moved
+        if run.status is S.STARTING and since > self.config.start_timeout_seconds:
+            self._end(
+                run,
+                now,
+                S.FAILURE,
+                f"Run timed out: still STARTING after {since:.0f}s "
+                f"(run_monitoring.start_timeout_seconds: {self.config.start_timeout_seconds:g})",
+            )
+            report.count("start_timeouts")
+        elif run.status is S.CANCELING and since > self.config.cancel_timeout_seconds:
+            self._end(
+                run,
+                now,
+                S.CANCELED,
+                f"Run did not stop within {self.config.cancel_timeout_seconds:g}s of the cancel "
+                "request (run_monitoring.cancel_timeout_seconds); its worker was terminated",
+            )
+            report.count("cancel_timeouts")
+        elif run.status is S.STARTED:
+            self._check_started(run, now, report)
+
+    def _check_started(self, run: RunRecord, now: float, report: TickReport) -> None:
+        limit = _max_runtime(run, report)
+        if limit is not None and run.started_at is not None and now - run.started_at > limit:
+            self._end(
+                run,
+                now,
+                S.FAILURE,
+                f"Run exceeded its maximum runtime of {limit:g}s (tag {MAX_RUNTIME_TAG}) "
+                "and was terminated",
+            )
+            report.count("runtime_exceeded")
+            return
+        dead = self._dead_reason(run, now)
+        if dead is None:
+            return
+        stop_run_steps(self.instance, self.terminator, run.run_id, f"run worker {dead}", now)
+        attempts = int(run.tags.get(RESUME_ATTEMPTS_TAG, "0") or 0)
+        resumable = getattr(self.launcher, "supports_resume", False)
+        if resumable and attempts < self.config.max_resume_run_attempts:
+            self._resume(run, now, dead, attempts + 1)
+            report.count("resumed")
+            return
+        why = f"Run worker {dead}"
+        if self.config.max_resume_run_attempts and resumable:
+            why += (
+                f"; no resume attempts left ({attempts} of {self.config.max_resume_run_attempts})"
+            )
+        self._end(run, now, S.FAILURE, why)
+        report.count("worker_failures")
+
+    def _dead_reason(self, run: RunRecord, now: float) -> str | None:
+        launcher = self.launcher
+        if getattr(launcher, "supports_health_check", False):
+            health = str(launcher.check_run_worker_health(run))
+            if health == DEAD:
+                pid = run.tags.get("opgraph/run_worker_pid", "?")
+                return f"(pid {pid}) is no longer running"
+        seen = max(worker_last_seen(run), float(run.tags.get(RESUMED_AT_TAG, "0") or 0))
+        silent = now - seen
+        if silent > self.config.worker_heartbeat_timeout_seconds:
+            return (
+                f"has not heartbeated for {silent:.0f}s "
+                f"(run_monitoring.worker_heartbeat_timeout_seconds: "
+                f"{self.config.worker_heartbeat_timeout_seconds:g})"
+            )
+        return None
+
+    def _resume(self, run: RunRecord, now: float, dead: str, attempt: int) -> None:
+        self.instance.storage.add_run_tags(
+            run.run_id, {RESUME_ATTEMPTS_TAG: str(attempt), RESUMED_AT_TAG: repr(now)}
+        )
+        self.instance.store_events(
+            [
+                make_event(
+                    run.run_id,
+                    EventType.ENGINE_EVENT,
+                    level="WARNING",
+                    message=f"Run worker {dead}; resuming the run in a new worker from its "
+                    f"event log (attempt {attempt} of {self.config.max_resume_run_attempts})",
+                    data={"resume_attempt": attempt},
+                )
+            ]
+        )
+        if getattr(self.launcher, "supports_terminate", False):
+            self.launcher.terminate(run.run_id)  # a hung worker must not run on beside the new one
+        self.launcher.resume_run(self.instance.get_run(run.run_id))
+
+    def _end(self, run: RunRecord, now: float, status: RunStatus, message: str) -> None:
+        """Kill the worker and its steps first, then record the end (only if still live)."""
+        if getattr(self.launcher, "supports_terminate", False):
+            self.launcher.terminate(run.run_id)
+        steps_status = (
+            StepAttemptStatus.CANCELED if status is S.CANCELED else StepAttemptStatus.LOST
+        )
+        stop_run_steps(self.instance, self.terminator, run.run_id, message, now, steps_status)
+        event = EventType.RUN_CANCELED if status is S.CANCELED else EventType.RUN_FAILURE
+        move_run(self.instance, run.run_id, event, status, (run.status,), message, reason=message)
+
+
+def _max_runtime(run: RunRecord, report: TickReport) -> float | None:
+    value = run.tags.get(MAX_RUNTIME_TAG)
+    if value is None:
+        return None
+    try:
+        limit = float(value)
+    except ValueError:
+        limit = -1.0
+    if limit <= 0:
+        report.errors.append(
+            f"run {run.run_id}: tag {MAX_RUNTIME_TAG}={value!r} is not a positive number of "
+            "seconds (e.g. 3600); the run has no maximum runtime"
+        )
+        return None
+    return limit
