@@ -219,3 +219,30 @@ def test_cancel_stops_the_running_op_process(celery_fleet, tmp_path):
     wait_for(gone, timeout=10, what="the op's process to stop")
     [final] = storage.get_step_attempts(run_id=result.run_id)
     assert final.status is StepAttemptStatus.CANCELED
+
+
+def test_a_worker_stopped_with_sigterm_finishes_its_op_first(celery_fleet, tmp_path):
+    celery_fleet.stop_worker("w1")
+    celery_fleet.start_worker("leaving", concurrency=1)
+    try:
+        thread, holder = run_in_thread(
+            celery_fleet, jobs.long_job, tmp_path, tags={"test/sleep": "2"}
+        )
+        attempt = wait_for(lambda: running_attempt(celery_fleet, "long_op"), what="long_op to run")
+        leaving = celery_fleet.workers["leaving"]
+        leaving.send_signal(signal.SIGTERM)
+        celery_fleet.start_worker("w1")  # takes what comes after
+        assert leaving.wait(30) == 0
+        thread.join(60)
+    finally:
+        celery_fleet.workers.pop("leaving", None)
+        if "w1" not in celery_fleet.workers:
+            celery_fleet.start_worker("w1")
+    result = holder["result"]
+    assert result.success
+    attempts = {
+        a.step_key: a for a in celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
+    }
+    assert attempts["long_op"].attempt_id == attempt.attempt_id  # finished where it started
+    assert attempts["long_op"].status is StepAttemptStatus.SUCCESS
+    assert attempts["after"].hostname == celery_fleet.node("w1")
