@@ -2,24 +2,10 @@
 
 import time
 
+from benchmarks.core_jobs import gather, start, step
 from opgraph import db_io_manager, job, op
 
 RESOURCES = {"io_manager": db_io_manager}
-
-
-@op
-def start():
-    return 0
-
-
-@op
-def step(x):
-    return x + 1
-
-
-@op
-def gather(values):
-    return len(values)
 
 
 @op
