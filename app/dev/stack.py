@@ -35,12 +35,24 @@ from app.dev.processes import (
 )
 from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
+from storage.records import RunsFilter, RunStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 DAEMON_COMMAND = ["daemon", "run"]
 WORKER_HEARTBEAT_PREFIX = "celery_worker:"
 READY_TIMEOUT = 60.0
+IN_FLIGHT = (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING)
+
+
+def daemon_available() -> bool:
+    """Whether `opgraph daemon run` exists (the daemon lands in its own change)."""
+    import click
+
+    from app import create_app
+
+    group = create_app().cli.commands.get(DAEMON_COMMAND[0])  # reads no config
+    return isinstance(group, click.Group) and DAEMON_COMMAND[1] in group.commands
 
 
 class DevError(OpgraphError):
@@ -222,6 +234,8 @@ class DevStack:
     def stop(self) -> list[int]:
         """Stop everything; returns the pids of processes the services left behind."""
         grace = self.settings.stop_grace
+        if not self._runs_in_flight():  # nothing to cancel: no need to keep the workers
+            stop_services([*self.front, *self.workers], signal.SIGTERM, grace)
         stop_services(self.front, signal.SIGTERM, grace)
         # Run workers and code servers the webserver and daemon started: SIGTERM makes a
         # run worker cancel its run, which needs the workers and the broker still up.
@@ -233,3 +247,14 @@ class DevStack:
         leftovers += stop_descendants(2.0)
         self.instance.dispose()
         return leftovers
+
+    def _runs_in_flight(self) -> bool:
+        """Runs launched during this session that have a run worker (or will get one)."""
+        try:
+            live = self.instance.storage.get_runs(
+                RunsFilter(statuses=list(IN_FLIGHT), created_after=self.started_at - 1),
+                limit=1,
+            )
+        except Exception:  # storage unreachable: stop in the careful order
+            return True
+        return bool(live)
