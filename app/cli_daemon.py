@@ -15,6 +15,7 @@ import click
 from app.cli_format import CommandGroup, format_table, format_time
 from app.cli_locations import WORKSPACE_OPTION
 from app.extension import current_instance
+from app.logging_setup import configure_logging
 from app.workspace import open_workspace, workspace_path
 from opgraph.daemon import Daemon, build_parts, new_daemon_id
 from opgraph.daemon.controller import DAEMON_HEARTBEAT, LEASE_NAME
@@ -51,7 +52,8 @@ class CeleryStepTerminator:
 def run(workspace_file: str | None) -> None:
     """Run the daemon until SIGTERM/Ctrl-C. Start two for a hot standby: one holds the
     lease and works, the other takes over within `daemon.lease_seconds` if it dies."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not configure_logging("daemon"):  # OPGRAPH_LOG_FORMAT=json: JSON lines instead
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     instance = current_instance()
     daemon_id = new_daemon_id()
     stop = threading.Event()
