@@ -19,14 +19,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo $(if $(ONCE),--once)
 
+# The packages mypy checks (the webserver follows once its parts settle).
+TYPED := opgraph storage celery_executor launchers
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -96,10 +96,8 @@ class ExecuteJobResult:
         is_mapped = self.job.flat_ops[node_str].dynamic_source is not None
         is_dynamic = self.job.flat_ops[node_str].op_def.outs[output_name].is_dynamic
         if is_mapped:
-            return {
-                e.step_key.split("[", 1)[1][:-1]: self._load(e.step_key, output_name, None)
-                for e in outputs  # type: ignore[union-attr]
-            }
+            keys = [e.step_key for e in outputs if e.step_key is not None]
+            return {k.split("[", 1)[1][:-1]: self._load(k, output_name, None) for k in keys}
         if is_dynamic:
             return {
                 e.data["mapping_key"]: self._load(node_str, output_name, e.data["mapping_key"])
@@ -188,5 +186,6 @@ def execute_job(
     ctx = execute_run(instance, run, definition, plan, executor)
     result = ExecuteJobResult(instance, definition, run.run_id)
     if raise_on_error and not result.success:
-        raise StepExecutionError(f"run {run.run_id} failed") from (ctx.user_exceptions or [None])[0]
+        cause = ctx.user_exceptions[0] if ctx.user_exceptions else None
+        raise StepExecutionError(f"run {run.run_id} failed") from cause
     return result

@@ -214,7 +214,8 @@ def _component(kind: str, value: Any) -> Any:
     if short is None:
         raise ValueError(f"unknown {kind.replace('_', ' ')} {name!r}; expected {expected}")
     # A one-field wrapper keeps the short name in error locations: run_coordinator.queued.x
-    wrapper = create_model(f"{kind}_{name}", __base__=_Strict, **{name: (short.options, ...)})
+    fields: dict[str, Any] = {name: (short.options, ...)}
+    wrapper = create_model(f"{kind}_{name}", __base__=_Strict, **fields)
     parsed = getattr(wrapper.model_validate({name: options or {}}), name)
     return ComponentConfig(
         module=short.module, class_name=short.class_name, config=parsed.model_dump()

@@ -64,7 +64,7 @@ class FlatOp:
 
     @property
     def upstream_handles(self) -> set[str]:
-        handles = set()
+        handles: set[str] = set()
         for source in self.inputs.values():
             if isinstance(source, FlatMany):
                 handles.update(s.handle for s in source.sources)

@@ -596,7 +596,7 @@ class SqlStorage(Storage):
     ) -> bool:
         rows = [event_row(event) for event in events]
         if self._postgres:
-            columns = list(zip(*rows, strict=True)) if rows else [[]] * 8
+            columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 8
             params: dict[str, Any] = dict(
                 zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True)
             )

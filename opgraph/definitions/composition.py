@@ -192,7 +192,7 @@ class Composition:
 
     def _outputs_of(self, node: Node) -> Any:
         outs = node.definition.output_defs_by_name
-        handles = {}
+        handles: dict[str, InvokedOutput | InvokedDynamicOutput] = {}
         for out_name, out in outs.items():
             if out.is_dynamic and node.is_mapped:
                 raise DefinitionError(

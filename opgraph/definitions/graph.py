@@ -35,7 +35,7 @@ class GraphDefinition:
         self._check_inputs_used()
 
     def _check_inputs_used(self) -> None:
-        used = set()
+        used: set[str] = set()
         for node in self.nodes.values():
             for source in node.inputs.values():
                 sources = source.sources if isinstance(source, FromMany) else (source,)

@@ -134,8 +134,9 @@ class MultiprocessExecutor:
         if not conns:
             time.sleep(timeout)
             return
-        for conn in wait(list(conns), timeout):
-            worker = conns[conn]
+        for ready in wait(list(conns), timeout):
+            worker = conns[ready]  # type: ignore[index]  # wait() returns what it was given
+            conn = worker.conn
             while True:  # drain: one flush per burst of events, not per event
                 try:
                     message = conn.recv()
