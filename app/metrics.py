@@ -41,6 +41,7 @@ from storage.stats import Histogram, InstanceStats, instance_stats
 
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+BROKER_CHECK_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
 WORKER_PREFIX = "celery_worker:"  # celery_executor.fleet.HEARTBEAT_PREFIX
 # A worker beats every 10 s (celery_executor.fleet.HEARTBEAT_SECONDS); three missed: gone.
 WORKER_ALIVE_SECONDS = 30.0
@@ -162,6 +163,11 @@ def _celery_app(instance: OpgraphInstance) -> Any:
         from celery_executor.celery_app import make_celery_app
 
         cached = make_celery_app(instance.config.celery)
+        # A scrape must answer within Prometheus' timeout: a down broker fails at once.
+        cached.conf.broker_transport_options = {
+            **cached.conf.broker_transport_options,
+            **BROKER_CHECK_OPTIONS,
+        }
         current_app.extensions["opgraph_metrics_celery"] = cached
     return cached
 

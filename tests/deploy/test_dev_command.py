@@ -141,6 +141,9 @@ def test_metrics_move_during_a_run_and_ctrl_c_stops_everything(tmp_path, code, s
     assert _sample(text, "opgraph_celery_queue_consumers", queue="opgraph") == 1
     assert _sample(text, "opgraph_step_duration_seconds_count") == 14
     assert _sample(text, "opgraph_step_duration_seconds_bucket", le="0.1") == 2  # fan, total
+    # dev started the daemon, and it beats.
+    assert 'opgraph_daemon_heartbeat_age_seconds{daemon="DAEMON"}' in text
+    assert _sample(text, "opgraph_daemon_heartbeat_age_seconds", daemon="DAEMON") < 30
 
     dev.interrupt()
     assert dev.wait(60) == 0, dev.output
