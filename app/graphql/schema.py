@@ -5,8 +5,12 @@ from __future__ import annotations
 import graphene
 
 from app.graphql.mutations import Mutation as RunMutation
-from app.graphql.queries import Query
-from app.graphql.ui_fields import UiMutation
+from app.graphql.queries import Query as RunQuery
+from app.graphql.ui_fields import UiMutation, UiQuery
+
+
+class Query(RunQuery, UiQuery):
+    pass
 
 
 class Mutation(RunMutation, UiMutation):
