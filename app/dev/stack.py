@@ -155,8 +155,10 @@ class DevStack:
 
         celery = self.instance.config.celery
         self.queues = self.settings.queues or [celery.default_queue]
-        if self.instance.config.run_launcher.class_name == "CeleryRunLauncher":
-            self.queues = list(dict.fromkeys([*self.queues, RUNS_QUEUE]))
+        launcher = self.instance.config.run_launcher
+        if launcher.class_name == "CeleryRunLauncher":  # run workers are tasks too
+            runs_queue = str(launcher.config.get("queue") or RUNS_QUEUE)
+            self.queues = list(dict.fromkeys([*self.queues, runs_queue]))
         # Node names must not clash with another session's on a shared broker.
         suffix = "" if self.broker is not None else str(os.getpid())
         self._local_workers = LocalWorkers(
