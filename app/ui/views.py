@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
 
 from app.extension import OpgraphExtension
-from app.ui.assets import asset_version
+from app.ui.assets import asset_version, page_modules
 
 ui_blueprint = Blueprint("ui", __name__)
 
@@ -59,6 +59,7 @@ def _page(template: str, section: str, title: str, **data: str) -> ResponseRetur
         nav=NAV,
         body_data=body_data,
         asset_version=asset_version(),
+        modules=page_modules(template),
         **data,
     )
     response = Response(html, mimetype="text/html")

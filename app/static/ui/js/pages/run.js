@@ -47,6 +47,8 @@ const tracker = new StepTracker();
 const selectedSteps = new Set();
 let graph = null;
 let redrawPending = false;
+let lastRedraw = 0;
+const REDRAW_MS = 250;
 let refreshPending = null;
 let attemptsPending = null;
 let ticker = null;
@@ -118,13 +120,16 @@ function loadAttemptsSoon() {
   }, 300);
 }
 
+/** Redraw the timeline, steps and graph at most every REDRAW_MS (a long log streams in fast). */
 function redrawSoon() {
   if (redrawPending) return;
   redrawPending = true;
-  requestAnimationFrame(() => {
+  const wait = Math.max(0, lastRedraw + REDRAW_MS - performance.now());
+  setTimeout(() => requestAnimationFrame(() => {
     redrawPending = false;
+    lastRedraw = performance.now();
     redraw();
-  });
+  }), wait);
 }
 
 function redraw() {

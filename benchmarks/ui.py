@@ -1,0 +1,232 @@
+"""Web UI figures: page loads with 100,000 runs in PostgreSQL, and a 20,000-event run.
+
+    python benchmarks/ui.py [--runs 100000] [--events 20000] [--repeat 5] [--json]
+
+A gunicorn webserver (gthread) on a scratch PostgreSQL database filled straight through
+SQLAlchemy; headless Chromium (/usr/bin/chromium) opens each page `--repeat` times. A
+page's load time is from navigation start to the page's ready mark (its main data shown),
+measured by the browser. The browser tests (tests/ui/test_ui_scale.py) use the same fill
+helpers and check the same figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from storage.records import EventRecord, RunRecord, RunStatus
+from storage.schema import run_tags, runs
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STATUSES = ["SUCCESS"] * 5 + ["FAILURE", "CANCELED"]
+
+JOBS = """
+from opgraph import Definitions, ScheduleDefinition, job, op
+
+@op
+def one() -> int:
+    return 1
+
+@op
+def plus(x: int) -> int:
+    return x + 1
+
+@job
+def job_0():
+    plus(one())
+
+defs = Definitions(jobs=[job_0], schedules=[ScheduleDefinition(name="hourly", job=job_0, cron_schedule="0 * * * *")])
+"""
+
+
+def fill_runs(storage: Any, count: int, tags_per_run: int = 10, batch: int = 5000) -> None:
+    """`count` finished runs of 20 jobs over the last `count` seconds, with tags."""
+    now = time.time()
+    for start in range(0, count, batch):
+        run_rows, tag_rows = [], []
+        for i in range(start, min(start + batch, count)):
+            run_id = f"fill-{i:06d}-{uuid.uuid4().hex[:8]}"
+            created = now - count + i
+            run_rows.append(
+                {
+                    "run_id": run_id, "job_name": f"job_{i % 20}", "status": STATUSES[i % 7],
+                    "run_config": "{}", "created_at": created, "started_at": created + 0.5,
+                    "ended_at": created + 3, "updated_at": created + 3,
+                }
+            )  # fmt: skip
+            tag_rows += [
+                {"run_id": run_id, "key": f"tag_{t}", "value": f"value_{(i + t) % 50}"}
+                for t in range(tags_per_run)
+            ]
+        with storage.engine.begin() as conn:
+            conn.execute(runs.insert(), run_rows)
+            if tag_rows:
+                conn.execute(run_tags.insert(), tag_rows)
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE runs")
+        conn.exec_driver_sql("ANALYZE run_tags")
+
+
+def add_long_run(storage: Any, events: int, steps: int = 100) -> str:
+    """A finished run of `events` events: `steps` steps, each a start, logs and a success."""
+    run_id = f"long-{uuid.uuid4().hex[:8]}"
+    now = time.time() - events * 0.001
+    storage.add_run(RunRecord(run_id=run_id, job_name="long", status=RunStatus.SUCCESS))
+    per_step = max(3, events // steps)
+    made: list[EventRecord] = [EventRecord(run_id, "RUN_START", now)]
+    for i in range(1, events - 1):
+        step, position = divmod(i - 1, per_step)
+        key = f"step_{min(step, steps - 1)}"
+        kind = "STEP_START" if position == 0 else "LOG"
+        if position == per_step - 1 and step < steps:
+            kind = "STEP_SUCCESS"
+        level = "WARNING" if i % 97 == 0 else "INFO"
+        made.append(
+            EventRecord(run_id, kind, now + i * 0.001, step_key=key, attempt=0, level=level,
+                        message=f"line {i} of a long run: processed batch {i % 250}")
+        )  # fmt: skip
+    made.append(EventRecord(run_id, "RUN_SUCCESS", now + events * 0.001))
+    for start in range(0, len(made), 2000):
+        storage.store_events(made[start : start + 2000])
+    return run_id
+
+
+def open_ready(page: Any, url: str) -> float:
+    """Open `url`; ms from navigation start to the page's ready mark."""
+    page.goto(url)
+    page.wait_for_selector("body[data-ready]", timeout=30_000)
+    return float(page.evaluate("window.opgraphReadyMs"))
+
+
+def long_run_figures(page: Any, url: str) -> dict[str, float]:
+    """Load a long run's page to its last event, then time a filter and a scroll."""
+    open_ready(page, url)
+    page.wait_for_selector("body[data-stream-ended]", timeout=60_000)
+    all_events_ms = float(page.evaluate("performance.now()"))
+    filter_ms = page.evaluate(
+        """() => new Promise((resolve) => {
+             const select = document.querySelector('#event-log-root select[name=type]');
+             const start = performance.now();
+             select.value = 'STEP_SUCCESS';
+             select.dispatchEvent(new Event('change'));
+             requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - start)));
+           })"""
+    )
+    scroll_ms = page.evaluate(
+        """() => new Promise((resolve) => {
+             const select = document.querySelector('#event-log-root select[name=type]');
+             select.value = '';
+             select.dispatchEvent(new Event('change'));
+             const view = document.querySelector('#event-log');
+             requestAnimationFrame(() => {
+               const start = performance.now();
+               view.scrollTop = view.scrollHeight / 2;
+               view.dispatchEvent(new Event('scroll'));
+               requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - start)));
+             });
+           })"""
+    )
+    return {
+        "all_events_ms": round(all_events_ms, 1),
+        "filter_ms": round(float(filter_ms), 1),
+        "scroll_ms": round(float(scroll_ms), 1),
+    }
+
+
+def _home(scratch: Path, pg_url: str) -> Path:
+    import yaml
+
+    home, code = scratch / "home", scratch / "code"
+    home.mkdir()
+    code.mkdir()
+    (code / "jobs.py").write_text(JOBS)
+    (home / "instance.yaml").write_text(yaml.safe_dump({"storage": {"url": pg_url}}))
+    workspace = {
+        "load_from": [
+            {"python_file": {"relative_path": str(code / "jobs.py"), "location_name": "bench"}}
+        ]
+    }
+    (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+    return home
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print one JSON object of figures last")
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.core import _ScratchPostgres
+    from storage import create_storage
+    from tests.web_server import Webserver
+
+    with (
+        tempfile.TemporaryDirectory(prefix="opgraph-bench-ui-") as scratch,
+        _ScratchPostgres(args.pg_url) as pg_url,
+    ):
+        home = _home(Path(scratch), pg_url)
+        storage = create_storage(pg_url)
+        started = time.perf_counter()
+        fill_runs(storage, args.runs)
+        fill_s = time.perf_counter() - started
+        long_run = add_long_run(storage, args.events)
+        some_run = storage.get_runs(limit=1)[0].run_id
+        server = Webserver(home)
+        pages = {
+            "/": "overview", "/runs": "runs", "/runs?status=FAILURE&job=job_3": "runs_filtered",
+            f"/runs/{some_run}": "run", "/jobs": "jobs", "/jobs/bench/job_0": "job",
+            "/schedules": "schedules", "/sensors": "sensors", "/deployment": "deployment",
+        }  # fmt: skip
+        figures: dict[str, Any] = {"runs": args.runs, "fill_s": round(fill_s, 1)}
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                for path in pages:  # warm up: code server, plans, caches
+                    open_ready(page, server.url + path)
+                for path, name in pages.items():
+                    times = [open_ready(page, server.url + path) for _ in range(args.repeat)]
+                    figures[f"{name}_ms_p50"] = round(statistics.median(times), 1)
+                    figures[f"{name}_ms_max"] = round(max(times), 1)
+                long = long_run_figures(page, f"{server.url}/runs/{long_run}")
+                figures.update({f"run_{args.events}_events_{k}": v for k, v in long.items()})
+                browser.close()
+        finally:
+            server.stop()
+            storage.dispose()
+    width = max(len(name) for name in figures)
+    for name, value in figures.items():
+        print(f"{name.ljust(width)}  {value}")
+    if args.json:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
