@@ -14,7 +14,7 @@ from opgraph.instance import OpgraphInstance
 from storage.records import EventRecord, RunStatus
 
 DEFAULT_EXECUTOR = "multi_or_in_process"
-CELERY_EXECUTION = {"config": {"celery": {}}}
+CELERY_EXECUTION: dict[str, Any] = {"config": {"celery": {}}}
 SHOWN_EVENTS = frozenset(
     {
         "RUN_START",
