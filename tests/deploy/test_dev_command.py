@@ -172,3 +172,32 @@ def test_metrics_move_during_a_run_and_ctrl_c_stops_everything(tmp_path, code, s
     )
     webserver_lines = (home / "logs" / "webserver.log").read_text().splitlines()
     assert webserver_lines and all(json.loads(line)["service"] for line in webserver_lines)
+
+
+def test_ctrl_c_during_a_run_cancels_it_and_leaves_nothing(tmp_path, code, sessions):
+    home = tmp_path / "home"
+    port = free_port()
+    args = ["-f", str(code), "--port", str(port), "--job", "fan_job", "--no-daemon"]
+    args += ["-c", str(_config(tmp_path, width=2, seconds=60))]
+    dev = DevProcess(home, args, cwd=tmp_path)
+    sessions.append(dev)
+    dev.wait_for_line("launched fan_job")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # both ops are running on the worker
+        text = fetch(f"http://127.0.0.1:{port}/metrics")
+        if _sample(text, "opgraph_step_attempts", queue="opgraph", status="RUNNING") == 2:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the ops never ran:\n{dev.output}")
+    started = time.monotonic()
+    dev.interrupt()
+    assert dev.wait(90) == 0, dev.output
+    assert time.monotonic() - started < 45, dev.output  # not the ops' 60 s
+    assert dev.still_running() == []
+    storage = create_storage(f"sqlite:///{home / 'storage' / 'opgraph.db'}")
+    try:
+        run = storage.get_run(_run_id(dev.output))
+        assert run.status in (RunStatus.CANCELED, RunStatus.FAILURE), run.status
+    finally:
+        storage.dispose()
