@@ -63,20 +63,27 @@ async function loadRun() {
   renderHeader();
 }
 
+/** Start and end from the RUN_* events (events are the truth), the run record as fallback. */
+function runTimes() {
+  return { startTime: tracker.runStart ?? run.startTime, endTime: tracker.runEnd ?? run.endTime };
+}
+
 function renderHeader() {
   show($("#run-status"), statusBadge(run.status));
   document.title = `Run ${run.runId.slice(0, 8)} ${run.status} · opgraph`;
+  const times = runTimes();
   const jobHref = run.locationName ? `/jobs/${encodeURIComponent(run.locationName)}/${encodeURIComponent(run.jobName)}` : null;
+  const live = LIVE.has(run.status);
   show($("#run-subtitle"),
     "Job ", jobHref ? h("a", { href: jobHref }, run.jobName) : run.jobName,
     run.locationName ? ` in ${run.locationName}` : "",
     ` · launched by ${launchedBy(run)}`,
-    ` · started ${formatTime(run.startTime)}`,
-    ` · ${run.endTime ? "took" : "running for"} ${formatDuration(runDuration(run))}`);
+    times.startTime ? ` · started ${formatTime(times.startTime)}` : " · not started",
+    times.startTime && (live || times.endTime) ? ` · ${live ? "running for" : "took"} ${formatDuration(runDuration(times))}` : "");
   show($("#run-facts"),
     h("dt", {}, "Created"), h("dd", {}, formatTime(run.createdAt)),
-    h("dt", {}, "Started"), h("dd", {}, formatTime(run.startTime)),
-    h("dt", {}, "Ended"), h("dd", {}, formatTime(run.endTime)),
+    h("dt", {}, "Started"), h("dd", {}, formatTime(times.startTime)),
+    h("dt", {}, "Ended"), h("dd", {}, formatTime(times.endTime)),
     h("dt", {}, "Run worker"), h("dd", {}, run.runWorkerHost || "—"),
     h("dt", {}, "Code version"), h("dd", { class: "mono" }, run.codeVersion || "—"),
     h("dt", {}, "Parent run"), h("dd", {}, run.parentRunId ? h("a", { href: `/runs/${encodeURIComponent(run.parentRunId)}`, id: "parent-link" }, run.parentRunId) : "—"),
@@ -307,7 +314,12 @@ async function main() {
     onState: setLiveState,
   });
   // Running bars and durations grow while the run is live.
-  ticker = setInterval(() => { if (run && LIVE.has(run.status)) redrawSoon(); }, 1000);
+  ticker = setInterval(() => {
+    if (run && LIVE.has(run.status)) {
+      redrawSoon();
+      renderHeader();
+    }
+  }, 1000);
 }
 
 main();
