@@ -14,6 +14,7 @@ import graphene
 from app.graphql import errors as e
 from app.graphql.arguments import job_location, parse_run_config, tags_dict
 from app.graphql.errors import Refused, typed_errors
+from app.graphql.instigator_schema import InstigatorMutations
 from app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
 from app.graphql.unions import or_error
 from app.run_actions import delete_run, submit_or_fail
@@ -288,7 +289,7 @@ class DeleteRun(graphene.Mutation):
         return DeleteRunSuccess(run_id=run_id)
 
 
-class Mutation(graphene.ObjectType):
+class Mutation(InstigatorMutations, graphene.ObjectType):
     launch_run = LaunchRun.Field(required=True)
     launch_run_reexecution = LaunchRunReexecution.Field(required=True)
     terminate_run = TerminateRun.Field(required=True)

@@ -22,6 +22,7 @@ from app.graphql.arguments import (
 from app.graphql.errors import typed_errors
 from app.graphql.fleet_types import Queues, Workers, fleet_queues, fleet_workers
 from app.graphql.instance_types import Instance
+from app.graphql.instigator_schema import InstigatorQueries
 from app.graphql.types import (
     CapturedLogs,
     EventConnection,
@@ -87,7 +88,7 @@ ExecutionPlanOrError = or_error(
 )
 
 
-class Query(graphene.ObjectType):
+class Query(InstigatorQueries, graphene.ObjectType):
     runs_or_error = graphene.Field(
         RunsOrError,
         required=True,
