@@ -84,20 +84,21 @@ def status(as_json: bool) -> None:
     lease = storage.get_lease(LEASE_NAME)
     active = lease is not None and lease.expires_at > now
     beats = sorted(storage.get_daemon_heartbeats().values(), key=lambda b: b.daemon_type)
+    heartbeats: list[dict[str, Any]] = [
+        {
+            "daemon_type": b.daemon_type,
+            "daemon_id": b.daemon_id,
+            "timestamp": b.timestamp,
+            "seconds_ago": round(now - b.timestamp, 1),
+            "errors": b.info.get("errors") or [],
+            "info": b.info,
+        }
+        for b in beats
+    ]
     data = {
         "active": active,
         "lease": None if lease is None else lease.__dict__,
-        "heartbeats": [
-            {
-                "daemon_type": b.daemon_type,
-                "daemon_id": b.daemon_id,
-                "timestamp": b.timestamp,
-                "seconds_ago": round(now - b.timestamp, 1),
-                "errors": b.info.get("errors") or [],
-                "info": b.info,
-            }
-            for b in beats
-        ],
+        "heartbeats": heartbeats,
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -122,7 +123,7 @@ def status(as_json: bool) -> None:
                 f"{b['seconds_ago']:.0f}s ago",
                 "; ".join(b["errors"])[:120] or "-",
             ]
-            for b in data["heartbeats"]
+            for b in heartbeats
             if b["daemon_type"] != DAEMON_HEARTBEAT
         ]
         if rows:

@@ -37,6 +37,7 @@ def info(as_json: bool) -> None:
         "schema_revision": head_revision(),
         "storage_error": None,
         "daemons": [],
+        "active_daemon": None,
     }
     try:
         heartbeats = instance.storage.get_daemon_heartbeats()
@@ -48,6 +49,9 @@ def info(as_json: bool) -> None:
             {"type": hb.daemon_type, "id": hb.daemon_id, "last_heartbeat": hb.timestamp}
             for hb in sorted(heartbeats.values(), key=lambda hb: hb.daemon_type)
         ]
+        lease = instance.storage.get_lease("daemon")  # opgraph.daemon.controller.LEASE_NAME
+        if lease is not None and lease.expires_at > time.time():
+            data["active_daemon"] = {"id": lease.holder, "host": lease.host, "pid": lease.pid}
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
@@ -79,6 +83,11 @@ def _print_info(data: dict[str, Any]) -> None:
         click.echo("Daemons: none has sent a heartbeat (start one with `opgraph daemon run`)")
         return
     now = time.time()
+    active = data["active_daemon"]
+    if active:
+        click.echo(f"Active daemon: {active['host']} (pid {active['pid']}, id {active['id']})")
+    else:
+        click.echo("Active daemon: none holds the lease (start one with `opgraph daemon run`)")
     table = format_table(
         ["DAEMON", "ID", "LAST HEARTBEAT"],
         [[d["type"], d["id"], f"{now - d['last_heartbeat']:.0f}s ago"] for d in data["daemons"]],

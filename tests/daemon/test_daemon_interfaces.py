@@ -154,6 +154,9 @@ def test_cli_daemon_status(env: DaemonEnv) -> None:
     assert active.exit_code == 0, active.output
     assert "Active daemon: web1:42:abc on web1 (pid 42)" in active.output
     assert "RUN_QUEUE  web1:42:abc" in active.output
+    info = invoke(env, "instance", "info")
+    assert "Active daemon: web1 (pid 42, id web1:42:abc)" in info.output
+    assert "RUN_QUEUE  web1:42:abc" in info.output
     storage.release_lease("daemon", "web1:42:abc", time.time() - 5)
     expired = invoke(env, "daemon", "status", "--json")
     assert expired.exit_code == 1 and json.loads(expired.output)["active"] is False
