@@ -6,12 +6,7 @@ different modules (or sessions) never take each other's messages.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,18 +15,18 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from celery_executor.local_workers import LocalWorkers
 
 
 class Fleet:
+    """A home (instance.yaml) with its storage, broker, queue and local workers."""
+
     def __init__(self, home: Path, storage_url: str, broker_url: str, queue: str):
         self.home = home
         self.storage_url = storage_url
         self.broker_url = broker_url
         self.queue = queue
-        self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self._instance: Any = None
-        self._app: Any = None
         (home / "instance.yaml").write_text(
             yaml.safe_dump(
                 {
@@ -40,6 +35,12 @@ class Fleet:
                 }
             )
         )
+        from celery_executor.celery_app import instance_celery_config, make_celery_app
+
+        self.app = make_celery_app(instance_celery_config(home))
+        # Control broadcasts reach every worker on the broker: node names carry a suffix
+        # so that two test sessions never answer for each other.
+        self.local = LocalWorkers(home, self.app, queue, name_suffix=queue.rsplit("-", 1)[-1])
 
     @property
     def instance(self) -> Any:
@@ -50,86 +51,22 @@ class Fleet:
         return self._instance
 
     @property
-    def app(self) -> Any:
-        if self._app is None:
-            from celery_executor.celery_app import instance_celery_config, make_celery_app
-
-            self._app = make_celery_app(instance_celery_config(self.home))
-        return self._app
+    def workers(self) -> dict[str, Any]:
+        return self.local.processes
 
     def node(self, name: str) -> str:
-        """Node names carry the fleet's suffix: control broadcasts reach every worker on
-        the broker, so two test sessions must never share a node name."""
-        return f"{name}-{self.suffix}@{socket.gethostname()}"
-
-    @property
-    def suffix(self) -> str:
-        return self.queue.rsplit("-", 1)[-1]
+        return self.local.node(name)
 
     def start_worker(
         self, name: str, queues: list[str] | None = None, concurrency: int = 2, wait: bool = True
-    ) -> subprocess.Popen[bytes]:
-        log = open(self.home / f"worker-{name}.log", "ab")  # noqa: SIM115 - lives with the worker
-        env = {
-            **os.environ,
-            "OPGRAPH_HOME": str(self.home),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "celery_executor",
-                "worker",
-                "-Q",
-                ",".join(queues or [self.queue]),
-                "--concurrency",
-                str(concurrency),
-                "-n",
-                self.node(name),
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.home,
-        )
-        log.close()
-        self.workers[name] = process
-        if wait:
-            self.wait_ready(name)
-        return process
-
-    def wait_ready(self, name: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.workers[name].poll() is not None:
-                raise RuntimeError(f"worker {name} exited: {self.log(name)[-2000:]}")
-            if self.app.control.ping(destination=[self.node(name)], timeout=0.5):
-                return
-        raise RuntimeError(f"worker {name} not ready after {timeout}s: {self.log(name)[-2000:]}")
-
-    def log(self, name: str) -> str:
-        return (self.home / f"worker-{name}.log").read_text(errors="replace")
+    ) -> Any:
+        return self.local.start(name, queues, concurrency, wait)
 
     def stop_worker(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
-        process = self.workers.pop(name)
-        if process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        self.local.stop(name, sig, timeout)
 
     def stop_all(self) -> None:
-        for name in list(self.workers):
-            self.stop_worker(name, signal.SIGTERM, timeout=10)
+        self.local.stop_all()
         if self._instance is not None:
             self._instance.dispose()
 

@@ -79,7 +79,7 @@ compute_logs: {base_dir: logs}
         ],
         "dequeue_interval_seconds": 5.0,
     }
-    assert config.run_launcher.module == "launchers.celery_launcher"
+    assert config.run_launcher.module == "celery_executor.run_launcher"
     assert config.run_launcher.class_name == "CeleryRunLauncher"
     assert config.celery.broker_url == "redis://broker:6379/1"
     assert config.run_monitoring.enabled is False
