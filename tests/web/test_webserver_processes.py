@@ -101,9 +101,11 @@ def test_two_webservers_share_one_postgres(tmp_path: Path, pg_storage_url, serve
 
     run_id = first.gql(LAUNCH, {"job": "sleepy"})["launchRun"]["run"]["runId"]
 
-    # The other replica sees it, follows its events live and terminates it.
-    deadline = time.monotonic() + 30
-    while second.gql(STATUS, {"id": run_id})["runOrError"]["status"] != "STARTED":
+    # ... follows its events live and terminates it.
+    # The other replica sees it; wait until its step runs (through the other one's API).
+    steps = "query($id: String!) { runOrError(runId: $id) { ... on Run { stepStats { status } } } }"
+    deadline = time.monotonic() + 60
+    while not second.gql(steps, {"id": run_id})["runOrError"]["stepStats"]:
         assert time.monotonic() < deadline, first.output()
         time.sleep(0.1)
     events: list[dict] = []
