@@ -194,19 +194,48 @@ def test_wide_job_graph_is_laid_out(ui: UiInstance, page: Any):
     shoot(page, "job-wide")
 
 
-def test_schedules_and_sensors(ui: UiInstance, page: Any):
+def test_schedules_toggle_ticks_and_dry_run(ui: UiInstance, page: Any):
+    from storage.records import TickRecord, TickStatus
+
+    ui.storage.create_tick(
+        TickRecord("ui:hourly_numbers", "hourly_numbers@test", TickStatus.FAILURE, time.time() - 60,
+                   error="<b>boom</b> in the schedule function")
+    )  # fmt: skip
     open_page(page, ui.url + "/schedules")
     row = page.locator("#instigator-table tr[data-name=hourly_numbers]")
     assert "0 * * * *" in row.inner_text()
+    assert row.get_attribute("data-status") == "STOPPED"
+    assert "FAILURE" in row.inner_text()  # the last tick
+
+    row.locator("button[data-toggle]").click()
+    page.wait_for_selector("#instigator-table tr[data-name=hourly_numbers][data-status=RUNNING]")
+    running = page.locator("#instigator-table tr[data-name=hourly_numbers]")
+    assert ":00:00" in running.locator("td").nth(5).inner_text()  # the next tick, on the hour
     shoot(page, "schedules")
-    row.locator("a").first.click()
+
+    running.locator("a").first.click()
     page.wait_for_selector("body[data-ready]")
-    assert "numbers" in page.inner_text("#definition")
+    assert page.get_attribute("#instigator-status", "data-status") == "RUNNING"
+    assert page.locator("#next-ticks li").count() == 5
+    tick = page.locator("#tick-table tr[data-tick='hourly_numbers@test']")
+    assert "<b>boom</b> in the schedule function" in tick.inner_text()
+    page.click("#dry-run")
+    page.wait_for_selector("#dry-run-requests li")
+    assert '"runConfig": {}' in page.inner_text("#dry-run-requests")  # one run, no config
     shoot(page, "schedule")
+    page.click("#instigator-status button[data-toggle]")
+    page.wait_for_selector("#instigator-status[data-status=STOPPED]")
+    assert page.locator("main b").count() == 0
 
     open_page(page, ui.url + "/sensors")
-    assert "every 30 s" in page.inner_text("#instigator-table tr[data-name=quiet_sensor]")
+    sensor = page.locator("#instigator-table tr[data-name=quiet_sensor]")
+    assert "every 30 s" in sensor.inner_text()
     shoot(page, "sensors")
+    sensor.locator("a").first.click()
+    page.wait_for_selector("body[data-ready]")
+    page.click("#dry-run")
+    page.wait_for_selector("#dry-run-skip")
+    assert page.inner_text("#dry-run-skip") == "nothing to do"
 
 
 def test_deployment_page(ui: UiInstance, page: Any):
@@ -255,6 +284,11 @@ def test_read_only_hides_actions(ui: UiInstance, runs: dict[str, str], page: Any
 
         open_page(page, f"{server.url}/deployment")
         assert page.locator("#location-table button", has_text="Reload").is_hidden()
+
+        open_page(page, f"{server.url}/schedules")
+        assert page.locator("#instigator-table button[data-toggle]").is_hidden()
+        open_page(page, f"{server.url}/schedules/ui/hourly_numbers")
+        assert page.locator("#dry-run").is_hidden()
     finally:
         ui.servers.remove(server)
         server.stop()

@@ -1,51 +1,47 @@
-// /schedules and /sensors: every schedule or sensor of the workspace with its last run.
+// /schedules and /sensors: every schedule or sensor of the workspace, its status (with a
+// switch), next and last tick.
 import { $, h, show } from "../lib/dom.js";
-import { formatAgo, statusBadge } from "../lib/format.js";
-import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
-import { showError } from "../lib/notice.js";
-import { markReady, pageData } from "../lib/page.js";
-import { KINDS, cadence } from "../views/instigators.js";
+import { formatTime, statusBadge } from "../lib/format.js";
+import { expectType, gql } from "../lib/gql.js";
+import { showError, showInfo } from "../lib/notice.js";
+import { hideActions, markReady, pageData } from "../lib/page.js";
+import { KINDS, cadence, listQuery, tickSummary, toggleButton } from "../views/instigators.js";
 
 const kind = pageData.kind;
-const { plural, tag, fields } = KINDS[kind];
-const QUERY = `{ workspaceOrError { ${ERROR_FIELDS} ... on Workspace { locationEntries { name state ${plural} { ${fields} } } } } }`;
+const k = KINDS[kind];
 
-async function lastRuns(items) {
-  if (!items.length) return [];
-  const parts = items.map((item, i) => `r${i}: runsOrError(filter: {tags: [{key: "${tag}", value: ${JSON.stringify(item.name)}}]}, limit: 1) {
-    ${ERROR_FIELDS} ... on Runs { count results { runId status createdAt } } }`);
-  const data = await gql(`{ ${parts.join("\n")} }`);
-  return items.map((_, i) => expectType(data[`r${i}`], "Runs"));
+function row(item) {
+  const href = `/${k.plural}/${encodeURIComponent(item.locationName)}/${encodeURIComponent(item[k.shortName])}`;
+  const tr = h("tr", { "data-name": item[k.shortName], "data-status": item.status },
+    h("td", {}, h("a", { href }, item[k.shortName])),
+    h("td", {}, item.locationName),
+    h("td", {}, h("a", { href: `/jobs/${encodeURIComponent(item.locationName)}/${encodeURIComponent(item.jobName)}` }, item.jobName)),
+    h("td", { class: "mono" }, cadence(kind, item)),
+    h("td", { class: "instigator-status" }, statusBadge(item.status), " ",
+      toggleButton(kind, item, (changed) => {
+        showInfo(`${changed[k.shortName]} is ${changed.status.toLowerCase()}.`);
+        load();
+      })),
+    kind === "schedule" ? h("td", {}, item.status === "RUNNING" && item.nextTickTimestamps?.length ? formatTime(item.nextTickTimestamps[0]) : "—") : null,
+    h("td", {}, tickSummary(item.ticks[0])));
+  hideActions(tr);
+  return tr;
 }
 
-async function main() {
+async function load() {
   try {
-    const data = await gql(QUERY);
-    const workspace = expectType(data.workspaceOrError, "Workspace");
-    const items = workspace.locationEntries.flatMap((loc) => loc[plural].map((item) => ({ ...item, location: loc.name })));
-    $("#instigators-subtitle").textContent = `${items.length} ${plural} in ${workspace.locationEntries.length} code location(s)`;
-    if (!items.length) {
-      show($("#instigator-list"), h("p", { class: "empty" }, `No ${plural} in the workspace.`));
-    } else {
-      const runs = await lastRuns(items);
-      show($("#instigator-list"), h("table", { id: "instigator-table" },
-        h("thead", {}, h("tr", {}, ["Name", "Location", "Job", kind === "schedule" ? "Schedule" : "Interval", "Default status", "Runs", "Last run"].map((t) => h("th", {}, t)))),
-        h("tbody", {}, items.map((item, i) => h("tr", { "data-name": item.name },
-          h("td", {}, h("a", { href: `/${plural}/${encodeURIComponent(item.location)}/${encodeURIComponent(item.name)}` }, item.name)),
-          h("td", {}, item.location),
-          h("td", {}, h("a", { href: `/jobs/${encodeURIComponent(item.location)}/${encodeURIComponent(item.jobName)}` }, item.jobName)),
-          h("td", { class: "mono" }, cadence(kind, item)),
-          h("td", {}, statusBadge(item.defaultStatus)),
-          h("td", { class: "num" }, runs[i].count),
-          h("td", {}, runs[i].results.length
-            ? [h("a", { href: `/runs/${encodeURIComponent(runs[i].results[0].runId)}` }, formatAgo(runs[i].results[0].createdAt)), " ", statusBadge(runs[i].results[0].status)]
-            : "—"))))));
-    }
+    const data = await gql(listQuery(kind));
+    const items = expectType(data[k.list], k.listType).results;
+    $("#instigators-subtitle").textContent = `${items.length} ${k.plural}; the daemon ticks those that are running`;
+    const headers = ["Name", "Location", "Job", kind === "schedule" ? "Schedule" : "Interval", "Status", ...(kind === "schedule" ? ["Next tick"] : []), "Last tick"];
+    show($("#instigator-list"), items.length
+      ? h("table", { id: "instigator-table" }, h("thead", {}, h("tr", {}, headers.map((t) => h("th", {}, t)))), h("tbody", {}, items.map(row)))
+      : h("p", { class: "empty" }, `No ${k.plural} in the workspace.`));
   } catch (error) {
-    show($("#instigator-list"), h("p", { class: "empty" }, `The ${plural} could not be loaded.`));
-    showError(error, plural);
+    show($("#instigator-list"), h("p", { class: "empty" }, `The ${k.plural} could not be loaded.`));
+    showError(error, k.plural);
   }
   markReady();
 }
 
-main();
+load();
