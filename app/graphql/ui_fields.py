@@ -1,5 +1,5 @@
-"""Fields the web UI needs beyond the run API: where each Celery step attempt ran, and
-the deployment page's actions (reload a code location, drain a worker).
+"""Fields the web UI needs beyond the run API: where each Celery step attempt ran, which
+daemon holds the lease, and the deployment page's actions (reload a code location, drain a worker).
 
 Like every mutation the actions first ask the context whether this request may change
 anything (read-only mode, bearer token) and answer typed errors, never a 500.
@@ -7,6 +7,7 @@ anything (read-only mode, bearer token) and answer typed errors, never a 500.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import graphene
@@ -60,13 +61,38 @@ class StepAttempt(graphene.ObjectType):
         return root.ended_at  # type: ignore[no-any-return]
 
 
+class DaemonLease(graphene.ObjectType):
+    """Which daemon is active: the holder of the lease until it expires (it renews)."""
+
+    holder = graphene.String(required=True, description="The active daemon's id.")
+    host = graphene.String(required=True)
+    pid = graphene.Int(required=True)
+    acquired_at = graphene.Float(required=True)
+    renewed_at = graphene.Float(required=True)
+    expires_at = graphene.Float(required=True)
+    generation = graphene.Int(
+        required=True, description="Grows whenever another daemon takes over."
+    )
+
+
 class UiQuery(graphene.ObjectType):
+    daemon_lease = graphene.Field(
+        DaemonLease, description="The active daemon; null when no daemon holds the lease."
+    )
+
     step_attempts = graphene.List(
         graphene.NonNull(StepAttempt),
         required=True,
         run_id=graphene.String(required=True),
         description="A run's step attempts on the Celery fleet, oldest first.",
     )
+
+    @staticmethod
+    def resolve_daemon_lease(_root: Any, info: Any) -> Any:
+        from opgraph.daemon.controller import LEASE_NAME
+
+        lease = info.context.instance.storage.get_lease(LEASE_NAME)
+        return lease if lease is not None and lease.expires_at > time.time() else None
 
     @staticmethod
     def resolve_step_attempts(_root: Any, info: Any, run_id: str) -> list[Any]:

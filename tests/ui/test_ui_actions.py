@@ -192,3 +192,34 @@ def test_worker_appears_on_deployment_page_and_drains(ui: UiInstance, fleet: Any
         page.click("#refresh-fleet")
         page.wait_for_timeout(1500)
     assert "none (drained)" in row.inner_text()
+
+
+def test_deployment_shows_the_active_and_standby_daemon(ui: UiInstance, page: Any):
+    from tests.daemon.daemon_procs import DaemonProcess
+
+    active = DaemonProcess(ui.home, "active")
+    standby = None
+    try:
+        open_page(page, ui.url + "/deployment")
+        deadline = time.monotonic() + 30
+        while "Active daemon on" not in page.inner_text("#daemons"):
+            assert time.monotonic() < deadline, active.output()[-2000:]
+            page.wait_for_timeout(500)
+            open_page(page, ui.url + "/deployment")
+        standby = DaemonProcess(ui.home, "standby")
+        page.wait_for_timeout(1000)
+        deadline = time.monotonic() + 30
+        while page.locator("#daemon-table tr[data-role=standby]").count() == 0:
+            assert time.monotonic() < deadline, standby.output()[-2000:]
+            page.wait_for_timeout(500)
+            open_page(page, ui.url + "/deployment")
+        assert page.locator("#daemon-table tr[data-role=active]").count() >= 1
+        assert f"(pid {active.pid})" in page.inner_text("#daemon-lease")
+        shoot(page, "deployment-daemon")
+        open_page(page, ui.url + "/")
+        assert page.inner_text("#stat-daemon .value") in ("healthy", "unhealthy")
+        assert "daemon on" in page.inner_text("#stat-daemon .label")
+    finally:
+        active.stop()
+        if standby is not None:
+            standby.stop()

@@ -52,7 +52,7 @@ def test_overview_shows_runs_daemon_and_fleet(ui: UiInstance, runs: dict[str, st
     assert page.inner_text("#stat-successes .value") == "2"
     assert page.inner_text("#stat-failures .value") == "1"
     assert page.locator(f"#failures tr[data-run-id='{runs['failure']}']").count() == 1
-    assert "No daemon has reported" in page.inner_text("#daemons")
+    assert "No daemon holds the lease" in page.inner_text("#daemons")
     # The fleet answered (other sessions' workers on the shared broker may answer too).
     page.wait_for_selector("#stat-workers")
     assert page.inner_text("#stat-workers .value").isdigit()

@@ -4,13 +4,14 @@ import { formatAgo, formatTime, shortId } from "../lib/format.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError, showInfo } from "../lib/notice.js";
 import { confirmAction, hideActions, markReady } from "../lib/page.js";
-import { DAEMON_FIELDS, FLEET_QUERY, daemonTable } from "../views/fleet.js";
+import { DAEMON_FIELDS, FLEET_QUERY, LEASE_FIELDS, daemonTable } from "../views/fleet.js";
 import { loadErrorBox, locationBadge } from "../views/locations.js";
 
 const LOCATION_FIELDS = "name state version updatedAt loadError { message errorClass file line traceback } jobs { name } schedules { name } sensors { name }";
 const QUERY = `{
   workspaceOrError { ${ERROR_FIELDS} ... on Workspace { locationEntries { ${LOCATION_FIELDS} } } }
   instance { info runCoordinator runLauncher readOnly ${DAEMON_FIELDS} }
+  ${LEASE_FIELDS}
 }`;
 const RELOAD = `mutation($name: String!) { reloadLocation(locationName: $name) { ${ERROR_FIELDS}
   ... on ReloadLocationSuccess { location { ${LOCATION_FIELDS} } } } }`;
@@ -100,7 +101,7 @@ async function main() {
   try {
     const data = await gql(QUERY);
     $("#instance-info").textContent = data.instance.info.split("\n").join(" · ");
-    show($("#daemons"), daemonTable(data.instance.daemonHealth.allDaemonStatuses));
+    show($("#daemons"), daemonTable(data.instance.daemonHealth.allDaemonStatuses, data.daemonLease));
     try {
       const workspace = expectType(data.workspaceOrError, "Workspace");
       show($("#locations"), h("table", { id: "location-table" },

@@ -4,7 +4,7 @@ import { formatAgo, formatDuration, runDuration, shortId, statusBadge } from "..
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError } from "../lib/notice.js";
 import { markReady } from "../lib/page.js";
-import { DAEMON_FIELDS, FLEET_QUERY, daemonParts, daemonTable, fleetSummary } from "../views/fleet.js";
+import { DAEMON_FIELDS, FLEET_QUERY, LEASE_FIELDS, daemonParts, daemonTable, fleetSummary } from "../views/fleet.js";
 
 const RUN_FIELDS = "count results { runId jobName status createdAt startTime endTime }";
 const QUERY = `query Overview($since: Float!) {
@@ -13,6 +13,7 @@ const QUERY = `query Overview($since: Float!) {
   failures: runsOrError(filter: {statuses: [FAILURE], createdAfter: $since}, limit: 10) { ${ERROR_FIELDS} ... on Runs { ${RUN_FIELDS} } }
   succeeded: runsOrError(filter: {statuses: [SUCCESS], createdAfter: $since}, limit: 1) { ${ERROR_FIELDS} ... on Runs { count } }
   instance { runCoordinator runLauncher ${DAEMON_FIELDS} }
+  ${LEASE_FIELDS}
 }`;
 const DAY = 24 * 3600;
 
@@ -59,11 +60,12 @@ async function main() {
       stat("stat-queued-runs", queued.count, "runs queued"),
       stat("stat-failures", failures.count, "failed in 24 h"),
       stat("stat-successes", succeeded.count, "succeeded in 24 h"),
-      stat("stat-daemon", parts.length ? (parts.every((p) => p.healthy) ? "healthy" : "unhealthy") : "none", "daemon"));
+      stat("stat-daemon", !data.daemonLease ? "none" : parts.every((p) => p.healthy) ? "healthy" : "unhealthy",
+        data.daemonLease ? `daemon on ${data.daemonLease.host}` : "daemon"));
     show($("#in-progress"), runList(inProgress, "Nothing is running."));
     show($("#queued"), runList(queued, "Nothing is queued."));
     show($("#failures"), runList(failures, "No failures in the last 24 hours."));
-    show($("#daemons"), daemonTable(data.instance.daemonHealth.allDaemonStatuses));
+    show($("#daemons"), daemonTable(data.instance.daemonHealth.allDaemonStatuses, data.daemonLease));
     $("#overview-subtitle").textContent = `run coordinator ${data.instance.runCoordinator.split(".").at(-1)} · run launcher ${data.instance.runLauncher.split(".").at(-1)}`;
   } catch (error) {
     show($("#stats"), h("p", { class: "empty" }, "The overview could not be loaded."));
