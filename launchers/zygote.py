@@ -34,7 +34,7 @@ def _preload() -> None:
 
 
 def _run_child(request: dict[str, Any]) -> int:
-    """In the forked child: become the run worker of `request["run_id"]`."""
+    """In the forked child: become the run worker (`request["args"]`: run id [--resume])."""
     os.setsid()  # its own session: terminate() signals the whole group
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
