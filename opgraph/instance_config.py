@@ -128,6 +128,17 @@ class TagConcurrencyLimit(_Strict):
         None, description="Only runs whose tag has this value count; omitted: any value."
     )
     limit: int = Field(ge=0, description="At most this many such runs in progress at once.")
+    per_value: bool = Field(
+        False,
+        description="Apply the limit to each value of the tag separately (e.g. at most 2 "
+        "runs per `customer`), instead of to all values together.",
+    )
+
+    @model_validator(mode="after")
+    def _value_or_per_value(self) -> TagConcurrencyLimit:
+        if self.per_value and self.value is not None:
+            raise ValueError("give value (one value) or per_value: true (each value), not both")
+        return self
 
 
 class ImmediateCoordinatorConfig(_Strict):

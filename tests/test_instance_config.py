@@ -74,8 +74,8 @@ compute_logs: {base_dir: logs}
     assert config.run_coordinator.config == {
         "max_concurrent_runs": 4,
         "tag_concurrency_limits": [
-            {"key": "team", "value": "data", "limit": 1},
-            {"key": "database", "value": None, "limit": 2},
+            {"key": "team", "value": "data", "limit": 1, "per_value": False},
+            {"key": "database", "value": None, "limit": 2, "per_value": False},
         ],
         "dequeue_interval_seconds": 5.0,
     }

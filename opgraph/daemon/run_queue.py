@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,9 +68,13 @@ def bad_priorities(runs: Sequence[RunRecord]) -> list[str]:
     return bad
 
 
-def _applies(limit: TagConcurrencyLimit, run: RunRecord) -> bool:
+def _bucket(limit: TagConcurrencyLimit, run: RunRecord) -> str | None:
+    """Which count of `limit` the run falls in (None: the limit does not apply to it):
+    one count for all values, or one per value with `per_value`."""
     value = run.tags.get(limit.key)
-    return value is not None and (limit.value is None or value == limit.value)
+    if value is None or (limit.value is not None and value != limit.value):
+        return None
+    return value if limit.per_value else ""
 
 
 def select_runs(
@@ -81,19 +86,26 @@ def select_runs(
         return []
     position = {run.run_id: index for index, run in enumerate(queued)}
     ordered = sorted(queued, key=lambda run: (-priority(run), position[run.run_id]))
-    used = [
-        sum(1 for run in in_progress if _applies(t, run)) for t in limits.tag_concurrency_limits
-    ]
+    tag_limits = limits.tag_concurrency_limits
+    used: Counter[tuple[int, str]] = Counter()
+    for run in in_progress:
+        for index, limit in enumerate(tag_limits):
+            bucket = _bucket(limit, run)
+            if bucket is not None:
+                used[index, bucket] += 1
     total = len(in_progress)
     chosen: list[str] = []
     for run in ordered:
         if limits.max_concurrent_runs != -1 and total >= limits.max_concurrent_runs:
             break
-        applying = [i for i, t in enumerate(limits.tag_concurrency_limits) if _applies(t, run)]
-        if any(used[i] >= limits.tag_concurrency_limits[i].limit for i in applying):
+        buckets = [
+            (index, bucket)
+            for index, limit in enumerate(tag_limits)
+            if (bucket := _bucket(limit, run)) is not None
+        ]
+        if any(used[key] >= tag_limits[key[0]].limit for key in buckets):
             continue
-        for i in applying:
-            used[i] += 1
+        used.update(buckets)
         total += 1
         chosen.append(run.run_id)
     return chosen

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import MakeEnv
+from daemon_env import MakeEnv
 
 from opgraph.daemon import Daemon, DaemonPart, TickReport
 from opgraph.daemon.controller import DAEMON_HEARTBEAT, LEASE_NAME, STANDBY_HEARTBEAT

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from conftest import DaemonEnv
+from daemon_env import DaemonEnv
 
 from app import create_app
 from opgraph.daemon import Daemon

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conftest import DaemonEnv, MakeEnv
+from daemon_env import DaemonEnv, MakeEnv
 
 from opgraph.daemon.monitoring import MAX_RUNTIME_TAG, RESUME_ATTEMPTS_TAG, RunMonitor
 from opgraph.daemon.retention import Retention

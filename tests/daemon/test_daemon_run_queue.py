@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import DaemonEnv, MakeEnv
+from daemon_env import DaemonEnv, MakeEnv
 
 from opgraph.daemon.run_queue import PRIORITY_TAG, QueueLimits, RunQueue, select_runs
 from opgraph.instance_config import TagConcurrencyLimit
@@ -55,6 +55,22 @@ def test_tag_limits_by_key_and_by_value_do_not_block_other_runs() -> None:
     )
     # database (any value): 1 busy + 1 more; gpu: 1; the rest are not held back.
     assert chosen == ["db1", "free", "gpu1"]
+
+
+def test_per_value_tag_limit_counts_each_value() -> None:
+    queued = [run(f"{customer}{i}", customer=customer) for customer in "abc" for i in range(3)]
+    busy = [run("running", customer="a")]
+    chosen = select_runs(
+        queued, busy, limits(-1, {"key": "customer", "limit": 2, "per_value": True})
+    )
+    assert chosen == ["a0", "b0", "b1", "c0", "c1"]
+
+
+def test_value_and_per_value_together_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"give value \(one value\) or per_value: true"):
+        TagConcurrencyLimit.model_validate(
+            {"key": "k", "value": "v", "limit": 1, "per_value": True}
+        )
 
 
 def test_tick_launches_within_the_limit_and_again_when_runs_finish(env: DaemonEnv) -> None:

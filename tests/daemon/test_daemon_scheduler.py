@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import DaemonEnv, MakeEnv
+from daemon_env import DaemonEnv, MakeEnv
 
 from opgraph.daemon.instigators import (
     SCHEDULE_NAME_TAG,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import DaemonEnv
+from daemon_env import DaemonEnv
 
 from opgraph.daemon.instigators import SENSOR_NAME_TAG, find_instigator, save_data, set_running
 from opgraph.daemon.sensors import SensorDaemon
