@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 JOBS_FILE = Path(__file__).resolve().parent / "ui_jobs.py"
+BROKEN_FILE = Path(__file__).resolve().parent / "broken_location.py"
 LOCATION = "ui"
 VIEWPORT = {"width": 1440, "height": 900}  # a laptop screen
 
@@ -177,7 +178,10 @@ def make_ui_home(base: Path, storage_url: str, broker_url: str, queue: str) -> P
     }
     (home / "instance.yaml").write_text(yaml.safe_dump(config))
     workspace = {
-        "load_from": [{"python_file": {"relative_path": str(JOBS_FILE), "location_name": LOCATION}}]
+        "load_from": [
+            {"python_file": {"relative_path": str(JOBS_FILE), "location_name": LOCATION}},
+            {"python_file": {"relative_path": str(BROKEN_FILE), "location_name": "broken"}},
+        ]
     }
     (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
     return home

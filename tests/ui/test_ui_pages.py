@@ -167,6 +167,14 @@ def test_jobs_pages(ui: UiInstance, page: Any):
         "wide",
     ]
     assert "schedule hourly_numbers" in page.inner_text("[data-location=ui] tr[data-job=numbers]")
+    broken = page.locator("[data-location=broken]")
+    assert "ERROR" in broken.locator(".badge").inner_text()
+    error = broken.locator(".load-error")
+    assert "RuntimeError: <b>broken</b> on purpose" in error.inner_text()
+    assert "broken_location.py:5" in error.inner_text()
+    error.locator("summary").click()
+    assert "_load()" in error.locator("pre").inner_text()  # the user's traceback
+    assert page.locator("main b").count() == 0
     shoot(page, "jobs")
 
     open_page(page, ui.url + "/jobs/ui/numbers")
@@ -283,7 +291,9 @@ def test_read_only_hides_actions(ui: UiInstance, runs: dict[str, str], page: Any
         assert page.locator("#launchpad").is_hidden()
 
         open_page(page, f"{server.url}/deployment")
-        assert page.locator("#location-table button", has_text="Reload").is_hidden()
+        reloads = page.locator("#location-table button", has_text="Reload")
+        assert reloads.count() == 2
+        assert all(button.is_hidden() for button in reloads.all())
 
         open_page(page, f"{server.url}/schedules")
         assert page.locator("#instigator-table button[data-toggle]").is_hidden()

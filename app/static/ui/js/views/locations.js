@@ -12,7 +12,7 @@ export function locationBadge(state) {
 export function loadErrorBox(error) {
   const where = error.file ? `${error.file}${error.line ? `:${error.line}` : ""}` : null;
   return h("div", { class: "traceback load-error" },
-    h("strong", {}, `${error.errorClass ? `${error.errorClass}: ` : ""}${error.message}`),
+    h("strong", {}, error.errorClass && !error.message.startsWith(error.errorClass) ? `${error.errorClass}: ${error.message}` : error.message),
     where ? h("div", { class: "mono" }, where) : null,
     error.traceback ? h("details", {}, h("summary", {}, "Traceback"), h("pre", {}, error.traceback)) : null);
 }
