@@ -6,6 +6,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -16,10 +18,16 @@ from app.extension import current_instance
 workers_cli = CommandGroup("workers", help="List, ping, drain and start Celery workers.")
 
 
-def _app() -> Any:
+@contextmanager
+def _app() -> Iterator[Any]:
+    """The instance's Celery app, its broker connections closed afterwards."""
     from celery_executor.celery_app import instance_celery_config, make_celery_app
 
-    return make_celery_app(instance_celery_config(current_instance().home))
+    app = make_celery_app(instance_celery_config(current_instance().home))
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def _age(timestamp: float | None) -> str:
@@ -33,7 +41,8 @@ def list_workers(timeout: float, as_json: bool) -> None:
     """Workers: queues, concurrency, the ops they run now, last heartbeat."""
     from celery_executor.fleet import list_workers as fleet_workers
 
-    workers = fleet_workers(_app(), current_instance().storage, timeout)
+    with _app() as app:
+        workers = fleet_workers(app, current_instance().storage, timeout)
     if as_json:
         click.echo(json.dumps([w.to_json() for w in workers], indent=2))
         return
@@ -62,8 +71,8 @@ def queues(timeout: float, as_json: bool) -> None:
     from celery_executor.fleet import list_queues
     from celery_executor.fleet import list_workers as fleet_workers
 
-    app = _app()
-    found = list_queues(app, fleet_workers(app, current_instance().storage, timeout))
+    with _app() as app:
+        found = list_queues(app, fleet_workers(app, current_instance().storage, timeout))
     if as_json:
         click.echo(json.dumps([q.to_json() for q in found], indent=2))
         return
@@ -80,7 +89,8 @@ def ping(timeout: float) -> None:
     """Ask every worker to answer; exit 1 if none does."""
     from celery_executor.fleet import ping as fleet_ping
 
-    replies = fleet_ping(_app(), timeout)
+    with _app() as app:
+        replies = fleet_ping(app, timeout)
     if not replies:
         click.echo("No worker answered.", err=True)
         raise SystemExit(1)
@@ -100,7 +110,8 @@ def drain(worker: str) -> None:
             "see `opgraph workers list`",
             param_hint="WORKER",
         )
-    stopped = fleet_drain(_app(), worker)
+    with _app() as app:
+        stopped = fleet_drain(app, worker)
     if not stopped:
         click.echo(f"Worker {worker} did not answer or consumes no queue.", err=True)
         raise SystemExit(1)

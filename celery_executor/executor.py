@@ -118,7 +118,10 @@ class CeleryExecutor:
                     last_check = time.monotonic()
                     self._check_attempts(ctx, active, app)
         finally:
-            self._inspector.shutdown(wait=False, cancel_futures=True)
+            self._inspector.shutdown(wait=True, cancel_futures=True)
+            # Close the broker connections now: kombu's after-fork hook would otherwise try
+            # to close them in any child this process forks later, and can block there.
+            app.close()
 
     def _feed(self, active: ActiveExecution, event: Any) -> None:
         """Only events of the attempt in flight count: a late copy of an old one doesn't."""

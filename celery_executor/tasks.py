@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import time
+from dataclasses import replace
 from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
@@ -42,24 +43,51 @@ OUTCOME_EVENTS = frozenset(
 LIVE_FLUSH_SECONDS = 0.1
 
 
-class _AttemptEvents:
-    """The start is written at once and other live events (inputs, logs) every 0.1 s;
-    outcome events wait for the attempt's completion."""
+class _Duplicate(BaseException):
+    """The attempt was already claimed or finished: this delivery is a copy."""
 
-    def __init__(self, storage: Any, payload: StepPayload):
-        self.storage = storage
+
+class _AttemptEvents:
+    """The step's start claims the attempt (one write for both); other live events
+    (inputs, logs) are written every 0.1 s; outcome events wait for the completion."""
+
+    def __init__(self, state: Any, payload: StepPayload, claimant: str):
+        self.state = state
+        self.storage = state.instance.storage
         self.payload = payload
+        self.claimant = claimant
+        self.claimed = False
         self.live: list[EventRecord] = []
         self.outcome: list[EventRecord] = []
         self._last_flush = time.monotonic()
 
+    def claim(self, events: list[EventRecord]) -> None:
+        """QUEUED -> RUNNING before any user code runs; a copy of a message stops here."""
+        now = time.time()
+        if not self.storage.claim_step_attempt(
+            self.payload.attempt_id, self.claimant, self.state.pid, now, events
+        ):
+            raise _Duplicate
+        self.claimed = True
+        self.state.heartbeat.add(self.payload.attempt_id)
+
     def emit(self, event: EventRecord) -> None:
+        if not self.claimed:
+            starting = event.event_type in (
+                EventType.STEP_START.value,
+                EventType.STEP_RESTARTED.value,
+            )
+            if starting:  # where the step runs, for the UI and `opgraph runs show`
+                worker = {"worker": self.claimant, "pid": self.state.pid}
+                event = replace(event, data={**event.data, **worker})
+            self.claim([event] if starting else [])
+            if starting:
+                return
         if event.event_type in OUTCOME_EVENTS:
             self.outcome.append(self._explain_timeout(event))
             return
         self.live.append(event)
-        starting = event.event_type in (EventType.STEP_START.value, EventType.STEP_RESTARTED.value)
-        if starting or time.monotonic() - self._last_flush > LIVE_FLUSH_SECONDS:
+        if time.monotonic() - self._last_flush > LIVE_FLUSH_SECONDS:
             self.flush_live()
 
     def flush_live(self) -> None:
@@ -78,7 +106,7 @@ class _AttemptEvents:
             f'step "{event.step_key}" timed out after {self.payload.timeout_seconds:g}s '
             "(op tag op/timeout_seconds)"
         )
-        return EventRecord(**{**event.__dict__, "message": message, "storage_id": None})
+        return replace(event, message=message)
 
     @property
     def succeeded(self) -> bool:
@@ -90,15 +118,11 @@ def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
     state = worker_state()
     storage = state.instance.storage
     claimant = node_name or state.hostname
-    if not storage.claim_step_attempt(payload.attempt_id, claimant, state.pid, time.time()):
-        log.info("dropping %s: attempt already claimed or finished", payload.attempt_id)
-        return "duplicate"
-    state.heartbeat.add(payload.attempt_id)
     step = payload.execution_step()
-    events = _AttemptEvents(storage, payload)
+    events = _AttemptEvents(state, payload, claimant)
     try:
         try:
-            env = state.environment(payload.run_id)
+            env = state.environment(payload.run_id)  # cached: a copy costs a dict lookup
         except Exception as exc:  # broken user code: the step fails with the reason
             events.emit(
                 make_event(
@@ -112,12 +136,15 @@ def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
                 )
             )
         else:
-            run_step(env, step, events.emit)
+            run_step(env, step, events.emit)  # its first event, the start, claims
         status = StepAttemptStatus.SUCCESS if events.succeeded else StepAttemptStatus.FAILURE
         # Live events not yet written go with the outcome: one write for a short step.
         recorded = storage.complete_step_attempt(
             payload.attempt_id, status, time.time(), events.live + events.outcome
         )
+    except _Duplicate:
+        log.info("dropping %s: attempt already claimed or finished", payload.attempt_id)
+        return "duplicate"
     finally:
         state.heartbeat.remove(payload.attempt_id)
     if not recorded:

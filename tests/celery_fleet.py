@@ -67,6 +67,7 @@ class Fleet:
 
     def stop_all(self) -> None:
         self.local.stop_all()
+        self.app.close()  # no broker connections left for a later fork to trip on
         if self._instance is not None:
             self._instance.dispose()
 

@@ -50,11 +50,12 @@ def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp
     pg_port = urlsplit(celery_fleet.storage_url).port or 5432
     redis_port = urlsplit(celery_fleet.broker_url).port or 6379
     suffix = celery_fleet.local.name_suffix[:4]
+    subnet = 2 * (int(suffix, 16) % 120) + 2  # sessions running at once use other subnets
     celery_fleet.stop_worker("w1")  # only the virtual hosts work in this test
     try:
         with (
-            virtual_host(f"oga{suffix}", 1, [pg_port, redis_port]) as host_a,
-            virtual_host(f"ogb{suffix}", 2, [pg_port, redis_port]) as host_b,
+            virtual_host(f"oga{suffix}", subnet, [pg_port, redis_port]) as host_a,
+            virtual_host(f"ogb{suffix}", subnet + 1, [pg_port, redis_port]) as host_b,
         ):
             for name, host in (("hosta", host_a), ("hostb", host_b)):
                 celery_fleet.local.start(
