@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from opgraph import Out, job, op
+from opgraph import Out, db_io_manager, job, op
 
 # Queues get a per-session suffix so parallel test sessions never share messages.
 SUFFIX = os.environ.get("OPGRAPH_TEST_QUEUE_SUFFIX", "local")
@@ -125,3 +125,10 @@ def prioritized():
     for i in range(9):
         low.alias(f"low_{i}")()
     urgent()
+
+
+@job(resource_defs={"io_manager": db_io_manager})
+def naps_shared_db():
+    """For hosts that share only PostgreSQL and Redis: outputs live in the database."""
+    origin = start()
+    gather([nap.alias(f"nap_{i}")(origin) for i in range(8)])

@@ -69,7 +69,7 @@ def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp
             thread = threading.Thread(
                 target=lambda: holder.update(
                     result=execute_job(
-                        reconstructable(jobs.naps),
+                        reconstructable(jobs.naps_shared_db),
                         celery_fleet.instance,
                         run_config=config,
                         tags={"test/marker_dir": str(tmp_path)},
@@ -85,12 +85,19 @@ def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp
                     statuses=[StepAttemptStatus.RUNNING]
                 )
             ):
+                failures = [
+                    e.message
+                    for run in celery_fleet.instance.storage.get_runs(limit=1)
+                    for e in celery_fleet.instance.storage.get_events(run.run_id)
+                    if e.event_type == "STEP_FAILURE"
+                ]
+                assert not failures, failures
                 assert time.monotonic() < deadline, "host A never ran an op"
                 time.sleep(0.02)
             host_a.cut()
             thread.join(120)
             result = holder["result"]
-            assert result.success
+            assert result.success, [e.message for e in result.all_events if e.is_failure]
             counts = Counter(
                 e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"
             )
