@@ -1,5 +1,5 @@
-"""Fields the web UI needs beyond the run API: where each Celery step attempt ran, which
-daemon holds the lease, and the deployment page's actions (reload a code location, drain a worker).
+"""Fields the web UI needs beyond the run API: which daemon holds the lease, and the
+deployment page's actions (reload a code location, drain a worker).
 
 Like every mutation the actions first ask the context whether this request may change
 anything (read-only mode, bearer token) and answer typed errors, never a 500.
@@ -28,39 +28,6 @@ def _check_allowed(info: Any) -> None:
         raise Refused(refusal)
 
 
-class StepAttempt(graphene.ObjectType):
-    """One try of one step on the Celery fleet (runs of other executors have none)."""
-
-    attempt_id = graphene.String(required=True, description="The Celery task id.")
-    step_key = graphene.String(required=True)
-    attempt_number = graphene.Int(required=True, description="0 for the first try, as in events")
-    status = graphene.String(
-        required=True, description="QUEUED, RUNNING, SUCCESS, FAILURE, LOST, CANCELED"
-    )
-    queue = graphene.String()
-    worker = graphene.String(description="Node name of the worker that claimed it, w1@host.")
-    queued_at = graphene.Float(required=True)
-    start_time = graphene.Float()
-    end_time = graphene.Float()
-    reason = graphene.String(description="Why it failed, was lost or canceled.")
-
-    @staticmethod
-    def resolve_status(root: Any, _info: Any) -> str:
-        return str(root.status.value)
-
-    @staticmethod
-    def resolve_worker(root: Any, _info: Any) -> str | None:
-        return root.hostname  # type: ignore[no-any-return]
-
-    @staticmethod
-    def resolve_start_time(root: Any, _info: Any) -> float | None:
-        return root.started_at  # type: ignore[no-any-return]
-
-    @staticmethod
-    def resolve_end_time(root: Any, _info: Any) -> float | None:
-        return root.ended_at  # type: ignore[no-any-return]
-
-
 class DaemonLease(graphene.ObjectType):
     """Which daemon is active: the holder of the lease until it expires (it renews)."""
 
@@ -80,23 +47,12 @@ class UiQuery(graphene.ObjectType):
         DaemonLease, description="The active daemon; null when no daemon holds the lease."
     )
 
-    step_attempts = graphene.List(
-        graphene.NonNull(StepAttempt),
-        required=True,
-        run_id=graphene.String(required=True),
-        description="A run's step attempts on the Celery fleet, oldest first.",
-    )
-
     @staticmethod
     def resolve_daemon_lease(_root: Any, info: Any) -> Any:
         from opgraph.daemon.controller import LEASE_NAME
 
         lease = info.context.instance.storage.get_lease(LEASE_NAME)
         return lease if lease is not None and lease.expires_at > time.time() else None
-
-    @staticmethod
-    def resolve_step_attempts(_root: Any, info: Any, run_id: str) -> list[Any]:
-        return info.context.instance.storage.get_step_attempts(run_id=run_id)  # type: ignore[no-any-return]
 
 
 class ReloadLocationSuccess(graphene.ObjectType):

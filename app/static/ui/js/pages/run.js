@@ -28,7 +28,6 @@ const JOB_QUERY = `query JobGraph($job: String!) {
     ... on Workspace { locationEntries { name version job(name: $job) { ops { handle opName inputs { upstream { handle } } } } } }
   }
 }`;
-const ATTEMPTS = `query Attempts($runId: String!) { stepAttempts(runId: $runId) { stepKey attemptNumber worker } }`;
 const TERMINATE = `mutation Terminate($runId: String!, $policy: TerminateRunPolicy!) {
   terminateRun(runId: $runId, policy: $policy) { ${ERROR_FIELDS} ... on TerminateRunSuccess { message } }
 }`;
@@ -39,7 +38,6 @@ const REEXECUTE = `mutation Reexecute($runId: String!, $strategy: ReexecutionStr
 }`;
 const LIVE = new Set(["NOT_STARTED", "QUEUED", "STARTING", "STARTED", "CANCELING"]);
 const RUN_EVENTS = /^RUN_/;
-const STEP_STARTS = new Set(["STEP_START", "STEP_RESTARTED"]);
 
 const runId = pageData.runId;
 let run = null;
@@ -50,7 +48,6 @@ let redrawPending = false;
 let lastRedraw = 0;
 const REDRAW_MS = 250;
 let refreshPending = null;
-let attemptsPending = null;
 let ticker = null;
 
 const log = new EventLog($("#event-log-root"));
@@ -108,21 +105,6 @@ function refreshRunSoon() {
       await loadRun();
     } catch (error) {
       showError(error, "Reading the run");
-    }
-  }, 300);
-}
-
-/** Steps started on Celery workers: ask which worker claimed each attempt. */
-function loadAttemptsSoon() {
-  if (attemptsPending) return;
-  attemptsPending = setTimeout(async () => {
-    attemptsPending = null;
-    try {
-      const data = await gql(ATTEMPTS, { runId });
-      tracker.setCeleryAttempts(data.stepAttempts);
-      redrawSoon();
-    } catch (error) {
-      showError(error, "Reading where steps ran");
     }
   }, 300);
 }
@@ -250,7 +232,6 @@ function onEvents(events) {
   tracker.add(events);
   log.add(events);
   if (events.some((event) => RUN_EVENTS.test(event.eventType))) refreshRunSoon();
-  if (events.some((event) => STEP_STARTS.has(event.eventType))) loadAttemptsSoon();
   redrawSoon();
 }
 

@@ -22,19 +22,6 @@ export class StepTracker {
     this.steps = new Map(); // stepKey -> {stepKey, status, attempts: [...], startTime, endTime}
     this.runStart = null;
     this.runEnd = null;
-    this.celeryWorkers = new Map(); // "stepKey#attempt" -> node name that claimed it
-  }
-
-  /** Where Celery attempts ran (GraphQL stepAttempts): the worker that claimed each. */
-  setCeleryAttempts(attempts) {
-    for (const attempt of attempts) {
-      if (attempt.worker) this.celeryWorkers.set(`${attempt.stepKey}#${attempt.attemptNumber}`, attempt.worker);
-    }
-    for (const step of this.steps.values()) {
-      for (const attempt of step.attempts) {
-        attempt.worker = this.celeryWorkers.get(`${step.stepKey}#${attempt.number}`) || attempt.worker;
-      }
-    }
   }
 
   add(events) {
@@ -58,7 +45,7 @@ export class StepTracker {
         const named = WORKER_KEYS.map((key) => event.data?.[key]).find(Boolean);
         step.attempts.push({
           number, status: "STARTED", startTime: event.timestamp, endTime: null,
-          worker: this.celeryWorkers.get(`${event.stepKey}#${number}`) || (named ? String(named) : this.defaultWorker),
+          worker: named ? String(named) : this.defaultWorker, // Celery steps name their worker
         });
       }
       if (step.startTime === null) step.startTime = event.timestamp;
