@@ -54,6 +54,7 @@ class CeleryExecutor:
         self._warned: set[str] = set()
         self._inspector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opgraph-inspect")
         self._timeouts_checked: set[str] = set()
+        self._inspect_app: Any = None
         self.transport_options: dict[str, Any] = {}
 
     # -- setup --------------------------------------------------------------------------
@@ -74,6 +75,7 @@ class CeleryExecutor:
         self.default_queue = merged.default_queue
         settings = celery_settings(merged.broker_url, merged.default_queue, merged.config_source)
         self.transport_options = settings["broker_transport_options"]
+        self._inspect_app = make_celery_app(merged)  # its own connections, for its thread
         return make_celery_app(merged)
 
     @staticmethod
@@ -118,10 +120,15 @@ class CeleryExecutor:
                     last_check = time.monotonic()
                     self._check_attempts(ctx, active, app)
         finally:
-            self._inspector.shutdown(wait=True, cancel_futures=True)
             # Close the broker connections now: kombu's after-fork hook would otherwise try
-            # to close them in any child this process forks later, and can block there.
+            # to close them in any child this process forks later, and can block there. The
+            # inspector's own app closes after its last question (at most a second), so the
+            # run does not wait for it.
             app.close()
+            for answer in self._consumers.values():
+                answer.cancel()
+            self._inspector.submit(self._inspect_app.close)
+            self._inspector.shutdown(wait=False)
 
     def _feed(self, active: ActiveExecution, event: Any) -> None:
         """Only events of the attempt in flight count: a late copy of an old one doesn't."""
@@ -211,7 +218,9 @@ class CeleryExecutor:
     def _watch_queue(self, ctx: RunContext, app: Any, queue: str) -> None:
         """Ask the fleet in the background whether anyone consumes `queue`."""
         if queue not in self._consumers:
-            self._consumers[queue] = self._inspector.submit(_has_consumers, app, queue)
+            self._consumers[queue] = self._inspector.submit(
+                _has_consumers, self._inspect_app, queue
+            )
 
     def _queue_unconsumed(self, ctx: RunContext, queue: str) -> bool:
         answer = self._consumers.get(queue)
@@ -287,7 +296,9 @@ class CeleryExecutor:
         # Ask again later about queues that had no consumer: one may have started since.
         for queue, answer in list(self._consumers.items()):
             if answer.done() and answer.exception() is None and not answer.result():
-                self._consumers[queue] = self._inspector.submit(_has_consumers, app, queue)
+                self._consumers[queue] = self._inspector.submit(
+                    _has_consumers, self._inspect_app, queue
+                )
 
     def _lost(self, ctx: RunContext, active: ActiveExecution, flight: _Flight, reason: str) -> None:
         key = flight.step.key

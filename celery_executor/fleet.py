@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -62,10 +63,13 @@ def _active_op(request: dict[str, Any]) -> ActiveOp | None:
 
 def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInfo]:
     """Every worker that answers, plus those whose heartbeat is recent but did not answer."""
+    # Three broadcasts, each waiting `timeout` for replies: asked at once, not in turn.
     inspect = app.control.inspect(timeout=timeout)
-    stats = inspect.stats() or {}
-    active = inspect.active() or {}
-    queues = inspect.active_queues() or {}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        asked = [
+            pool.submit(call) for call in (inspect.stats, inspect.active, inspect.active_queues)
+        ]
+        stats, active, queues = ((answer.result() or {}) for answer in asked)
     beats = {
         hb.daemon_id: hb
         for name, hb in storage.get_daemon_heartbeats().items()

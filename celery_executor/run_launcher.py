@@ -77,6 +77,10 @@ class CeleryRunLauncher(RunLauncher):
         self._app.control.revoke(task_id, terminate=True, signal="SIGTERM")
         return True
 
+    def close(self) -> None:
+        """Close the broker connections (the instance calls this when disposed)."""
+        self._app.close()
+
     def check_run_worker_health(self, run: RunRecord) -> WorkerHealth:
         beat = run.worker_heartbeat_at or run.started_at
         if beat is None:

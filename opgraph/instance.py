@@ -85,6 +85,12 @@ class OpgraphInstance:
         return self.home / "storage"
 
     def dispose(self) -> None:
+        # Components built so far (cached_property keeps them in __dict__) release their
+        # connections too, e.g. a Celery launcher's broker pool.
+        for name in ("run_launcher", "run_coordinator"):
+            close = getattr(self.__dict__.get(name), "close", None)
+            if callable(close):
+                close()
         if self._storage is not None:
             self._storage.dispose()
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kombu.pools
 import pytest
 import yaml
 
@@ -67,7 +68,10 @@ class Fleet:
 
     def stop_all(self) -> None:
         self.local.stop_all()
-        self.app.close()  # no broker connections left for a later fork to trip on
+        # No broker connections may outlive the fleet: kombu's after-fork hook would try to
+        # close them in a child forked later by another test, and can block there.
+        self.app.close()
+        kombu.pools.reset()
         if self._instance is not None:
             self._instance.dispose()
 
