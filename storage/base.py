@@ -220,9 +220,17 @@ class StepAttemptStorage(ABC):
         """Insert attempts (QUEUED) in one transaction, before their tasks are published."""
 
     @abstractmethod
-    def claim_step_attempt(self, attempt_id: str, hostname: str, pid: int, now: float) -> bool:
+    def claim_step_attempt(
+        self,
+        attempt_id: str,
+        hostname: str,
+        pid: int,
+        now: float,
+        events: Sequence[EventRecord] = (),
+    ) -> bool:
         """QUEUED -> RUNNING (sets hostname, pid, started_at, heartbeat_at) in one
-        compare-and-set; False if the attempt is missing or was already claimed/finished."""
+        compare-and-set; False if the attempt is missing or was already claimed/finished.
+        `events` (the step's start) are stored in the same write, only if it claimed."""
 
     @abstractmethod
     def finish_step_attempt(

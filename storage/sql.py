@@ -118,21 +118,19 @@ _PG_INSERT_EVENTS = sa.text(
     """
 )
 
-# complete_step_attempt on PostgreSQL, in one autocommitted statement: finish the attempt
-# (RUNNING -> status) and, only if that moved it, lock the run and insert the outcome
-# events as _PG_INSERT_EVENTS does. Returns whether the attempt moved.
-_PG_COMPLETE_ATTEMPT = sa.text(
-    f"""
-    WITH finished AS (
-        UPDATE step_attempts SET status = :to_status, ended_at = :now, reason = :why
-        WHERE attempt_id = :attempt_id AND status = 'RUNNING'
-        RETURNING attempt_id
-    ),
+
+def _pg_move_attempt_with_events(update: str) -> sa.TextClause:
+    """One autocommitted statement: move an attempt with `update` (a compare-and-set
+    returning attempt_id) and, only if it moved, lock the run and insert the events as
+    _PG_INSERT_EVENTS does. The statement returns whether the attempt moved."""
+    return sa.text(
+        f"""
+    WITH moved AS ({update}),
     locked AS (
         SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
         FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
               ORDER BY run_id) AS runs_to_lock
-        WHERE EXISTS (SELECT 1 FROM finished)
+        WHERE EXISTS (SELECT 1 FROM moved)
     ),
     inserted AS (
         INSERT INTO event_logs ({_EVENT_COLUMNS})
@@ -142,17 +140,37 @@ _PG_COMPLETE_ATTEMPT = sa.text(
             CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
             CAST(:timestamp AS double precision[]), CAST(:data AS text[])
         ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
-        WHERE (SELECT count(*) FROM locked) >= 0 AND EXISTS (SELECT 1 FROM finished)
+        WHERE (SELECT count(*) FROM locked) >= 0 AND EXISTS (SELECT 1 FROM moved)
         ORDER BY position
         RETURNING id
     )
-    SELECT (SELECT count(*) FROM finished)
+    SELECT (SELECT count(*) FROM moved)
         + 0 * (SELECT count(*) FROM inserted)
         + 0 * (SELECT count(pg_notify('{CHANNEL}', run_id))
                FROM unnest(CAST(:notify AS text[])) AS run_id
-               WHERE EXISTS (SELECT 1 FROM finished))
+               WHERE EXISTS (SELECT 1 FROM moved))
     """
+    )
+
+
+_PG_COMPLETE_ATTEMPT = _pg_move_attempt_with_events(
+    "UPDATE step_attempts SET status = :to_status, ended_at = :now, reason = :why "
+    "WHERE attempt_id = :attempt_id AND status = 'RUNNING' RETURNING attempt_id"
 )
+_PG_CLAIM_ATTEMPT = _pg_move_attempt_with_events(
+    "UPDATE step_attempts SET status = 'RUNNING', hostname = :by_hostname, pid = :by_pid, "
+    "started_at = :now, heartbeat_at = :now "
+    "WHERE attempt_id = :attempt_id AND status = 'QUEUED' RETURNING attempt_id"
+)
+
+
+def _event_arrays(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Events as one array per column (and the runs to notify), for the unnest() inserts."""
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 8
+    params: dict[str, Any] = dict(zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True))
+    params["notify"] = list(dict.fromkeys(columns[0]))
+    return params
+
 
 _NOTIFY_RUN_QUEUE = sa.text(f"SELECT pg_notify('{RUN_QUEUE_CHANNEL}', '')")
 
@@ -568,9 +586,28 @@ class SqlStorage(Storage):
         except sa.exc.IntegrityError as exc:
             raise StorageError(steps.duplicate_attempts_message(attempts)) from exc
 
-    def claim_step_attempt(self, attempt_id: str, hostname: str, pid: int, now: float) -> bool:
-        with self._write_one() as conn:
-            return steps.claim_attempt(conn, attempt_id, hostname, pid, now)
+    def claim_step_attempt(
+        self,
+        attempt_id: str,
+        hostname: str,
+        pid: int,
+        now: float,
+        events: Sequence[EventRecord] = (),
+    ) -> bool:
+        if not events:
+            with self._write_one() as conn:
+                return steps.claim_attempt(conn, attempt_id, hostname, pid, now)
+        rows = [event_row(event) for event in events]
+        if self._postgres:
+            params = _event_arrays(rows)
+            params.update(attempt_id=attempt_id, by_hostname=hostname, by_pid=pid, now=now)
+            with self._connect() as conn:
+                return bool(conn.execute(_PG_CLAIM_ATTEMPT, params).scalar_one())
+        with self._begin() as conn:
+            if not steps.claim_attempt(conn, attempt_id, hostname, pid, now):
+                return False
+            _insert_events_sqlite(conn, rows)
+            return True
 
     def finish_step_attempt(
         self,
@@ -596,12 +633,8 @@ class SqlStorage(Storage):
     ) -> bool:
         rows = [event_row(event) for event in events]
         if self._postgres:
-            columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 8
-            params: dict[str, Any] = dict(
-                zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True)
-            )
+            params = _event_arrays(rows)
             params.update(
-                notify=list(dict.fromkeys(columns[0])),
                 attempt_id=attempt_id,
                 to_status=enum_text(status),
                 now=now,
