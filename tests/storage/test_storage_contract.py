@@ -682,6 +682,20 @@ def _write_from_process(url: str, index: int, go: Any, results: Any) -> None:
         results.put((index, ids, repr(exc)))
 
 
+@pytest.fixture
+def only_our_fork_hooks() -> Any:
+    """Libraries other suites load (kombu's broker pools) register multiprocessing
+    after-fork hooks that can block a forked child on a socket it shares with the parent.
+    These tests are about the storage across a fork, so those hooks are set aside."""
+    import multiprocessing.util as mp_util
+
+    saved = dict(mp_util._afterfork_registry)
+    mp_util._afterfork_registry.clear()
+    yield
+    mp_util._afterfork_registry.update(saved)
+
+
+@pytest.mark.usefixtures("only_our_fork_hooks")
 def test_concurrent_writers_in_several_processes(storage_url: str) -> None:
     context = multiprocessing.get_context("fork")
     go, results = context.Event(), context.Queue()
@@ -725,6 +739,7 @@ def _use_after_fork(storage: Storage, dispose_first: bool) -> None:
 
 
 @pytest.mark.parametrize("dispose_first", [True, False], ids=["disposed", "auto"])
+@pytest.mark.usefixtures("only_our_fork_hooks")
 def test_storage_survives_fork(storage: Storage, dispose_first: bool) -> None:
     add_run(storage, "r1")
     storage.store_events([event("r1", "LOG", message="parent")])
