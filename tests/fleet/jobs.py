@@ -65,7 +65,7 @@ def long_job():
 
 @op
 def nap(context, x):
-    time.sleep(0.5)
+    time.sleep(float(context.run_tags.get("test/nap_seconds", "0.5")))
     return os.getpid()
 
 

@@ -72,7 +72,8 @@ def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp
                         reconstructable(jobs.naps_shared_db),
                         celery_fleet.instance,
                         run_config=config,
-                        tags={"test/marker_dir": str(tmp_path)},
+                        # Long enough that the cut always lands while host A is inside an op.
+                        tags={"test/marker_dir": str(tmp_path), "test/nap_seconds": "2"},
                     )
                 )
             )
