@@ -3,11 +3,16 @@
 The task starts `python -m opgraph.run_worker RUN_ID` as a child process and waits for it
 (a process, not `result.get()`), so any executor works inside, and the run worker is
 the same program the subprocess launcher starts. Completion is in the event log.
+
+The launcher cannot see another machine's processes: a run worker is DEAD to it when
+it has not heartbeated for `heartbeat_timeout_seconds`. The daemon's run monitoring
+then resumes the run with a new task (`--resume`, continuing from the event log).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 from celery_executor.celery_app import instance_celery_config, make_celery_app
@@ -21,11 +26,14 @@ if TYPE_CHECKING:
 
 RUN_TASK_TAG = "opgraph/run_task_id"
 RUN_QUEUE_TAG = "opgraph/run_queue"
+# When a resume task was sent: the new worker counts as alive from then until it beats.
+RESUME_SENT_TAG = "opgraph/run_resume_sent_at"
 
 
 class CeleryRunLauncher(RunLauncher):
     supports_terminate = True
     supports_health_check = True
+    supports_resume = True
 
     def __init__(
         self, instance: OpgraphInstance, queue: str = "runs", heartbeat_timeout_seconds: float = 60
@@ -68,6 +76,22 @@ class CeleryRunLauncher(RunLauncher):
         )
         return self._instance.get_run(run.run_id)
 
+    def resume_run(self, run: RunRecord) -> RunRecord:
+        """Send a new run task that continues the run from its event log."""
+        if run.status is not RunStatus.STARTED:
+            raise RunStatusError(
+                f"run {run.run_id} is {run.status.value}; only STARTED runs can be resumed"
+            )
+        # A new task id: the old one may be revoked, and workers drop revoked ids.
+        task_id = f"run-{run.run_id}-resume-{uuid.uuid4().hex[:8]}"
+        sent_at = time.time()
+        payload = {"run_id": run.run_id, "resume_requested_at": sent_at}
+        self._app.send_task(RUN_TASK, args=[payload], task_id=task_id, queue=self.queue)
+        self._instance.storage.add_run_tags(
+            run.run_id, {RUN_TASK_TAG: task_id, RESUME_SENT_TAG: repr(sent_at)}
+        )
+        return self._instance.get_run(run.run_id)
+
     def terminate(self, run_id: str) -> bool:
         """Revoke the run task; a running one has its run worker stopped with SIGTERM."""
         run = self._instance.get_run(run_id)
@@ -85,6 +109,14 @@ class CeleryRunLauncher(RunLauncher):
         beat = run.worker_heartbeat_at or run.started_at
         if beat is None:
             return WorkerHealth.UNKNOWN
+        beat = max(beat, _float_tag(run, RESUME_SENT_TAG))
         if time.time() - beat > self.heartbeat_timeout_seconds:
             return WorkerHealth.DEAD
         return WorkerHealth.RUNNING
+
+
+def _float_tag(run: RunRecord, key: str) -> float:
+    try:
+        return float(run.tags.get(key, 0))
+    except ValueError:
+        return 0.0

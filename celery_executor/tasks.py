@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,7 @@ from celery_executor.payload import StepPayload
 from celery_executor.settings import RUN_TASK, STEP_TASK
 from celery_executor.worker_state import worker_state
 from opgraph.events import EventType, make_event
+from opgraph.process_lifetime import die_with_parent
 from opgraph.step_runner import error_data, run_step
 from storage.records import EventRecord, StepAttemptStatus
 
@@ -195,11 +197,19 @@ def _stop_heartbeat(**_: Any) -> None:
         _heartbeat.stop()
 
 
-def _die_with_parent() -> None:
-    """In the run worker's child: get SIGTERM if the task's process dies or is revoked."""
-    import ctypes
+def _record_run_worker(instance: Any, run_id: str, pid: int) -> None:
+    """Where the run worker runs, for operators (and `kill` on that host)."""
+    from launchers.base import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RUN_WORKER_START_TAG
+    from launchers.warm_start import process_start_time
 
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    tags = {RUN_WORKER_PID_TAG: str(pid), RUN_WORKER_HOST_TAG: socket.gethostname()}
+    start_time = process_start_time(pid)
+    if start_time is not None:
+        tags[RUN_WORKER_START_TAG] = start_time
+    try:
+        instance.storage.add_run_tags(run_id, tags)
+    except Exception:  # informative only: the run goes on without them
+        log.exception("could not record the run worker of run %s", run_id)
 
 
 @app.task(name=RUN_TASK)
@@ -218,9 +228,13 @@ def execute_run(payload: dict[str, Any]) -> str:
         log.error("run task for unknown run %r dropped", run_id)
         return "unknown run"
     command = [sys.executable, "-m", "opgraph.run_worker", run_id]
-    if run.status is RunStatus.STARTED:  # a redelivered task: resume only a silent run
+    if run.status is RunStatus.STARTED:
         beat = run.worker_heartbeat_at or run.started_at or 0
-        if time.time() - beat < 30:
+        requested = payload.get("resume_requested_at")
+        if isinstance(requested, int | float):  # the daemon found the worker dead
+            if beat > requested:
+                return "already resumed"  # this resume task was delivered twice
+        elif time.time() - beat < 30:  # a redelivered launch: resume only a silent run
             return "already running"
         command.append("--resume")
     elif run.status is not RunStatus.STARTING:
@@ -233,7 +247,9 @@ def execute_run(payload: dict[str, Any]) -> str:
         ),
     }
     cwd = (run.code_pointer or {}).get("working_directory")
-    process = subprocess.Popen(command, env=env, cwd=cwd, preexec_fn=_die_with_parent)
+    # The run worker gets SIGTERM if this task's process dies.
+    process = subprocess.Popen(command, env=env, cwd=cwd, preexec_fn=die_with_parent)
+    _record_run_worker(state.instance, run_id, process.pid)
     # A revoke with terminate sends SIGTERM to this pool process: pass it on, so the run
     # worker stops cleanly and records why.
     previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))

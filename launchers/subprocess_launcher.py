@@ -28,6 +28,7 @@ from launchers.base import (
 )
 from launchers.warm_start import Zygote, ZygoteUnavailable, process_start_time
 from opgraph.events import EventType
+from opgraph.process_lifetime import pid_exists
 from storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
@@ -166,8 +167,11 @@ class SubprocessRunLauncher(RunLauncher):
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run(run_id)
         pid = self._local_pid(run)
-        if pid is None or not self._alive(run, pid):
+        if pid is None:
             return False
+        if not self._alive(run, pid):
+            self._kill_orphans(pid)
+            return False  # no worker to stop (what it left behind is not one)
         self._signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.terminate_grace_seconds
         while time.monotonic() < deadline:
@@ -203,6 +207,20 @@ class SubprocessRunLauncher(RunLauncher):
         return _is_run_worker(pid, run.run_id)
 
     @staticmethod
+    def _kill_orphans(pid: int) -> None:
+        """Kill what a dead worker left in its process group (e.g. a command an op started).
+
+        Only when no process has the worker's pid: Linux does not hand out a pid while a
+        process group of that number exists, so the group can only be the worker's.
+        """
+        if pid_exists(pid):
+            return  # the pid belongs to another process now: not ours to touch
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # no group left: nothing was left behind
+
+    @staticmethod
     def _signal(pid: int, sig: signal.Signals) -> None:
         try:
             os.killpg(pid, sig)  # the worker leads its own process group (start_new_session)
@@ -225,10 +243,4 @@ def _is_run_worker(pid: int, run_id: str) -> bool:
             return False
         # A zombie has an empty cmdline: it has exited.
         return RUN_WORKER_MODULE.encode() in cmdline and run_id.encode() in cmdline
-    try:  # no /proc (macOS): the best we can do is ask whether the pid exists
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_exists(pid)  # no /proc (macOS): the best we can do

@@ -9,6 +9,7 @@ segfault, OOM kill) turns into a STEP_FAILURE for that step, and a new worker re
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import time
 import traceback
@@ -59,6 +60,7 @@ class MultiprocessExecutor:
             "run_config": dict(ctx.run.run_config),
             "home": str(ctx.instance.home),
             "instance_config": ctx.instance.config,
+            "run_worker_pid": os.getpid(),
         }
         process = _CONTEXT.Process(target=worker_main, args=(child_conn, spec), daemon=True)
         process.start()

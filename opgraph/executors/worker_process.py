@@ -9,10 +9,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from opgraph.process_lifetime import die_with
+
 
 def worker_main(conn: Connection, spec: dict[str, Any]) -> None:
     # The run worker decides when to stop us; Ctrl-C in a terminal goes to it, not here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A run worker killed with SIGKILL must not leave its ops running on (a resumed worker
+    # runs them again). Our parent is the forkserver, which outlives it: watch it directly.
+    die_with(spec["run_worker_pid"], signal.SIGKILL)
     from opgraph.code_pointer import load_job
     from opgraph.context import RunInfo
     from opgraph.instance import OpgraphInstance

@@ -132,3 +132,25 @@ def naps_shared_db():
     """For hosts that share only PostgreSQL and Redis: outputs live in the database."""
     origin = start()
     gather([nap.alias(f"nap_{i}")(origin) for i in range(8)])
+
+
+@op
+def counted_first(context):
+    _count(context, "counted_first")
+    return "first"
+
+
+@op
+def held_while_marker(context, value):
+    """Runs until the test removes `hold` from the marker dir (at most a minute)."""
+    _count(context, "held_while_marker")
+    hold = _marker_dir(context) / "hold"
+    deadline = time.monotonic() + 60
+    while hold.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
+@job
+def resumable_job():
+    held_while_marker(counted_first())

@@ -1,21 +1,25 @@
 """The Celery run launcher: run workers as tasks on the fleet's runs queue."""
 
+import os
+import signal
 import time
 
 from celery_executor.run_launcher import RUN_TASK_TAG
+from launchers.base import RUN_WORKER_PID_TAG
 from opgraph import OpgraphInstance, reconstructable
-from opgraph.instance_config import InstanceConfig
+from opgraph.daemon.monitoring import RESUME_ATTEMPTS_TAG, RunMonitor
+from opgraph.instance_config import InstanceConfig, RunMonitoringConfig
 from opgraph.submit import submit_job_run
 from storage.records import FINISHED_STATUSES, RunStatus
 from tests.fleet import jobs
 
 
-def launcher_instance(fleet, runs_queue):
+def launcher_instance(fleet, runs_queue, **launcher_config):
     config = InstanceConfig.model_validate(
         {
             "storage": {"url": fleet.storage_url},
             "celery": {"broker_url": fleet.broker_url, "default_queue": fleet.queue},
-            "run_launcher": {"celery": {"queue": runs_queue}},
+            "run_launcher": {"celery": {"queue": runs_queue, **launcher_config}},
         }
     )
     return OpgraphInstance(fleet.home, config)
@@ -82,4 +86,49 @@ def test_terminate_stops_the_run_worker_task(celery_fleet, tmp_path):
         assert "interrupted" in last.message
     finally:
         celery_fleet.stop_worker("runner2")
+        instance.dispose()
+
+
+def test_run_monitoring_resumes_a_run_whose_celery_run_worker_died(celery_fleet, tmp_path):
+    runs_queue = f"{celery_fleet.queue}-runs3"
+    celery_fleet.start_worker("runner3", queues=[runs_queue], concurrency=1)
+    instance = launcher_instance(celery_fleet, runs_queue, heartbeat_timeout_seconds=8)
+    monitor = RunMonitor(instance, RunMonitoringConfig(max_resume_run_attempts=1))
+    (tmp_path / "hold").touch()
+    runs_of = lambda name: len((tmp_path / f"{name}.runs").read_text().splitlines())  # noqa: E731
+    try:
+        run = submit_job_run(
+            instance,
+            reconstructable(jobs.resumable_job).pointer,
+            "resumable_job",
+            {"execution": {"config": {"in_process": {}}}},
+            {"test/marker_dir": str(tmp_path)},
+        )
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "held_while_marker.runs").exists():
+            assert time.monotonic() < deadline, "the held step never started"
+            time.sleep(0.05)
+        # The run task recorded where its run worker runs; the op runs inside it.
+        os.kill(int(instance.get_run(run.run_id).tags[RUN_WORKER_PID_TAG]), signal.SIGKILL)
+        killed_at = time.monotonic()
+        while instance.get_run(run.run_id).tags.get(RESUME_ATTEMPTS_TAG) != "1":
+            monitor.tick(time.time())
+            assert time.monotonic() - killed_at < 30, "the dead run worker was never replaced"
+            time.sleep(0.2)
+        resumed = instance.get_run(run.run_id)
+        assert resumed.status is RunStatus.STARTED
+        assert resumed.tags[RUN_TASK_TAG].startswith(f"run-{run.run_id}-resume-")
+        # Silent for the launcher's heartbeat timeout (8 s), not a moment longer than a tick.
+        assert time.monotonic() - killed_at < 8 + 5
+        # The new worker is alive to the launcher at once: no second resume while it starts.
+        for _ in range(3):
+            monitor.tick(time.time())
+        assert instance.get_run(run.run_id).tags[RESUME_ATTEMPTS_TAG] == "1"
+        (tmp_path / "hold").unlink()
+        finished = wait_finished(instance, run.run_id)
+        assert finished.status is RunStatus.SUCCESS
+        assert runs_of("counted_first") == 1  # done before the crash: not run again
+        assert runs_of("held_while_marker") == 2  # in flight at the crash: run again
+    finally:
+        celery_fleet.stop_worker("runner3")
         instance.dispose()

@@ -1,6 +1,7 @@
 """The subprocess launcher against the real run worker (`python -m opgraph.run_worker`)."""
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -20,7 +21,10 @@ def event_types(instance: OpgraphInstance, run_id: str) -> list[str]:
 
 
 JOBS = """
+import os
+import subprocess
 import time
+from pathlib import Path
 
 from opgraph import job, op
 
@@ -43,6 +47,30 @@ def nap():
 @job
 def sleepy_job():
     nap()
+
+
+@op
+def nap_recording_pid():
+    (Path(__file__).parent / "op.pid").write_text(str(os.getpid()))
+    time.sleep(120)
+
+
+@job
+def recorded_nap_job():
+    nap_recording_pid()
+
+
+@op
+def starts_a_command():
+    # Like an op running a shell tool: the command is a child the op does not wait for.
+    command = subprocess.Popen(["sleep", "300"])
+    (Path(__file__).parent / "op.pid").write_text(str(command.pid))
+    time.sleep(120)
+
+
+@job
+def command_job():
+    starts_a_command()
 """
 
 
@@ -61,13 +89,15 @@ def jobs_file(tmp_path: Path) -> Path:
     return path
 
 
-def create(instance: OpgraphInstance, jobs_file: Path, job_name: str) -> RunRecord:
+def create(
+    instance: OpgraphInstance, jobs_file: Path, job_name: str, run_config: dict | None = None
+) -> RunRecord:
     pointer = {
         "python_file": str(jobs_file),
         "attribute": job_name,
         "working_directory": str(jobs_file.parent),
     }
-    return instance.create_run(job_name, code_pointer=pointer)
+    return instance.create_run(job_name, code_pointer=pointer, run_config=run_config)
 
 
 def wait_for(instance: OpgraphInstance, run_id: str, statuses, timeout: float = 60) -> RunRecord:
@@ -232,3 +262,42 @@ def test_a_broken_zygote_falls_back_to_a_cold_start(instance, jobs_file, monkeyp
     assert wait_for(instance, run.run_id, FINISHED_STATUSES).status is RunStatus.SUCCESS
     log = (instance.home / "run_workers" / f"{run.run_id}.log").read_text()
     assert "warm start unavailable" in log
+
+
+def _pid_alive(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has exited; only its parent's reaping is left)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _op_pid(jobs_file: Path) -> int:
+    pid_file = jobs_file.parent / "op.pid"
+    assert eventually(pid_file.exists, 30), "the op never started"
+    assert eventually(lambda: pid_file.read_text().strip().isdigit())
+    return int(pid_file.read_text())
+
+
+def test_multiprocess_ops_die_with_a_sigkilled_run_worker(instance, jobs_file):
+    config = {"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}}
+    run = instance.launch_run(create(instance, jobs_file, "recorded_nap_job", config).run_id)
+    op_pid = _op_pid(jobs_file)
+    worker_pid = int(instance.get_run(run.run_id).tags[RUN_WORKER_PID_TAG])
+    assert op_pid != worker_pid  # the op runs in an executor process
+    os.kill(worker_pid, signal.SIGKILL)
+    # Without anyone calling terminate(): a resumed worker must not meet the old op.
+    assert eventually(lambda: not _pid_alive(op_pid), 10), "the op outlived its run worker"
+
+
+def test_terminate_kills_what_a_dead_worker_left_in_its_group(instance, jobs_file):
+    run = instance.launch_run(create(instance, jobs_file, "command_job").run_id)
+    command_pid = _op_pid(jobs_file)
+    worker_pid = int(instance.get_run(run.run_id).tags[RUN_WORKER_PID_TAG])
+    os.kill(worker_pid, signal.SIGKILL)
+    assert eventually(lambda: not _pid_alive(worker_pid))
+    time.sleep(0.5)
+    assert _pid_alive(command_pid)  # a plain child does not die with its parent
+    assert instance.run_launcher.terminate(run.run_id) is False  # no worker to stop...
+    assert eventually(lambda: not _pid_alive(command_pid)), "the orphaned command lives on"

@@ -1,0 +1,69 @@
+"""Tie a process's life to another's, so nothing runs on as an orphan.
+
+A process that is SIGKILLed gets no chance to stop what it started; without these its
+children would run on beside whatever replaces it (e.g. a resumed run worker running
+the same step again).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import signal
+import sys
+import threading
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> None:
+    """Ask the kernel to send `sig` to this process when its parent exits (Linux).
+
+    Call it in the child (e.g. as `preexec_fn`). A no-op where the kernel lacks it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(sig))
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), sig)
+
+
+def die_with(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:
+    """Send ourselves `sig` as soon as process `pid` (alive now) exits.
+
+    For a process whose parent is not the one it serves, e.g. a multiprocess-executor
+    worker, a child of the forkserver, which itself lives as long as its children do.
+    A thread waits on a pidfd (Linux 5.3+), or polls where there is none.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is None and not pid_exists(pid):
+        os.kill(os.getpid(), sig)
+        return
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])  # readable once the process has exited
+        else:
+            while pid_exists(pid):
+                threading.Event().wait(1.0)
+        os.kill(os.getpid(), sig)
+
+    threading.Thread(target=watch, name=f"die-with-{pid}", daemon=True).start()
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process has this pid (one we may not signal counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
