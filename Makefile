@@ -19,8 +19,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo $(if $(ONCE),--once)
 
-# The packages mypy checks (the webserver follows once its parts settle).
-TYPED := opgraph storage celery_executor launchers
+# The packages mypy checks.
+TYPED := opgraph storage celery_executor launchers app
 
 test: $(STAMP)
 	$(BIN)/ruff check .

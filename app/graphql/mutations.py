@@ -233,7 +233,7 @@ def _check_step_keys(info: Any, parent: Any, step_keys: list[str] | None) -> Non
 class TerminateRun(graphene.Mutation):
     class Arguments:
         run_id = graphene.String(required=True)
-        policy = TerminateRunPolicy(default_value=TerminateRunPolicy.SAFE.value)
+        policy = TerminateRunPolicy(default_value="SAFE")
 
     Output = TerminateRunResult
 
@@ -247,7 +247,7 @@ class TerminateRun(graphene.Mutation):
 class TerminateRuns(graphene.Mutation):
     class Arguments:
         run_ids = graphene.List(graphene.NonNull(graphene.String), required=True)
-        policy = TerminateRunPolicy(default_value=TerminateRunPolicy.SAFE.value)
+        policy = TerminateRunPolicy(default_value="SAFE")
 
     Output = TerminateRunsResult
 
