@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -170,3 +170,39 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+IN_MEMORY_LAUNCHER = {"module": "launchers.testing", "class": "InMemoryRunLauncher"}
+
+
+@pytest.fixture
+def instance_storage_url(sqlite_url: str) -> str:
+    """The storage `make_instance` uses; a directory's conftest may pick another."""
+    return sqlite_url
+
+
+@pytest.fixture
+def make_instance(tmp_path: Path, instance_storage_url: str) -> Iterator[Callable[..., Any]]:
+    """Instances configured through a real instance.yaml (the run worker reads it too)."""
+    import yaml
+
+    from opgraph.instance import OpgraphInstance
+
+    created: list[OpgraphInstance] = []
+
+    def make(coordinator: Any = "immediate", launcher: Any = IN_MEMORY_LAUNCHER) -> OpgraphInstance:
+        home = tmp_path / "home"
+        home.mkdir(exist_ok=True)
+        config = {
+            "storage": {"url": instance_storage_url},
+            "run_coordinator": coordinator,
+            "run_launcher": launcher,
+        }
+        (home / "instance.yaml").write_text(yaml.safe_dump(config))
+        instance = OpgraphInstance.get(home)
+        created.append(instance)
+        return instance
+
+    yield make
+    for instance in created:
+        instance.dispose()
