@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from opgraph.events import EventType
+from opgraph.events import STEP_START_EVENTS, EventType
 from storage.records import EventRecord, RunRecord
 
 _RUN_END_EVENTS = {EventType.RUN_SUCCESS, EventType.RUN_FAILURE, EventType.RUN_CANCELED}
@@ -19,7 +19,6 @@ _STEP_STATUS = {
     EventType.STEP_SKIPPED: "SKIPPED",
 }
 _STEP_ENDS = {EventType.STEP_SUCCESS, EventType.STEP_FAILURE, EventType.STEP_SKIPPED}
-_STEP_STARTS = {EventType.STEP_START, EventType.STEP_RESTARTED}
 
 
 @dataclass
@@ -68,7 +67,7 @@ def step_summaries(
         if event.step_key is None or kind is None:
             continue
         step = steps.setdefault(event.step_key, StepSummary(event.step_key))
-        if kind in _STEP_STARTS:
+        if kind in STEP_START_EVENTS:
             # A redelivered task may log its start twice: count attempts by attempt number.
             step._attempt_ids.add(event.attempt if event.attempt is not None else event.storage_id)
             step.attempts = len(step._attempt_ids)

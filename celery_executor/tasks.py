@@ -23,7 +23,7 @@ from celery_executor import get_app
 from celery_executor.payload import StepPayload
 from celery_executor.settings import RUN_TASK, STEP_TASK
 from celery_executor.worker_state import worker_state
-from opgraph.events import EventType, make_event
+from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.process_lifetime import die_with_parent
 from opgraph.step_runner import error_data, run_step
 from storage.records import EventRecord, StepAttemptStatus
@@ -75,10 +75,7 @@ class _AttemptEvents:
 
     def emit(self, event: EventRecord) -> None:
         if not self.claimed:
-            starting = event.event_type in (
-                EventType.STEP_START.value,
-                EventType.STEP_RESTARTED.value,
-            )
+            starting = event.event_type in STEP_START_EVENTS
             if starting:  # where the step runs, for the UI and `opgraph runs show`
                 worker = {"worker": self.claimant, "pid": self.state.pid}
                 event = replace(event, data={**event.data, **worker})

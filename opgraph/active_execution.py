@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from opgraph.events import EventType
+from opgraph.events import STEP_START_EVENTS, EventType
 from opgraph.plan import ExecutionPlan, FlatCollect, FlatItem, FlatMany, FlatOp, FlatOutput
 from opgraph.steps import ExecutionStep, StepInput, UpstreamOutput, step_key_for
 from storage.records import EventRecord
@@ -94,7 +94,7 @@ class ActiveExecution:
         if step is None:
             return
         kind = event.event_type
-        if kind in (EventType.STEP_START.value, EventType.STEP_RESTARTED.value):
+        if kind in STEP_START_EVENTS:
             step.state = StepState.IN_FLIGHT
             step.attempt = event.attempt or 0
         elif kind == EventType.STEP_OUTPUT.value:

@@ -32,6 +32,11 @@ class EventType(str, Enum):
     ENGINE_EVENT = "ENGINE_EVENT"
 
 
+# The events that begin a step attempt (a first start or a retry). EventType is a str
+# enum, so the set matches both members and their stored text.
+STEP_START_EVENTS = frozenset({EventType.STEP_START, EventType.STEP_RESTARTED})
+
+
 def make_event(
     run_id: str,
     event_type: EventType,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from opgraph.active_execution import ActiveExecution
 from opgraph.context import RunInfo
-from opgraph.events import EventType, make_event
+from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.plan import ExecutionPlan
 from opgraph.reexecution import reused_steps
 from storage.records import EventRecord, RunRecord, RunStatus
@@ -44,9 +44,9 @@ class Interruption:
             raise RunInterrupted("the run worker was asked to stop")
 
 
-# A step start is written at once, so that a crash mid-step leaves a trace a resumed run
-# can see; other events wait for the end of the step or for MAX_BUFFER_SECONDS.
-_WRITE_AT_ONCE = frozenset({EventType.STEP_START.value, EventType.STEP_RESTARTED.value})
+# A step start is written at once (STEP_START_EVENTS), so that a crash mid-step leaves a
+# trace a resumed run can see; other events wait for the end of the step or for
+# MAX_BUFFER_SECONDS.
 MAX_BUFFER_SECONDS = 0.1
 
 
@@ -64,7 +64,7 @@ class EventSink:
         with self._lock:
             self._buffer.append(event)
         if (
-            event.event_type in _WRITE_AT_ONCE
+            event.event_type in STEP_START_EVENTS
             or time.monotonic() - self._last_flush > MAX_BUFFER_SECONDS
         ):
             self.flush()
