@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from opgraph import instance_config as ic  # noqa: E402
+from opgraph.config_files import is_model, unwrap  # noqa: E402
 
 TARGET = ROOT / "docs" / "configuration.md"
 COMPONENTS = {"run_coordinator": ic.COORDINATORS, "run_launcher": ic.LAUNCHERS}
@@ -99,12 +100,10 @@ def model_rows(
         dotted = f"{prefix}{name}"
         default = default_text(name, field, parent)
         yield dotted, type_name(field.annotation), default, field.description or ""
-        nested = ic._unwrap(field.annotation)
-        if ic._is_model(nested) and name not in COMPONENTS:
+        nested = unwrap(field.annotation)
+        if is_model(nested) and name not in COMPONENTS:
             value = default_value(name, field, parent) if default != "required" else None
-            yield from model_rows(
-                nested, f"{dotted}.", value if ic._is_model(type(value)) else None
-            )
+            yield from model_rows(nested, f"{dotted}.", value if is_model(type(value)) else None)
 
 
 def table(rows: Iterator[tuple[str, str, str, str]]) -> list[str]:
@@ -121,7 +120,7 @@ def render() -> str:
         if name in COMPONENTS:
             out += component_section(name)
             continue
-        model = ic._unwrap(field.annotation)
+        model = unwrap(field.annotation)
         out += table(model_rows(model, f"{name}."))
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -10,25 +10,21 @@ happens on string scalars only.
 
 from __future__ import annotations
 
-import os
-import re
-import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 from urllib.parse import quote
 
-import yaml
 from pydantic import (
     AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     create_model,
     field_validator,
     model_validator,
 )
 
+from opgraph.config_files import field_model, is_model, read_mapping, validate
 from opgraph.errors import InstanceConfigError
 
 INSTANCE_FILE = "instance.yaml"
@@ -390,7 +386,7 @@ class InstanceConfig(_Strict):
 
 
 # -- loading ---------------------------------------------------------------------------------
-_ENV_PATTERN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECRET_KEYS = ("password", "auth_token")
 
 
 def load_instance_config(home: Path) -> InstanceConfig:
@@ -398,106 +394,22 @@ def load_instance_config(home: Path) -> InstanceConfig:
     path = home / INSTANCE_FILE
     if not path.exists():
         return InstanceConfig()
-    root = _compose(path)
-    if root is None:  # an empty file
+    document = read_mapping(path)
+    if document is None:  # an empty file
         return InstanceConfig()
-    _interpolate(root, path)
-    data = yaml.SafeLoader("").construct_document(root)
+    root, data = document
     if not isinstance(data, dict):
         raise InstanceConfigError(
             f"{path}:{root.start_mark.line + 1}: expected a mapping of sections "
             f"({', '.join(InstanceConfig.model_fields)}), given {type(data).__name__}"
         )
-    try:
-        return InstanceConfig.model_validate(data)
-    except ValidationError as exc:
-        located = sorted(
-            ((_line(root, tuple(e["loc"])), e) for e in exc.errors()), key=lambda x: x[0]
-        )
-        problems = [f"{path}:{line}: {_describe(error)}" for line, error in located]
-        raise InstanceConfigError(
-            f"{path} is not a valid instance config:\n  " + "\n  ".join(problems)
-        ) from None
-
-
-def _compose(path: Path) -> yaml.Node | None:
-    try:
-        return yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        context = ""
-        if exc.context and exc.context_mark:
-            context = f" ({exc.context} started at line {exc.context_mark.line + 1})"
-        raise InstanceConfigError(
-            f"{where}: malformed YAML: {exc.problem or exc}{context}"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InstanceConfigError(f"{path}: malformed YAML: {exc}") from None
-
-
-def _interpolate(node: yaml.Node, path: Path) -> None:
-    """Replace `${VAR}` / `${VAR:-default}` in string values in place; `$$` is a literal $."""
-    if isinstance(node, yaml.MappingNode):
-        for _key, value in node.value:
-            _interpolate(value, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _interpolate(item, path)
-    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
-
-        def substitute(match: re.Match[str]) -> str:
-            if match.group(0) == "$$":
-                return "$"
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            raise InstanceConfigError(
-                f"{path}:{node.start_mark.line + 1}: environment variable {name} is not set "
-                f"(set it, or give a default with ${{{name}:-default}})"
-            )
-
-        node.value = _ENV_PATTERN.sub(substitute, node.value)
-
-
-_SECRET_KEYS = {"password", "auth_token"}
-
-
-def _describe(error: Any) -> str:
-    loc = tuple(error["loc"])
-    dotted = ".".join(str(part) for part in loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        return f"unknown key {dotted}; allowed keys: {', '.join(allowed) or '(none)'}"
-    if error["type"] == "missing":
-        return f"{dotted} is required"
-    message = error["msg"].removeprefix("Value error, ")
-    given = error["input"]
-    if isinstance(given, dict | list):  # a whole section: the message says what is wrong
-        return f"{dotted}: {message}"
-    shown = "***" if loc and loc[-1] in _SECRET_KEYS else repr(given)
-    return f"{dotted}: {message} (given {shown})"
-
-
-def _line(root: yaml.Node, loc: tuple[Any, ...]) -> int:
-    """Line of the deepest node along `loc` that exists in the document."""
-    node = root
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if part < len(node.value) else None
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1
+    return validate(
+        InstanceConfig, path, root, data, "instance config", _allowed_keys, _SECRET_KEYS
+    )
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """Keys the model at `loc` accepts (by their YAML names)."""
+    """Keys the model at `loc` accepts; a launcher/coordinator short name has its own."""
     model: Any = InstanceConfig
     for index, part in enumerate(loc):
         if isinstance(part, int):
@@ -505,23 +417,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
         if index > 0 and loc[index - 1] in _SHORT_NAMES and part in _SHORT_NAMES[loc[index - 1]]:
             model = _SHORT_NAMES[loc[index - 1]][part].options
             continue
-        field = model.model_fields.get(part) if _is_model(model) else None
-        if field is None:
+        model = field_model(model, part)
+        if model is None:
             return []
-        model = _unwrap(field.annotation)
     if model is ComponentConfig:
         return ["module", "class", "config"]
-    return list(model.model_fields) if _is_model(model) else []
-
-
-def _is_model(obj: Any) -> bool:
-    return isinstance(obj, type) and issubclass(obj, BaseModel)
-
-
-def _unwrap(annotation: Any) -> Any:
-    """`X | None`, `list[X]`, `Annotated[X, ...]` -> X."""
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType, list, Annotated, Literal):
-        candidates = [arg for arg in get_args(annotation) if arg is not type(None)]
-        return _unwrap(candidates[0]) if candidates else annotation
-    return annotation
+    return list(model.model_fields) if is_model(model) else []

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from opgraph.config_files import line_of, read_mapping, validate
 from opgraph.errors import InstanceConfigError
-from opgraph.instance_config import _compose, _interpolate, _is_model, _line, _unwrap
 
 WORKSPACE_FILE = "workspace.yaml"
 
@@ -138,30 +137,19 @@ def _resolve(entry: LoadFromEntry, base: Path, line: int) -> LocationSpec:
 
 def load_workspace_config(path: Path) -> list[LocationSpec]:
     """The locations of `path`; [] for an empty file. Raises InstanceConfigError."""
-    root = _compose(path)
-    if root is None:
+    document = read_mapping(path)
+    if document is None:
         return []
-    _interpolate(root, path)
-    data = yaml.SafeLoader("").construct_document(root)
+    root, data = document
     if not isinstance(data, dict):
         raise InstanceConfigError(
             f"{path}:{root.start_mark.line + 1}: expected a mapping with key load_from, "
             f"given {type(data).__name__}"
         )
-    try:
-        config = WorkspaceConfig.model_validate(data)
-    except ValidationError as exc:
-        located = sorted(
-            ((_line(root, tuple(e["loc"])), _describe(e)) for e in exc.errors()),
-            key=lambda item: item[0],
-        )
-        problems = [f"{path}:{line}: {text}" for line, text in located]
-        raise InstanceConfigError(
-            f"{path} is not a valid workspace:\n  " + "\n  ".join(problems)
-        ) from None
+    config = validate(WorkspaceConfig, path, root, data, "workspace")
     base = path.resolve().parent
     specs = [
-        _resolve(entry, base, _line(root, ("load_from", index)))
+        _resolve(entry, base, line_of(root, ("load_from", index)))
         for index, entry in enumerate(config.load_from)
     ]
     seen: dict[str, LocationSpec] = {}
@@ -173,30 +161,3 @@ def load_workspace_config(path: Path) -> list[LocationSpec]:
             )
         seen[spec.name] = spec
     return specs
-
-
-def _describe(error: Any) -> str:
-    loc = tuple(error["loc"])
-    dotted = ".".join(str(part) for part in loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        return f"unknown key {dotted}; allowed keys: {', '.join(allowed) or '(none)'}"
-    if error["type"] == "missing":
-        return f"{dotted} is required"
-    message = error["msg"].removeprefix("Value error, ")
-    given = error["input"]
-    if isinstance(given, dict | list):
-        return f"{dotted}: {message}"
-    return f"{dotted}: {message} (given {given!r})"
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = WorkspaceConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if _is_model(model) else None
-        if field is None:
-            return []
-        model = _unwrap(field.annotation)
-    return list(model.model_fields) if _is_model(model) else []

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from opgraph import instance_config as ic
+from opgraph.config_files import is_model, unwrap
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "docs" / "gen_configuration.py"
@@ -27,8 +28,8 @@ def _keys(model: type[BaseModel], prefix: str) -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
         keys.append(prefix + name)
-        nested = ic._unwrap(field.annotation)
-        if ic._is_model(nested) and nested is not ic.ComponentConfig:
+        nested = unwrap(field.annotation)
+        if is_model(nested) and nested is not ic.ComponentConfig:
             keys += _keys(nested, f"{prefix}{name}.")
     return keys
 
