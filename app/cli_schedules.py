@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import time
 import zoneinfo
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -72,38 +73,47 @@ def _toggle(kind: InstigatorType, name: str, running: bool, workspace_file: str 
     click.echo(f"{kind.value.lower()} {item.key} {verb}")
 
 
+def _list(
+    kind: InstigatorType,
+    workspace_file: str | None,
+    as_json: bool,
+    headers: list[str],
+    cells: Callable[[dict[str, Any], Instigator], list[str]],
+) -> None:
+    """`schedules list` and `sensors list`: the JSON rows, or a table with a row of `cells`
+    per item and the last tick as its final column."""
+    instance = current_instance()
+    with open_workspace(workspace_path(workspace_file)) as workspace:
+        items = instigators(instance, workspace, kind)
+        rows = [_row_json(item) for item in items]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"No {kind.value.lower()}s in the workspace's loaded locations.")
+        return
+    table = [
+        [*cells(row, item), _tick_text(_last_tick(item))]
+        for row, item in zip(rows, items, strict=True)
+    ]
+    click.echo(format_table(headers, table))
+
+
 # -- schedules ----------------------------------------------------------------------------------
 @schedules_cli.command("list")
 @WORKSPACE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_schedules(workspace_file: str | None, as_json: bool) -> None:
     """Every schedule: status, cron, time zone, next tick and last tick."""
-    instance = current_instance()
-    with open_workspace(workspace_path(workspace_file)) as workspace:
-        items = instigators(instance, workspace, SCHEDULE)
-        rows = [_row_json(item) for item in items]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("No schedules in the workspace's loaded locations.")
-        return
-    table = []
-    for row, item in zip(rows, items, strict=True):
-        assert isinstance(item.definition, ScheduleSnapshot)
-        table.append(
-            [
-                row["name"],
-                row["status"],
-                item.definition.cron_schedule,
-                item.definition.execution_timezone or "UTC",
-                format_time(row["next_tick"]),
-                _tick_text(_last_tick(item)),
-            ]
-        )
-    click.echo(
-        format_table(["SCHEDULE", "STATUS", "CRON", "TIMEZONE", "NEXT TICK", "LAST TICK"], table)
-    )
+    headers = ["SCHEDULE", "STATUS", "CRON", "TIMEZONE", "NEXT TICK", "LAST TICK"]
+    _list(SCHEDULE, workspace_file, as_json, headers, _schedule_cells)
+
+
+def _schedule_cells(row: dict[str, Any], item: Instigator) -> list[str]:
+    schedule = item.definition
+    assert isinstance(schedule, ScheduleSnapshot)
+    zone = schedule.execution_timezone or "UTC"
+    return [row["name"], row["status"], schedule.cron_schedule, zone, format_time(row["next_tick"])]
 
 
 @schedules_cli.command("start")
@@ -147,30 +157,15 @@ def preview(name: str, count: int, workspace_file: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_sensors(workspace_file: str | None, as_json: bool) -> None:
     """Every sensor: status, interval, cursor and last tick."""
-    instance = current_instance()
-    with open_workspace(workspace_path(workspace_file)) as workspace:
-        items = instigators(instance, workspace, SENSOR)
-        rows = [_row_json(item) for item in items]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("No sensors in the workspace's loaded locations.")
-        return
-    table = []
-    for row, item in zip(rows, items, strict=True):
-        assert isinstance(item.definition, SensorSnapshot)
-        cursor = row["cursor"]
-        table.append(
-            [
-                row["name"],
-                row["status"],
-                f"{item.definition.minimum_interval_seconds}s",
-                "-" if cursor is None else str(cursor)[:40],
-                _tick_text(_last_tick(item)),
-            ]
-        )
-    click.echo(format_table(["SENSOR", "STATUS", "INTERVAL", "CURSOR", "LAST TICK"], table))
+    headers = ["SENSOR", "STATUS", "INTERVAL", "CURSOR", "LAST TICK"]
+    _list(SENSOR, workspace_file, as_json, headers, _sensor_cells)
+
+
+def _sensor_cells(row: dict[str, Any], item: Instigator) -> list[str]:
+    sensor = item.definition
+    assert isinstance(sensor, SensorSnapshot)
+    cursor = "-" if row["cursor"] is None else str(row["cursor"])[:40]
+    return [row["name"], row["status"], f"{sensor.minimum_interval_seconds}s", cursor]
 
 
 @sensors_cli.command("start")

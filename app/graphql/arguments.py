@@ -124,6 +124,17 @@ def require_workspace(workspace: Workspace | None) -> Workspace:
     return workspace
 
 
+# What a field taking a job selector and run config answers when `job_location` or
+# `parse_run_config` refuses (the unions list them in this order).
+JOB_SELECTOR_ERRORS = (
+    e.LocationNotFoundError,
+    e.JobNotFoundError,
+    e.CodeLocationLoadError,
+    e.WorkspaceNotConfiguredError,
+    e.InvalidArgumentError,
+)
+
+
 def job_location(workspace: Workspace | None, selector: Any) -> CodeLocation:
     """The location of `selector` ({locationName, jobName}), checked to hold the job."""
     location_name, job_name = selector.location_name, selector.job_name

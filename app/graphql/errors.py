@@ -25,108 +25,86 @@ class Error(graphene.Interface):
     message = graphene.String(required=True)
 
 
-class PythonError(graphene.ObjectType):
-    """An unexpected error in the server; its traceback is in the server log."""
+class TypedError(graphene.ObjectType):
+    """Base of every typed error: an object type that implements `Error`."""
 
     class Meta:
-        interfaces = (Error,)
+        abstract = True
+
+    @classmethod
+    def __init_subclass_with_meta__(
+        cls, interfaces: tuple[type[graphene.Interface], ...] = (Error,), **options: Any
+    ) -> None:
+        # graphene reads `Meta.interfaces` per class and never inherits it: default it here.
+        super().__init_subclass_with_meta__(interfaces=interfaces, **options)
+
+
+class PythonError(TypedError):
+    """An unexpected error in the server; its traceback is in the server log."""
 
     class_name = graphene.String(required=True)
 
 
-class RunNotFoundError(graphene.ObjectType):
+class RunNotFoundError(TypedError):
     """No run has this id."""
-
-    class Meta:
-        interfaces = (Error,)
 
     run_id = graphene.String(required=True)
 
 
-class RunStatusError(graphene.ObjectType):
+class RunStatusError(TypedError):
     """The run's status does not allow this (e.g. deleting a running run)."""
-
-    class Meta:
-        interfaces = (Error,)
 
     run_id = graphene.String(required=True)
     status = graphene.String(required=True)
 
 
-class ReadOnlyError(graphene.ObjectType):
+class ReadOnlyError(TypedError):
     """The webserver is read-only (`--read-only` or `webserver.read_only`)."""
 
-    class Meta:
-        interfaces = (Error,)
 
-
-class UnauthorizedError(graphene.ObjectType):
+class UnauthorizedError(TypedError):
     """Mutations need `Authorization: Bearer <webserver.auth_token>`."""
 
-    class Meta:
-        interfaces = (Error,)
 
-
-class InvalidArgumentError(graphene.ObjectType):
+class InvalidArgumentError(TypedError):
     """An argument has a value the field cannot use."""
-
-    class Meta:
-        interfaces = (Error,)
 
     argument = graphene.String(required=True)
     given = graphene.String()
     expected = graphene.String(required=True)
 
 
-class InvalidCursorError(graphene.ObjectType):
+class InvalidCursorError(TypedError):
     """The cursor names no position in this list (e.g. its run was deleted)."""
-
-    class Meta:
-        interfaces = (Error,)
 
     cursor = graphene.String(required=True)
 
 
-class LocationNotFoundError(graphene.ObjectType):
+class LocationNotFoundError(TypedError):
     """The workspace has no code location with this name."""
-
-    class Meta:
-        interfaces = (Error,)
 
     location_name = graphene.String(required=True)
 
 
-class JobNotFoundError(graphene.ObjectType):
+class JobNotFoundError(TypedError):
     """The code location has no job with this name."""
-
-    class Meta:
-        interfaces = (Error,)
 
     location_name = graphene.String(required=True)
     job_name = graphene.String(required=True)
 
 
-class CodeLocationLoadError(graphene.ObjectType):
+class CodeLocationLoadError(TypedError):
     """The code location cannot answer: its code failed to load, or its server is down."""
-
-    class Meta:
-        interfaces = (Error,)
 
     location_name = graphene.String()
 
 
-class WorkspaceNotConfiguredError(graphene.ObjectType):
+class WorkspaceNotConfiguredError(TypedError):
     """This webserver has no workspace (no workspace.yaml was found)."""
 
-    class Meta:
-        interfaces = (Error,)
 
-
-class InvalidStepError(graphene.ObjectType):
+class InvalidStepError(TypedError):
     """Step keys that are not in the job."""
-
-    class Meta:
-        interfaces = (Error,)
 
     invalid_step_keys = graphene.List(graphene.NonNull(graphene.String), required=True)
 
@@ -138,9 +116,8 @@ class RunConfigValidationError(graphene.ObjectType):
     message = graphene.String(required=True)
 
 
-class RunConfigValidationInvalid(graphene.ObjectType):
+class RunConfigValidationInvalid(TypedError):
     class Meta:
-        interfaces = (Error,)
         description = "The run config does not fit the job; `errors` lists every problem."
 
     job_name = graphene.String(required=True)
@@ -183,6 +160,18 @@ class Refused(Exception):
     def __init__(self, error: Any):
         super().__init__(error.message)
         self.error = error
+
+
+# What every mutation may answer before it looks at its arguments.
+MUTATION_REFUSALS = (ReadOnlyError, UnauthorizedError)
+
+
+def check_mutation_allowed(info: Any) -> None:
+    """Raise `Refused` if this request may not change anything (read-only mode, bearer
+    token); every mutation calls this first, so a refused request writes nothing."""
+    refusal = info.context.mutation_refusal()
+    if refusal is not None:
+        raise Refused(refusal)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

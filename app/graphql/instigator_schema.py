@@ -14,7 +14,7 @@ import graphene
 
 from app.graphql import errors as e
 from app.graphql.arguments import require_workspace
-from app.graphql.errors import Refused, typed_errors
+from app.graphql.errors import Refused, check_mutation_allowed, typed_errors
 from app.graphql.instigator_types import (
     DryRun,
     InstigatorNotFoundError,
@@ -54,14 +54,12 @@ SensorsOrError = or_error("SensorsOrError", Sensors, e.WorkspaceNotConfiguredErr
 ScheduleOrError = or_error("ScheduleOrError", Schedule, *_ERRORS)
 SensorOrError = or_error("SensorOrError", Sensor, *_ERRORS)
 DryRunOrError = or_error(
-    "DryRunOrError", DryRun, *_ERRORS, e.ReadOnlyError, e.UnauthorizedError, e.InvalidArgumentError
+    "DryRunOrError", DryRun, *_ERRORS, *e.MUTATION_REFUSALS, e.InvalidArgumentError
 )
 ScheduleMutationResult = or_error(
-    "ScheduleMutationResult", Schedule, *_ERRORS, e.ReadOnlyError, e.UnauthorizedError
+    "ScheduleMutationResult", Schedule, *_ERRORS, *e.MUTATION_REFUSALS
 )
-SensorMutationResult = or_error(
-    "SensorMutationResult", Sensor, *_ERRORS, e.ReadOnlyError, e.UnauthorizedError
-)
+SensorMutationResult = or_error("SensorMutationResult", Sensor, *_ERRORS, *e.MUTATION_REFUSALS)
 
 
 def _find(info: Any, kind: InstigatorType, name: str) -> Instigator:
@@ -76,10 +74,22 @@ def _view(item: Instigator) -> Any:
     return schedule(item) if item.kind is SCHEDULE else sensor(item)
 
 
-def _check_allowed(info: Any) -> None:
-    refusal = info.context.mutation_refusal()
-    if refusal is not None:
-        raise Refused(refusal)
+# Resolvers made per kind, as the start/stop mutations below are: schedules and sensors
+# differ only in their kind and in the type of their list.
+def _resolve_all(kind: InstigatorType) -> Any:
+    def resolve(_root: Any, info: Any) -> Any:
+        workspace = require_workspace(info.context.workspace)
+        views = [_view(item) for item in instigators(info.context.instance, workspace, kind)]
+        return Schedules(results=views) if kind is SCHEDULE else Sensors(results=views)
+
+    return staticmethod(typed_errors(resolve))
+
+
+def _resolve_one(kind: InstigatorType) -> Any:
+    def resolve(_root: Any, info: Any, name: str) -> Any:
+        return _view(_find(info, kind, name))
+
+    return staticmethod(typed_errors(resolve))
 
 
 class InstigatorQueries(graphene.ObjectType):
@@ -92,34 +102,15 @@ class InstigatorQueries(graphene.ObjectType):
         SensorOrError, required=True, name=graphene.String(required=True)
     )
 
-    @staticmethod
-    @typed_errors
-    def resolve_schedules_or_error(_root: Any, info: Any) -> Any:
-        workspace = require_workspace(info.context.workspace)
-        items = instigators(info.context.instance, workspace, SCHEDULE)
-        return Schedules(results=[schedule(item) for item in items])
-
-    @staticmethod
-    @typed_errors
-    def resolve_schedule_or_error(_root: Any, info: Any, name: str) -> Any:
-        return schedule(_find(info, SCHEDULE, name))
-
-    @staticmethod
-    @typed_errors
-    def resolve_sensors_or_error(_root: Any, info: Any) -> Any:
-        workspace = require_workspace(info.context.workspace)
-        items = instigators(info.context.instance, workspace, SENSOR)
-        return Sensors(results=[sensor(item) for item in items])
-
-    @staticmethod
-    @typed_errors
-    def resolve_sensor_or_error(_root: Any, info: Any, name: str) -> Any:
-        return sensor(_find(info, SENSOR, name))
+    resolve_schedules_or_error = _resolve_all(SCHEDULE)
+    resolve_schedule_or_error = _resolve_one(SCHEDULE)
+    resolve_sensors_or_error = _resolve_all(SENSOR)
+    resolve_sensor_or_error = _resolve_one(SENSOR)
 
 
 def _toggle(kind: InstigatorType, running: bool) -> Any:
     def mutate(_root: Any, info: Any, name: str) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         item = _find(info, kind, name)
         now = time.time()
         set_running(info.context.instance, item, running, now)
@@ -163,7 +154,7 @@ class ResetSensorCursor(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, name: str, cursor: str | None = None) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         item = _find(info, SENSOR, name)
         save_data(info.context.instance, item, {**item.data, "cursor": cursor}, time.time())
         return sensor(_find(info, SENSOR, name))
@@ -181,7 +172,7 @@ class ScheduleDryRun(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, name: str, timestamp: float | None = None) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         item = _find(info, SCHEDULE, name)
         if timestamp is None:
             assert isinstance(item.definition, ScheduleSnapshot)
@@ -202,7 +193,7 @@ class SensorDryRun(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, name: str, cursor: str | None = None) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         item = _find(info, SENSOR, name)
         start = cursor if cursor is not None else item.data.get("cursor")
         evaluation = item.location.evaluate_sensor(

@@ -12,7 +12,7 @@ from typing import Any
 import graphene
 from graphene.types.generic import GenericScalar
 
-from app.graphql.errors import Error
+from app.graphql.errors import TypedError
 from opgraph.daemon.instigators import Instigator, next_tick_times
 from opgraph.workspace.base import ScheduleSnapshot, SensorSnapshot, TickEvaluation
 from storage.records import TickRecord
@@ -21,11 +21,8 @@ MAX_TICKS = 100
 MAX_NEXT_TICKS = 100
 
 
-class InstigatorNotFoundError(graphene.ObjectType):
+class InstigatorNotFoundError(TypedError):
     """No schedule or sensor has this name (or it is in several locations)."""
-
-    class Meta:
-        interfaces = (Error,)
 
     name = graphene.String(required=True)
 
@@ -59,9 +56,10 @@ def tick(record: TickRecord) -> Tick:
     )
 
 
-def _ticks(item: Any, info: Any, limit: int) -> list[Tick]:
+def _resolve_ticks(root: Any, info: Any, limit: int = 10) -> list[Tick]:
+    """`ticks` of a Schedule or a Sensor (`root.key` is set by `_rooted`)."""
     limit = max(1, min(limit, MAX_TICKS))
-    return [tick(t) for t in info.context.instance.storage.get_ticks(item.key, limit=limit)]
+    return [tick(t) for t in info.context.instance.storage.get_ticks(root.key, limit=limit)]
 
 
 class Schedule(graphene.ObjectType):
@@ -86,26 +84,19 @@ class Schedule(graphene.ObjectType):
         assert isinstance(root.definition, ScheduleSnapshot)
         return next_tick_times(root.definition, time.time(), max(1, min(limit, MAX_NEXT_TICKS)))
 
-    @staticmethod
-    def resolve_ticks(root: Any, info: Any, limit: int = 10) -> list[Tick]:
-        return _ticks(root, info, limit)
+    resolve_ticks = staticmethod(_resolve_ticks)
 
 
 def schedule(item: Instigator) -> Any:
     definition = item.definition
     assert isinstance(definition, ScheduleSnapshot)
-    fields = dict(
-        name=item.key,
+    return _rooted(
+        Schedule,
+        item,
         schedule_name=definition.name,
-        location_name=item.location.name,
-        job_name=definition.job_name,
         cron_schedule=definition.cron_schedule,
         execution_timezone=definition.execution_timezone or "UTC",
-        description=definition.description,
-        status="RUNNING" if item.running else "STOPPED",
-        default_status=definition.default_status,
     )
-    return _rooted(Schedule, item, fields)
 
 
 class Sensor(graphene.ObjectType):
@@ -122,34 +113,36 @@ class Sensor(graphene.ObjectType):
         graphene.NonNull(Tick), required=True, limit=graphene.Int(default_value=10)
     )
 
-    @staticmethod
-    def resolve_ticks(root: Any, info: Any, limit: int = 10) -> list[Tick]:
-        return _ticks(root, info, limit)
+    resolve_ticks = staticmethod(_resolve_ticks)
 
 
 def sensor(item: Instigator) -> Any:
     definition = item.definition
     assert isinstance(definition, SensorSnapshot)
-    fields = dict(
-        name=item.key,
+    return _rooted(
+        Sensor,
+        item,
         sensor_name=definition.name,
+        minimum_interval_seconds=definition.minimum_interval_seconds,
+        cursor=item.data.get("cursor"),
+    )
+
+
+def _rooted(kind: type[graphene.ObjectType], item: Instigator, **fields: Any) -> Any:
+    """A Schedule or Sensor: the fields both have, then its own `fields`, plus what the
+    tick and next-tick resolvers read (`key`, `definition`)."""
+    definition = item.definition
+    view = kind(
+        name=item.key,
         location_name=item.location.name,
         job_name=definition.job_name,
-        minimum_interval_seconds=definition.minimum_interval_seconds,
         description=definition.description,
         status="RUNNING" if item.running else "STOPPED",
         default_status=definition.default_status,
-        cursor=item.data.get("cursor"),
+        **fields,
     )
-    return _rooted(Sensor, item, fields)
-
-
-def _rooted(kind: type[graphene.ObjectType], item: Instigator, fields: dict[str, Any]) -> Any:
-    """The object with its plain fields, plus what the tick and next-tick resolvers read
-    (`key`, `definition`)."""
-    view = kind(**fields)
     view.key = item.key
-    view.definition = item.definition
+    view.definition = definition
     return view
 
 

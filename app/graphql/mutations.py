@@ -12,8 +12,8 @@ from typing import Any
 import graphene
 
 from app.graphql import errors as e
-from app.graphql.arguments import job_location, parse_run_config, tags_dict
-from app.graphql.errors import Refused, typed_errors
+from app.graphql.arguments import JOB_SELECTOR_ERRORS, job_location, parse_run_config, tags_dict
+from app.graphql.errors import Refused, check_mutation_allowed, typed_errors
 from app.graphql.instigator_schema import InstigatorMutations
 from app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
 from app.graphql.unions import or_error
@@ -27,8 +27,6 @@ from storage.records import FINISHED_STATUSES, RunStatus
 
 MAX_TERMINATE_RUNS = 1000
 
-_REFUSALS = (e.ReadOnlyError, e.UnauthorizedError)
-
 
 class LaunchRunSuccess(graphene.ObjectType):
     run = graphene.Field(Run, required=True)
@@ -39,11 +37,8 @@ class TerminateRunSuccess(graphene.ObjectType):
     message = graphene.String(required=True)
 
 
-class TerminateRunFailure(graphene.ObjectType):
+class TerminateRunFailure(e.TypedError):
     """The run was found but its status did not move (e.g. it had finished)."""
-
-    class Meta:
-        interfaces = (e.Error,)
 
     run = graphene.Field(Run, required=True)
 
@@ -56,12 +51,8 @@ LaunchRunResult = or_error(
     "LaunchRunResult",
     LaunchRunSuccess,
     e.RunConfigValidationInvalid,
-    e.LocationNotFoundError,
-    e.JobNotFoundError,
-    e.CodeLocationLoadError,
-    e.WorkspaceNotConfiguredError,
-    e.InvalidArgumentError,
-    *_REFUSALS,
+    *JOB_SELECTOR_ERRORS,
+    *e.MUTATION_REFUSALS,
     e.PythonError,
 )
 LaunchRunReexecutionResult = or_error(
@@ -71,7 +62,7 @@ LaunchRunReexecutionResult = or_error(
     e.RunStatusError,
     e.InvalidStepError,
     e.InvalidArgumentError,
-    *_REFUSALS,
+    *e.MUTATION_REFUSALS,
     e.PythonError,
 )
 TerminateRunResult = or_error(
@@ -79,7 +70,7 @@ TerminateRunResult = or_error(
     TerminateRunSuccess,
     TerminateRunFailure,
     e.RunNotFoundError,
-    *_REFUSALS,
+    *e.MUTATION_REFUSALS,
     e.PythonError,
 )
 
@@ -89,22 +80,20 @@ class TerminateRunsSuccess(graphene.ObjectType):
 
 
 TerminateRunsResult = or_error(
-    "TerminateRunsResult", TerminateRunsSuccess, e.InvalidArgumentError, *_REFUSALS, e.PythonError
+    "TerminateRunsResult",
+    TerminateRunsSuccess,
+    e.InvalidArgumentError,
+    *e.MUTATION_REFUSALS,
+    e.PythonError,
 )
 DeleteRunResult = or_error(
     "DeleteRunResult",
     DeleteRunSuccess,
     e.RunNotFoundError,
     e.RunStatusError,
-    *_REFUSALS,
+    *e.MUTATION_REFUSALS,
     e.PythonError,
 )
-
-
-def _check_allowed(info: Any) -> None:
-    refusal = info.context.mutation_refusal()
-    if refusal is not None:
-        raise Refused(refusal)
 
 
 def _terminate_one(info: Any, run_id: str, policy: Any) -> Any:
@@ -130,7 +119,7 @@ class LaunchRun(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, execution_params: Any) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         selector = execution_params.selector
         location = job_location(info.context.workspace, selector)
         run_config = parse_run_config(execution_params.get("run_config_data"))
@@ -160,7 +149,7 @@ class LaunchRunReexecution(graphene.Mutation):
     def mutate(
         _root: Any, info: Any, parent_run_id: str, strategy: Any, step_keys: Any = None
     ) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         instance = info.context.instance
         strategy = getattr(strategy, "value", strategy)
         parent = instance.storage.get_run(parent_run_id)
@@ -240,7 +229,7 @@ class TerminateRun(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, run_id: str, policy: Any = "SAFE") -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         return _terminate_one(info, run_id, policy)
 
 
@@ -254,7 +243,7 @@ class TerminateRuns(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, run_ids: list[str], policy: Any = "SAFE") -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         if len(run_ids) > MAX_TERMINATE_RUNS:
             return e.InvalidArgumentError(
                 message=f"runIds: at most {MAX_TERMINATE_RUNS} runs at once, given {len(run_ids)}",
@@ -277,7 +266,7 @@ class DeleteRun(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, run_id: str) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         instance = info.context.instance
         try:
             delete_run(instance, run_id)

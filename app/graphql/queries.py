@@ -10,6 +10,7 @@ from graphene.types.generic import GenericScalar
 
 from app.graphql import errors as e
 from app.graphql.arguments import (
+    JOB_SELECTOR_ERRORS,
     check_limit,
     check_offset,
     check_step_key,
@@ -65,15 +66,6 @@ QueuesOrError = or_error("QueuesOrError", Queues, e.PythonError)
 WorkspaceOrError = or_error(
     "WorkspaceOrError", Workspace, e.WorkspaceNotConfiguredError, e.PythonError
 )
-# Errors of anything that takes a job selector.
-_SELECTOR_ERRORS = (
-    e.LocationNotFoundError,
-    e.JobNotFoundError,
-    e.CodeLocationLoadError,
-    e.WorkspaceNotConfiguredError,
-    e.InvalidArgumentError,
-    e.PythonError,
-)
 
 
 class RunConfigValid(graphene.ObjectType):
@@ -81,10 +73,18 @@ class RunConfigValid(graphene.ObjectType):
 
 
 RunConfigValidationResult = or_error(
-    "RunConfigValidationResult", RunConfigValid, e.RunConfigValidationInvalid, *_SELECTOR_ERRORS
+    "RunConfigValidationResult",
+    RunConfigValid,
+    e.RunConfigValidationInvalid,
+    *JOB_SELECTOR_ERRORS,
+    e.PythonError,
 )
 ExecutionPlanOrError = or_error(
-    "ExecutionPlanOrError", ExecutionPlan, e.RunConfigValidationInvalid, *_SELECTOR_ERRORS
+    "ExecutionPlanOrError",
+    ExecutionPlan,
+    e.RunConfigValidationInvalid,
+    *JOB_SELECTOR_ERRORS,
+    e.PythonError,
 )
 
 

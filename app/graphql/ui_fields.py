@@ -14,18 +14,10 @@ import graphene
 
 from app.graphql import errors as e
 from app.graphql.arguments import require_workspace
-from app.graphql.errors import Refused, typed_errors
+from app.graphql.errors import check_mutation_allowed, typed_errors
 from app.graphql.fleet_types import celery_app
 from app.graphql.unions import or_error
 from app.graphql.workspace_types import CodeLocationEntry
-
-_REFUSALS = (e.ReadOnlyError, e.UnauthorizedError)
-
-
-def _check_allowed(info: Any) -> None:
-    refusal = info.context.mutation_refusal()
-    if refusal is not None:
-        raise Refused(refusal)
 
 
 class DaemonLease(graphene.ObjectType):
@@ -73,11 +65,15 @@ ReloadLocationResult = or_error(
     ReloadLocationSuccess,
     e.LocationNotFoundError,
     e.WorkspaceNotConfiguredError,
-    *_REFUSALS,
+    *e.MUTATION_REFUSALS,
     e.PythonError,
 )
 DrainWorkerResult = or_error(
-    "DrainWorkerResult", DrainWorkerSuccess, e.InvalidArgumentError, *_REFUSALS, e.PythonError
+    "DrainWorkerResult",
+    DrainWorkerSuccess,
+    e.InvalidArgumentError,
+    *e.MUTATION_REFUSALS,
+    e.PythonError,
 )
 
 
@@ -95,7 +91,7 @@ class ReloadLocation(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, location_name: str) -> Any:
-        _check_allowed(info)
+        check_mutation_allowed(info)
         workspace = require_workspace(info.context.workspace)
         if location_name not in workspace.location_names():
             return e.LocationNotFoundError(
@@ -121,7 +117,7 @@ class DrainWorker(graphene.Mutation):
     def mutate(_root: Any, info: Any, worker_name: str) -> Any:
         from celery_executor.fleet import drain
 
-        _check_allowed(info)
+        check_mutation_allowed(info)
         queues = drain(celery_app(info.context.instance), worker_name)
         if not queues:
             return e.InvalidArgumentError(
