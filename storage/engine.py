@@ -88,7 +88,10 @@ def _sqlite_on_begin(connection: Connection) -> None:
 
 
 def _postgres_engine(url: URL) -> Engine:
-    engine = sa.create_engine(url, connect_args=_postgres_connect_args(url))
+    # pool_pre_ping: a pooled connection the server has dropped (restart, failover, an
+    # idle timeout, pg_terminate_backend) is replaced at checkout instead of failing the
+    # step or event write that picks it up; it costs ~0.05 ms per checkout on localhost.
+    engine = sa.create_engine(url, connect_args=_postgres_connect_args(url), pool_pre_ping=True)
     event.listen(engine, "connect", _postgres_on_connect)
     event.listen(engine, "begin", _postgres_on_begin)
     event.listen(engine, "checkin", _postgres_on_checkin)

@@ -298,3 +298,19 @@ def fragile(context, value):
 @job
 def reexecutable():
     total(fan(counted_source()).map(fragile).collect())
+
+
+@op
+def wait_for_release(context, value):
+    """Says it started, then waits until the test removes `hold` (at most a minute)."""
+    (_marker_dir(context) / "waiting").write_text(str(os.getpid()))
+    hold = _marker_dir(context) / "hold"
+    deadline = time.monotonic() + 60
+    while hold.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value + 1
+
+
+@job
+def held_in_the_middle():
+    add_one(wait_for_release(one()))

@@ -3,10 +3,15 @@
 import os
 import subprocess
 import sys
+import time
+import uuid
 
+import pytest
+import sqlalchemy as sa
 import yaml
 
 from opgraph import OpgraphInstance, reconstructable
+from storage import normalize_url
 from storage.records import RunStatus
 from tests.executor import jobs
 
@@ -87,4 +92,58 @@ def test_sigterm_stops_an_op_running_in_process(tmp_path, sqlite_url):
     assert instance.get_run(run.run_id).status is RunStatus.FAILURE
     assert [e.event_type for e in events if e.step_key == "slow"][-1] == "STEP_FAILURE"
     assert "interrupted" in events[-1].message
+    instance.dispose()
+
+
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+def test_a_run_survives_the_database_dropping_its_connections(tmp_path, pg_storage_url, executor):
+    # Our own application_name, so that only this run's connections are dropped.
+    name = f"opgraph-drop-{uuid.uuid4().hex[:8]}"
+    url = sa.make_url(pg_storage_url).update_query_dict({"application_name": name})
+    storage = {"url": url.render_as_string(hide_password=False)}
+    (tmp_path / "instance.yaml").write_text(yaml.safe_dump({"storage": storage}))
+    instance = OpgraphInstance.get(tmp_path)
+    (tmp_path / "hold").touch()
+    run = instance.create_run(
+        "held_in_the_middle",
+        code_pointer=reconstructable(jobs.held_in_the_middle).pointer,
+        run_config={"execution": {"config": {executor: {}}}},
+        tags={"test/marker_dir": str(tmp_path)},
+    )
+    env = {**os.environ, "OPGRAPH_HOME": str(tmp_path)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "opgraph.run_worker", run.run_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    admin = sa.create_engine(normalize_url(pg_storage_url), isolation_level="AUTOCOMMIT")
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "waiting").exists():
+            assert worker.poll() is None and time.monotonic() < deadline, worker.stdout
+            time.sleep(0.05)
+        # As on a database restart or failover: every connection of the run is cut.
+        with admin.connect() as conn:
+            dropped = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": name},
+            ).scalar_one()
+        assert dropped >= 1
+        (tmp_path / "hold").unlink()
+        output, _ = worker.communicate(timeout=60)
+        assert worker.returncode == 0, output
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        admin.dispose()
+    assert instance.get_run(run.run_id).status is RunStatus.SUCCESS
+    events = instance.storage.get_events(run.run_id)
+    for step in ("one", "wait_for_release", "add_one"):  # not one event lost
+        kinds = [e.event_type for e in events if e.step_key == step]
+        assert kinds[0] == "STEP_START" and "STEP_SUCCESS" in kinds, (step, kinds)
     instance.dispose()

@@ -246,3 +246,30 @@ def test_a_worker_stopped_with_sigterm_finishes_its_op_first(celery_fleet, tmp_p
     assert attempts["long_op"].attempt_id == attempt.attempt_id  # finished where it started
     assert attempts["long_op"].status is StepAttemptStatus.SUCCESS
     assert attempts["after"].hostname == celery_fleet.node("w1")
+
+
+def test_a_run_on_the_fleet_survives_the_database_dropping_every_connection(celery_fleet, tmp_path):
+    import sqlalchemy as sa
+
+    from storage import normalize_url
+
+    thread, holder = run_in_thread(celery_fleet, jobs.naps, tmp_path)
+    wait_for(lambda: running_attempt(celery_fleet, "nap_0"), what="nap_0 to run")
+    admin = sa.create_engine(normalize_url(celery_fleet.storage_url), isolation_level="AUTOCOMMIT")
+    try:
+        # As on a database restart or failover: the workers', the run's and our own.
+        with admin.connect() as conn:
+            dropped = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        admin.dispose()
+    assert dropped >= 2
+    thread.join(90)
+    result = holder["result"]
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    counts = successes(result)
+    assert len(counts) == 10 and set(counts.values()) == {1}  # every op once, no event lost
