@@ -55,6 +55,7 @@ def run(workspace_file: str | None) -> None:
     if not configure_logging("daemon"):  # OPGRAPH_LOG_FORMAT=json: JSON lines instead
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     instance = current_instance()
+    instance.ride_out_database_outages()
     daemon_id = new_daemon_id()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -65,6 +65,7 @@ class AttemptHeartbeat:
 class WorkerState:
     def __init__(self) -> None:
         self.instance = OpgraphInstance.get()
+        self.instance.ride_out_database_outages()  # steps in flight outlast a restart
         self.hostname = socket.gethostname()
         self.pid = os.getpid()
         self.heartbeat = AttemptHeartbeat(self.instance)

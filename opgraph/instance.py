@@ -21,6 +21,7 @@ from opgraph.errors import InstanceConfigError, RunNotFound
 from opgraph.events import EventType, make_event
 from opgraph.instance_config import ComponentConfig, InstanceConfig, load_instance_config
 from storage import Storage, create_storage
+from storage.engine import set_connect_patience
 from storage.records import EventRecord, RunRecord, RunStatus
 
 DEFAULT_HOME = ".opgraph"
@@ -59,6 +60,11 @@ class OpgraphInstance:
         """A throwaway SQLite instance in a temporary directory (execute_in_process)."""
         home_path = Path(home) if home else Path(tempfile.mkdtemp(prefix="opgraph-"))
         return cls(home_path, InstanceConfig())
+
+    def ride_out_database_outages(self) -> None:
+        """For services with work in flight: wait `storage.reconnect_timeout_seconds` for
+        the database to come back instead of failing a write at once."""
+        set_connect_patience(self.config.storage.reconnect_timeout_seconds)
 
     @property
     def storage(self) -> Storage:

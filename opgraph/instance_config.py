@@ -84,6 +84,13 @@ class StorageConfig(_Strict):
     sqlite: SqliteStorageConfig | None = Field(None, description="SQLite file storage.")
     postgres: PostgresStorageConfig | None = Field(None, description="PostgreSQL storage.")
     url: str | None = Field(None, description="Any SQLAlchemy URL (sqlite:// or postgresql://).")
+    reconnect_timeout_seconds: float = Field(
+        60,
+        ge=0,
+        description="How long run workers, Celery workers and the daemon keep reconnecting to a "
+        "database that went away (a restart, a failover) before a write fails. CLI commands and "
+        "web requests do not wait.",
+    )
 
     @model_validator(mode="after")
     def _at_most_one(self) -> StorageConfig:

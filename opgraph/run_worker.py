@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("run_worker")  # JSON when OPGRAPH_LOG_FORMAT=json
     set_log_context(run_id=args.run_id)
     instance = OpgraphInstance.get()
+    instance.ride_out_database_outages()  # a run in flight outlasts a database restart
     try:
         status = run_worker(args.run_id, instance, resume=args.resume)
     except OpgraphError as exc:

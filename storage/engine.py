@@ -10,10 +10,17 @@ PostgreSQL: psycopg2 and a connect timeout. Connections stay in autocommit, so a
 single-statement write is one round trip; write transactions turn autocommit off for
 their duration (psycopg2 then sends BEGIN and COMMIT). SQLAlchemy's AUTOCOMMIT isolation
 level would do the same but costs two `set_isolation_level` calls per checkout.
+
+A connection the server dropped is noticed at checkout (`pool_pre_ping`) and replaced.
+Services with work in flight (run workers, Celery workers, the daemon) also wait out a
+database that is away for a while (`set_connect_patience`): a new connection is tried
+again with backoff instead of failing the write; CLI commands and web requests fail at
+once with the reason.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,15 @@ from storage.urls import redact_url
 SQLITE_BUSY_TIMEOUT_S = 30.0
 PG_CONNECT_TIMEOUT_S = 10
 _WRITE_OPTION = "opgraph_write"
+_MAX_RETRY_DELAY_S = 2.0
+# Seconds this process keeps trying to connect before a checkout fails (see below).
+_patience = {"seconds": 0.0}
+
+
+def set_connect_patience(seconds: float) -> None:
+    """How long this process waits for the database to come back (a restart, a failover)
+    before a connection fails; called by long-running services at startup."""
+    _patience["seconds"] = max(0.0, seconds)
 
 
 def make_engine(url: str) -> Engine:
@@ -137,11 +153,20 @@ def dbapi_connect(engine: Engine) -> Any:
 
 
 def connect_or_raise(engine: Engine) -> Connection:
-    """Check out a connection, turning a failure to connect into StorageUnreachable."""
-    try:
-        return engine.connect()
-    except sa.exc.DBAPIError as exc:
-        raise StorageUnreachable(_unreachable_message(engine, exc)) from exc
+    """Check out a connection, turning a failure to connect into StorageUnreachable.
+
+    Connecting again is safe (no statement was sent), so within the process's patience a
+    failure is retried with backoff."""
+    deadline = time.monotonic() + _patience["seconds"]
+    delay = 0.1
+    while True:
+        try:
+            return engine.connect()
+        except sa.exc.DBAPIError as exc:
+            if time.monotonic() + delay > deadline:
+                raise StorageUnreachable(_unreachable_message(engine, exc)) from exc
+        time.sleep(delay)
+        delay = min(delay * 2, _MAX_RETRY_DELAY_S)
 
 
 def _unreachable_message(engine: Engine, exc: sa.exc.DBAPIError) -> str:

@@ -14,8 +14,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -212,10 +212,12 @@ class SqlStorage(Storage):
         self._after_fork()
         return connect_or_raise(self._engine)
 
-    def _begin(self) -> AbstractContextManager[Connection]:
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE)."""
         self._after_fork()
-        return self._transaction.begin()
+        with connect_or_raise(self._transaction) as conn, conn.begin():
+            yield conn
 
     def _write_one(self) -> AbstractContextManager[Connection]:
         """For a single-statement write: autocommitted on PostgreSQL (one round trip); a

@@ -32,6 +32,7 @@ def worker_main(conn: Connection, spec: dict[str, Any]) -> None:
         resolved = validate_run_config(job, spec["run_config"])
         plan = ExecutionPlan.build(job, resolved)
         instance = OpgraphInstance(Path(spec["home"]), spec["instance_config"])
+        instance.ride_out_database_outages()  # as its run worker does
     except Exception as exc:
         conn.send(("load_error", "".join(traceback.format_exception(exc))))
         return

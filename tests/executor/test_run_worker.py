@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from opgraph import OpgraphInstance, reconstructable
+from opgraph.instance_config import InstanceConfig
 from storage import normalize_url
 from storage.records import RunStatus
 from tests.executor import jobs
@@ -95,6 +96,39 @@ def test_sigterm_stops_an_op_running_in_process(tmp_path, sqlite_url):
     instance.dispose()
 
 
+def _start_held_run(instance: OpgraphInstance, home, executor: str = "in_process"):
+    """A run worker for `held_in_the_middle`, once its middle step waits for `hold`."""
+    (home / "hold").touch()
+    run = instance.create_run(
+        "held_in_the_middle",
+        code_pointer=reconstructable(jobs.held_in_the_middle).pointer,
+        run_config={"execution": {"config": {executor: {}}}},
+        tags={"test/marker_dir": str(home)},
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "opgraph.run_worker", run.run_id],
+        env={**os.environ, "OPGRAPH_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (home / "waiting").exists():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise AssertionError(f"the held step never started: {worker.communicate()[0]}")
+        time.sleep(0.05)
+    return run, worker
+
+
+def _assert_held_run_succeeded(instance: OpgraphInstance, run_id: str) -> None:
+    assert instance.get_run(run_id).status is RunStatus.SUCCESS
+    events = instance.storage.get_events(run_id)
+    for step in ("one", "wait_for_release", "add_one"):  # not one event lost
+        kinds = [e.event_type for e in events if e.step_key == step]
+        assert kinds[0] == "STEP_START" and "STEP_SUCCESS" in kinds, (step, kinds)
+
+
 @pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
 def test_a_run_survives_the_database_dropping_its_connections(tmp_path, pg_storage_url, executor):
     # Our own application_name, so that only this run's connections are dropped.
@@ -103,27 +137,9 @@ def test_a_run_survives_the_database_dropping_its_connections(tmp_path, pg_stora
     storage = {"url": url.render_as_string(hide_password=False)}
     (tmp_path / "instance.yaml").write_text(yaml.safe_dump({"storage": storage}))
     instance = OpgraphInstance.get(tmp_path)
-    (tmp_path / "hold").touch()
-    run = instance.create_run(
-        "held_in_the_middle",
-        code_pointer=reconstructable(jobs.held_in_the_middle).pointer,
-        run_config={"execution": {"config": {executor: {}}}},
-        tags={"test/marker_dir": str(tmp_path)},
-    )
-    env = {**os.environ, "OPGRAPH_HOME": str(tmp_path)}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "opgraph.run_worker", run.run_id],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    run, worker = _start_held_run(instance, tmp_path, executor)
     admin = sa.create_engine(normalize_url(pg_storage_url), isolation_level="AUTOCOMMIT")
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "waiting").exists():
-            assert worker.poll() is None and time.monotonic() < deadline, worker.stdout
-            time.sleep(0.05)
         # As on a database restart or failover: every connection of the run is cut.
         with admin.connect() as conn:
             dropped = conn.execute(
@@ -141,9 +157,39 @@ def test_a_run_survives_the_database_dropping_its_connections(tmp_path, pg_stora
         if worker.poll() is None:
             worker.kill()
         admin.dispose()
-    assert instance.get_run(run.run_id).status is RunStatus.SUCCESS
-    events = instance.storage.get_events(run.run_id)
-    for step in ("one", "wait_for_release", "add_one"):  # not one event lost
-        kinds = [e.event_type for e in events if e.step_key == step]
-        assert kinds[0] == "STEP_START" and "STEP_SUCCESS" in kinds, (step, kinds)
+    _assert_held_run_succeeded(instance, run.run_id)
     instance.dispose()
+
+
+def test_a_run_waits_out_a_database_outage(tmp_path, pg_storage_url):
+    from tests.tcp_proxy import TcpProxy
+
+    server = sa.make_url(normalize_url(pg_storage_url))
+    proxy = TcpProxy("127.0.0.1", 0, target_port=server.port or 5432)
+    proxy.start()
+    storage = {
+        "url": server.set(port=proxy.port).render_as_string(hide_password=False),
+        "reconnect_timeout_seconds": 30,
+    }
+    # The run worker reaches the database through the proxy (instance.yaml); the test
+    # watches it directly.
+    (tmp_path / "instance.yaml").write_text(yaml.safe_dump({"storage": storage}))
+    direct = OpgraphInstance(
+        tmp_path, InstanceConfig.model_validate({"storage": {"url": pg_storage_url}})
+    )
+    run, worker = _start_held_run(direct, tmp_path)
+    try:
+        proxy.cut()  # the database is gone: connections drop, new ones are refused
+        (tmp_path / "hold").unlink()  # the step ends and its events wait to be written
+        time.sleep(3)
+        assert worker.poll() is None  # still waiting for the database, not failed
+        proxy = TcpProxy("127.0.0.1", proxy.port, target_port=server.port or 5432)
+        proxy.start()  # the database is back
+        output, _ = worker.communicate(timeout=60)
+        assert worker.returncode == 0, output
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        proxy.stop()
+    _assert_held_run_succeeded(direct, run.run_id)
+    direct.dispose()

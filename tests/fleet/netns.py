@@ -1,16 +1,17 @@
 """Virtual hosts for tests: Linux network namespaces joined to this one by veth pairs.
 
 A worker started inside a namespace reaches PostgreSQL and Redis only through a TCP
-proxy on the host side of its veth link, so cutting the link really cuts it off.
+proxy (tests/tcp_proxy.py) on the host side of its veth link, so cutting the link
+really cuts it off.
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from tests.tcp_proxy import TcpProxy
 
 
 def _ip(*args: str) -> None:
@@ -48,59 +49,6 @@ class VirtualHost:
     @property
     def prefix(self) -> list[str]:
         return ["ip", "netns", "exec", self.name]
-
-
-class TcpProxy:
-    """Forwards host_ip:port to 127.0.0.1:port (the services bind only loopback).
-    Plain threads, one pair per connection: few connections, and nothing clever."""
-
-    def __init__(self, listen_host: str, port: int):
-        self.listen_host = listen_host
-        self.port = port
-        self._listener = socket.create_server((listen_host, port))
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.port))
-            except OSError:
-                client.close()
-                continue
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, target), daemon=True).start()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        except OSError:
-            pass
-        self._listener.close()
-        self._thread.join(5)
-
-
-def _pipe(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
 
 
 @contextmanager
