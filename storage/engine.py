@@ -21,6 +21,7 @@ once with the reason.
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ _WRITE_OPTION = "opgraph_write"
 _MAX_RETRY_DELAY_S = 2.0
 # Seconds this process keeps trying to connect before a checkout fails (see below).
 _patience = {"seconds": 0.0}
+_reached_pools: weakref.WeakSet[Any] = weakref.WeakSet()  # pools that connected once
 
 
 def set_connect_patience(seconds: float) -> None:
@@ -156,12 +158,16 @@ def connect_or_raise(engine: Engine) -> Connection:
     """Check out a connection, turning a failure to connect into StorageUnreachable.
 
     Connecting again is safe (no statement was sent), so within the process's patience a
-    failure is retried with backoff."""
-    deadline = time.monotonic() + _patience["seconds"]
+    failure is retried with backoff; only once the database has been reached, so that a
+    wrong URL is reported at once and not after the patience ran out."""
+    reached_before = engine.pool in _reached_pools
+    deadline = time.monotonic() + (_patience["seconds"] if reached_before else 0.0)
     delay = 0.1
     while True:
         try:
-            return engine.connect()
+            connection = engine.connect()
+            _reached_pools.add(engine.pool)
+            return connection
         except sa.exc.DBAPIError as exc:
             if time.monotonic() + delay > deadline:
                 raise StorageUnreachable(_unreachable_message(engine, exc)) from exc

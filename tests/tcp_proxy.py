@@ -49,7 +49,8 @@ class TcpProxy:
         except OSError:
             pass
         self._listener.close()
-        self._thread.join(5)
+        if self._thread.ident is not None:  # it was started
+            self._thread.join(5)
 
     def cut(self) -> None:
         """Stop, and drop every connection made through the proxy (as a server crash)."""

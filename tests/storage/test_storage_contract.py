@@ -33,6 +33,7 @@ from storage import (
     create_storage,
     migrate,
 )
+from storage.engine import set_connect_patience
 from storage.migration import head_revision
 from storage.urls import normalize_url
 
@@ -624,6 +625,41 @@ def test_unreachable_postgres_names_the_url_without_password() -> None:
     assert "hunter2" not in message
     assert "opgraph:***@127.0.0.1:1/opgraph" in message
     assert "Check that PostgreSQL is running" in message
+
+
+def test_a_service_waits_for_a_database_it_reached_but_not_for_a_wrong_url(
+    pg_storage_url: str,
+) -> None:
+    from tests.tcp_proxy import TcpProxy
+
+    server = sa.make_url(normalize_url(pg_storage_url))
+    set_connect_patience(30)  # as a run worker, Celery worker or the daemon does
+    proxies = [TcpProxy("127.0.0.1", 0, target_port=server.port or 5432)]
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageUnreachable):  # never reached: a mistake, said at once
+            create_storage("postgresql://postgres@127.0.0.1:1/opgraph")
+        assert time.monotonic() - started < 5
+        proxies[0].start()
+        port = proxies[0].port
+        storage = create_storage(server.set(port=port).render_as_string(False))
+        try:
+            proxies[0].cut()  # reached once, now away: connecting is tried again
+
+            def come_back() -> None:
+                proxies.append(TcpProxy("127.0.0.1", port, target_port=server.port or 5432))
+                proxies[-1].start()
+
+            threading.Timer(1.5, come_back).start()
+            started = time.monotonic()
+            assert storage.get_runs() == []
+            assert time.monotonic() - started >= 1.0
+        finally:
+            storage.dispose()
+    finally:
+        set_connect_patience(0)
+        for proxy in proxies:
+            proxy.stop()
 
 
 def test_missing_postgres_database_is_unreachable(pg_url: str) -> None:
