@@ -32,6 +32,10 @@ RUN_PRIORITY_TAG = "celery/run_priority"
 TIMEOUT_TAG = "op/timeout_seconds"
 CHECK_SECONDS = 1.0
 WAIT_SECONDS = 1.0
+# Publishing once the broker has been reached: ride out a broker restart (about a minute)
+# instead of failing the run. The first publish keeps kombu's short default, so a wrong
+# broker URL fails the run at once.
+PATIENT_PUBLISH = {"max_retries": 30, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
 STEP_ENDS = frozenset(
     {EventType.STEP_SUCCESS.value, EventType.STEP_FAILURE.value, EventType.STEP_UP_FOR_RETRY.value}
 )
@@ -49,6 +53,7 @@ class CeleryExecutor:
     def __init__(self, **config: Any):
         self.config = CeleryRunConfig.model_validate(config)
         self.in_flight: dict[str, _Flight] = {}
+        self._broker_reached = False
         self.infra_retries: dict[str, int] = {}
         self._consumers: dict[str, Future[bool]] = {}
         self._warned: set[str] = set()
@@ -203,6 +208,8 @@ class CeleryExecutor:
             options: dict[str, Any] = {}
             if timeout is not None:
                 options = {"soft_time_limit": timeout, "time_limit": timeout + 5}
+            if self._broker_reached:
+                options["retry_policy"] = PATIENT_PUBLISH
             app.send_task(
                 STEP_TASK,
                 args=[payload],
@@ -211,6 +218,7 @@ class CeleryExecutor:
                 priority=broker_priority(attempt.priority, self.broker_url),
                 **options,
             )
+            self._broker_reached = True
             self.in_flight[step.key] = _Flight(attempt.attempt_id, step, attempt.queue or "", now)
             self._watch_queue(ctx, app, attempt.queue or "")
 

@@ -273,3 +273,38 @@ def test_a_run_on_the_fleet_survives_the_database_dropping_every_connection(cele
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     counts = successes(result)
     assert len(counts) == 10 and set(counts.values()) == {1}  # every op once, no event lost
+
+
+def test_a_run_waits_out_a_broker_outage(celery_fleet, tmp_path):
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.tcp_proxy import TcpProxy
+
+    broker = urlsplit(celery_fleet.broker_url)
+    redis_port = broker.port or 6379
+    proxies = [TcpProxy("127.0.0.1", 0, target_port=redis_port)]
+    proxies[0].start()
+    port = proxies[0].port
+    # The run worker publishes through the proxy; the workers consume directly.
+    through_proxy = urlunsplit(broker._replace(netloc=f"127.0.0.1:{port}"))
+    try:
+        thread, holder = run_in_thread(
+            celery_fleet,
+            jobs.long_job,
+            tmp_path,
+            tags={"test/sleep": "1"},
+            celery={"broker_url": through_proxy},
+        )
+        wait_for(lambda: running_attempt(celery_fleet, "long_op"), what="long_op to run")
+        proxies[0].cut()  # the broker is away while long_op ends and `after` is published
+        time.sleep(3)
+        assert thread.is_alive()  # waiting for the broker, not failed
+        proxies.append(TcpProxy("127.0.0.1", port, target_port=redis_port))
+        proxies[-1].start()
+        thread.join(60)
+        result = holder["result"]
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        assert successes(result) == Counter({"long_op": 1, "after": 1})
+    finally:
+        for proxy in proxies:
+            proxy.stop()
