@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING
 
 from celery_executor.celery_app import instance_celery_config, make_celery_app
 from celery_executor.settings import RUN_TASK
-from launchers.base import RunLauncher, RunStatusError, WorkerHealth, record_transition
-from opgraph.events import EventType
-from storage.records import RunRecord, RunStatus
+from launchers.base import (
+    RunLauncher,
+    WorkerHealth,
+    mark_launch_failed,
+    mark_starting,
+    require_started,
+)
+from storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
@@ -44,31 +49,17 @@ class CeleryRunLauncher(RunLauncher):
         self._app = make_celery_app(instance_celery_config(instance.home))
 
     def launch_run(self, run: RunRecord) -> RunRecord:
-        if not record_transition(
-            self._instance,
-            run.run_id,
-            EventType.RUN_STARTING,
-            RunStatus.STARTING,
-            (RunStatus.NOT_STARTED, RunStatus.QUEUED),
-            f"Sending the run worker to Celery queue {self.queue!r}.",
-        ):
-            status = self._instance.get_run(run.run_id).status.value
-            raise RunStatusError(
-                f"run {run.run_id} is {status}; only NOT_STARTED or QUEUED runs can be launched"
-            )
+        mark_starting(
+            self._instance, run, f"Sending the run worker to Celery queue {self.queue!r}."
+        )
         task_id = f"run-{run.run_id}"
         try:
             self._app.send_task(
                 RUN_TASK, args=[{"run_id": run.run_id}], task_id=task_id, queue=self.queue
             )
         except Exception as exc:  # broker down: the run fails with the reason, never hangs
-            record_transition(
-                self._instance,
-                run.run_id,
-                EventType.RUN_FAILURE,
-                RunStatus.FAILURE,
-                (RunStatus.STARTING,),
-                f"Could not send the run worker to Celery: {exc}",
+            mark_launch_failed(
+                self._instance, run.run_id, f"Could not send the run worker to Celery: {exc}"
             )
             return self._instance.get_run(run.run_id)
         self._instance.storage.add_run_tags(
@@ -78,10 +69,7 @@ class CeleryRunLauncher(RunLauncher):
 
     def resume_run(self, run: RunRecord) -> RunRecord:
         """Send a new run task that continues the run from its event log."""
-        if run.status is not RunStatus.STARTED:
-            raise RunStatusError(
-                f"run {run.run_id} is {run.status.value}; only STARTED runs can be resumed"
-            )
+        require_started(run)
         # A new task id: the old one may be revoked, and workers drop revoked ids.
         task_id = f"run-{run.run_id}-resume-{uuid.uuid4().hex[:8]}"
         sent_at = time.time()

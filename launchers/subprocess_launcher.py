@@ -22,14 +22,14 @@ from launchers.base import (
     RUN_WORKER_PID_TAG,
     RUN_WORKER_START_TAG,
     RunLauncher,
-    RunStatusError,
     WorkerHealth,
-    record_transition,
+    mark_launch_failed,
+    mark_starting,
+    require_started,
 )
 from launchers.warm_start import Zygote, ZygoteUnavailable, process_start_time
-from opgraph.events import EventType
 from opgraph.process_lifetime import pid_exists
-from storage.records import RunRecord, RunStatus
+from storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
@@ -66,39 +66,17 @@ class SubprocessRunLauncher(RunLauncher):
 
     def launch_run(self, run: RunRecord) -> RunRecord:
         self._reap()
-        launchable = (RunStatus.NOT_STARTED, RunStatus.QUEUED)
-        if not record_transition(
-            self._instance,
-            run.run_id,
-            EventType.RUN_STARTING,
-            RunStatus.STARTING,
-            launchable,
-            "Starting a run worker subprocess.",
-        ):
-            status = self._instance.get_run(run.run_id).status.value
-            raise RunStatusError(
-                f"run {run.run_id} is {status}; only NOT_STARTED or QUEUED runs can be launched"
-            )
+        mark_starting(self._instance, run, "Starting a run worker subprocess.")
         try:
             pid = self._spawn(run)
         except OSError as exc:
-            record_transition(
-                self._instance,
-                run.run_id,
-                EventType.RUN_FAILURE,
-                RunStatus.FAILURE,
-                (RunStatus.STARTING,),
-                f"Could not start the run worker: {exc}",
-            )
+            mark_launch_failed(self._instance, run.run_id, f"Could not start the run worker: {exc}")
             return self._instance.get_run(run.run_id)
         self._record_worker(run.run_id, pid)
         return self._instance.get_run(run.run_id)
 
     def resume_run(self, run: RunRecord) -> RunRecord:
-        if run.status is not RunStatus.STARTED:
-            raise RunStatusError(
-                f"run {run.run_id} is {run.status.value}; only STARTED runs can be resumed"
-            )
+        require_started(run)
         self._reap()
         self._record_worker(run.run_id, self._spawn(run, resume=True))
         return self._instance.get_run(run.run_id)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from launchers.base import RunLauncher, RunStatusError, WorkerHealth, record_transition
-from opgraph.events import EventType
-from storage.records import RunRecord, RunStatus
+from launchers.base import (
+    RunLauncher,
+    WorkerHealth,
+    mark_starting,
+)
+from storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
@@ -30,15 +33,7 @@ class InMemoryRunLauncher(RunLauncher):
         self.resumed: list[str] = []
 
     def launch_run(self, run: RunRecord) -> RunRecord:
-        if not record_transition(
-            self._instance,
-            run.run_id,
-            EventType.RUN_STARTING,
-            RunStatus.STARTING,
-            (RunStatus.NOT_STARTED, RunStatus.QUEUED),
-            "Launched in memory.",
-        ):
-            raise RunStatusError(f"run {run.run_id} cannot be launched")
+        mark_starting(self._instance, run, "Launched in memory.")
         self.launched.append(run.run_id)
         return self._instance.get_run(run.run_id)
 

@@ -30,7 +30,7 @@ def test_a_run_is_launched_only_once(make_instance):
     run = instance.create_run("my_job")
     instance.submit_run(run.run_id)
 
-    with pytest.raises(RunStatusError, match="cannot be launched"):
+    with pytest.raises(RunStatusError, match="is STARTING; only NOT_STARTED or QUEUED runs can be"):
         instance.submit_run(run.run_id)
     assert instance.run_launcher.launched == [run.run_id]
 
