@@ -21,7 +21,6 @@ from opgraph.errors import InstanceConfigError, RunNotFound
 from opgraph.events import EventType, make_event
 from opgraph.instance_config import ComponentConfig, InstanceConfig, load_instance_config
 from storage import Storage, create_storage
-from storage.engine import set_connect_patience
 from storage.records import EventRecord, RunRecord, RunStatus
 
 DEFAULT_HOME = ".opgraph"
@@ -64,6 +63,8 @@ class OpgraphInstance:
     def ride_out_database_outages(self) -> None:
         """For services with work in flight: wait `storage.reconnect_timeout_seconds` for
         the database to come back instead of failing a write at once."""
+        from storage.engine import set_connect_patience  # SQLAlchemy: only where it is used
+
         set_connect_patience(self.config.storage.reconnect_timeout_seconds)
 
     @property

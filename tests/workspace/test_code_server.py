@@ -231,3 +231,16 @@ def test_usage_errors(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_a_code_server_starts_without_the_storage_libraries() -> None:
+    # A workspace starts one code server per location at once: every import counts, and
+    # the code server never touches storage (SQLAlchemy alone is ~0.15 s here).
+    probe = (
+        "import sys, app.code_server; "
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'celery', 'kombu'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout
