@@ -251,7 +251,10 @@ class CeleryConfig(_Strict):
 class RunMonitoringConfig(_Strict):
     enabled: bool = Field(True, description="Whether the daemon watches run workers.")
     start_timeout_seconds: float = Field(
-        180, gt=0, description="A run still STARTING after this long is failed."
+        180,
+        gt=0,
+        description="A run still STARTING after this long is failed (its worker terminated); so "
+        "is one still NOT_STARTED (created but never submitted).",
     )
     cancel_timeout_seconds: float = Field(
         180, gt=0, description="A run still CANCELING after this long is marked CANCELED."

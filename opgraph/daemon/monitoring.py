@@ -1,5 +1,8 @@
 """Run monitoring: runs whose run worker is stuck, dead, too slow or will not stop.
 
+- NOT_STARTED longer than `start_timeout_seconds`: whatever created it (a webserver, a
+  CLI command, a schedule) stopped before handing it to the run coordinator; it FAILS
+  with that reason instead of sitting there forever.
 - STARTING longer than `start_timeout_seconds`: the worker is terminated, the run FAILS.
 - STARTED with a dead run worker (the launcher says so, or no heartbeat for
   `worker_heartbeat_timeout_seconds`): its Celery steps are stopped, then the run is
@@ -55,7 +58,7 @@ class RunMonitor(DaemonPart):
         if not self.config.enabled:
             report.info["enabled"] = False
             return report
-        watched = [S.STARTING, S.STARTED, S.CANCELING]
+        watched = [S.NOT_STARTED, S.STARTING, S.STARTED, S.CANCELING]
         for run in self.instance.storage.get_runs(RunsFilter(statuses=watched)):
             try:
                 self._check(run, now, report)
@@ -65,7 +68,23 @@ class RunMonitor(DaemonPart):
 
     def _check(self, run: RunRecord, now: float, report: TickReport) -> None:
         since = now - run.updated_at  # updated when the status last moved
-        if run.status is S.STARTING and since > self.config.start_timeout_seconds:
+        if run.status is S.NOT_STARTED and since > self.config.start_timeout_seconds:
+            why = (
+                f"Run was never submitted: still NOT_STARTED after {since:.0f}s "
+                f"(run_monitoring.start_timeout_seconds: {self.config.start_timeout_seconds:g}); "
+                "the process that created it stopped before handing it to the run coordinator"
+            )
+            move_run(
+                self.instance,
+                run.run_id,
+                EventType.RUN_FAILURE,
+                S.FAILURE,
+                (S.NOT_STARTED,),
+                why,
+                reason=why,
+            )
+            report.count("never_submitted")
+        elif run.status is S.STARTING and since > self.config.start_timeout_seconds:
             self._end(
                 run,
                 now,

@@ -69,6 +69,19 @@ def test_stuck_starting_run_is_failed_and_its_worker_terminated(env: DaemonEnv) 
     assert "start_timeout_seconds: 60" in message
 
 
+def test_a_run_never_submitted_is_failed_with_the_reason(env: DaemonEnv) -> None:
+    orphan = env.instance.create_run("etl")  # its creator died before submitting it
+    now = time.time()
+    monitor(env, start_timeout_seconds=60).tick(now + 30)
+    assert env.instance.get_run(orphan.run_id).status is S.NOT_STARTED
+    report = monitor(env, start_timeout_seconds=60).tick(now + 61)
+    assert report.info == {"never_submitted": 1}
+    assert env.instance.get_run(orphan.run_id).status is S.FAILURE
+    [message] = messages(env, orphan.run_id, "RUN_FAILURE")
+    assert message.startswith("Run was never submitted: still NOT_STARTED after 6")
+    assert env.launcher.terminated == []  # there was no worker to stop
+
+
 def test_dead_run_worker_fails_the_run_and_stops_its_celery_steps(env: DaemonEnv) -> None:
     run = started(env)
     storage = env.instance.storage
