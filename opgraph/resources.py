@@ -8,6 +8,7 @@ import os
 import pickle
 import tempfile
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -207,10 +208,18 @@ def fs_io_manager(init_context: InitResourceContext) -> IOManager:
 
 
 class DatabaseIOManager(IOManager):
-    """Pickles outputs into the instance's database: for fleets that share only storage."""
+    """Pickles outputs into the instance's database: for fleets that share only storage.
+
+    A step's output is final once a downstream step may read it, so a worker keeps the
+    last few small ones it read: a fan-out's many steps on one worker read their shared
+    input from the database once (one round trip less per step)."""
+
+    CACHED_OUTPUTS = 64
+    CACHED_OUTPUT_MAX_BYTES = 256 * 1024
 
     def __init__(self, storage: Any):
         self.storage = storage
+        self._recent: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         value = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -221,15 +230,25 @@ class DatabaseIOManager(IOManager):
     def load_input(self, context: InputContext) -> Any:
         upstream = context.upstream_output
         assert upstream is not None
-        value = self.storage.get_output(
-            upstream.run_id, upstream.step_key, upstream.name, upstream.mapping_key
-        )
+        key = (upstream.run_id, upstream.step_key, upstream.name, upstream.mapping_key)
+        value = self._recent.get(key)
         if value is None:
-            raise KeyError(
-                f"no stored output {upstream.name!r} of step {upstream.step_key!r} "
-                f"in run {upstream.run_id}"
-            )
-        return pickle.loads(value)
+            value = self.storage.get_output(*key)
+            if value is None:
+                raise KeyError(
+                    f"no stored output {upstream.name!r} of step {upstream.step_key!r} "
+                    f"in run {upstream.run_id}"
+                )
+            self._remember(key, value)
+        return pickle.loads(value)  # a fresh object per step: one cannot change another's
+
+    def _remember(self, key: tuple[Any, ...], value: bytes) -> None:
+        if len(value) > self.CACHED_OUTPUT_MAX_BYTES:
+            return
+        self._recent[key] = value
+        self._recent.move_to_end(key)
+        while len(self._recent) > self.CACHED_OUTPUTS:
+            self._recent.popitem(last=False)
 
 
 @io_manager
