@@ -72,7 +72,7 @@ def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp
                         reconstructable(jobs.naps_shared_db),
                         celery_fleet.instance,
                         run_config=config,
-                        # Long enough that the cut always lands while host A is inside an op.
+                        # Long enough that the cut lands while host A is inside a nap.
                         tags={"test/marker_dir": str(tmp_path), "test/nap_seconds": "2"},
                     )
                 )
@@ -80,8 +80,9 @@ def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp
             thread.start()
             node_a = celery_fleet.node("hosta")
             deadline = time.monotonic() + 30
+            # A nap, not the instant `start` op: host A must be inside an op when cut.
             while not any(
-                a.hostname == node_a
+                a.hostname == node_a and a.step_key.startswith("nap_")
                 for a in celery_fleet.instance.storage.get_step_attempts(
                     statuses=[StepAttemptStatus.RUNNING]
                 )
