@@ -97,7 +97,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Stop pysqlite from emitting its own deferred BEGIN; _sqlite_on_begin does it.
     dbapi_connection.isolation_level = None
     dbapi_connection.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-    dbapi_connection.execute("PRAGMA journal_mode = WAL")
+    # WAL is a property of the file: set it only when it is not set yet. Setting it again
+    # needs a lock that SQLite may refuse at once ("database is locked", without waiting
+    # for busy_timeout) while other processes write.
+    mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+    if str(mode).lower() != "wal":
+        dbapi_connection.execute("PRAGMA journal_mode = WAL")
     # With WAL, NORMAL is still corruption-safe; it only risks the last commits on power loss.
     dbapi_connection.execute("PRAGMA synchronous = NORMAL")
 
