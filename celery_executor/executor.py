@@ -39,6 +39,15 @@ PATIENT_PUBLISH = {"max_retries": 30, "interval_start": 0, "interval_step": 0.5,
 STEP_ENDS = frozenset(
     {EventType.STEP_SUCCESS.value, EventType.STEP_FAILURE.value, EventType.STEP_UP_FOR_RETRY.value}
 )
+# What the run worker reads back from the workers' events: the rest is for people.
+FED_EVENTS = sorted(STEP_ENDS | {EventType.STEP_OUTPUT.value})
+# Attempts a resumed run worker takes over rather than publishing their steps again.
+ADOPTED_STATUSES = (
+    StepAttemptStatus.QUEUED,
+    StepAttemptStatus.RUNNING,
+    StepAttemptStatus.SUCCESS,
+    StepAttemptStatus.FAILURE,
+)
 
 
 @dataclass
@@ -98,6 +107,7 @@ class CeleryExecutor:
         app = self._app(ctx)
         storage = ctx.instance.storage
         ctx.sink.flush()
+        self._adopt_attempts(ctx, app, active)
         known = storage.get_events(ctx.run.run_id)
         cursor = known[-1].storage_id if known else None
         last_check = time.monotonic()
@@ -118,7 +128,8 @@ class CeleryExecutor:
                 timeout = WAIT_SECONDS
                 if active.next_retry_at is not None:
                     timeout = min(timeout, max(0.0, active.next_retry_at - time.time()))
-                for event in storage.wait_for_events(ctx.run.run_id, cursor, timeout):
+                fed = storage.wait_for_events(ctx.run.run_id, cursor, timeout, FED_EVENTS)
+                for event in fed:
                     cursor = event.storage_id
                     self._feed(active, event)
                 if time.monotonic() - last_check >= CHECK_SECONDS:
@@ -134,6 +145,20 @@ class CeleryExecutor:
                 answer.cancel()
             self._inspector.submit(self._inspect_app.close)
             self._inspector.shutdown(wait=False)
+
+    def _adopt_attempts(self, ctx: RunContext, app: Any, active: ActiveExecution) -> None:
+        """A resumed run worker follows the attempts its predecessor dispatched instead of
+        running their steps again; attempts that finished meanwhile are read from the log
+        by the next check. (A new run has none.)"""
+        attempts = ctx.instance.storage.get_step_attempts(ctx.run.run_id, ADOPTED_STATUSES)
+        latest = {attempt.step_key: attempt for attempt in attempts}  # by queued_at
+        for attempt in latest.values():
+            step = active.adopt(attempt.step_key, attempt.attempt_number)
+            if step is None:
+                continue
+            queue = attempt.queue or ""
+            self.in_flight[step.key] = _Flight(attempt.attempt_id, step, queue, attempt.queued_at)
+            self._watch_queue(ctx, app, queue)
 
     def _feed(self, active: ActiveExecution, event: Any) -> None:
         """Only events of the attempt in flight count: a late copy of an old one doesn't."""
@@ -196,31 +221,49 @@ class CeleryExecutor:
             planned.append((attempt, step, timeout))
         # The attempts exist before any message does: a worker can always claim what it gets.
         ctx.instance.storage.add_step_attempts([attempt for attempt, _, _ in planned])
-        for attempt, step, timeout in planned:
-            payload = {
-                "run_id": ctx.run.run_id,
-                "attempt_id": attempt.attempt_id,
-                "step": step.to_dict(),
-                "code_pointer": ctx.run.code_pointer,
-                "job_name": ctx.job.name,
-                "timeout_seconds": timeout,
-            }
-            options: dict[str, Any] = {}
-            if timeout is not None:
-                options = {"soft_time_limit": timeout, "time_limit": timeout + 5}
-            if self._broker_reached:
-                options["retry_policy"] = PATIENT_PUBLISH
-            app.send_task(
-                STEP_TASK,
-                args=[payload],
-                task_id=attempt.attempt_id,
-                queue=attempt.queue,
-                priority=broker_priority(attempt.priority, self.broker_url),
-                **options,
-            )
-            self._broker_reached = True
-            self.in_flight[step.key] = _Flight(attempt.attempt_id, step, attempt.queue or "", now)
-            self._watch_queue(ctx, app, attempt.queue or "")
+        with app.producer_or_acquire() as producer:
+            for attempt, step, timeout in planned:
+                self._send(ctx, app, producer, attempt, step, timeout)
+
+    def _send(
+        self,
+        ctx: RunContext,
+        app: Any,
+        producer: Any,
+        attempt: StepAttempt,
+        step: ExecutionStep,
+        timeout: float | None,
+    ) -> None:
+        payload = {
+            "run_id": ctx.run.run_id,
+            "attempt_id": attempt.attempt_id,
+            "step": step.to_dict(),
+            "code_pointer": ctx.run.code_pointer,
+            "job_name": ctx.job.name,
+            "timeout_seconds": timeout,
+        }
+        options: dict[str, Any] = {}
+        if timeout is not None:
+            options = {"soft_time_limit": timeout, "time_limit": timeout + 5}
+        if self._broker_reached:
+            options["retry_policy"] = PATIENT_PUBLISH
+        app.send_task(
+            STEP_TASK,
+            args=[payload],
+            task_id=attempt.attempt_id,
+            producer=producer,
+            # What worker logs show for the task (Celery would repr the whole payload).
+            argsrepr=repr([ctx.run.run_id, step.key]),
+            kwargsrepr="{}",
+            queue=attempt.queue,
+            priority=broker_priority(attempt.priority, self.broker_url),
+            **options,
+        )
+        self._broker_reached = True
+        self.in_flight[step.key] = _Flight(
+            attempt.attempt_id, step, attempt.queue or "", attempt.queued_at
+        )
+        self._watch_queue(ctx, app, attempt.queue or "")
 
     # -- queues nobody consumes ---------------------------------------------------------------
     def _watch_queue(self, ctx: RunContext, app: Any, queue: str) -> None:

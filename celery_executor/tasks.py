@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -42,7 +43,6 @@ OUTCOME_EVENTS = frozenset(
         EventType.LOGS_CAPTURED.value,
     }
 )
-LIVE_FLUSH_SECONDS = 0.1
 
 
 class _Duplicate(BaseException):
@@ -50,8 +50,10 @@ class _Duplicate(BaseException):
 
 
 class _AttemptEvents:
-    """The step's start claims the attempt (one write for both); other live events
-    (inputs, logs) are written every 0.1 s; outcome events wait for the completion."""
+    """Where one attempt's events go. The claim writes none; the step's start and other
+    live events (inputs, logs) wait until the process's keeper writes them (once they are
+    a quarter second old) or the completion does; outcome events wait for the completion.
+    A short step thus costs a plain claim and one completion that writes all its events."""
 
     def __init__(self, state: Any, payload: StepPayload, claimant: str):
         self.state = state
@@ -61,39 +63,53 @@ class _AttemptEvents:
         self.claimed = False
         self.live: list[EventRecord] = []
         self.outcome: list[EventRecord] = []
-        self._last_flush = time.monotonic()
+        self._oldest_live = 0.0
+        self._done = False
+        # The keeper's writes and the completion never interleave: events stay in order.
+        self._lock = threading.Lock()
 
-    def claim(self, events: list[EventRecord]) -> None:
+    def claim(self) -> None:
         """QUEUED -> RUNNING before any user code runs; a copy of a message stops here."""
-        now = time.time()
         if not self.storage.claim_step_attempt(
-            self.payload.attempt_id, self.claimant, self.state.pid, now, events
+            self.payload.attempt_id, self.claimant, self.state.pid, time.time()
         ):
             raise _Duplicate
         self.claimed = True
-        self.state.heartbeat.add(self.payload.attempt_id)
+        self.state.keeper.add(self.payload.attempt_id, self)
 
     def emit(self, event: EventRecord) -> None:
         if not self.claimed:
-            starting = event.event_type in STEP_START_EVENTS
-            if starting:  # where the step runs, for the UI and `opgraph runs show`
-                worker = {"worker": self.claimant, "pid": self.state.pid}
-                event = replace(event, data={**event.data, **worker})
-            self.claim([event] if starting else [])
-            if starting:
+            self.claim()
+        if event.event_type in STEP_START_EVENTS:  # where the step runs, for the UI
+            worker = {"worker": self.claimant, "pid": self.state.pid}
+            event = replace(event, data={**event.data, **worker})
+        with self._lock:
+            if event.event_type in OUTCOME_EVENTS:
+                self.outcome.append(self._explain_timeout(event))
                 return
-        if event.event_type in OUTCOME_EVENTS:
-            self.outcome.append(self._explain_timeout(event))
-            return
-        self.live.append(event)
-        if time.monotonic() - self._last_flush > LIVE_FLUSH_SECONDS:
-            self.flush_live()
+            if not self.live:
+                self._oldest_live = time.monotonic()
+            self.live.append(event)
 
-    def flush_live(self) -> None:
-        if self.live:
+    def flush_live(self, older_than: float) -> None:
+        """Called by the keeper thread."""
+        with self._lock:
+            if self._done or not self.live or time.monotonic() - self._oldest_live < older_than:
+                return
             batch, self.live = self.live, []
-            self.storage.store_events(batch)
-        self._last_flush = time.monotonic()
+            try:
+                self.storage.store_events(batch)
+            except BaseException:
+                self.live[:0] = batch  # the completion (or the next try) writes them
+                raise
+
+    def complete(self, status: StepAttemptStatus) -> bool:
+        """Finish the attempt with every event not written yet; False if it was given up."""
+        with self._lock:
+            self._done = True
+            return self.storage.complete_step_attempt(
+                self.payload.attempt_id, status, time.time(), self.live + self.outcome
+            )
 
     def _explain_timeout(self, event: EventRecord) -> EventRecord:
         error = event.data.get("error") or {}
@@ -115,7 +131,6 @@ class _AttemptEvents:
 def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
     """Run one attempt; `node_name` (celery@host) is where a cancel aims its revoke."""
     state = worker_state()
-    storage = state.instance.storage
     claimant = node_name or state.hostname
     step = payload.execution_step()
     events = _AttemptEvents(state, payload, claimant)
@@ -137,15 +152,12 @@ def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
         else:
             run_step(env, step, events.emit)  # its first event, the start, claims
         status = StepAttemptStatus.SUCCESS if events.succeeded else StepAttemptStatus.FAILURE
-        # Live events not yet written go with the outcome: one write for a short step.
-        recorded = storage.complete_step_attempt(
-            payload.attempt_id, status, time.time(), events.live + events.outcome
-        )
+        recorded = events.complete(status)
     except _Duplicate:
         log.info("dropping %s: attempt already claimed or finished", payload.attempt_id)
         return "duplicate"
     finally:
-        state.heartbeat.remove(payload.attempt_id)
+        state.keeper.remove(payload.attempt_id)
     if not recorded:
         log.warning(
             "attempt %s was given up before it finished; its outcome was dropped",

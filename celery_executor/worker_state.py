@@ -3,12 +3,15 @@ step environment (plan, resources) of the runs it recently served."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+import time
 from collections import OrderedDict
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Protocol
 
 from opgraph.code_pointer import load_job
 from opgraph.context import RunInfo
@@ -18,8 +21,12 @@ from opgraph.resources import build_resources
 from opgraph.run_config import job_resource_defs, validate_run_config
 from opgraph.step_runner import StepEnvironment
 
+log = logging.getLogger("opgraph.celery")
+
 MAX_CACHED_RUNS = 8
 HEARTBEAT_SECONDS = 2.0
+LIVE_EVENTS_SECONDS = 0.25
+KEEPER_TICK_SECONDS = 0.05
 
 
 @dataclass
@@ -28,36 +35,55 @@ class _RunEnvironment:
     resources: ExitStack
 
 
-class AttemptHeartbeat:
-    """One thread per worker process beats for every attempt it is running."""
+class RunningAttempt(Protocol):
+    def flush_live(self, older_than: float) -> None: ...
+
+
+class AttemptKeeper:
+    """One thread per worker process keeps its running attempts visible: it beats for
+    them every HEARTBEAT_SECONDS and writes their live events (the step's start, its logs)
+    once they are LIVE_EVENTS_SECONDS old. A step shorter than that writes its live events
+    with its outcome, so its claim is a plain update (no run lock, no notification)."""
 
     def __init__(self, instance: OpgraphInstance):
         self.instance = instance
-        self.running: set[str] = set()
+        self.running: dict[str, RunningAttempt] = {}
         self._lock = threading.Lock()
+        self._busy = threading.Event()  # set while attempts run: the thread sleeps otherwise
         self._thread: threading.Thread | None = None
 
-    def add(self, attempt_id: str) -> None:
+    def add(self, attempt_id: str, attempt: RunningAttempt) -> None:
         with self._lock:
-            self.running.add(attempt_id)
+            self.running[attempt_id] = attempt
+            self._busy.set()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, daemon=True)
                 self._thread.start()
 
     def remove(self, attempt_id: str) -> None:
         with self._lock:
-            self.running.discard(attempt_id)
+            self.running.pop(attempt_id, None)
 
     def _loop(self) -> None:
-        import time
-
+        last_beat = time.monotonic()
         while True:
-            time.sleep(HEARTBEAT_SECONDS)
+            if not self._busy.is_set():
+                self._busy.wait()
+                last_beat = time.monotonic()  # each attempt was claimed with a fresh beat
+            time.sleep(KEEPER_TICK_SECONDS)
             with self._lock:
-                ids = sorted(self.running)
-            if ids:
+                attempts = dict(self.running)
+                if not attempts:
+                    self._busy.clear()
+            for attempt in attempts.values():
                 try:
-                    self.instance.storage.heartbeat_step_attempts(ids, time.time())
+                    attempt.flush_live(LIVE_EVENTS_SECONDS)
+                except Exception:  # kept for the completion, which writes them too
+                    log.warning("could not write live events yet", exc_info=True)
+            if attempts and time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = time.monotonic()
+                try:
+                    self.instance.storage.heartbeat_step_attempts(sorted(attempts), time.time())
                 except Exception:  # the next beat may work; a stale beat means a retry
                     pass
 
@@ -68,7 +94,7 @@ class WorkerState:
         self.instance.ride_out_database_outages()  # steps in flight outlast a restart
         self.hostname = socket.gethostname()
         self.pid = os.getpid()
-        self.heartbeat = AttemptHeartbeat(self.instance)
+        self.keeper = AttemptKeeper(self.instance)
         self._runs: OrderedDict[str, _RunEnvironment] = OrderedDict()
 
     def environment(self, run_id: str) -> StepEnvironment:

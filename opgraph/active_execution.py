@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from opgraph.events import STEP_START_EVENTS, EventType
@@ -238,6 +238,19 @@ class ActiveExecution:
     def pop_skips(self) -> list[SkipDecision]:
         skips, self._skips = self._skips, []
         return skips
+
+    def adopt(self, step_key: str, attempt: int) -> ExecutionStep | None:
+        """Mark a step in flight as `attempt`, which an earlier run worker dispatched and
+        which still runs (or finished unseen); None if the step is done or not ready."""
+        step = self.steps.get(step_key)
+        if step is None or step.state in DONE_STATES:
+            return None
+        decision = self._check(step)
+        if not isinstance(decision, ExecutionStep):
+            return None
+        step.state = StepState.IN_FLIGHT
+        step.attempt = attempt
+        return replace(decision, attempt=attempt)
 
     def retry_step(self, step_key: str) -> None:
         """Run a dispatched step again as a new attempt (its worker was lost)."""

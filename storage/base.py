@@ -103,9 +103,14 @@ class EventLogStorage(ABC):
 
     @abstractmethod
     def wait_for_events(
-        self, run_id: str, after_id: int | None, timeout: float
+        self,
+        run_id: str,
+        after_id: int | None,
+        timeout: float,
+        event_types: Sequence[str] | None = None,
     ) -> list[EventRecord]:
-        """Block up to `timeout` seconds until the run has events after `after_id`.
+        """Block up to `timeout` seconds until the run has events after `after_id` (only
+        those of `event_types`, when given).
 
         PostgreSQL: LISTEN/NOTIFY; SQLite: polling."""
 
@@ -226,11 +231,9 @@ class StepAttemptStorage(ABC):
         hostname: str,
         pid: int,
         now: float,
-        events: Sequence[EventRecord] = (),
     ) -> bool:
         """QUEUED -> RUNNING (sets hostname, pid, started_at, heartbeat_at) in one
-        compare-and-set; False if the attempt is missing or was already claimed/finished.
-        `events` (the step's start) are stored in the same write, only if it claimed."""
+        compare-and-set; False if the attempt is missing or was already claimed/finished."""
 
     @abstractmethod
     def finish_step_attempt(

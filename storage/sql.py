@@ -157,11 +157,6 @@ _PG_COMPLETE_ATTEMPT = _pg_move_attempt_with_events(
     "UPDATE step_attempts SET status = :to_status, ended_at = :now, reason = :why "
     "WHERE attempt_id = :attempt_id AND status = 'RUNNING' RETURNING attempt_id"
 )
-_PG_CLAIM_ATTEMPT = _pg_move_attempt_with_events(
-    "UPDATE step_attempts SET status = 'RUNNING', hostname = :by_hostname, pid = :by_pid, "
-    "started_at = :now, heartbeat_at = :now "
-    "WHERE attempt_id = :attempt_id AND status = 'QUEUED' RETURNING attempt_id"
-)
 
 
 def _event_arrays(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
@@ -369,12 +364,16 @@ class SqlStorage(Storage):
             return [event_from_row(row) for row in conn.execute(query)]
 
     def wait_for_events(
-        self, run_id: str, after_id: int | None, timeout: float
+        self,
+        run_id: str,
+        after_id: int | None,
+        timeout: float,
+        event_types: Sequence[str] | None = None,
     ) -> list[EventRecord]:
         deadline = time.monotonic() + timeout
 
         def check() -> list[EventRecord]:
-            return self.get_events(run_id, after_id)
+            return self.get_events(run_id, after_id, event_types=event_types)
 
         if self._postgres:
             try:
@@ -588,28 +587,9 @@ class SqlStorage(Storage):
         except sa.exc.IntegrityError as exc:
             raise StorageError(steps.duplicate_attempts_message(attempts)) from exc
 
-    def claim_step_attempt(
-        self,
-        attempt_id: str,
-        hostname: str,
-        pid: int,
-        now: float,
-        events: Sequence[EventRecord] = (),
-    ) -> bool:
-        if not events:
-            with self._write_one() as conn:
-                return steps.claim_attempt(conn, attempt_id, hostname, pid, now)
-        rows = [event_row(event) for event in events]
-        if self._postgres:
-            params = _event_arrays(rows)
-            params.update(attempt_id=attempt_id, by_hostname=hostname, by_pid=pid, now=now)
-            with self._connect() as conn:
-                return bool(conn.execute(_PG_CLAIM_ATTEMPT, params).scalar_one())
-        with self._begin() as conn:
-            if not steps.claim_attempt(conn, attempt_id, hostname, pid, now):
-                return False
-            _insert_events_sqlite(conn, rows)
-            return True
+    def claim_step_attempt(self, attempt_id: str, hostname: str, pid: int, now: float) -> bool:
+        with self._write_one() as conn:
+            return steps.claim_attempt(conn, attempt_id, hostname, pid, now)
 
     def finish_step_attempt(
         self,

@@ -293,16 +293,3 @@ def test_racing_completions_store_one_success(storage: Storage) -> None:
         thread.join()
     assert sorted(results) == [False] * 5 + [True]
     assert [e.event_type for e in storage.get_events("r1")].count("STEP_SUCCESS") == 1
-
-
-def test_a_claim_stores_the_start_only_when_it_wins(storage: Storage) -> None:
-    from storage.records import EventRecord
-
-    storage.add_run(RunRecord(run_id="r1", job_name="job"))
-    storage.add_step_attempts([attempt("a1")])
-    start = [EventRecord("r1", "STEP_START", 1.0, "step_a1", 1)]
-    assert storage.claim_step_attempt("a1", "w1@host", 10, 3.0, start)
-    assert not storage.claim_step_attempt("a1", "w2@host", 11, 3.5, start)  # a copy
-    assert [e.event_type for e in storage.get_events("r1")] == ["STEP_START"]
-    claimed = attempt_of(storage, "a1")
-    assert (claimed.status, claimed.hostname, claimed.pid) == (A.RUNNING, "w1@host", 10)
