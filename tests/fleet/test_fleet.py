@@ -347,3 +347,27 @@ def test_a_resumed_run_worker_follows_the_attempts_its_predecessor_dispatched(
         ]
     finally:
         celery_fleet.stop_worker("adopt")
+
+
+def test_a_long_step_shows_its_start_while_it_runs(celery_fleet, tmp_path):
+    """A step's start is written with its outcome only when the step is short; a long
+    one shows it (with the worker running it) within a fraction of a second."""
+    celery_fleet.start_worker("starts")
+    try:
+        thread, holder = run_in_thread(celery_fleet, jobs.long_job, tmp_path)
+        attempt = wait_for(lambda: running_attempt(celery_fleet, "long_op"), what="long_op")
+        storage = celery_fleet.instance.storage
+
+        def start_event():
+            events = storage.get_events(attempt.run_id, event_types=["STEP_START"])
+            return [e for e in events if e.step_key == "long_op"]
+
+        (start,) = wait_for(start_event, timeout=1.0, what="long_op's STEP_START")
+        assert running_attempt(celery_fleet, "long_op") is not None  # still running
+        assert start.data["worker"] == attempt.hostname
+        assert start.data["pid"] == attempt.pid
+        thread.join(60)
+        assert holder["result"].success
+        assert successes(holder["result"]) == Counter({"long_op": 1, "after": 1})
+    finally:
+        celery_fleet.stop_worker("starts")
