@@ -103,12 +103,17 @@ class _AttemptEvents:
                 self.live[:0] = batch  # the completion (or the next try) writes them
                 raise
 
-    def complete(self, status: StepAttemptStatus) -> bool:
-        """Finish the attempt with every event not written yet; False if it was given up."""
+    def complete(self, status: StepAttemptStatus, outputs: list[Any]) -> bool:
+        """Finish the attempt with its outputs and every event not written yet; False if it
+        was given up (then neither is stored)."""
         with self._lock:
             self._done = True
             return self.storage.complete_step_attempt(
-                self.payload.attempt_id, status, time.time(), self.live + self.outcome
+                self.payload.attempt_id,
+                status,
+                time.time(),
+                self.live + self.outcome,
+                outputs=outputs,
             )
 
     def _explain_timeout(self, event: EventRecord) -> EventRecord:
@@ -134,6 +139,7 @@ def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
     claimant = node_name or state.hostname
     step = payload.execution_step()
     events = _AttemptEvents(state, payload, claimant)
+    outputs: list[Any] = []
     try:
         try:
             env = state.environment(payload.run_id)  # cached: a copy costs a dict lookup
@@ -150,9 +156,11 @@ def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
                 )
             )
         else:
-            run_step(env, step, events.emit)  # its first event, the start, claims
+            # Outputs the database IO manager stores travel with the completion.
+            with state.instance.storage.collect_outputs() as outputs:
+                run_step(env, step, events.emit)  # its first event, the start, claims
         status = StepAttemptStatus.SUCCESS if events.succeeded else StepAttemptStatus.FAILURE
-        recorded = events.complete(status)
+        recorded = events.complete(status, outputs)
     except _Duplicate:
         log.info("dropping %s: attempt already claimed or finished", payload.attempt_id)
         return "duplicate"

@@ -40,6 +40,9 @@ class _Step:
     retry_at: float = 0.0
     outputs: list[tuple[str, str | None]] = field(default_factory=list)  # (output, mapping key)
     origin_run_id: str | None = None  # set when the step's outputs come from an earlier run
+    # The upstream step the last check waited for: until it is done, checking again is
+    # pointless (a fan-in of n steps would otherwise be checked n times over n sources).
+    waiting_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class ActiveExecution:
                         step.key, f"upstream step {producer.key} {producer.state.value.lower()}"
                     )
                 if producer.state is not StepState.SUCCESS:
+                    step.waiting_on = producer.key
                     return None
                 if (upstream.output_name, upstream.mapping_key) not in producer.outputs:
                     if is_collect:
@@ -222,7 +226,7 @@ class ActiveExecution:
                     return ready
                 if step.state is StepState.WAITING_RETRY and step.retry_at <= now:
                     step.state = StepState.PENDING
-                if step.state is not StepState.PENDING:
+                if step.state is not StepState.PENDING or self._still_waiting(step):
                     continue
                 decision = self._check(step)
                 if isinstance(decision, SkipDecision):
@@ -234,6 +238,14 @@ class ActiveExecution:
                     step.state = StepState.IN_FLIGHT
                     ready.append(decision)
         return ready
+
+    def _still_waiting(self, step: _Step) -> bool:
+        if step.waiting_on is None:
+            return False
+        if self.steps[step.waiting_on].state not in DONE_STATES:
+            return True
+        step.waiting_on = None
+        return False
 
     def pop_skips(self) -> list[SkipDecision]:
         skips, self._skips = self._skips, []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from storage.records import (
@@ -257,9 +258,10 @@ class StepAttemptStorage(ABC):
         now: float,
         events: Sequence[EventRecord],
         reason: str | None = None,
+        outputs: Sequence[dict[str, Any]] = (),
     ) -> bool:
         """RUNNING -> `status` and, only if that moved, store `events` (the step's outcome)
-        in the same transaction. False means the attempt had been given up (LOST, CANCELED)
+        and `outputs` (collected by `collect_outputs`) in the same transaction. False means the attempt had been given up (LOST, CANCELED)
         and nothing was stored: a step's STEP_SUCCESS is never stored twice."""
 
     @abstractmethod
@@ -285,6 +287,11 @@ class OutputStorage(ABC):
         self, run_id: str, step_key: str, output_name: str, mapping_key: str | None, value: bytes
     ) -> None:
         """Insert or replace one output value."""
+
+    @abstractmethod
+    def collect_outputs(self) -> AbstractContextManager[list[dict[str, Any]]]:
+        """A block in which this thread's small put_output calls are collected (not
+        written), for complete_step_attempt to store with the step's outcome."""
 
     @abstractmethod
     def get_output(

@@ -77,9 +77,12 @@ from storage.urls import normalize_url
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.05
+# Outputs up to this size travel with the step's completion (see collect_outputs).
+COLLECTED_OUTPUT_MAX_BYTES = 64 * 1024
 _IN_CHUNK = 500  # run ids per `IN (...)` when loading tags
 
 _EVENT_COLUMNS = "run_id, event_type, step_key, attempt, level, message, timestamp, data"
+_OUTPUT_COLUMNS = "run_id, step_key, output_name, mapping_key, value, created_at"
 
 # executemany; ids come from last_insert_rowid() (see _insert_events_sqlite).
 _SQLITE_INSERT_EVENTS = f"INSERT INTO event_logs ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -119,13 +122,27 @@ _PG_INSERT_EVENTS = sa.text(
 )
 
 
-def _pg_move_attempt_with_events(update: str) -> sa.TextClause:
-    """One autocommitted statement: move an attempt with `update` (a compare-and-set
-    returning attempt_id) and, only if it moved, lock the run and insert the events as
-    _PG_INSERT_EVENTS does. The statement returns whether the attempt moved."""
-    return sa.text(
-        f"""
-    WITH moved AS ({update}),
+# One autocommitted statement: finish a RUNNING attempt (compare-and-set) and, only if it
+# moved, store its outputs and lock the run and insert the events as _PG_INSERT_EVENTS
+# does. It returns whether the attempt moved.
+_PG_COMPLETE_ATTEMPT = sa.text(
+    f"""
+    WITH moved AS (
+        UPDATE step_attempts SET status = :to_status, ended_at = :now, reason = :why
+        WHERE attempt_id = :attempt_id AND status = 'RUNNING' RETURNING attempt_id
+    ),
+    stored AS (
+        INSERT INTO step_outputs ({_OUTPUT_COLUMNS})
+        SELECT {_OUTPUT_COLUMNS}
+        FROM unnest(
+            CAST(:out_run_id AS text[]), CAST(:out_step_key AS text[]),
+            CAST(:out_output_name AS text[]), CAST(:out_mapping_key AS text[]),
+            CAST(:out_value AS bytea[]), CAST(:out_created_at AS double precision[])
+        ) AS output({_OUTPUT_COLUMNS})
+        WHERE EXISTS (SELECT 1 FROM moved)
+        ON CONFLICT (run_id, step_key, output_name, mapping_key)
+        DO UPDATE SET value = EXCLUDED.value, created_at = EXCLUDED.created_at
+    ),
     locked AS (
         SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
         FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
@@ -150,13 +167,15 @@ def _pg_move_attempt_with_events(update: str) -> sa.TextClause:
                FROM unnest(CAST(:notify AS text[])) AS run_id
                WHERE EXISTS (SELECT 1 FROM moved))
     """
-    )
-
-
-_PG_COMPLETE_ATTEMPT = _pg_move_attempt_with_events(
-    "UPDATE step_attempts SET status = :to_status, ended_at = :now, reason = :why "
-    "WHERE attempt_id = :attempt_id AND status = 'RUNNING' RETURNING attempt_id"
 )
+
+
+def _output_arrays(outputs: Sequence[steps.OutputRow]) -> dict[str, Any]:
+    """Outputs as one array per column, for the unnest() in _PG_COMPLETE_ATTEMPT."""
+    return {
+        f"out_{column}": [output[column] for output in outputs]
+        for column in _OUTPUT_COLUMNS.split(", ")
+    }
 
 
 def _event_arrays(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
@@ -184,6 +203,7 @@ class SqlStorage(Storage):
         self._pid = os.getpid()
         self._listener: EventNotifyListener | None = None
         self._listener_lock = threading.Lock()
+        self._collecting = threading.local()  # see collect_outputs
         self._queue_listener: RunQueueListener | None = None
         self._queue_signature: tuple[Any, ...] | None = None
         self._put_output = self._upsert_statement(step_outputs, steps.OUTPUT_KEY)
@@ -612,10 +632,12 @@ class SqlStorage(Storage):
         now: float,
         events: Sequence[EventRecord],
         reason: str | None = None,
+        outputs: Sequence[steps.OutputRow] = (),
     ) -> bool:
         rows = [event_row(event) for event in events]
         if self._postgres:
             params = _event_arrays(rows)
+            params.update(_output_arrays(outputs))
             params.update(
                 attempt_id=attempt_id,
                 to_status=enum_text(status),
@@ -628,6 +650,8 @@ class SqlStorage(Storage):
             running = [StepAttemptStatus.RUNNING]
             if not steps.finish_attempt(conn, attempt_id, status, now, reason, running):
                 return False
+            if outputs:
+                conn.execute(self._put_output, list(outputs))
             if rows:
                 _insert_events_sqlite(conn, rows)
             return True
@@ -651,8 +675,24 @@ class SqlStorage(Storage):
         self, run_id: str, step_key: str, output_name: str, mapping_key: str | None, value: bytes
     ) -> None:
         row = steps.output_row(run_id, step_key, output_name, mapping_key, value, time.time())
+        collected: list[steps.OutputRow] | None = getattr(self._collecting, "outputs", None)
+        if collected is not None and len(value) <= COLLECTED_OUTPUT_MAX_BYTES:
+            collected.append(row)
+            return
         with self._write_one() as conn:
             conn.execute(self._put_output, row)
+
+    @contextmanager
+    def collect_outputs(self) -> Iterator[list[steps.OutputRow]]:
+        """Within the block, outputs this thread puts are collected, not written, for
+        complete_step_attempt to write with the step's outcome (one statement less per
+        step); a large one is still written at once, outside the run's lock."""
+        collected: list[steps.OutputRow] = []
+        self._collecting.outputs = collected
+        try:
+            yield collected
+        finally:
+            self._collecting.outputs = None
 
     def get_output(
         self, run_id: str, step_key: str, output_name: str, mapping_key: str | None

@@ -26,6 +26,7 @@ from storage.schema import step_attempts, step_outputs
 # key columns must be NOT NULL for the unique key to hold on both dialects.
 NO_MAPPING_KEY = ""
 OUTPUT_KEY = ["run_id", "step_key", "output_name", "mapping_key"]
+OutputRow = dict[str, Any]  # a step_outputs row, as output_row() makes it
 
 _attempt = step_attempts.c
 _output = step_outputs.c
@@ -132,7 +133,7 @@ def output_row(
     mapping_key: str | None,
     value: bytes,
     now: float,
-) -> dict[str, Any]:
+) -> OutputRow:
     return {
         "run_id": run_id,
         "step_key": step_key,

@@ -293,3 +293,39 @@ def test_racing_completions_store_one_success(storage: Storage) -> None:
         thread.join()
     assert sorted(results) == [False] * 5 + [True]
     assert [e.event_type for e in storage.get_events("r1")].count("STEP_SUCCESS") == 1
+
+
+def test_collected_outputs_are_stored_with_the_completion_only(storage: Storage) -> None:
+    from storage.sql import COLLECTED_OUTPUT_MAX_BYTES
+
+    storage.add_run(RunRecord(run_id="r1", job_name="job"))
+    storage.add_step_attempts([attempt("a1"), attempt("a2")])
+    storage.put_output("r1", "step_a1", "result", None, b"an earlier attempt's")
+    big = b"x" * (COLLECTED_OUTPUT_MAX_BYTES + 1)
+    assert storage.claim_step_attempt("a1", "w1@host", 10, 3.0)
+    with storage.collect_outputs() as outputs:
+        storage.put_output("r1", "step_a1", "result", None, b"new value")
+        storage.put_output("r1", "step_a1", "result", "k1", b"mapped")
+        storage.put_output("r1", "step_a1", "big", None, big)  # too big to hold back
+    assert len(outputs) == 2
+    assert storage.get_output("r1", "step_a1", "result", None) == b"an earlier attempt's"
+    assert storage.get_output("r1", "step_a1", "result", "k1") is None
+    assert storage.get_output("r1", "step_a1", "big", None) == big
+    storage.put_output("r1", "other", "result", None, b"outside the block: written at once")
+    assert storage.get_output("r1", "other", "result", None) is not None
+
+    assert storage.complete_step_attempt(
+        "a1", A.SUCCESS, 5.0, _outcome("r1", "step_a1"), outputs=outputs
+    )
+    assert storage.get_output("r1", "step_a1", "result", None) == b"new value"
+    assert storage.get_output("r1", "step_a1", "result", "k1") == b"mapped"
+
+    # An attempt given up while it ran stores neither its outcome nor its outputs.
+    assert storage.claim_step_attempt("a2", "w2@host", 11, 3.0)
+    with storage.collect_outputs() as outputs:
+        storage.put_output("r1", "step_a2", "result", None, b"late")
+    assert storage.finish_step_attempt("a2", A.LOST, 4.0, "silent", [A.RUNNING])
+    assert not storage.complete_step_attempt(
+        "a2", A.SUCCESS, 5.0, _outcome("r1", "step_a2"), outputs=outputs
+    )
+    assert storage.get_output("r1", "step_a2", "result", None) is None
