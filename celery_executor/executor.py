@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery_executor.celery_app import instance_celery_config, make_celery_app
-from celery_executor.settings import STEP_TASK, broker_priority, celery_settings
+from celery_executor.lost_messages import held_messages
+from celery_executor.settings import STEP_TASK, broker_priority, celery_settings, is_redis
 from opgraph.active_execution import ActiveExecution
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType, make_event
@@ -69,6 +70,11 @@ class CeleryExecutor:
         self._inspector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opgraph-inspect")
         self._timeouts_checked: set[str] = set()
         self._inspect_app: Any = None
+        # Looking for messages the broker lost (see lost_messages.py).
+        self._message_check: Future[set[str] | None] | None = None
+        self._message_check_ids: set[str] = set()
+        self._missing_before: set[str] = set()
+        self._next_message_check = 0.0
         self.transport_options: dict[str, Any] = {}
 
     # -- setup --------------------------------------------------------------------------
@@ -302,6 +308,7 @@ class CeleryExecutor:
         storage = ctx.instance.storage
         now = time.time()
         flights = {f.attempt_id: f for f in self.in_flight.values()}
+        long_queued: dict[str, _Flight] = {}
         for attempt in storage.get_step_attempts(attempt_ids=list(flights)):
             flight = flights[attempt.attempt_id]
             if attempt.status is StepAttemptStatus.RUNNING:
@@ -326,30 +333,77 @@ class CeleryExecutor:
                         self._feed(active, event)
             elif attempt.status is StepAttemptStatus.QUEUED:
                 waited = now - flight.published_at
-                if (
-                    self._queue_unconsumed(ctx, flight.queue)
-                    and waited > self.config.no_consumer_timeout_seconds
-                ):
-                    reason = (
-                        f"step {attempt.step_key!r} waited {waited:.0f}s on queue "
-                        f"{flight.queue!r}, which no worker consumes"
-                    )
-                    if storage.finish_step_attempt(
-                        attempt.attempt_id,
-                        StepAttemptStatus.LOST,
-                        now,
-                        reason,
-                        [StepAttemptStatus.QUEUED],
-                    ):
-                        app.control.revoke(attempt.attempt_id)
-                        del self.in_flight[attempt.step_key]
-                        ctx.fail_step(active, attempt.step_key, attempt.attempt_number, reason)
+                if self._queue_unconsumed(ctx, flight.queue):
+                    if waited > self.config.no_consumer_timeout_seconds:
+                        self._unconsumed(ctx, active, app, flight, waited)
+                elif waited > self.config.lost_message_timeout_seconds / 2:
+                    long_queued[attempt.attempt_id] = flight
+        self._look_for_lost_messages(ctx, active, long_queued)
         # Ask again later about queues that had no consumer: one may have started since.
         for queue, answer in list(self._consumers.items()):
             if answer.done() and answer.exception() is None and not answer.result():
                 self._consumers[queue] = self._inspector.submit(
                     _has_consumers, self._inspect_app, queue
                 )
+
+    def _unconsumed(
+        self, ctx: RunContext, active: ActiveExecution, app: Any, flight: _Flight, waited: float
+    ) -> None:
+        reason = (
+            f"step {flight.step.key!r} waited {waited:.0f}s on queue "
+            f"{flight.queue!r}, which no worker consumes"
+        )
+        if self._give_up_queued(ctx, flight, reason):
+            app.control.revoke(flight.attempt_id)
+            del self.in_flight[flight.step.key]
+            ctx.fail_step(active, flight.step.key, flight.step.attempt, reason)
+
+    def _look_for_lost_messages(
+        self, ctx: RunContext, active: ActiveExecution, long_queued: dict[str, _Flight]
+    ) -> None:
+        """An attempt queued long on a consumed queue whose message Redis held in neither
+        of two checks in a row was lost by the broker: publish a new attempt."""
+        if not is_redis(self.broker_url):
+            return
+        check = self._message_check
+        if check is not None and check.done():
+            self._message_check = None
+            held = check.result() if check.exception() is None else None
+            if held is not None:  # None: a queue too deep to read, or Redis not reached
+                missing = {a for a in self._message_check_ids if a not in held}
+                for attempt_id in missing & self._missing_before:
+                    if attempt_id in long_queued:  # still queued now
+                        self._message_lost(ctx, active, long_queued[attempt_id])
+                self._missing_before = missing
+        due = time.monotonic() >= self._next_message_check
+        if long_queued and self._message_check is None and due:
+            self._next_message_check = (
+                time.monotonic() + self.config.lost_message_timeout_seconds / 4
+            )
+            self._message_check_ids = set(long_queued)
+            queues = sorted({flight.queue for flight in long_queued.values()})
+            self._message_check = self._inspector.submit(held_messages, self._inspect_app, queues)
+
+    def _message_lost(self, ctx: RunContext, active: ActiveExecution, flight: _Flight) -> None:
+        waited = time.time() - flight.published_at
+        reason = (
+            f"the broker lost the message of attempt {flight.step.attempt} of step "
+            f"{flight.step.key!r}: queued {waited:.0f}s, it is neither in queue "
+            f"{flight.queue!r} nor delivered to a worker"
+        )
+        if self._give_up_queued(ctx, flight, reason):
+            self._lost(ctx, active, flight, reason)
+
+    @staticmethod
+    def _give_up_queued(ctx: RunContext, flight: _Flight, reason: str) -> bool:
+        """QUEUED -> LOST; False if a worker claimed it meanwhile (then it runs)."""
+        return ctx.instance.storage.finish_step_attempt(
+            flight.attempt_id,
+            StepAttemptStatus.LOST,
+            time.time(),
+            reason,
+            [StepAttemptStatus.QUEUED],
+        )
 
     def _lost(self, ctx: RunContext, active: ActiveExecution, flight: _Flight, reason: str) -> None:
         key = flight.step.key

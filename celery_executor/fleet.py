@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from celery_executor.settings import PRIORITY_STEPS, is_redis
+from celery_executor.settings import is_redis, redis_queue_keys
 from storage.records import DaemonHeartbeat
 
 HEARTBEAT_PREFIX = "celery_worker:"
@@ -103,9 +103,8 @@ def queue_depths(app: Any, names: list[str]) -> dict[str, int | None]:
         client = connection.default_channel.client
         depths: dict[str, int | None] = {}
         for name in names:
-            keys = [name] + [f"{name}{sep}{p}" for p in PRIORITY_STEPS if p]
             pipe = client.pipeline()
-            for key in keys:
+            for key in redis_queue_keys(name, sep):
                 pipe.llen(key)
             depths[name] = sum(pipe.execute())
     return depths

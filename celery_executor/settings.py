@@ -69,6 +69,11 @@ def celery_settings(
     return settings
 
 
+def redis_queue_keys(queue: str, sep: str = ":") -> list[str]:
+    """The Redis lists holding a queue's messages: one per priority step (0 is the bare name)."""
+    return [queue] + [f"{queue}{sep}{p}" for p in PRIORITY_STEPS if p]
+
+
 def broker_priority(priority: int, broker_url: str) -> int:
     """opgraph priorities run 0 (least urgent) to 9 (most urgent), as in Dagster and AMQP;
     Celery's Redis transport serves 0 first, so the scale is flipped there."""

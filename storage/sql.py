@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -74,6 +74,7 @@ from storage.schema import (
 from storage.transitions import RUN_EVENT_TRANSITIONS
 from storage.urls import normalize_url
 
+_T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.05
@@ -227,6 +228,20 @@ class SqlStorage(Storage):
         self._after_fork()
         return connect_or_raise(self._engine)
 
+    def _read(self, query: Callable[[Connection], _T]) -> _T:
+        """Run a read, once more on a fresh connection if its connection was dropped under
+        it (a database restart or failover): it wrote nothing, so trying again is safe.
+        (A dropped pooled connection is replaced at checkout; this covers the instant
+        between the checkout and the statement.)"""
+        try:
+            with self._connect() as conn:
+                return query(conn)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self._connect() as conn:
+            return query(conn)
+
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE)."""
@@ -306,10 +321,13 @@ class SqlStorage(Storage):
             query = query.where(runs.c.id < cursor_id)
         if limit is not None:
             query = query.limit(limit)
-        with self._connect() as conn:
+
+        def read(conn: Connection) -> list[RunRecord]:
             rows = conn.execute(query).all()
             tags = _load_tags(conn, [row.run_id for row in rows])
-        return [run_from_row(row, tags.get(row.run_id, {})) for row in rows]
+            return [run_from_row(row, tags.get(row.run_id, {})) for row in rows]
+
+        return self._read(read)
 
     def get_runs_count(self, filters: RunsFilter | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(runs).where(*_run_conditions(filters))
@@ -380,8 +398,7 @@ class SqlStorage(Storage):
         query = query.order_by(event_logs.c.id)
         if limit is not None:
             query = query.limit(limit)
-        with self._connect() as conn:
-            return [event_from_row(row) for row in conn.execute(query)]
+        return self._read(lambda conn: [event_from_row(row) for row in conn.execute(query)])
 
     def wait_for_events(
         self,
@@ -668,8 +685,7 @@ class SqlStorage(Storage):
         statuses: Iterable[StepAttemptStatus] | None = None,
         attempt_ids: Sequence[str] | None = None,
     ) -> list[StepAttempt]:
-        with self._connect() as conn:
-            return steps.select_attempts(conn, run_id, statuses, attempt_ids)
+        return self._read(lambda conn: steps.select_attempts(conn, run_id, statuses, attempt_ids))
 
     def put_output(
         self, run_id: str, step_key: str, output_name: str, mapping_key: str | None, value: bytes
@@ -697,8 +713,9 @@ class SqlStorage(Storage):
     def get_output(
         self, run_id: str, step_key: str, output_name: str, mapping_key: str | None
     ) -> bytes | None:
-        with self._connect() as conn:
-            return steps.select_output(conn, run_id, step_key, output_name, mapping_key)
+        return self._read(
+            lambda conn: steps.select_output(conn, run_id, step_key, output_name, mapping_key)
+        )
 
     # -- dialect hooks ----------------------------------------------------------------------
     def _upsert(

@@ -42,6 +42,11 @@ class CeleryRunConfig(BaseModel):
     no_consumer_timeout_seconds: float = Field(
         60, gt=0, description="a step queued this long on a queue nobody consumes fails"
     )
+    lost_message_timeout_seconds: float = Field(
+        120,
+        gt=0,
+        description="a step queued this long whose message Redis no longer holds is published again",
+    )
     max_infra_retries: int = Field(
         2, ge=0, description="new attempts after a worker was lost, before the step fails"
     )

@@ -154,3 +154,9 @@ def held_while_marker(context, value):
 @job
 def resumable_job():
     held_while_marker(counted_first())
+
+
+@job
+def long_and_quick():
+    long_op()
+    whoami()

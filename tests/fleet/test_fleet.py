@@ -371,3 +371,62 @@ def test_a_long_step_shows_its_start_while_it_runs(celery_fleet, tmp_path):
         assert successes(holder["result"]) == Counter({"long_op": 1, "after": 1})
     finally:
         celery_fleet.stop_worker("starts")
+
+
+def test_a_message_the_broker_lost_is_published_again(celery_fleet, tmp_path):
+    """Redis drops a message a worker popped but never received (its link died): the
+    attempt, queued on a consumed queue, is found missing and published again."""
+    import json
+
+    import redis
+
+    from celery_executor.settings import redis_queue_keys
+
+    client = redis.Redis.from_url(celery_fleet.broker_url)
+    storage = celery_fleet.instance.storage
+    queue = f"{celery_fleet.queue}-lost"  # w1 does not consume it
+    try:
+        thread, holder = run_in_thread(
+            celery_fleet,
+            jobs.long_and_quick,
+            tmp_path,
+            tags={"test/sleep": "6"},
+            celery={
+                "default_queue": queue,
+                "lost_message_timeout_seconds": 2,
+                "no_consumer_timeout_seconds": 60,
+            },
+        )
+        # No worker yet: both messages wait in the queue. Lose whoami's.
+        waiting = wait_for(
+            lambda: [a for a in storage.get_step_attempts() if a.step_key == "whoami"],
+            what="whoami to be published",
+        )[0]
+
+        def waiting_message():
+            return [
+                (key, raw)
+                for key in redis_queue_keys(queue)
+                for raw in client.lrange(key, 0, -1)
+                if json.loads(raw)["headers"]["id"] == waiting.attempt_id
+            ]
+
+        [(key, message)] = wait_for(waiting_message, what="whoami's message")
+        assert client.lrem(key, 1, message) == 1
+        celery_fleet.start_worker("lone", queues=[queue], concurrency=1)
+        thread.join(60)
+        result = holder["result"]
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        assert successes(result) == Counter({"long_op": 1, "whoami": 1})
+        attempts = {a.attempt_id: a for a in storage.get_step_attempts(result.run_id)}
+        assert attempts[waiting.attempt_id].status is StepAttemptStatus.LOST
+        assert "broker lost the message" in (attempts[waiting.attempt_id].reason or "")
+        whoami_attempts = [a for a in attempts.values() if a.step_key == "whoami"]
+        assert len(whoami_attempts) == 2
+        # Published again while long_op still ran (6 s), not after the run gave up.
+        retried = max(whoami_attempts, key=lambda a: a.queued_at)
+        long_op = next(a for a in attempts.values() if a.step_key == "long_op")
+        assert retried.queued_at < long_op.ended_at
+    finally:
+        client.close()
+        celery_fleet.stop_worker("lone")

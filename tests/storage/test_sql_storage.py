@@ -159,3 +159,28 @@ def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
     finally:
         admin_engine.dispose()
         storage.dispose()
+
+
+def test_a_read_whose_connection_drops_under_it_is_tried_again(pg_storage_url: str) -> None:
+    """The checkout check replaces a connection that was dropped before it was handed out;
+    one dropped between the checkout and the statement fails the statement, and a read
+    (which wrote nothing) then runs again on a fresh connection."""
+    from storage import engine as storage_engine
+
+    storage = create_storage(pg_storage_url)
+    assert isinstance(storage, SqlStorage)
+    admin_engine = sa.create_engine(storage.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        storage.store_events([_event("r1", "LOG")])
+        with storage.engine.connect() as pooled:  # the connection the next read gets
+            pid = pooled.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        # As if it dropped right after the checkout check passed.
+        sa.event.remove(storage.engine, "checkout", storage_engine._postgres_on_checkout)
+        with admin_engine.connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(0.2)
+        assert [e.event_type for e in storage.get_events("r1")] == ["LOG"]
+        assert storage.get_step_attempts(run_id="r1") == []
+    finally:
+        admin_engine.dispose()
+        storage.dispose()
