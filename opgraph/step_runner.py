@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +109,25 @@ class StepRun:
             resources=self.env.resources,
         )
 
+    def _manager_key(self, input_name: str, upstream: OutputContext) -> str:
+        spec = self.op_def.ins[input_name]
+        return spec.input_manager_key or upstream.op_def.outs[upstream.name].io_manager_key
+
+    def _prefetch(self, input_name: str, sources: Sequence[UpstreamOutput]) -> None:
+        """Let each IO manager of a fan-in read its many upstream outputs in one go."""
+        by_manager: dict[str, list[OutputContext]] = {}
+        for source in sources:
+            upstream = self._upstream_context(source)
+            by_manager.setdefault(self._manager_key(input_name, upstream), []).append(upstream)
+        for manager_key, upstreams in by_manager.items():
+            prefetch = getattr(self.env.resources[manager_key], "prefetch_outputs", None)
+            if prefetch is not None:  # input managers need not derive from IOManager
+                prefetch(upstreams)
+
     def _load(self, input_name: str, source: UpstreamOutput) -> Any:
         upstream = self._upstream_context(source)
-        manager_key = upstream.op_def.outs[source.output_name].io_manager_key
+        manager_key = self._manager_key(input_name, upstream)
         spec = self.op_def.ins[input_name]
-        manager_key = spec.input_manager_key or manager_key
         context = InputContext(
             name=input_name,
             step_key=self.step.key,
@@ -141,6 +155,8 @@ class StepRun:
                 continue
             step_input = connected.get(name)
             if step_input is not None:
+                if step_input.fan_in and len(step_input.sources) > 1:
+                    self._prefetch(name, step_input.sources)
                 loaded = [self._load(name, source) for source in step_input.sources]
                 values[name] = loaded if step_input.fan_in else loaded[0]
             elif self.env.plan.run_config.input_value(self.op.handle, name) is not None:

@@ -298,6 +298,13 @@ class OutputStorage(ABC):
         self, run_id: str, step_key: str, output_name: str, mapping_key: str | None
     ) -> bytes | None: ...
 
+    @abstractmethod
+    def get_outputs(
+        self, keys: Sequence[tuple[str, str, str, str | None]]
+    ) -> dict[tuple[str, str, str, str | None], bytes]:
+        """Many outputs in one go, keyed (run id, step key, output name, mapping key);
+        keys without a stored value are left out."""
+
 
 class Storage(
     RunStorage,

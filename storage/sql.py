@@ -717,6 +717,11 @@ class SqlStorage(Storage):
             lambda conn: steps.select_output(conn, run_id, step_key, output_name, mapping_key)
         )
 
+    def get_outputs(self, keys: Sequence[steps.OutputKey]) -> dict[steps.OutputKey, bytes]:
+        if not keys:
+            return {}
+        return self._read(lambda conn: steps.select_outputs(conn, keys))
+
     # -- dialect hooks ----------------------------------------------------------------------
     def _upsert(
         self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: list[str]

@@ -155,3 +155,23 @@ def select_output(
     }
     value = conn.execute(_GET_OUTPUT, params).scalar()
     return None if value is None else bytes(value)
+
+
+OutputKey = tuple[str, str, str, str | None]  # run id, step key, output name, mapping key
+_OUTPUTS_PER_QUERY = 500
+
+
+def select_outputs(conn: Connection, keys: Sequence[OutputKey]) -> dict[OutputKey, bytes]:
+    """The stored values of `keys` (those that exist), a few hundred per query."""
+    columns = [step_outputs.c[key] for key in OUTPUT_KEY]
+    found: dict[OutputKey, bytes] = {}
+    for start in range(0, len(keys), _OUTPUTS_PER_QUERY):
+        chunk = [
+            (run_id, step_key, name, NO_MAPPING_KEY if mapping_key is None else mapping_key)
+            for run_id, step_key, name, mapping_key in keys[start : start + _OUTPUTS_PER_QUERY]
+        ]
+        query = sa.select(*columns, _output.value).where(sa.tuple_(*columns).in_(chunk))
+        for row in conn.execute(query):
+            mapping_key = None if row.mapping_key == NO_MAPPING_KEY else row.mapping_key
+            found[(row.run_id, row.step_key, row.output_name, mapping_key)] = bytes(row.value)
+    return found
