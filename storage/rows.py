@@ -74,7 +74,7 @@ def run_from_row(row: Row[Any], tags: dict[str, str]) -> RunRecord:
 
 
 def event_row(event: EventRecord) -> tuple[Any, ...]:
-    # Column order of _EVENT_COLUMNS.
+    # Column order of event_sql._EVENT_COLUMNS.
     return (
         event.run_id,
         enum_text(event.event_type),

@@ -33,8 +33,15 @@ from storage.base import (
 )
 from storage.daemon_notify import RUN_QUEUE_CHANNEL, RUN_QUEUE_EVENTS, RunQueueListener
 from storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
+from storage.event_sql import (
+    PG_COMPLETE_ATTEMPT,
+    event_arrays,
+    insert_events_postgres,
+    insert_events_sqlite,
+    output_arrays,
+)
 from storage.migration import ensure_schema
-from storage.pg_notify import CHANNEL, EventNotifyListener, NotifyUnavailable
+from storage.pg_notify import EventNotifyListener, NotifyUnavailable
 from storage.records import (
     FINISHED_STATUSES,
     DaemonHeartbeat,
@@ -81,111 +88,6 @@ POLL_INTERVAL_S = 0.05
 # Outputs up to this size travel with the step's completion (see collect_outputs).
 COLLECTED_OUTPUT_MAX_BYTES = 64 * 1024
 _IN_CHUNK = 500  # run ids per `IN (...)` when loading tags
-
-_EVENT_COLUMNS = "run_id, event_type, step_key, attempt, level, message, timestamp, data"
-_OUTPUT_COLUMNS = "run_id, step_key, output_name, mapping_key, value, created_at"
-
-# executemany; ids come from last_insert_rowid() (see _insert_events_sqlite).
-_SQLITE_INSERT_EVENTS = f"INSERT INTO event_logs ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-
-# One statement, one round trip, the same text for any batch size: rows travel as one
-# array per column, are inserted in batch order (so ids increase in batch order), and
-# each distinct run id is notified once; notifications go out when the insert commits.
-# Writers of one run first take a transaction-level advisory lock on it (in sorted order,
-# as an InitPlan, so before any id is drawn): ids of a run's events then increase in
-# commit order, and a reader following a run by id never skips an event that a slower
-# concurrent transaction committed later with a smaller id.
-_PG_INSERT_EVENTS = sa.text(
-    f"""
-    WITH locked AS (
-        SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
-        FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
-              ORDER BY run_id) AS runs_to_lock
-    ),
-    inserted AS (
-        INSERT INTO event_logs ({_EVENT_COLUMNS})
-        SELECT {_EVENT_COLUMNS}
-        FROM unnest(
-            CAST(:run_id AS text[]), CAST(:event_type AS text[]), CAST(:step_key AS text[]),
-            CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
-            CAST(:timestamp AS double precision[]), CAST(:data AS text[])
-        ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
-        WHERE (SELECT count(*) FROM locked) >= 0
-        ORDER BY position
-        RETURNING id
-    )
-    SELECT inserted.id FROM inserted
-    CROSS JOIN (
-        SELECT count(pg_notify('{CHANNEL}', run_id)) FROM unnest(CAST(:notify AS text[])) AS run_id
-    ) AS notified
-    ORDER BY inserted.id
-    """
-)
-
-
-# One autocommitted statement: finish a RUNNING attempt (compare-and-set) and, only if it
-# moved, store its outputs and lock the run and insert the events as _PG_INSERT_EVENTS
-# does. It returns whether the attempt moved.
-_PG_COMPLETE_ATTEMPT = sa.text(
-    f"""
-    WITH moved AS (
-        UPDATE step_attempts SET status = :to_status, ended_at = :now, reason = :why
-        WHERE attempt_id = :attempt_id AND status = 'RUNNING' RETURNING attempt_id
-    ),
-    stored AS (
-        INSERT INTO step_outputs ({_OUTPUT_COLUMNS})
-        SELECT {_OUTPUT_COLUMNS}
-        FROM unnest(
-            CAST(:out_run_id AS text[]), CAST(:out_step_key AS text[]),
-            CAST(:out_output_name AS text[]), CAST(:out_mapping_key AS text[]),
-            CAST(:out_value AS bytea[]), CAST(:out_created_at AS double precision[])
-        ) AS output({_OUTPUT_COLUMNS})
-        WHERE EXISTS (SELECT 1 FROM moved)
-        ON CONFLICT (run_id, step_key, output_name, mapping_key)
-        DO UPDATE SET value = EXCLUDED.value, created_at = EXCLUDED.created_at
-    ),
-    locked AS (
-        SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
-        FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
-              ORDER BY run_id) AS runs_to_lock
-        WHERE EXISTS (SELECT 1 FROM moved)
-    ),
-    inserted AS (
-        INSERT INTO event_logs ({_EVENT_COLUMNS})
-        SELECT {_EVENT_COLUMNS}
-        FROM unnest(
-            CAST(:run_id AS text[]), CAST(:event_type AS text[]), CAST(:step_key AS text[]),
-            CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
-            CAST(:timestamp AS double precision[]), CAST(:data AS text[])
-        ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
-        WHERE (SELECT count(*) FROM locked) >= 0 AND EXISTS (SELECT 1 FROM moved)
-        ORDER BY position
-        RETURNING id
-    )
-    SELECT (SELECT count(*) FROM moved)
-        + 0 * (SELECT count(*) FROM inserted)
-        + 0 * (SELECT count(pg_notify('{CHANNEL}', run_id))
-               FROM unnest(CAST(:notify AS text[])) AS run_id
-               WHERE EXISTS (SELECT 1 FROM moved))
-    """
-)
-
-
-def _output_arrays(outputs: Sequence[steps.OutputRow]) -> dict[str, Any]:
-    """Outputs as one array per column, for the unnest() in _PG_COMPLETE_ATTEMPT."""
-    return {
-        f"out_{column}": [output[column] for output in outputs]
-        for column in _OUTPUT_COLUMNS.split(", ")
-    }
-
-
-def _event_arrays(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """Events as one array per column (and the runs to notify), for the unnest() inserts."""
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[]] * 8
-    params: dict[str, Any] = dict(zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True))
-    params["notify"] = list(dict.fromkeys(columns[0]))
-    return params
-
 
 _NOTIFY_RUN_QUEUE = sa.text(f"SELECT pg_notify('{RUN_QUEUE_CHANNEL}', '')")
 
@@ -371,7 +273,7 @@ class SqlStorage(Storage):
             for row in rows
             if row[1] in RUN_EVENT_TRANSITIONS
         ]
-        insert = _insert_events_postgres if self._postgres else _insert_events_sqlite
+        insert = insert_events_postgres if self._postgres else insert_events_sqlite
         with self._begin() if moves else self._write_one() as conn:
             _apply_moves(conn, moves)
             ids = insert(conn, rows)
@@ -653,8 +555,8 @@ class SqlStorage(Storage):
     ) -> bool:
         rows = [event_row(event) for event in events]
         if self._postgres:
-            params = _event_arrays(rows)
-            params.update(_output_arrays(outputs))
+            params = event_arrays(rows)
+            params.update(output_arrays(outputs))
             params.update(
                 attempt_id=attempt_id,
                 to_status=enum_text(status),
@@ -662,7 +564,7 @@ class SqlStorage(Storage):
                 why=reason,
             )
             with self._connect() as conn:
-                return bool(conn.execute(_PG_COMPLETE_ATTEMPT, params).scalar_one())
+                return bool(conn.execute(PG_COMPLETE_ATTEMPT, params).scalar_one())
         with self._begin() as conn:
             running = [StepAttemptStatus.RUNNING]
             if not steps.finish_attempt(conn, attempt_id, status, now, reason, running):
@@ -670,7 +572,7 @@ class SqlStorage(Storage):
             if outputs:
                 conn.execute(self._put_output, list(outputs))
             if rows:
-                _insert_events_sqlite(conn, rows)
+                insert_events_sqlite(conn, rows)
             return True
 
     def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:
@@ -801,17 +703,3 @@ def _apply_moves(
     # In batch order, so RUN_STARTING then RUN_START in one batch both apply.
     for run_id, to_status, from_statuses, timestamp in moves:
         _move_status(conn, run_id, to_status, from_statuses, timestamp)
-
-
-def _insert_events_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
-    conn.exec_driver_sql(_SQLITE_INSERT_EVENTS, rows)
-    last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-    # The transaction holds SQLite's only write lock, so the batch got consecutive ids.
-    return list(range(last - len(rows) + 1, last + 1))
-
-
-def _insert_events_postgres(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
-    columns = list(zip(*rows, strict=True))
-    params = dict(zip(_EVENT_COLUMNS.split(", "), map(list, columns), strict=True))
-    params["notify"] = list(dict.fromkeys(columns[0]))
-    return list(conn.execute(_PG_INSERT_EVENTS, params).scalars())
