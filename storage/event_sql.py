@@ -18,6 +18,19 @@ _OUTPUT_COLUMNS = "run_id, step_key, output_name, mapping_key, value, created_at
 # executemany; ids come from last_insert_rowid() (see insert_events_sqlite).
 _SQLITE_INSERT_EVENTS = f"INSERT INTO event_logs ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
+# The fragments both PostgreSQL statements share: lock the batch's runs (sorted, so two
+# writers never wait on each other crosswise) and insert the events from column arrays.
+_LOCK_RUNS = """SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
+        FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
+              ORDER BY run_id) AS runs_to_lock"""
+_INSERT_EVENT_ARRAYS = f"""INSERT INTO event_logs ({_EVENT_COLUMNS})
+        SELECT {_EVENT_COLUMNS}
+        FROM unnest(
+            CAST(:run_id AS text[]), CAST(:event_type AS text[]), CAST(:step_key AS text[]),
+            CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
+            CAST(:timestamp AS double precision[]), CAST(:data AS text[])
+        ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)"""
+
 # One statement, one round trip, the same text for any batch size: rows travel as one
 # array per column, are inserted in batch order (so ids increase in batch order), and
 # each distinct run id is notified once; notifications go out when the insert commits.
@@ -28,18 +41,10 @@ _SQLITE_INSERT_EVENTS = f"INSERT INTO event_logs ({_EVENT_COLUMNS}) VALUES (?, ?
 _PG_INSERT_EVENTS = sa.text(
     f"""
     WITH locked AS (
-        SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
-        FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
-              ORDER BY run_id) AS runs_to_lock
+        {_LOCK_RUNS}
     ),
     inserted AS (
-        INSERT INTO event_logs ({_EVENT_COLUMNS})
-        SELECT {_EVENT_COLUMNS}
-        FROM unnest(
-            CAST(:run_id AS text[]), CAST(:event_type AS text[]), CAST(:step_key AS text[]),
-            CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
-            CAST(:timestamp AS double precision[]), CAST(:data AS text[])
-        ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
+        {_INSERT_EVENT_ARRAYS}
         WHERE (SELECT count(*) FROM locked) >= 0
         ORDER BY position
         RETURNING id
@@ -75,19 +80,11 @@ PG_COMPLETE_ATTEMPT = sa.text(
         DO UPDATE SET value = EXCLUDED.value, created_at = EXCLUDED.created_at
     ),
     locked AS (
-        SELECT pg_advisory_xact_lock(hashtext('opgraph_run:' || run_id))
-        FROM (SELECT DISTINCT run_id FROM unnest(CAST(:notify AS text[])) AS run_id
-              ORDER BY run_id) AS runs_to_lock
+        {_LOCK_RUNS}
         WHERE EXISTS (SELECT 1 FROM moved)
     ),
     inserted AS (
-        INSERT INTO event_logs ({_EVENT_COLUMNS})
-        SELECT {_EVENT_COLUMNS}
-        FROM unnest(
-            CAST(:run_id AS text[]), CAST(:event_type AS text[]), CAST(:step_key AS text[]),
-            CAST(:attempt AS integer[]), CAST(:level AS text[]), CAST(:message AS text[]),
-            CAST(:timestamp AS double precision[]), CAST(:data AS text[])
-        ) WITH ORDINALITY AS batch({_EVENT_COLUMNS}, position)
+        {_INSERT_EVENT_ARRAYS}
         WHERE (SELECT count(*) FROM locked) >= 0 AND EXISTS (SELECT 1 FROM moved)
         ORDER BY position
         RETURNING id
