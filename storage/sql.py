@@ -82,6 +82,7 @@ from storage.transitions import RUN_EVENT_TRANSITIONS
 from storage.urls import normalize_url
 
 _T = TypeVar("_T")
+AttemptTest = Callable[[StepAttempt], bool]
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.05
@@ -135,14 +136,25 @@ class SqlStorage(Storage):
         it (a database restart or failover): it wrote nothing, so trying again is safe.
         (A dropped pooled connection is replaced at checkout; this covers the instant
         between the checkout and the statement.)"""
-        try:
+
+        def run() -> _T:
             with self._connect() as conn:
                 return query(conn)
-        except sa.exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        with self._connect() as conn:
-            return query(conn)
+
+        return _again_if_dropped(run, run)
+
+    def _move_attempt(self, move: Callable[[], bool], attempt_id: str, landed: AttemptTest) -> bool:
+        """A compare-and-set of one attempt whose connection may drop under it, perhaps
+        after it committed: run it again, and if that finds the attempt moved, the
+        attempt's row tells whether it was this write (`landed`)."""
+
+        def after_drop() -> bool:
+            if move():
+                return True
+            found = self.get_step_attempts(attempt_ids=[attempt_id])
+            return bool(found) and landed(found[0])
+
+        return _again_if_dropped(move, after_drop)
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
@@ -527,8 +539,15 @@ class SqlStorage(Storage):
             raise StorageError(steps.duplicate_attempts_message(attempts)) from exc
 
     def claim_step_attempt(self, attempt_id: str, hostname: str, pid: int, now: float) -> bool:
-        with self._write_one() as conn:
-            return steps.claim_attempt(conn, attempt_id, hostname, pid, now)
+        def claim() -> bool:
+            with self._write_one() as conn:
+                return steps.claim_attempt(conn, attempt_id, hostname, pid, now)
+
+        def landed(attempt: StepAttempt) -> bool:
+            mine = (StepAttemptStatus.RUNNING, hostname, pid, now)
+            return (attempt.status, attempt.hostname, attempt.pid, attempt.started_at) == mine
+
+        return self._move_attempt(claim, attempt_id, landed)
 
     def finish_step_attempt(
         self,
@@ -563,8 +582,15 @@ class SqlStorage(Storage):
                 now=now,
                 why=reason,
             )
-            with self._connect() as conn:
-                return bool(conn.execute(PG_COMPLETE_ATTEMPT, params).scalar_one())
+
+            def complete() -> bool:
+                with self._connect() as conn:
+                    return bool(conn.execute(PG_COMPLETE_ATTEMPT, params).scalar_one())
+
+            def landed(attempt: StepAttempt) -> bool:
+                return (attempt.status, attempt.ended_at) == (status, now)
+
+            return self._move_attempt(complete, attempt_id, landed)
         with self._begin() as conn:
             running = [StepAttemptStatus.RUNNING]
             if not steps.finish_attempt(conn, attempt_id, status, now, reason, running):
@@ -637,6 +663,16 @@ class SqlStorage(Storage):
         insert = (postgresql.insert if self._postgres else sqlite.insert)(table)
         updates = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
         return insert.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+def _again_if_dropped(call: Callable[[], _T], again: Callable[[], _T]) -> _T:
+    """`call()`; if its connection was dropped under it, `again()` (once)."""
+    try:
+        return call()
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return again()
 
 
 # -- helpers: SQL ---------------------------------------------------------------------------

@@ -172,15 +172,59 @@ def test_a_read_whose_connection_drops_under_it_is_tried_again(pg_storage_url: s
     admin_engine = sa.create_engine(storage.engine.url, isolation_level="AUTOCOMMIT")
     try:
         storage.store_events([_event("r1", "LOG")])
-        with storage.engine.connect() as pooled:  # the connection the next read gets
-            pid = pooled.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-        # As if it dropped right after the checkout check passed.
+
+        def drop_pooled_connections() -> None:
+            with storage.engine.connect() as pooled:  # the connection the next call gets
+                pid = pooled.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            with admin_engine.connect() as admin:
+                admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            time.sleep(0.2)
+
+        # As if each dropped right after the checkout check passed.
         sa.event.remove(storage.engine, "checkout", storage_engine._postgres_on_checkout)
-        with admin_engine.connect() as admin:
-            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        time.sleep(0.2)
+        drop_pooled_connections()
         assert [e.event_type for e in storage.get_events("r1")] == ["LOG"]
         assert storage.get_step_attempts(run_id="r1") == []
+
+        # The same for the two compare-and-sets of a Celery step.
+        storage.add_run(RunRecord(run_id="r1", job_name="job"))
+        storage.add_step_attempts([StepAttempt("a1", "r1", "s", 0, queued_at=1.0)])
+        drop_pooled_connections()
+        assert storage.claim_step_attempt("a1", "w@h", 7, 2.0)
+        drop_pooled_connections()
+        outcome = [_event("r1", "STEP_SUCCESS")]
+        assert storage.complete_step_attempt("a1", StepAttemptStatus.SUCCESS, 3.0, outcome)
+        assert [e.event_type for e in storage.get_events("r1")] == ["LOG", "STEP_SUCCESS"]
     finally:
         admin_engine.dispose()
+        storage.dispose()
+
+
+def test_a_move_whose_connection_dropped_after_it_committed_knows_it_landed(
+    pg_storage_url: str,
+) -> None:
+    """The commit happened but its answer was lost: trying again matches nothing, and the
+    attempt's row shows whether the write that landed was this one."""
+    storage = create_storage(pg_storage_url)
+    assert isinstance(storage, SqlStorage)
+    dropped = sa.exc.DBAPIError("UPDATE ...", {}, Exception("gone"), connection_invalidated=True)
+    real_claim = storage._write_one
+
+    @contextmanager
+    def commit_then_drop() -> Iterator[Any]:
+        with real_claim() as conn:
+            yield conn
+        storage._write_one = real_claim  # type: ignore[method-assign]
+        raise dropped
+
+    try:
+        storage.add_run(RunRecord(run_id="r1", job_name="job"))
+        attempts = [StepAttempt(a, "r1", f"step_{a}", 0, queued_at=1.0) for a in ("a1", "a2")]
+        storage.add_step_attempts(attempts)
+        storage._write_one = commit_then_drop  # type: ignore[method-assign]
+        assert storage.claim_step_attempt("a1", "w@h", 7, 2.0)  # it was this claim
+        assert storage.claim_step_attempt("a2", "other@h", 8, 2.0)
+        storage._write_one = commit_then_drop  # type: ignore[method-assign]
+        assert not storage.claim_step_attempt("a2", "w@h", 7, 2.5)  # a copy: not ours
+    finally:
         storage.dispose()
