@@ -532,9 +532,22 @@ class SqlStorage(Storage):
         # SQLAlchemy sends a batch as one INSERT per `insertmanyvalues_page_size` rows: a
         # usual batch is one autocommitted statement; a bigger one needs a transaction.
         one_statement = len(attempts) <= self._engine.dialect.insertmanyvalues_page_size
-        try:
+
+        def insert() -> None:
             with self._write_one() if one_statement else self._begin() as conn:
                 steps.insert_attempts(conn, attempts)
+
+        def after_drop() -> None:
+            try:
+                insert()
+            except sa.exc.IntegrityError:
+                # One transaction: the first try landed whole (its answer was lost) or not.
+                ids = [attempt.attempt_id for attempt in attempts]
+                if len(self.get_step_attempts(attempt_ids=ids)) < len(ids):
+                    raise
+
+        try:
+            _again_if_dropped(insert, after_drop)
         except sa.exc.IntegrityError as exc:
             raise StorageError(steps.duplicate_attempts_message(attempts)) from exc
 

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from storage import EventRecord, RunRecord, StepAttempt, StepAttemptStatus, create_storage
+from storage import (
+    EventRecord,
+    RunRecord,
+    StepAttempt,
+    StepAttemptStatus,
+    StorageError,
+    create_storage,
+)
 from storage.engine import write_engine
 from storage.schema import kv
 from storage.sql import SqlStorage
@@ -226,5 +233,16 @@ def test_a_move_whose_connection_dropped_after_it_committed_knows_it_landed(
         assert storage.claim_step_attempt("a2", "other@h", 8, 2.0)
         storage._write_one = commit_then_drop  # type: ignore[method-assign]
         assert not storage.claim_step_attempt("a2", "w@h", 7, 2.5)  # a copy: not ours
+
+        # Publishing: attempts whose insert landed before the drop are not a duplicate.
+        storage._write_one = commit_then_drop  # type: ignore[method-assign]
+        storage.add_step_attempts([StepAttempt("a3", "r1", "step_a3", 0, queued_at=3.0)])
+        assert [a.attempt_id for a in storage.get_step_attempts(run_id="r1")] == [
+            "a1",
+            "a2",
+            "a3",
+        ]
+        with pytest.raises(StorageError, match="already exists"):  # a real duplicate still is
+            storage.add_step_attempts([StepAttempt("a3", "r1", "step_a3", 0, queued_at=3.0)])
     finally:
         storage.dispose()
