@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,19 +113,17 @@ class StepRun:
         spec = self.op_def.ins[input_name]
         return spec.input_manager_key or upstream.op_def.outs[upstream.name].io_manager_key
 
-    def _prefetch(self, input_name: str, sources: Sequence[UpstreamOutput]) -> None:
+    def _prefetch(self, input_name: str, upstreams: list[OutputContext]) -> None:
         """Let each IO manager of a fan-in read its many upstream outputs in one go."""
         by_manager: dict[str, list[OutputContext]] = {}
-        for source in sources:
-            upstream = self._upstream_context(source)
+        for upstream in upstreams:
             by_manager.setdefault(self._manager_key(input_name, upstream), []).append(upstream)
-        for manager_key, upstreams in by_manager.items():
+        for manager_key, contexts in by_manager.items():
             prefetch = getattr(self.env.resources[manager_key], "prefetch_outputs", None)
             if prefetch is not None:  # input managers need not derive from IOManager
-                prefetch(upstreams)
+                prefetch(contexts)
 
-    def _load(self, input_name: str, source: UpstreamOutput) -> Any:
-        upstream = self._upstream_context(source)
+    def _load(self, input_name: str, upstream: OutputContext) -> Any:
         manager_key = self._manager_key(input_name, upstream)
         spec = self.op_def.ins[input_name]
         context = InputContext(
@@ -142,8 +140,8 @@ class StepRun:
             f'Loaded input "{input_name}" using input manager "{manager_key}"',
             input_name=input_name,
             manager_key=manager_key,
-            upstream_step_key=source.step_key,
-            upstream_output_name=source.output_name,
+            upstream_step_key=upstream.step_key,
+            upstream_output_name=upstream.name,
         )
         return value
 
@@ -155,9 +153,10 @@ class StepRun:
                 continue
             step_input = connected.get(name)
             if step_input is not None:
-                if step_input.fan_in and len(step_input.sources) > 1:
-                    self._prefetch(name, step_input.sources)
-                loaded = [self._load(name, source) for source in step_input.sources]
+                upstreams = [self._upstream_context(s) for s in step_input.sources]
+                if step_input.fan_in and len(upstreams) > 1:
+                    self._prefetch(name, upstreams)
+                loaded = [self._load(name, upstream) for upstream in upstreams]
                 values[name] = loaded if step_input.fan_in else loaded[0]
             elif self.env.plan.run_config.input_value(self.op.handle, name) is not None:
                 values[name] = self.env.plan.run_config.input_value(self.op.handle, name)

@@ -24,6 +24,26 @@ def _count(context, name: str) -> int:
     return len(path.read_text().splitlines())
 
 
+def runs_of(marker_dir: Path, name: str) -> int:
+    """How many times `name` ran (as `_count` recorded it)."""
+    return len((marker_dir / f"{name}.runs").read_text().splitlines())
+
+
+def submit_resumable(instance, marker_dir: Path, executor_config: dict):
+    """Submit `resumable_job` (its held op waits while `marker_dir/hold` exists)."""
+    from opgraph import reconstructable
+    from opgraph.submit import submit_job_run
+
+    (marker_dir / "hold").touch()
+    return submit_job_run(
+        instance,
+        reconstructable(resumable_job).pointer,
+        "resumable_job",
+        {"execution": {"config": executor_config}},
+        {"test/marker_dir": str(marker_dir)},
+    )
+
+
 @op
 def start():
     return 0

@@ -317,28 +317,19 @@ def test_a_resumed_run_worker_follows_the_attempts_its_predecessor_dispatched(
     attempt instead of publishing the step again, so the op runs once."""
     from launchers.base import RUN_WORKER_PID_TAG
     from opgraph.run_worker import run_worker
-    from opgraph.submit import submit_job_run
 
     celery_fleet.start_worker("adopt")
     instance = celery_fleet.instance
-    (tmp_path / "hold").touch()
-    runs_of = lambda name: len((tmp_path / f"{name}.runs").read_text().splitlines())  # noqa: E731
     try:
-        run = submit_job_run(
-            instance,
-            reconstructable(jobs.resumable_job).pointer,
-            "resumable_job",
-            {"execution": {"config": CELERY}},
-            {"test/marker_dir": str(tmp_path)},
-        )
+        run = jobs.submit_resumable(instance, tmp_path, CELERY)
         held = wait_for(lambda: running_attempt(celery_fleet, "held_while_marker"), 30, "held op")
         os.kill(int(instance.get_run(run.run_id).tags[RUN_WORKER_PID_TAG]), signal.SIGKILL)
         # The op ends 1.5 s into the resumed run worker, which is following it by then.
         release = threading.Timer(1.5, (tmp_path / "hold").unlink)
         release.start()
         assert run_worker(run.run_id, instance, resume=True) is RunStatus.SUCCESS
-        assert runs_of("counted_first") == 1
-        assert runs_of("held_while_marker") == 1  # adopted, not published again
+        assert jobs.runs_of(tmp_path, "counted_first") == 1
+        assert jobs.runs_of(tmp_path, "held_while_marker") == 1  # adopted, not published again
         events = instance.storage.get_events(run.run_id, event_types=["STEP_SUCCESS"])
         assert Counter(e.step_key for e in events) == {"counted_first": 1, "held_while_marker": 1}
         attempts = instance.storage.get_step_attempts(run.run_id)

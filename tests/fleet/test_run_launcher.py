@@ -94,16 +94,8 @@ def test_run_monitoring_resumes_a_run_whose_celery_run_worker_died(celery_fleet,
     celery_fleet.start_worker("runner3", queues=[runs_queue], concurrency=1)
     instance = launcher_instance(celery_fleet, runs_queue, heartbeat_timeout_seconds=8)
     monitor = RunMonitor(instance, RunMonitoringConfig(max_resume_run_attempts=1))
-    (tmp_path / "hold").touch()
-    runs_of = lambda name: len((tmp_path / f"{name}.runs").read_text().splitlines())  # noqa: E731
     try:
-        run = submit_job_run(
-            instance,
-            reconstructable(jobs.resumable_job).pointer,
-            "resumable_job",
-            {"execution": {"config": {"in_process": {}}}},
-            {"test/marker_dir": str(tmp_path)},
-        )
+        run = jobs.submit_resumable(instance, tmp_path, {"in_process": {}})
         deadline = time.monotonic() + 30
         while not (tmp_path / "held_while_marker.runs").exists():
             assert time.monotonic() < deadline, "the held step never started"
@@ -127,8 +119,8 @@ def test_run_monitoring_resumes_a_run_whose_celery_run_worker_died(celery_fleet,
         (tmp_path / "hold").unlink()
         finished = wait_finished(instance, run.run_id)
         assert finished.status is RunStatus.SUCCESS
-        assert runs_of("counted_first") == 1  # done before the crash: not run again
-        assert runs_of("held_while_marker") == 2  # in flight at the crash: run again
+        assert jobs.runs_of(tmp_path, "counted_first") == 1  # done before the crash: not run again
+        assert jobs.runs_of(tmp_path, "held_while_marker") == 2  # in flight at the crash: run again
     finally:
         celery_fleet.stop_worker("runner3")
         instance.dispose()
