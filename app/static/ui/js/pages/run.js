@@ -288,6 +288,9 @@ async function main() {
     onEvents,
     onEnd: () => {
       clearInterval(ticker);
+      // The last events are drawn at once, not after the redraw throttle.
+      lastRedraw = performance.now();
+      redraw();
       refreshRunSoon();
       output.poke();
       document.body.dataset.streamEnded = "1";
