@@ -3,6 +3,7 @@ one-statement completion of a step attempt (status, outputs and events together)
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.pg_notify import CHANNEL
+from storage.schema import event_logs
 from storage.steps import OutputRow
 
 _EVENT_COLUMNS = "run_id, event_type, step_key, attempt, level, message, timestamp, data"
@@ -123,3 +125,29 @@ def insert_events_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[
 
 def insert_events_postgres(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
     return list(conn.execute(_PG_INSERT_EVENTS, event_arrays(rows)).scalars())
+
+
+def landed_event_ids(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int] | None:
+    """The ids of a batch whose insert may have committed with its answer lost, or None if
+    it is not stored. A batch is one statement or transaction, so it landed whole or not
+    at all; each row is matched to the next stored event with the same content (the
+    timestamps tell one event from another)."""
+    timestamps = [row[6] for row in rows]
+    found = conn.execute(
+        sa.select(event_logs.c.id, *(event_logs.c[name] for name in _EVENT_COLUMNS.split(", ")))
+        .where(
+            event_logs.c.run_id.in_({row[0] for row in rows}),
+            event_logs.c.timestamp.between(min(timestamps), max(timestamps)),
+        )
+        .order_by(event_logs.c.id)
+    )
+    ids_by_content: dict[tuple[Any, ...], deque[int]] = defaultdict(deque)
+    for stored in found:
+        ids_by_content[tuple(stored[1:])].append(stored[0])
+    ids = []
+    for row in rows:
+        matches = ids_by_content.get(row)
+        if not matches:
+            return None
+        ids.append(matches.popleft())
+    return ids

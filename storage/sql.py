@@ -38,6 +38,7 @@ from storage.event_sql import (
     event_arrays,
     insert_events_postgres,
     insert_events_sqlite,
+    landed_event_ids,
     output_arrays,
 )
 from storage.migration import ensure_schema
@@ -286,13 +287,22 @@ class SqlStorage(Storage):
             if row[1] in RUN_EVENT_TRANSITIONS
         ]
         insert = insert_events_postgres if self._postgres else insert_events_sqlite
-        with self._begin() if moves else self._write_one() as conn:
-            _apply_moves(conn, moves)
-            ids = insert(conn, rows)
-            # Wakes the daemon's run queue when this commits (see storage.daemon_notify).
-            if self._postgres and any(row[1] in RUN_QUEUE_EVENTS for row in rows):
-                conn.execute(_NOTIFY_RUN_QUEUE)
-            return ids
+
+        def write() -> list[int]:
+            with self._begin() if moves else self._write_one() as conn:
+                _apply_moves(conn, moves)
+                ids = insert(conn, rows)
+                # Wakes the daemon's run queue when this commits (see storage.daemon_notify).
+                if self._postgres and any(row[1] in RUN_QUEUE_EVENTS for row in rows):
+                    conn.execute(_NOTIFY_RUN_QUEUE)
+                return ids
+
+        def after_drop() -> list[int]:
+            # Not written twice if the first try committed and only its answer was lost.
+            landed = self._read(lambda conn: landed_event_ids(conn, rows))
+            return write() if landed is None else landed
+
+        return _again_if_dropped(write, after_drop)
 
     def get_events(
         self,

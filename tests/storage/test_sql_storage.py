@@ -202,6 +202,11 @@ def test_a_read_whose_connection_drops_under_it_is_tried_again(pg_storage_url: s
         outcome = [_event("r1", "STEP_SUCCESS")]
         assert storage.complete_step_attempt("a1", StepAttemptStatus.SUCCESS, 3.0, outcome)
         assert [e.event_type for e in storage.get_events("r1")] == ["LOG", "STEP_SUCCESS"]
+
+        # An event insert is tried again too: its batch had not landed.
+        drop_pooled_connections()
+        ids = storage.store_events([_event("r1", "LOG"), _event("r1", "LOG")])
+        assert [e.storage_id for e in storage.get_events("r1")][-3:] == [ids[0] - 1, *ids]
     finally:
         admin_engine.dispose()
         storage.dispose()
@@ -244,5 +249,14 @@ def test_a_move_whose_connection_dropped_after_it_committed_knows_it_landed(
         ]
         with pytest.raises(StorageError, match="already exists"):  # a real duplicate still is
             storage.add_step_attempts([StepAttempt("a3", "r1", "step_a3", 0, queued_at=3.0)])
+
+        # Events whose batch landed before the drop are stored once, and their ids returned.
+        before = storage.store_events([_event("r1", "LOG")])
+        batch = [_event("r1", "STEP_START"), _event("r1", "LOG"), _event("r1", "STEP_SUCCESS")]
+        storage._write_one = commit_then_drop  # type: ignore[method-assign]
+        ids = storage.store_events(batch)
+        stored = storage.get_events("r1")
+        assert [e.event_type for e in stored] == ["LOG", "STEP_START", "LOG", "STEP_SUCCESS"]
+        assert [e.storage_id for e in stored] == [*before, *ids]
     finally:
         storage.dispose()
