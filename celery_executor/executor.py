@@ -114,8 +114,7 @@ class CeleryExecutor:
         storage = ctx.instance.storage
         ctx.sink.flush()
         self._adopt_attempts(ctx, app, active)
-        known = storage.get_events(ctx.run.run_id)
-        cursor = known[-1].storage_id if known else None
+        cursor = storage.last_event_id(ctx.run.run_id)
         last_check = time.monotonic()
         try:
             while True:

@@ -103,6 +103,11 @@ class EventLogStorage(ABC):
         """Events of a run in storage-id order, strictly after `after_id`."""
 
     @abstractmethod
+    def last_event_id(self, run_id: str) -> int | None:
+        """The storage id of the run's latest event (None if it has none): a cursor to
+        follow the run from now on."""
+
+    @abstractmethod
     def wait_for_events(
         self,
         run_id: str,

@@ -324,6 +324,10 @@ class SqlStorage(Storage):
             query = query.limit(limit)
         return self._read(lambda conn: [event_from_row(row) for row in conn.execute(query)])
 
+    def last_event_id(self, run_id: str) -> int | None:
+        query = sa.select(sa.func.max(event_logs.c.id)).where(event_logs.c.run_id == run_id)
+        return self._read(lambda conn: conn.execute(query).scalar_one())
+
     def wait_for_events(
         self,
         run_id: str,

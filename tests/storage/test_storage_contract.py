@@ -292,6 +292,9 @@ def test_get_events_filters(storage: Storage) -> None:
     assert got(event_types=["STEP_START", "RUN_FAILURE"]) == [ids[0], ids[2], ids[4]]
     assert got(step_key="b") == [ids[2], ids[3]]
     assert got(step_key="a", event_types=["STEP_SUCCESS"], after_id=ids[0]) == [ids[1]]
+    assert storage.last_event_id("r1") == ids[4]
+    assert storage.last_event_id("other") == ids[5]
+    assert storage.last_event_id("none") is None
 
 
 # What each RUN_* event may move a run from (restated here from the design, not imported).
