@@ -1,4 +1,4 @@
-"""The Flask app: one factory for the webserver, `flask --app app ...` and `opgraph ...`."""
+"""The Flask app: one factory for the webserver, `flask --app opgraph_app ...` and `opgraph ...`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Flask
 
-from app.extension import OpgraphExtension
 from opgraph.instance import OpgraphInstance
+from opgraph_app.extension import OpgraphExtension
 
 
 def create_app(
@@ -16,22 +16,22 @@ def create_app(
     """Build the app around `instance` (default: `OpgraphInstance.get()`, made on first use).
 
     `read_only` refuses every mutation, as does `webserver.read_only` in instance.yaml.
-    Production: `gunicorn 'app:create_app()'` (see docs/graphql.md)."""
-    # Imported here: the CLI and view modules import `app.extension`, not this module.
-    from app.cli_code_server import code_server_command
-    from app.cli_daemon import daemon_cli
-    from app.cli_dev import dev_command
-    from app.cli_instance import instance_cli
-    from app.cli_locations import locations_cli
-    from app.cli_runs import runs_cli
-    from app.cli_schedules import schedules_cli, sensors_cli
-    from app.cli_webserver import webserver_command
-    from app.cli_workers import workers_cli
-    from app.graphql.view import register_graphql
-    from app.health import health_blueprint
-    from app.live import live_blueprint
-    from app.metrics import metrics_blueprint
-    from app.ui import ui_blueprint
+    Production: `gunicorn 'opgraph_app:create_app()'` (see docs/graphql.md)."""
+    # Imported here: the CLI and view modules import `opgraph_app.extension`, not this module.
+    from opgraph_app.cli_code_server import code_server_command
+    from opgraph_app.cli_daemon import daemon_cli
+    from opgraph_app.cli_dev import dev_command
+    from opgraph_app.cli_instance import instance_cli
+    from opgraph_app.cli_locations import locations_cli
+    from opgraph_app.cli_runs import runs_cli
+    from opgraph_app.cli_schedules import schedules_cli, sensors_cli
+    from opgraph_app.cli_webserver import webserver_command
+    from opgraph_app.cli_workers import workers_cli
+    from opgraph_app.graphql.view import register_graphql
+    from opgraph_app.health import health_blueprint
+    from opgraph_app.live import live_blueprint
+    from opgraph_app.metrics import metrics_blueprint
+    from opgraph_app.ui import ui_blueprint
 
     app = Flask(__name__)
     app.extensions["opgraph"] = OpgraphExtension(instance, workspace, read_only)

@@ -1,10 +1,10 @@
-"""`opgraph` console script: the same command line as `flask --app app`."""
+"""`opgraph` console script: the same command line as `flask --app opgraph_app`."""
 
 from __future__ import annotations
 
 from flask.cli import FlaskGroup
 
-from app import create_app
+from opgraph_app import create_app
 
 main = FlaskGroup(
     create_app=create_app,

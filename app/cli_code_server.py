@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from app.code_server.serve import CannotListen, serve
 from opgraph.logs import configure_logging
+from opgraph_app.code_server.serve import CannotListen, serve
 
 
 @click.command("code-server")

@@ -12,14 +12,14 @@ from typing import Any
 
 import click
 
-from app.cli_format import CommandGroup, format_table, format_time
-from app.cli_locations import WORKSPACE_OPTION
-from app.extension import current_instance
-from app.logging_setup import configure_logging
-from app.workspace import open_workspace, workspace_path
 from opgraph.daemon import Daemon, build_parts, new_daemon_id
 from opgraph.daemon.controller import DAEMON_HEARTBEAT, LEASE_NAME
-from storage.records import StepAttempt
+from opgraph_app.cli_format import CommandGroup, format_table, format_time
+from opgraph_app.cli_locations import WORKSPACE_OPTION
+from opgraph_app.extension import current_instance
+from opgraph_app.logging_setup import configure_logging
+from opgraph_app.workspace import open_workspace, workspace_path
+from opgraph_storage.records import StepAttempt
 
 daemon_cli = CommandGroup("daemon", help="Run the daemon (schedules, sensors, run queue, ...).")
 log = logging.getLogger("opgraph.daemon")
@@ -36,7 +36,7 @@ class CeleryStepTerminator:
     def revoke(self, attempt: StepAttempt, terminate: bool) -> None:
         try:
             if self._app is None:
-                from celery_executor.celery_app import instance_celery_config, make_celery_app
+                from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 
                 self._app = make_celery_app(instance_celery_config(self.home))
             destination = [attempt.hostname] if terminate and attempt.hostname else None

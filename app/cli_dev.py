@@ -17,12 +17,12 @@ from typing import Any
 import click
 import yaml
 
-from app.dev.session import run_session
-from app.dev.stack import DevSettings, DevStack, daemon_available
 from opgraph.errors import OpgraphError
 from opgraph.instance import home_from_env
 from opgraph.instance_config import load_instance_config
-from storage.base import StorageError
+from opgraph_app.dev.session import run_session
+from opgraph_app.dev.stack import DevSettings, DevStack, daemon_available
+from opgraph_storage.base import StorageError
 
 LOG_FORMATS = ("text", "json")
 
@@ -111,7 +111,7 @@ def dev_command(
     no_daemon: bool,
 ) -> None:
     """Run the webserver, the daemon, the code servers and Celery workers here."""
-    from app.logging_setup import configure_logging
+    from opgraph_app.logging_setup import configure_logging
 
     configure_logging("dev", log_format)
     home = home_from_env()

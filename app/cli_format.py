@@ -12,8 +12,8 @@ from flask.cli import AppGroup
 
 from opgraph.errors import OpgraphError, RunNotFound
 from opgraph.instance import OpgraphInstance
-from storage.base import StorageError
-from storage.records import RunRecord
+from opgraph_storage.base import StorageError
+from opgraph_storage.records import RunRecord
 
 
 class CommandGroup(AppGroup):

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from app.cli_format import CommandGroup, format_table
-from app.extension import current_instance
 from opgraph.instance_config import INSTANCE_FILE, ComponentConfig
-from storage.base import StorageError
-from storage.migration import head_revision, migrate
-from storage.urls import redact_url
+from opgraph_app.cli_format import CommandGroup, format_table
+from opgraph_app.extension import current_instance
+from opgraph_storage.base import StorageError
+from opgraph_storage.migration import head_revision, migrate
+from opgraph_storage.urls import redact_url
 
 instance_cli = CommandGroup("instance", help="Inspect the instance and migrate its storage.")
 

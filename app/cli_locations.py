@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from app.cli_format import CommandGroup, format_table, format_time
-from app.workspace import open_workspace, workspace_path
 from opgraph.workspace.base import CodeLocation, LocationState, LocationStatus
+from opgraph_app.cli_format import CommandGroup, format_table, format_time
+from opgraph_app.workspace import open_workspace, workspace_path
 
 locations_cli = CommandGroup("locations", help="List and reload the workspace's code locations.")
 

@@ -10,7 +10,9 @@ from typing import Any
 import click
 import yaml
 
-from app.cli_format import (
+from opgraph.events import EventType
+from opgraph.instance import OpgraphInstance
+from opgraph_app.cli_format import (
     CommandGroup,
     format_duration,
     format_table,
@@ -19,20 +21,18 @@ from app.cli_format import (
     parse_since,
     parse_tags,
 )
-from app.cli_runs_control import (
+from opgraph_app.cli_runs_control import (
     cancel_run,
     delete_run_command,
     launch_run,
     reexecute_run,
     wipe_command,
 )
-from app.extension import current_instance
-from app.run_follow import follow_events
-from app.run_views import event_to_json, run_times, run_to_json, step_summaries
-from launchers.base import RUN_WORKER_HOST_TAG
-from opgraph.events import EventType
-from opgraph.instance import OpgraphInstance
-from storage.records import FINISHED_STATUSES, EventRecord, RunsFilter, RunStatus
+from opgraph_app.extension import current_instance
+from opgraph_app.run_follow import follow_events
+from opgraph_app.run_views import event_to_json, run_times, run_to_json, step_summaries
+from opgraph_launchers.base import RUN_WORKER_HOST_TAG
+from opgraph_storage.records import FINISHED_STATUSES, EventRecord, RunsFilter, RunStatus
 
 runs_cli = CommandGroup(
     "runs", help="List, inspect, follow, export, launch, re-execute, cancel and delete runs."

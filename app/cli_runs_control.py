@@ -14,15 +14,15 @@ import click
 import yaml
 from flask.cli import with_appcontext
 
-from app.cli_format import get_run_or_fail, parse_tags
-from app.extension import current_instance
-from app.run_actions import delete_run, submit_or_fail, wipe_runs
-from app.run_follow import wait_with_progress
-from launchers.base import RunStatusError
-from launchers.termination import TerminatePolicy, terminate_run
 from opgraph.errors import CodePointerError, OpgraphError, RunConfigError
 from opgraph.instance import OpgraphInstance
-from storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunRecord, RunStatus
+from opgraph_app.cli_format import get_run_or_fail, parse_tags
+from opgraph_app.extension import current_instance
+from opgraph_app.run_actions import delete_run, submit_or_fail, wipe_runs
+from opgraph_app.run_follow import wait_with_progress
+from opgraph_launchers.base import RunStatusError
+from opgraph_launchers.termination import TerminatePolicy, terminate_run
+from opgraph_storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunRecord, RunStatus
 
 
 def _finish(instance: OpgraphInstance, run: RunRecord, wait: bool, planned_steps: int) -> None:
@@ -108,9 +108,9 @@ def _launch_from_workspace(
     run_config: dict[str, Any],
     tags: dict[str, str],
 ) -> tuple[RunRecord, int]:
-    from app.workspace import current_workspace, open_workspace
     from opgraph.workspace.base import DefinitionNotFound
     from opgraph.workspace.runs import create_location_run
+    from opgraph_app.workspace import current_workspace, open_workspace
 
     workspace = open_workspace(Path(workspace_file)) if workspace_file else current_workspace()
     try:

@@ -15,10 +15,6 @@ from typing import Any
 
 import click
 
-from app.cli_format import CommandGroup, format_table, format_time
-from app.cli_locations import WORKSPACE_OPTION
-from app.extension import current_instance
-from app.workspace import open_workspace, workspace_path
 from opgraph.daemon.instigators import (
     Instigator,
     find_instigator,
@@ -28,7 +24,11 @@ from opgraph.daemon.instigators import (
     set_running,
 )
 from opgraph.workspace.base import ScheduleSnapshot, SensorSnapshot
-from storage.records import InstigatorType, TickRecord
+from opgraph_app.cli_format import CommandGroup, format_table, format_time
+from opgraph_app.cli_locations import WORKSPACE_OPTION
+from opgraph_app.extension import current_instance
+from opgraph_app.workspace import open_workspace, workspace_path
+from opgraph_storage.records import InstigatorType, TickRecord
 
 schedules_cli = CommandGroup("schedules", help="List, start, stop and preview schedules.")
 sensors_cli = CommandGroup("sensors", help="List, start and stop sensors; show or set cursors.")

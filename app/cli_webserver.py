@@ -1,6 +1,6 @@
 """`opgraph webserver`: the production webserver (gunicorn) with opgraph's defaults.
 
-The same as `gunicorn 'app:create_app()' --bind 127.0.0.1:3000 --worker-class gthread`,
+The same as `gunicorn 'opgraph_app:create_app()' --bind 127.0.0.1:3000 --worker-class gthread`,
 with host and port from instance.yaml (`webserver.host`, `webserver.port`) and
 `--read-only`. Threads matter: each live event stream (/runs/<id>/events) holds one.
 """
@@ -12,9 +12,9 @@ import logging
 import click
 from flask import Flask
 
-from app.extension import current_instance
-from app.logging_setup import configure_logging, gunicorn_logconfig
-from app.workspace import WORKSPACE_ENV
+from opgraph_app.extension import current_instance
+from opgraph_app.logging_setup import configure_logging, gunicorn_logconfig
+from opgraph_app.workspace import WORKSPACE_ENV
 
 
 @click.command("webserver")
@@ -63,7 +63,7 @@ def webserver_command(
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:
-            from app import create_app
+            from opgraph_app import create_app
 
             return create_app(read_only=read_only)
 

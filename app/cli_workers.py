@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from app.cli_format import CommandGroup, format_table
-from app.extension import current_instance
+from opgraph_app.cli_format import CommandGroup, format_table
+from opgraph_app.extension import current_instance
 
 workers_cli = CommandGroup("workers", help="List, ping, drain and start Celery workers.")
 
@@ -21,7 +21,7 @@ workers_cli = CommandGroup("workers", help="List, ping, drain and start Celery w
 @contextmanager
 def _app() -> Iterator[Any]:
     """The instance's Celery app, its broker connections closed afterwards."""
-    from celery_executor.celery_app import instance_celery_config, make_celery_app
+    from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 
     app = make_celery_app(instance_celery_config(current_instance().home))
     try:
@@ -39,7 +39,7 @@ def _age(timestamp: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_workers(timeout: float, as_json: bool) -> None:
     """Workers: queues, concurrency, the ops they run now, last heartbeat."""
-    from celery_executor.fleet import list_workers as fleet_workers
+    from opgraph_celery.fleet import list_workers as fleet_workers
 
     with _app() as app:
         workers = fleet_workers(app, current_instance().storage, timeout)
@@ -68,8 +68,8 @@ def list_workers(timeout: float, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def queues(timeout: float, as_json: bool) -> None:
     """Messages waiting per queue and the workers consuming each."""
-    from celery_executor.fleet import list_queues
-    from celery_executor.fleet import list_workers as fleet_workers
+    from opgraph_celery.fleet import list_queues
+    from opgraph_celery.fleet import list_workers as fleet_workers
 
     with _app() as app:
         found = list_queues(app, fleet_workers(app, current_instance().storage, timeout))
@@ -87,7 +87,7 @@ def queues(timeout: float, as_json: bool) -> None:
 @click.option("--timeout", default=1.0, show_default=True, type=click.FloatRange(0.1, 30))
 def ping(timeout: float) -> None:
     """Ask every worker to answer; exit 1 if none does."""
-    from celery_executor.fleet import ping as fleet_ping
+    from opgraph_celery.fleet import ping as fleet_ping
 
     with _app() as app:
         replies = fleet_ping(app, timeout)
@@ -102,7 +102,7 @@ def ping(timeout: float) -> None:
 @click.argument("worker")
 def drain(worker: str) -> None:
     """Stop WORKER (its node name, e.g. w1@host) taking new ops; it finishes current ones."""
-    from celery_executor.fleet import drain as fleet_drain
+    from opgraph_celery.fleet import drain as fleet_drain
 
     if "@" not in worker:
         raise click.BadParameter(
@@ -130,11 +130,11 @@ def drain(worker: str) -> None:
 def start(
     ctx: click.Context, queues: str | None, concurrency: int | None, node_name: str | None
 ) -> None:
-    """Start a worker in the foreground: `celery -A celery_executor worker ...`."""
+    """Start a worker in the foreground: `celery -A opgraph_celery worker ...`."""
     home = current_instance().home
-    from celery_executor.celery_app import instance_celery_config
+    from opgraph_celery.celery_app import instance_celery_config
 
-    command = [sys.executable, "-m", "celery", "-A", "celery_executor", "worker"]
+    command = [sys.executable, "-m", "celery", "-A", "opgraph_celery", "worker"]
     command += ["-Q", queues or instance_celery_config(home).default_queue]
     if concurrency:
         command += ["--concurrency", str(concurrency)]

@@ -16,7 +16,7 @@ class OpgraphExtension:
         self._instance = instance
         self.workspace = workspace
         self.read_only = read_only  # on top of the instance's webserver.read_only
-        self.launcher_warmed = False  # see app.graphql.view._warm_up_launcher
+        self.launcher_warmed = False  # see opgraph_app.graphql.view._warm_up_launcher
 
     @property
     def instance(self) -> OpgraphInstance:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from app.extension import current_instance
 from opgraph.errors import OpgraphError
-from storage.base import SchemaOutOfDate, StorageUnreachable
+from opgraph_app.extension import current_instance
+from opgraph_storage.base import SchemaOutOfDate, StorageUnreachable
 
 health_blueprint = Blueprint("health", __name__)
 

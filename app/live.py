@@ -17,9 +17,9 @@ from dataclasses import asdict
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from app.extension import current_instance
-from storage.base import Storage
-from storage.records import FINISHED_STATUSES, EventRecord
+from opgraph_app.extension import current_instance
+from opgraph_storage.base import Storage
+from opgraph_storage.records import FINISHED_STATUSES, EventRecord
 
 live_blueprint = Blueprint("live", __name__)
 

@@ -34,16 +34,16 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from app.extension import current_instance
 from opgraph.instance import OpgraphInstance
-from storage.base import StorageError
-from storage.stats import Histogram, InstanceStats, instance_stats
+from opgraph_app.extension import current_instance
+from opgraph_storage.base import StorageError
+from opgraph_storage.stats import Histogram, InstanceStats, instance_stats
 
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 BROKER_CHECK_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
-WORKER_PREFIX = "celery_worker:"  # celery_executor.fleet.HEARTBEAT_PREFIX
-# A worker beats every 10 s (celery_executor.fleet.HEARTBEAT_SECONDS); three missed: gone.
+WORKER_PREFIX = "celery_worker:"  # opgraph_celery.fleet.HEARTBEAT_PREFIX
+# A worker beats every 10 s (opgraph_celery.fleet.HEARTBEAT_SECONDS); three missed: gone.
 WORKER_ALIVE_SECONDS = 30.0
 
 metrics_blueprint = Blueprint("metrics", __name__)
@@ -85,7 +85,7 @@ class InstanceCollector(Collector):
         yield from self._queue_metrics(consumers)
 
     def _queue_metrics(self, consumers: dict[str, int]) -> Iterator[Metric]:
-        from celery_executor.fleet import queue_depths
+        from opgraph_celery.fleet import queue_depths
 
         consumer_gauge = GaugeMetricFamily(
             "opgraph_celery_queue_consumers",
@@ -160,7 +160,7 @@ def _celery_app(instance: OpgraphInstance) -> Any:
     """One Celery app per webserver process (it holds the broker connection pool)."""
     cached = current_app.extensions.get("opgraph_metrics_celery")
     if cached is None:
-        from celery_executor.celery_app import make_celery_app
+        from opgraph_celery.celery_app import make_celery_app
 
         cached = make_celery_app(instance.config.celery)
         # A scrape must answer within Prometheus' timeout: a down broker fails at once.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from launchers.base import RunStatusError, record_transition
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
-from storage.records import LIVE_STATUSES, RunRecord, RunsFilter, RunStatus
+from opgraph_launchers.base import RunStatusError, record_transition
+from opgraph_storage.records import LIVE_STATUSES, RunRecord, RunsFilter, RunStatus
 
 _WIPE_PAGE = 500
 

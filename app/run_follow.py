@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import click
 
-from app.run_views import StepSummary, step_summaries
 from opgraph.instance import OpgraphInstance
-from storage.records import FINISHED_STATUSES, EventRecord, RunStatus
+from opgraph_app.run_views import StepSummary, step_summaries
+from opgraph_storage.records import FINISHED_STATUSES, EventRecord, RunStatus
 
 WAIT_SECONDS = 1.0
 # A status move made by compare-and-set is logged a moment after it happens: once the run

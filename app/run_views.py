@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from opgraph.events import STEP_START_EVENTS, EventType
-from storage.records import EventRecord, RunRecord
+from opgraph_storage.records import EventRecord, RunRecord
 
 _RUN_END_EVENTS = {EventType.RUN_SUCCESS, EventType.RUN_FAILURE, EventType.RUN_CANCELED}
 _STEP_STATUS = {

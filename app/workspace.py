@@ -14,10 +14,10 @@ from pathlib import Path
 
 from flask import current_app
 
-from app.extension import OpgraphExtension
 from opgraph.workspace.base import Workspace
 from opgraph.workspace.load import load_workspace
 from opgraph.workspace.reload_requests import ReloadRequests
+from opgraph_app.extension import OpgraphExtension
 
 WORKSPACE_ENV = "OPGRAPH_WORKSPACE"
 _loading = threading.Lock()

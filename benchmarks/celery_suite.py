@@ -79,8 +79,8 @@ def _link_latencies_ms(result: Any) -> list[float]:
 
 
 def run_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:
-    from celery_executor.celery_app import instance_celery_config, make_celery_app
-    from celery_executor.local_workers import LocalWorkers
+    from opgraph_celery.celery_app import instance_celery_config, make_celery_app
+    from opgraph_celery.local_workers import LocalWorkers
 
     redis_url = os.environ.get("OPGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     suffix = uuid.uuid4().hex[:8]

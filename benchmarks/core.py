@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from benchmarks.core_jobs import JOBS
 from opgraph import OpgraphInstance, execute_job, reconstructable
 from opgraph.instance_config import InstanceConfig
-from storage import normalize_url
+from opgraph_storage import normalize_url
 
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 MULTIPROCESS = {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}

@@ -30,7 +30,7 @@ from pathlib import Path
 from benchmarks.core import _ScratchPostgres
 from opgraph.daemon.controller import LEASE_NAME
 from opgraph.instance import OpgraphInstance
-from storage.records import (
+from opgraph_storage.records import (
     InstigatorState,
     InstigatorStatus,
     InstigatorType,

@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage.records import EventRecord, RunRecord, RunStatus
-from storage.schema import run_tags, runs
+from opgraph_storage.records import EventRecord, RunRecord, RunStatus
+from opgraph_storage.schema import run_tags, runs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     from benchmarks.core import _ScratchPostgres
-    from storage import create_storage
+    from opgraph_storage import create_storage
     from tests.web_server import Webserver
 
     with (

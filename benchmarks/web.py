@@ -2,7 +2,7 @@
 
     python benchmarks/run.py --suite web --json
 
-A gunicorn webserver (`app:create_app()`, gthread) serves a scratch PostgreSQL database;
+A gunicorn webserver (`opgraph_app:create_app()`, gthread) serves a scratch PostgreSQL database;
 run workers start through the immediate coordinator and the subprocess launcher.
 
 - launch_to_start_ms: POST launchRun -> the run worker's RUN_START event (its timestamp),
@@ -31,9 +31,9 @@ from typing import Any
 import yaml
 
 from benchmarks.core import _ScratchPostgres
-from storage import create_storage
-from storage.records import EventRecord, RunRecord
-from storage.schema import run_tags, runs
+from opgraph_storage import create_storage
+from opgraph_storage.records import EventRecord, RunRecord
+from opgraph_storage.schema import run_tags, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = """
@@ -79,7 +79,7 @@ class _Server:
         env = {**os.environ, "OPGRAPH_HOME": str(home), "PYTHONPATH": str(ROOT)}
         self.log = open(home / "webserver.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [gunicorn, "app:create_app()", "--bind", f"127.0.0.1:{self.port}",
+            [gunicorn, "opgraph_app:create_app()", "--bind", f"127.0.0.1:{self.port}",
              "--worker-class", "gthread", "--threads", "8"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip

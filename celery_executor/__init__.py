@@ -1,7 +1,7 @@
 """Run each op of a run as a Celery task on a fleet of workers.
 
-    from celery_executor import celery_executor      # @job(executor_def=celery_executor)
-    celery -A celery_executor worker -Q opgraph       # start a worker
+    from opgraph_celery import celery_executor      # @job(executor_def=celery_executor)
+    celery -A opgraph_celery worker -Q opgraph       # start a worker
 
 The Celery app is built on first use from the instance's `celery:` section, so importing
 this package in a job file costs nothing and reads no config.
@@ -19,13 +19,13 @@ celery_executor = ExecutorDefinition("celery", CeleryRunConfig, CELERY_EXECUTOR_
 
 @cache
 def get_app() -> Any:
-    from celery_executor.celery_app import make_celery_app
+    from opgraph_celery.celery_app import make_celery_app
 
     return make_celery_app()
 
 
 def __getattr__(name: str) -> Any:
-    # `celery -A celery_executor` looks up `app` (or `celery`) on this module.
+    # `celery -A opgraph_celery` looks up `app` (or `celery`) on this module.
     if name in ("app", "celery"):
         return get_app()
     raise AttributeError(f"module 'celery_executor' has no attribute {name!r}")

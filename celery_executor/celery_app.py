@@ -1,4 +1,4 @@
-"""The Celery app: `celery -A celery_executor worker -Q opgraph,io --concurrency 4`."""
+"""The Celery app: `celery -A opgraph_celery worker -Q opgraph,io --concurrency 4`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging
 
-from celery_executor.settings import celery_settings
 from opgraph.instance import home_from_env
 from opgraph.instance_config import CeleryConfig, load_instance_config
 from opgraph.logs import add_log_context_provider, configure_logging, log_format
+from opgraph_celery.settings import celery_settings
 
 
 def instance_celery_config(home: Path | None = None) -> CeleryConfig:
@@ -25,7 +25,7 @@ def make_celery_app(config: CeleryConfig | None = None) -> Celery:
     broker_url = os.environ.get("OPGRAPH_CELERY_BROKER_URL") or config.broker_url
     app = Celery("opgraph")
     app.conf.update(celery_settings(broker_url, config.default_queue, config.config_source))
-    app.conf.update(include=["celery_executor.tasks"])
+    app.conf.update(include=["opgraph_celery.tasks"])
     return app
 
 

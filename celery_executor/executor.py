@@ -14,9 +14,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from celery_executor.celery_app import instance_celery_config, make_celery_app
-from celery_executor.lost_messages import held_messages
-from celery_executor.settings import STEP_TASK, broker_priority, celery_settings, is_redis
 from opgraph.active_execution import ActiveExecution
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType, make_event
@@ -25,7 +22,10 @@ from opgraph.executors.definitions import CeleryRunConfig
 from opgraph.resources import InMemoryIOManager, mem_io_manager
 from opgraph.run_config import job_resource_defs
 from opgraph.steps import ExecutionStep
-from storage.records import StepAttempt, StepAttemptStatus
+from opgraph_celery.celery_app import instance_celery_config, make_celery_app
+from opgraph_celery.lost_messages import held_messages
+from opgraph_celery.settings import STEP_TASK, broker_priority, celery_settings, is_redis
+from opgraph_storage.records import StepAttempt, StepAttemptStatus
 
 QUEUE_TAG = "celery/queue"
 PRIORITY_TAG = "celery/priority"
@@ -293,7 +293,7 @@ class CeleryExecutor:
                     level="WARNING",
                     message=(
                         f"no Celery worker consumes queue {queue!r}; steps routed there wait. "
-                        f"Start one with: celery -A celery_executor worker -Q {queue}"
+                        f"Start one with: celery -A opgraph_celery worker -Q {queue}"
                     ),
                     data={"queue": queue},
                 )

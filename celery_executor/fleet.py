@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from celery_executor.settings import is_redis, redis_queue_keys
-from storage.records import DaemonHeartbeat
+from opgraph_celery.settings import is_redis, redis_queue_keys
+from opgraph_storage.records import DaemonHeartbeat
 
 HEARTBEAT_PREFIX = "celery_worker:"
 HEARTBEAT_SECONDS = 10.0

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from celery_executor.settings import redis_queue_keys
+from opgraph_celery.settings import redis_queue_keys
 
 # Reading a deeper queue whole would cost more than waiting until it is shorter.
 MAX_SCANNED_DEPTH = 1000

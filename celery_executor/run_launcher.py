@@ -15,16 +15,16 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from celery_executor.celery_app import instance_celery_config, make_celery_app
-from celery_executor.settings import RUN_TASK
-from launchers.base import (
+from opgraph_celery.celery_app import instance_celery_config, make_celery_app
+from opgraph_celery.settings import RUN_TASK
+from opgraph_launchers.base import (
     RunLauncher,
     WorkerHealth,
     mark_launch_failed,
     mark_starting,
     require_started,
 )
-from storage.records import RunRecord
+from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance

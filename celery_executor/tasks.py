@@ -20,14 +20,14 @@ from typing import Any
 from celery.signals import worker_ready, worker_shutdown
 from pydantic import ValidationError
 
-from celery_executor import get_app
-from celery_executor.payload import StepPayload
-from celery_executor.settings import RUN_TASK, STEP_TASK
-from celery_executor.worker_state import worker_state
 from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.process_lifetime import die_with_parent
 from opgraph.step_runner import error_data, run_step
-from storage.records import EventRecord, StepAttemptStatus
+from opgraph_celery import get_app
+from opgraph_celery.payload import StepPayload
+from opgraph_celery.settings import RUN_TASK, STEP_TASK
+from opgraph_celery.worker_state import worker_state
+from opgraph_storage.records import EventRecord, StepAttemptStatus
 
 log = logging.getLogger("opgraph.celery")
 app = get_app()
@@ -193,8 +193,8 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     """The main worker process announces itself in storage (for `opgraph workers list`).
     Celery sends this signal with the worker's Consumer as sender."""
     global _heartbeat
-    from celery_executor.fleet import WorkerHeartbeat
     from opgraph.instance import OpgraphInstance
+    from opgraph_celery.fleet import WorkerHeartbeat
 
     task_consumer = getattr(sender, "task_consumer", None)
     queues = sorted(q.name for q in task_consumer.queues) if task_consumer else []
@@ -216,8 +216,8 @@ def _stop_heartbeat(**_: Any) -> None:
 
 def _record_run_worker(instance: Any, run_id: str, pid: int) -> None:
     """Where the run worker runs, for operators (and `kill` on that host)."""
-    from launchers.base import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RUN_WORKER_START_TAG
-    from launchers.warm_start import process_start_time
+    from opgraph_launchers.base import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RUN_WORKER_START_TAG
+    from opgraph_launchers.warm_start import process_start_time
 
     tags = {RUN_WORKER_PID_TAG: str(pid), RUN_WORKER_HOST_TAG: socket.gethostname()}
     start_time = process_start_time(pid)
@@ -235,8 +235,8 @@ def execute_run(payload: dict[str, Any]) -> str:
     import subprocess
     import sys
 
-    from celery_executor.local_workers import PROJECT_ROOT
-    from storage.records import RunStatus
+    from opgraph_celery.local_workers import PROJECT_ROOT
+    from opgraph_storage.records import RunStatus
 
     run_id = str(payload.get("run_id", ""))
     state = worker_state()

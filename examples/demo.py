@@ -16,13 +16,13 @@ import socket
 import sys
 from pathlib import Path
 
-from app.dev.session import run_session
-from app.dev.stack import DevSettings, DevStack, daemon_available
 from opgraph.code_pointer import load_job
 from opgraph.execute import ExecuteJobResult
 from opgraph.instance import OpgraphInstance
-from storage import SchemaOutOfDate, migrate
-from storage.records import RunStatus
+from opgraph_app.dev.session import run_session
+from opgraph_app.dev.stack import DevSettings, DevStack, daemon_available
+from opgraph_storage import SchemaOutOfDate, migrate
+from opgraph_storage.records import RunStatus
 
 JOB_FILE = Path(__file__).resolve().parent / "jobs.py"
 JOB_NAME = "daily_sales_job"

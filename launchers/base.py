@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType
-from storage.records import RunRecord, RunStatus
+from opgraph_storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance

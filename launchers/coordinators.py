@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from launchers.base import RunCoordinator, RunStatusError, record_transition
 from opgraph.events import EventType
 from opgraph.instance_config import TagConcurrencyLimit
-from storage.records import RunRecord, RunStatus
+from opgraph_launchers.base import RunCoordinator, RunStatusError, record_transition
+from opgraph_storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import opgraph
-from launchers.base import (
+from opgraph.process_lifetime import pid_exists
+from opgraph_launchers.base import (
     RUN_WORKER_HOST_TAG,
     RUN_WORKER_PID_TAG,
     RUN_WORKER_START_TAG,
@@ -27,9 +28,8 @@ from launchers.base import (
     mark_starting,
     require_started,
 )
-from launchers.warm_start import Zygote, ZygoteUnavailable, process_start_time
-from opgraph.process_lifetime import pid_exists
-from storage.records import RunRecord
+from opgraph_launchers.warm_start import Zygote, ZygoteUnavailable, process_start_time
+from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from launchers.base import record_transition
 from opgraph.events import EventType
-from storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunStatus
+from opgraph_launchers.base import record_transition
+from opgraph_storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance

@@ -1,19 +1,19 @@
 """In-memory test doubles: a launcher that starts nothing, for coordinator and CLI tests.
 
 Name it in a test instance as
-`InstanceConfig(run_launcher={"module": "launchers.testing", "class": "InMemoryRunLauncher"})`.
+`InstanceConfig(run_launcher={"module": "opgraph_launchers.testing", "class": "InMemoryRunLauncher"})`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from launchers.base import (
+from opgraph_launchers.base import (
     RunLauncher,
     WorkerHealth,
     mark_starting,
 )
-from storage.records import RunRecord
+from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance

@@ -17,7 +17,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-ZYGOTE_MODULE = "launchers.zygote"
+ZYGOTE_MODULE = "opgraph_launchers.zygote"
 START_TIMEOUT_S = 30.0
 ANSWER_TIMEOUT_S = 10.0
 

@@ -1,4 +1,4 @@
-"""The warm parent that run workers are forked from: `python -m launchers.zygote`.
+"""The warm parent that run workers are forked from: `python -m opgraph_launchers.zygote`.
 
 A cold `python -m opgraph.run_worker` spends about half a second importing opgraph,
 SQLAlchemy and psycopg2 before it does anything. The zygote pays that once: it imports
@@ -23,8 +23,8 @@ from typing import Any
 
 def _preload() -> None:
     import opgraph.run_worker  # noqa: F401  (opgraph, pydantic, yaml)
-    import storage.sql  # noqa: F401  (SQLAlchemy, Alembic)
-    from storage.migration import head_revision
+    import opgraph_storage.sql  # noqa: F401  (SQLAlchemy, Alembic)
+    from opgraph_storage.migration import head_revision
 
     head_revision()  # reads the migration scripts once, for every child
     try:

@@ -15,7 +15,7 @@ from enum import Enum
 from opgraph.events import STEP_START_EVENTS, EventType
 from opgraph.plan import ExecutionPlan, FlatCollect, FlatItem, FlatMany, FlatOp, FlatOutput
 from opgraph.steps import ExecutionStep, StepInput, UpstreamOutput, step_key_for
-from storage.records import EventRecord
+from opgraph_storage.records import EventRecord
 
 
 class StepState(Enum):

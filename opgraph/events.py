@@ -6,7 +6,7 @@ import time
 from enum import Enum
 from typing import Any
 
-from storage.records import EventRecord
+from opgraph_storage.records import EventRecord
 
 
 class EventType(str, Enum):

@@ -14,7 +14,7 @@ from opgraph.instance import OpgraphInstance
 from opgraph.plan import ExecutionPlan
 from opgraph.resources import InputContext, OutputContext, build_resources
 from opgraph.run_config import job_resource_defs, validate_run_config
-from storage.records import RunStatus
+from opgraph_storage.records import RunStatus
 
 
 class ExecuteJobResult:

@@ -16,7 +16,7 @@ from opgraph.context import RunInfo
 from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.plan import ExecutionPlan
 from opgraph.reexecution import reused_steps
-from storage.records import EventRecord, RunRecord, RunStatus
+from opgraph_storage.records import EventRecord, RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.definitions.graph import JobDefinition

@@ -20,8 +20,8 @@ from typing import Any
 from opgraph.errors import InstanceConfigError, RunNotFound
 from opgraph.events import EventType, make_event
 from opgraph.instance_config import ComponentConfig, InstanceConfig, load_instance_config
-from storage import Storage, create_storage
-from storage.records import EventRecord, RunRecord, RunStatus
+from opgraph_storage import Storage, create_storage
+from opgraph_storage.records import EventRecord, RunRecord, RunStatus
 
 DEFAULT_HOME = ".opgraph"
 
@@ -63,7 +63,7 @@ class OpgraphInstance:
     def ride_out_database_outages(self) -> None:
         """For services with work in flight: wait `storage.reconnect_timeout_seconds` for
         the database to come back instead of failing a write at once."""
-        from storage.engine import set_connect_patience  # SQLAlchemy: only where it is used
+        from opgraph_storage.engine import set_connect_patience  # SQLAlchemy: only where it is used
 
         set_connect_patience(self.config.storage.reconnect_timeout_seconds)
 

@@ -188,24 +188,24 @@ class _ShortName(BaseModel):
 
 COORDINATORS = {
     "immediate": _ShortName(
-        module="launchers.coordinators",
+        module="opgraph_launchers.coordinators",
         class_name="ImmediateRunCoordinator",
         options=ImmediateCoordinatorConfig,
     ),
     "queued": _ShortName(
-        module="launchers.coordinators",
+        module="opgraph_launchers.coordinators",
         class_name="QueuedRunCoordinator",
         options=QueuedCoordinatorConfig,
     ),
 }
 LAUNCHERS = {
     "subprocess": _ShortName(
-        module="launchers.subprocess_launcher",
+        module="opgraph_launchers.subprocess_launcher",
         class_name="SubprocessRunLauncher",
         options=SubprocessLauncherConfig,
     ),
     "celery": _ShortName(
-        module="celery_executor.run_launcher",
+        module="opgraph_celery.run_launcher",
         class_name="CeleryRunLauncher",
         options=CeleryLauncherConfig,
     ),

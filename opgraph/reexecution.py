@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from opgraph.active_execution import ReusedStep
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType
-from storage.records import FINISHED_STATUSES, RunRecord, RunStatus
+from opgraph_storage.records import FINISHED_STATUSES, RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
     from opgraph.plan import ExecutionPlan
-    from storage import Storage
+    from opgraph_storage import Storage
 
 STRATEGY_TAG = "opgraph/reexecution_strategy"
 STEP_SELECTION_TAG = "opgraph/step_selection"

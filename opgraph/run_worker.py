@@ -22,7 +22,7 @@ from opgraph.logs import configure_logging, set_log_context
 from opgraph.plan import ExecutionPlan
 from opgraph.run_config import validate_run_config
 from opgraph.step_runner import error_data
-from storage.records import FINISHED_STATUSES, RunStatus
+from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 
 HEARTBEAT_SECONDS = 5.0
 

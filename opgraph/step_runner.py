@@ -24,7 +24,7 @@ from opgraph.logs import log_context
 from opgraph.plan import ExecutionPlan
 from opgraph.resources import InputContext, OutputContext, Resources
 from opgraph.steps import ExecutionStep, UpstreamOutput
-from storage.records import EventRecord
+from opgraph_storage.records import EventRecord
 
 Emit = Callable[[EventRecord], None]
 

@@ -8,7 +8,7 @@ from opgraph.code_pointer import load_job
 from opgraph.instance import OpgraphInstance
 from opgraph.plan import ExecutionPlan
 from opgraph.run_config import validate_run_config
-from storage.records import RunRecord
+from opgraph_storage.records import RunRecord
 
 
 def create_job_run(

@@ -2,13 +2,13 @@
 snapshots, step attempts and op outputs, in SQLite (default) or PostgreSQL, behind the
 `Storage` interface.
 
-    from storage import create_storage
+    from opgraph_storage import create_storage
     storage = create_storage("postgresql://user@host/db")  # or a file path for SQLite
 """
 
 from __future__ import annotations
 
-from storage.base import (
+from opgraph_storage.base import (
     DaemonStorage,
     DuplicateRunKey,
     DuplicateTickKey,
@@ -26,7 +26,7 @@ from storage.base import (
     StorageError,
     StorageUnreachable,
 )
-from storage.records import (
+from opgraph_storage.records import (
     FINISHED_ATTEMPT_STATUSES,
     FINISHED_STATUSES,
     LIVE_STATUSES,
@@ -44,7 +44,7 @@ from storage.records import (
     TickRecord,
     TickStatus,
 )
-from storage.urls import normalize_url
+from opgraph_storage.urls import normalize_url
 
 # SQLAlchemy and Alembic are imported on first use: `import storage` stays cheap for
 # code that only needs the records and the interface.
@@ -55,14 +55,14 @@ def create_storage(url: str) -> Storage:
 
     An empty database gets the schema; one at an older schema raises SchemaOutOfDate;
     an unreachable one raises StorageUnreachable."""
-    from storage.sql import SqlStorage
+    from opgraph_storage.sql import SqlStorage
 
     return SqlStorage(url)
 
 
 def migrate(url: str) -> None:
     """Upgrade the database at `url` to the newest schema (`opgraph instance migrate`)."""
-    from storage.migration import migrate as upgrade_to_head
+    from opgraph_storage.migration import migrate as upgrade_to_head
 
     upgrade_to_head(url)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from storage.records import (
+from opgraph_storage.records import (
     DaemonHeartbeat,
     DaemonLease,
     EventRecord,

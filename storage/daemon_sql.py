@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.records import DaemonLease, RunRecord, RunStatus
-from storage.rows import enum_text, run_from_row
-from storage.schema import (
+from opgraph_storage.records import DaemonLease, RunRecord, RunStatus
+from opgraph_storage.rows import enum_text, run_from_row
+from opgraph_storage.schema import (
     daemon_leases,
     event_logs,
     run_claims,

@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from storage.base import StorageError, StorageUnreachable
-from storage.urls import redact_url
+from opgraph_storage.base import StorageError, StorageUnreachable
+from opgraph_storage.urls import redact_url
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 PG_CONNECT_TIMEOUT_S = 10
@@ -50,7 +50,7 @@ def set_connect_patience(seconds: float) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """The engine for a normalized storage URL (see storage.urls.normalize_url)."""
+    """The engine for a normalized storage URL (see opgraph_storage.urls.normalize_url)."""
     sa_url = make_url(url)
     backend = sa_url.get_backend_name()
     if backend == "sqlite":

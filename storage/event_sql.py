@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.pg_notify import CHANNEL
-from storage.schema import event_logs
-from storage.steps import OutputRow
+from opgraph_storage.pg_notify import CHANNEL
+from opgraph_storage.schema import event_logs
+from opgraph_storage.steps import OutputRow
 
 _EVENT_COLUMNS = "run_id, event_type, step_key, attempt, level, message, timestamp, data"
 _OUTPUT_COLUMNS = "run_id, step_key, output_name, mapping_key, value, created_at"

@@ -12,10 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from storage.base import SchemaOutOfDate
-from storage.engine import connect_or_raise, make_engine, write_engine
-from storage.schema import metadata
-from storage.urls import normalize_url
+from opgraph_storage.base import SchemaOutOfDate
+from opgraph_storage.engine import connect_or_raise, make_engine, write_engine
+from opgraph_storage.schema import metadata
+from opgraph_storage.urls import normalize_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATE_COMMAND = "opgraph instance migrate"

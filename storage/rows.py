@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from storage.records import (
+from opgraph_storage.records import (
     EventRecord,
     InstigatorState,
     InstigatorStatus,

@@ -1,6 +1,6 @@
 """The one Storage implementation: SQLAlchemy Core over SQLite or PostgreSQL.
 
-The step tables' SQL (attempts and outputs of the Celery executor) is in storage.steps.
+The step tables' SQL (attempts and outputs of the Celery executor) is in opgraph_storage.steps.
 
 Dialect differences stay in small hooks: how a batch of events is inserted (`_insert_*`),
 how a one-statement write is wrapped (`_write_one`), how upserts are spelled (`_upsert`),
@@ -23,17 +23,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from storage import daemon_sql, steps
-from storage.base import (
+from opgraph_storage import daemon_sql, steps
+from opgraph_storage.base import (
     DuplicateRunKey,
     DuplicateTickKey,
     RunAlreadyExists,
     Storage,
     StorageError,
 )
-from storage.daemon_notify import RUN_QUEUE_CHANNEL, RUN_QUEUE_EVENTS, RunQueueListener
-from storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
-from storage.event_sql import (
+from opgraph_storage.daemon_notify import RUN_QUEUE_CHANNEL, RUN_QUEUE_EVENTS, RunQueueListener
+from opgraph_storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
+from opgraph_storage.event_sql import (
     PG_COMPLETE_ATTEMPT,
     event_arrays,
     insert_events_postgres,
@@ -41,9 +41,9 @@ from storage.event_sql import (
     landed_event_ids,
     output_arrays,
 )
-from storage.migration import ensure_schema
-from storage.pg_notify import EventNotifyListener, NotifyUnavailable
-from storage.records import (
+from opgraph_storage.migration import ensure_schema
+from opgraph_storage.pg_notify import EventNotifyListener, NotifyUnavailable
+from opgraph_storage.records import (
     FINISHED_STATUSES,
     DaemonHeartbeat,
     DaemonLease,
@@ -56,7 +56,7 @@ from storage.records import (
     StepAttemptStatus,
     TickRecord,
 )
-from storage.rows import (
+from opgraph_storage.rows import (
     dumps,
     enum_text,
     event_from_row,
@@ -67,7 +67,7 @@ from storage.rows import (
     tick_from_row,
     tick_values,
 )
-from storage.schema import (
+from opgraph_storage.schema import (
     daemon_heartbeats,
     event_logs,
     instigators,
@@ -79,8 +79,8 @@ from storage.schema import (
     step_outputs,
     ticks,
 )
-from storage.transitions import RUN_EVENT_TRANSITIONS
-from storage.urls import normalize_url
+from opgraph_storage.transitions import RUN_EVENT_TRANSITIONS
+from opgraph_storage.urls import normalize_url
 
 _T = TypeVar("_T")
 AttemptTest = Callable[[StepAttempt], bool]
@@ -103,7 +103,7 @@ class SqlStorage(Storage):
         self.url = normalize_url(url)
         self._engine = make_engine(self.url)
         self._postgres = self._engine.dialect.name == "postgresql"
-        # Write transactions use a view of the same pool (see storage.engine).
+        # Write transactions use a view of the same pool (see opgraph_storage.engine).
         self._transaction = write_engine(self._engine)
         self._pid = os.getpid()
         self._listener: EventNotifyListener | None = None
@@ -292,7 +292,7 @@ class SqlStorage(Storage):
             with self._begin() if moves else self._write_one() as conn:
                 _apply_moves(conn, moves)
                 ids = insert(conn, rows)
-                # Wakes the daemon's run queue when this commits (see storage.daemon_notify).
+                # Wakes the daemon's run queue when this commits (see opgraph_storage.daemon_notify).
                 if self._postgres and any(row[1] in RUN_QUEUE_EVENTS for row in rows):
                     conn.execute(_NOTIFY_RUN_QUEUE)
                 return ids

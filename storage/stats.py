@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.engine import connect_or_raise
-from storage.schema import runs, step_attempts
+from opgraph_storage.engine import connect_or_raise
+from opgraph_storage.schema import runs, step_attempts
 
 _attempt = step_attempts.c
 

@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.records import StepAttempt, StepAttemptStatus
-from storage.rows import attempt_from_row, attempt_values, enum_text
-from storage.schema import step_attempts, step_outputs
+from opgraph_storage.records import StepAttempt, StepAttemptStatus
+from opgraph_storage.rows import attempt_from_row, attempt_values, enum_text
+from opgraph_storage.schema import step_attempts, step_outputs
 
 # An output without a mapping key is stored under '' (mapping keys are never empty): the
 # key columns must be NOT NULL for the unique key to hold on both dialects.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.records import RunStatus
+from opgraph_storage.records import RunStatus
 
 S = RunStatus
 

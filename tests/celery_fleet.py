@@ -16,7 +16,7 @@ import kombu.pools
 import pytest
 import yaml
 
-from celery_executor.local_workers import LocalWorkers
+from opgraph_celery.local_workers import LocalWorkers
 
 
 class Fleet:
@@ -36,7 +36,7 @@ class Fleet:
                 }
             )
         )
-        from celery_executor.celery_app import instance_celery_config, make_celery_app
+        from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 
         self.app = make_celery_app(instance_celery_config(home))
         # Control broadcasts reach every worker on the broker: node names carry a suffix

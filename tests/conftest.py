@@ -150,7 +150,7 @@ def storage_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def storage(storage_url: str) -> Iterator[Any]:
     """A Storage over `storage_url`, disposed after the test."""
-    from storage import create_storage
+    from opgraph_storage import create_storage
 
     created = create_storage(storage_url)
     yield created
@@ -172,7 +172,7 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-IN_MEMORY_LAUNCHER = {"module": "launchers.testing", "class": "InMemoryRunLauncher"}
+IN_MEMORY_LAUNCHER = {"module": "opgraph_launchers.testing", "class": "InMemoryRunLauncher"}
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ def test_no_file_means_defaults(tmp_path):
     assert config == InstanceConfig()
     assert config.storage_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/storage/opgraph.db"
     assert config.run_coordinator == ComponentConfig(
-        module="launchers.coordinators", class_name="ImmediateRunCoordinator", config={}
+        module="opgraph_launchers.coordinators", class_name="ImmediateRunCoordinator", config={}
     )
-    assert config.run_launcher.module == "launchers.subprocess_launcher"
+    assert config.run_launcher.module == "opgraph_launchers.subprocess_launcher"
     assert config.run_launcher.class_name == "SubprocessRunLauncher"
     assert config.celery.broker_url == "redis://127.0.0.1:6379/0"
     assert config.run_monitoring.start_timeout_seconds == 180
@@ -79,7 +79,7 @@ compute_logs: {base_dir: logs}
         ],
         "dequeue_interval_seconds": 5.0,
     }
-    assert config.run_launcher.module == "celery_executor.run_launcher"
+    assert config.run_launcher.module == "opgraph_celery.run_launcher"
     assert config.run_launcher.class_name == "CeleryRunLauncher"
     assert config.celery.broker_url == "redis://broker:6379/1"
     assert config.run_monitoring.enabled is False

@@ -108,7 +108,7 @@ class Webserver:
         self.home = home
         args = command or [
             str(Path(sys.executable).parent / "gunicorn"),
-            "app:create_app()",
+            "opgraph_app:create_app()",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--worker-class",

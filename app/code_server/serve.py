@@ -17,9 +17,9 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from app.code_server.http import create_code_server_app
 from opgraph.errors import OpgraphError
 from opgraph.workspace.in_process import InProcessCodeLocation
+from opgraph_app.code_server.http import create_code_server_app
 
 PARENT_CHECK_SECONDS = 1.0
 

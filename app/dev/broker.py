@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.dev.processes import Service, start_service
+from opgraph_app.dev.processes import Service, start_service
 
 # A Unix socket path is limited to 107 bytes (sun_path); deeper homes use a temp dir.
 _MAX_SOCKET_PATH = 100

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from app.dev.client import LocationInfo
-from app.dev.stack import DevStack
+from opgraph_app.dev.client import LocationInfo
+from opgraph_app.dev.stack import DevStack
 
 
 def _storage(url: str) -> str:

@@ -6,12 +6,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.dev.client import LocationInfo, WebClient
-from app.run_follow import follow_events
-from app.run_views import step_summaries
 from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
-from storage.records import EventRecord, RunStatus
+from opgraph_app.dev.client import LocationInfo, WebClient
+from opgraph_app.run_follow import follow_events
+from opgraph_app.run_views import step_summaries
+from opgraph_storage.records import EventRecord, RunStatus
 
 DEFAULT_EXECUTOR = "multi_or_in_process"
 CELERY_EXECUTION: dict[str, Any] = {"config": {"celery": {}}}

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from app.dev import report, runs
-from app.dev.stack import DevStack
 from opgraph.errors import OpgraphError
-from storage.base import StorageError
-from storage.records import RunStatus
+from opgraph_app.dev import report, runs
+from opgraph_app.dev.stack import DevStack
+from opgraph_storage.base import StorageError
+from opgraph_storage.records import RunStatus
 
 AfterRun = Callable[[DevStack, str, RunStatus], None]
 

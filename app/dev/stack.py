@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.dev.broker import start_embedded_redis
-from app.dev.client import LocationInfo, WebClient
-from app.dev.processes import (
+from opgraph.errors import OpgraphError
+from opgraph.instance import OpgraphInstance
+from opgraph_app.dev.broker import start_embedded_redis
+from opgraph_app.dev.client import LocationInfo, WebClient
+from opgraph_app.dev.processes import (
     Service,
     become_subreaper,
     descendants,
@@ -33,9 +35,7 @@ from app.dev.processes import (
     stop_descendants,
     stop_services,
 )
-from opgraph.errors import OpgraphError
-from opgraph.instance import OpgraphInstance
-from storage.records import RunsFilter, RunStatus
+from opgraph_storage.records import RunsFilter, RunStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
@@ -49,7 +49,7 @@ def daemon_available() -> bool:
     """Whether `opgraph daemon run` exists (the daemon lands in its own change)."""
     import click
 
-    from app import create_app
+    from opgraph_app import create_app
 
     group = create_app().cli.commands.get(DAEMON_COMMAND[0])  # reads no config
     return isinstance(group, click.Group) and DAEMON_COMMAND[1] in group.commands
@@ -149,9 +149,9 @@ class DevStack:
         os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
 
     def _start_workers(self) -> None:
-        from celery_executor.celery_app import make_celery_app
-        from celery_executor.local_workers import LocalWorkers
-        from celery_executor.settings import RUNS_QUEUE
+        from opgraph_celery.celery_app import make_celery_app
+        from opgraph_celery.local_workers import LocalWorkers
+        from opgraph_celery.settings import RUNS_QUEUE
 
         celery = self.instance.config.celery
         self.queues = self.settings.queues or [celery.default_queue]

@@ -7,10 +7,10 @@ from typing import Any
 
 import yaml
 
-from app.graphql import errors as e
-from app.graphql.errors import Refused
 from opgraph.workspace.base import CodeLocation, CodeLocationError, DefinitionNotFound, Workspace
-from storage.records import RunsFilter, RunStatus
+from opgraph_app.graphql import errors as e
+from opgraph_app.graphql.errors import Refused
+from opgraph_storage.records import RunsFilter, RunStatus
 
 MAX_TAG_LENGTH = 255
 

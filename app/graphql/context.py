@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from app.graphql.errors import ReadOnlyError, UnauthorizedError
 from opgraph.instance import OpgraphInstance
 from opgraph.workspace.base import Workspace
+from opgraph_app.graphql.errors import ReadOnlyError, UnauthorizedError
 
 
 @dataclass

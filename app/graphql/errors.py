@@ -16,7 +16,7 @@ import graphene
 
 from opgraph.errors import CodePointerError, OpgraphError, RunNotFound
 from opgraph.workspace.base import CodeLocationError, DefinitionNotFound
-from storage.base import StorageError
+from opgraph_storage.base import StorageError
 
 log = logging.getLogger(__name__)
 

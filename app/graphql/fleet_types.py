@@ -45,14 +45,14 @@ class Queues(graphene.ObjectType):
 
 
 def celery_app(instance: Any) -> Any:
-    from celery_executor.celery_app import instance_celery_config, make_celery_app
+    from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 
     return make_celery_app(instance_celery_config(instance.home))
 
 
 def _workers(context: Any) -> tuple[Any, list[Any]]:
     """The Celery app and the fleet, asked once per request (each ask waits on replies)."""
-    from celery_executor.fleet import list_workers
+    from opgraph_celery.fleet import list_workers
 
     if "fleet" not in context.cache:
         app = celery_app(context.instance)
@@ -65,7 +65,7 @@ def fleet_workers(context: Any) -> Workers:
 
 
 def fleet_queues(context: Any) -> Queues:
-    from celery_executor.fleet import list_queues
+    from opgraph_celery.fleet import list_queues
 
     app, workers = _workers(context)
     return Queues(results=list_queues(app, workers))

@@ -7,9 +7,9 @@ from typing import Any
 
 import graphene
 
-from launchers.coordinators import QueuedRunCoordinator
 from opgraph.instance import OpgraphInstance
-from storage.urls import redact_url
+from opgraph_launchers.coordinators import QueuedRunCoordinator
+from opgraph_storage.urls import redact_url
 
 # A daemon heartbeats every few seconds; one silent for this long is reported unhealthy.
 DAEMON_HEARTBEAT_TOLERANCE_S = 60.0

@@ -12,10 +12,19 @@ from typing import Any
 
 import graphene
 
-from app.graphql import errors as e
-from app.graphql.arguments import require_workspace
-from app.graphql.errors import Refused, check_mutation_allowed, typed_errors
-from app.graphql.instigator_types import (
+from opgraph.daemon.instigators import (
+    Instigator,
+    find_instigator,
+    instigators,
+    next_tick_times,
+    save_data,
+    set_running,
+)
+from opgraph.workspace.base import DefinitionNotFound, ScheduleSnapshot
+from opgraph_app.graphql import errors as e
+from opgraph_app.graphql.arguments import require_workspace
+from opgraph_app.graphql.errors import Refused, check_mutation_allowed, typed_errors
+from opgraph_app.graphql.instigator_types import (
     DryRun,
     InstigatorNotFoundError,
     Schedule,
@@ -26,17 +35,8 @@ from app.graphql.instigator_types import (
     schedule,
     sensor,
 )
-from app.graphql.unions import or_error
-from opgraph.daemon.instigators import (
-    Instigator,
-    find_instigator,
-    instigators,
-    next_tick_times,
-    save_data,
-    set_running,
-)
-from opgraph.workspace.base import DefinitionNotFound, ScheduleSnapshot
-from storage.records import InstigatorType
+from opgraph_app.graphql.unions import or_error
+from opgraph_storage.records import InstigatorType
 
 SCHEDULE = InstigatorType.SCHEDULE
 SENSOR = InstigatorType.SENSOR

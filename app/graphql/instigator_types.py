@@ -12,10 +12,10 @@ from typing import Any
 import graphene
 from graphene.types.generic import GenericScalar
 
-from app.graphql.errors import TypedError
 from opgraph.daemon.instigators import Instigator, next_tick_times
 from opgraph.workspace.base import ScheduleSnapshot, SensorSnapshot, TickEvaluation
-from storage.records import TickRecord
+from opgraph_app.graphql.errors import TypedError
+from opgraph_storage.records import TickRecord
 
 MAX_TICKS = 100
 MAX_NEXT_TICKS = 100

@@ -11,19 +11,24 @@ from typing import Any
 
 import graphene
 
-from app.graphql import errors as e
-from app.graphql.arguments import JOB_SELECTOR_ERRORS, job_location, parse_run_config, tags_dict
-from app.graphql.errors import Refused, check_mutation_allowed, typed_errors
-from app.graphql.instigator_schema import InstigatorMutations
-from app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
-from app.graphql.unions import or_error
-from app.run_actions import delete_run, submit_or_fail
-from launchers.base import RunStatusError
-from launchers.termination import TerminatePolicy, terminate_run
 from opgraph.errors import RunConfigError, RunNotFound
 from opgraph.reexecution import create_reexecution_run
 from opgraph.workspace.runs import create_location_run
-from storage.records import FINISHED_STATUSES, RunStatus
+from opgraph_app.graphql import errors as e
+from opgraph_app.graphql.arguments import (
+    JOB_SELECTOR_ERRORS,
+    job_location,
+    parse_run_config,
+    tags_dict,
+)
+from opgraph_app.graphql.errors import Refused, check_mutation_allowed, typed_errors
+from opgraph_app.graphql.instigator_schema import InstigatorMutations
+from opgraph_app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
+from opgraph_app.graphql.unions import or_error
+from opgraph_app.run_actions import delete_run, submit_or_fail
+from opgraph_launchers.base import RunStatusError
+from opgraph_launchers.termination import TerminatePolicy, terminate_run
+from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 
 MAX_TERMINATE_RUNS = 1000
 

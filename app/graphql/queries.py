@@ -8,8 +8,9 @@ from typing import Any
 import graphene
 from graphene.types.generic import GenericScalar
 
-from app.graphql import errors as e
-from app.graphql.arguments import (
+from opgraph.errors import RunConfigError
+from opgraph_app.graphql import errors as e
+from opgraph_app.graphql.arguments import (
     JOB_SELECTOR_ERRORS,
     check_limit,
     check_offset,
@@ -20,11 +21,11 @@ from app.graphql.arguments import (
     require_workspace,
     runs_filter,
 )
-from app.graphql.errors import typed_errors
-from app.graphql.fleet_types import Queues, Workers, fleet_queues, fleet_workers
-from app.graphql.instance_types import Instance
-from app.graphql.instigator_schema import InstigatorQueries
-from app.graphql.types import (
+from opgraph_app.graphql.errors import typed_errors
+from opgraph_app.graphql.fleet_types import Queues, Workers, fleet_queues, fleet_workers
+from opgraph_app.graphql.instance_types import Instance
+from opgraph_app.graphql.instigator_schema import InstigatorQueries
+from opgraph_app.graphql.types import (
     CapturedLogs,
     EventConnection,
     EventsPage,
@@ -35,9 +36,8 @@ from app.graphql.types import (
     RunsFilter,
     RunsPage,
 )
-from app.graphql.unions import or_error
-from app.graphql.workspace_types import ExecutionPlan, Workspace, execution_plan
-from opgraph.errors import RunConfigError
+from opgraph_app.graphql.unions import or_error
+from opgraph_app.graphql.workspace_types import ExecutionPlan, Workspace, execution_plan
 
 MAX_RUNS_PAGE = 1000
 # A page the UI renders at once; larger pages cost ~40 us per event in GraphQL alone.

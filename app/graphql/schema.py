@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import graphene
 
-from app.graphql.mutations import Mutation as RunMutation
-from app.graphql.queries import Query as RunQuery
-from app.graphql.ui_fields import UiMutation, UiQuery
+from opgraph_app.graphql.mutations import Mutation as RunMutation
+from opgraph_app.graphql.queries import Query as RunQuery
+from opgraph_app.graphql.ui_fields import UiMutation, UiQuery
 
 
 class Query(RunQuery, UiQuery):

@@ -14,11 +14,11 @@ import graphene
 import yaml
 from graphene.types.generic import GenericScalar
 
-from app.run_views import StepSummary, step_summaries
-from launchers.base import RUN_WORKER_HOST_TAG
-from storage.records import LIVE_STATUSES, EventRecord, RunRecord
-from storage.records import RunsFilter as RunsFilterValue
-from storage.records import RunStatus as RunStatusValue
+from opgraph_app.run_views import StepSummary, step_summaries
+from opgraph_launchers.base import RUN_WORKER_HOST_TAG
+from opgraph_storage.records import LIVE_STATUSES, EventRecord, RunRecord
+from opgraph_storage.records import RunsFilter as RunsFilterValue
+from opgraph_storage.records import RunStatus as RunStatusValue
 
 RunStatus = graphene.Enum.from_enum(RunStatusValue, description="Where a run is in its life.")
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import graphene
 
-from app.graphql import errors as e
-from app.graphql.arguments import require_workspace
-from app.graphql.errors import check_mutation_allowed, typed_errors
-from app.graphql.fleet_types import celery_app
-from app.graphql.unions import or_error
-from app.graphql.workspace_types import CodeLocationEntry
+from opgraph_app.graphql import errors as e
+from opgraph_app.graphql.arguments import require_workspace
+from opgraph_app.graphql.errors import check_mutation_allowed, typed_errors
+from opgraph_app.graphql.fleet_types import celery_app
+from opgraph_app.graphql.unions import or_error
+from opgraph_app.graphql.workspace_types import CodeLocationEntry
 
 
 class DaemonLease(graphene.ObjectType):
@@ -115,7 +115,7 @@ class DrainWorker(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, worker_name: str) -> Any:
-        from celery_executor.fleet import drain
+        from opgraph_celery.fleet import drain
 
         check_mutation_allowed(info)
         queues = drain(celery_app(info.context.instance), worker_name)

@@ -6,10 +6,10 @@ from typing import Any
 
 import graphene
 
-from app.graphql.types import EventConnection, EventsPage, Run, Runs, RunsPage
-from app.graphql.workspace_types import Workspace
 from opgraph.workspace.base import Workspace as WorkspaceValue
-from storage.records import RunRecord
+from opgraph_app.graphql.types import EventConnection, EventsPage, Run, Runs, RunsPage
+from opgraph_app.graphql.workspace_types import Workspace
+from opgraph_storage.records import RunRecord
 
 # Resolvers return plain records for these; every other member is a graphene object.
 _TYPE_OF_RECORD: dict[type, Any] = {

@@ -22,11 +22,11 @@ from graphql_server.http import GraphQLRequestData
 from graphql_server.http.exceptions import HTTPException
 from werkzeug.exceptions import HTTPException as WerkzeugHTTPException
 
-from app.extension import OpgraphExtension
-from app.graphql.context import GraphQLContext
-from app.graphql.limits import MAX_BODY_BYTES, MAX_DEPTH, MAX_TOKENS, depth_limit_rule
-from app.graphql.schema import schema
-from app.workspace import current_workspace
+from opgraph_app.extension import OpgraphExtension
+from opgraph_app.graphql.context import GraphQLContext
+from opgraph_app.graphql.limits import MAX_BODY_BYTES, MAX_DEPTH, MAX_TOKENS, depth_limit_rule
+from opgraph_app.graphql.schema import schema
+from opgraph_app.workspace import current_workspace
 
 
 class _RequestAdapter(FlaskHTTPRequestAdapter):

@@ -11,7 +11,6 @@ from typing import Any
 import graphene
 from graphene.types.generic import GenericScalar
 
-from app.graphql.types import Tag
 from opgraph.workspace.base import (
     CodeLocation,
     CodeLocationError,
@@ -20,6 +19,7 @@ from opgraph.workspace.base import (
     LocationState,
     OpSnapshot,
 )
+from opgraph_app.graphql.types import Tag
 
 
 def _tags(tags: dict[str, str]) -> list[Tag]:

@@ -6,6 +6,6 @@ mutations, exactly as any other client would. Every asset is shipped in the pack
 the UI works without network access beyond the webserver. See docs/ui.md.
 """
 
-from app.ui.views import ui_blueprint
+from opgraph_app.ui.views import ui_blueprint
 
 __all__ = ["ui_blueprint"]

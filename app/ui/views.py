@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
 
-from app.extension import OpgraphExtension
-from app.ui.assets import asset_version, page_modules
+from opgraph_app.extension import OpgraphExtension
+from opgraph_app.ui.assets import asset_version, page_modules
 
 ui_blueprint = Blueprint("ui", __name__)
 

@@ -31,7 +31,7 @@ from opgraph.daemon.sensors import SensorDaemon
 from opgraph.daemon.step_sweeper import StepSweeper, StepTerminator
 from opgraph.instance import OpgraphInstance
 from opgraph.workspace.base import Workspace
-from storage.records import DaemonHeartbeat, DaemonLease
+from opgraph_storage.records import DaemonHeartbeat, DaemonLease
 
 log = logging.getLogger("opgraph.daemon")
 

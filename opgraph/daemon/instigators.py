@@ -29,8 +29,14 @@ from opgraph.workspace.base import (
     Workspace,
 )
 from opgraph.workspace.runs import create_location_run
-from storage.base import DuplicateRunKey, RunAlreadyExists
-from storage.records import InstigatorState, InstigatorStatus, InstigatorType, RunRecord, RunStatus
+from opgraph_storage.base import DuplicateRunKey, RunAlreadyExists
+from opgraph_storage.records import (
+    InstigatorState,
+    InstigatorStatus,
+    InstigatorType,
+    RunRecord,
+    RunStatus,
+)
 
 SCHEDULE_NAME_TAG = "opgraph/schedule_name"
 SENSOR_NAME_TAG = "opgraph/sensor_name"

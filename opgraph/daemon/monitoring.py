@@ -25,7 +25,7 @@ from opgraph.daemon.step_sweeper import StepTerminator, stop_run_steps, worker_l
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import RunMonitoringConfig
-from storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
+from opgraph_storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
 
 MAX_RUNTIME_TAG = "opgraph/max_runtime_seconds"
 RESUME_ATTEMPTS_TAG = "opgraph/resume_attempts"

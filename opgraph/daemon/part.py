@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opgraph.events import EventType, make_event
-from storage.records import RunStatus
+from opgraph_storage.records import RunStatus
 
 Clock = Callable[[], float]
 

@@ -23,7 +23,7 @@ from opgraph.daemon.part import DaemonPart, TickReport, move_run
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import TagConcurrencyLimit
-from storage.records import RunRecord, RunStatus
+from opgraph_storage.records import RunRecord, RunStatus
 
 PRIORITY_TAG = "opgraph/priority"
 CLAIM_TTL_SECONDS = 120.0  # a launch takes milliseconds; a claim this old is a dead daemon's

@@ -19,8 +19,8 @@ from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import RunRetriesConfig
 from opgraph.reexecution import PARENT_RUN_ID_TAG, create_reexecution_run
-from storage.base import DuplicateRunKey
-from storage.records import RunRecord, RunsFilter, RunStatus
+from opgraph_storage.base import DuplicateRunKey
+from opgraph_storage.records import RunRecord, RunsFilter, RunStatus
 
 MAX_RETRIES_TAG = "opgraph/max_retries"
 RETRY_NUMBER_TAG = "opgraph/retry_number"

@@ -23,8 +23,8 @@ from opgraph.daemon.part import DaemonPart, TickReport
 from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
 from opgraph.workspace.base import CodeLocationUnreachable, SensorSnapshot, Workspace
-from storage.base import DuplicateTickKey
-from storage.records import InstigatorType, TickRecord, TickStatus
+from opgraph_storage.base import DuplicateTickKey
+from opgraph_storage.records import InstigatorType, TickRecord, TickStatus
 
 
 class SensorDaemon(DaemonPart):

@@ -19,7 +19,7 @@ from typing import Protocol
 from opgraph.daemon.part import DaemonPart, TickReport
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
-from storage.records import FINISHED_STATUSES, RunRecord, StepAttempt, StepAttemptStatus
+from opgraph_storage.records import FINISHED_STATUSES, RunRecord, StepAttempt, StepAttemptStatus
 
 LIVE_ATTEMPTS = (StepAttemptStatus.QUEUED, StepAttemptStatus.RUNNING)
 

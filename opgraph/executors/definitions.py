@@ -102,7 +102,7 @@ class ExecutorDefinition:
 
 IN_PROCESS_EXECUTOR_CLASS = "opgraph.executors.in_process:InProcessExecutor"
 MULTIPROCESS_EXECUTOR_CLASS = "opgraph.executors.multiprocess:MultiprocessExecutor"
-CELERY_EXECUTOR_CLASS = "celery_executor.executor:CeleryExecutor"
+CELERY_EXECUTOR_CLASS = "opgraph_celery.executor:CeleryExecutor"
 
 in_process_executor = ExecutorDefinition("in_process", InProcessConfig, IN_PROCESS_EXECUTOR_CLASS)
 multiprocess_executor = ExecutorDefinition(

@@ -10,7 +10,7 @@ from opgraph.execution import RunContext
 from opgraph.resources import build_resources
 from opgraph.run_config import job_resource_defs
 from opgraph.step_runner import StepEnvironment, run_step
-from storage.records import EventRecord
+from opgraph_storage.records import EventRecord
 
 
 class InProcessExecutor:

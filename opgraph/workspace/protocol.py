@@ -1,4 +1,4 @@
-"""The code server's HTTP/JSON protocol, shared by the server (app.code_server) and the
+"""The code server's HTTP/JSON protocol, shared by the server (opgraph_app.code_server) and the
 client (opgraph.workspace.client).
 
 Every response is JSON. Errors are `{"error": {"kind", "message", "errors"?}}` with the

@@ -13,7 +13,7 @@ from typing import Any
 from opgraph.errors import RunConfigError
 from opgraph.instance import OpgraphInstance
 from opgraph.workspace.base import CodeLocation
-from storage.records import RunRecord
+from opgraph_storage.records import RunRecord
 
 
 def create_location_run(

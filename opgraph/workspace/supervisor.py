@@ -1,7 +1,7 @@
 """Code servers started and kept alive by the webserver or the daemon.
 
 For `python_file` / `python_module` entries the process that needs a location starts
-`python -m app.code_server` for it (the only way user code gets into a process of ours
+`python -m opgraph_app.code_server` for it (the only way user code gets into a process of ours
 is through that subprocess), restarts it when it dies, and replaces it on reload: the
 new server loads first, then takes over, so the location never goes dark.
 
@@ -37,7 +37,7 @@ from opgraph.workspace.client import ServerCodeLocation
 
 T = TypeVar("T")
 
-CODE_SERVER_MODULE = "app.code_server"
+CODE_SERVER_MODULE = "opgraph_app.code_server"
 START_TIMEOUT = 60.0  # until the server listens (user code may load for longer after)
 STOP_GRACE_SECONDS = 5.0
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -46,7 +46,7 @@ _INSTALL_ROOT = Path(__file__).resolve().parents[2]  # holds the opgraph and app
 
 
 class CodeServerProcess:
-    """One `python -m app.code_server` subprocess on a free local port."""
+    """One `python -m opgraph_app.code_server` subprocess on a free local port."""
 
     def __init__(self, name: str, origin: Mapping[str, Any], log_file: Path):
         self.name = name

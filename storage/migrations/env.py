@@ -1,6 +1,6 @@
 """Alembic environment for opgraph storage.
 
-Normally driven by `storage.migration.migrate(url)`, which passes an open connection in
+Normally driven by `opgraph_storage.migration.migrate(url)`, which passes an open connection in
 `config.attributes["connection"]`. For `alembic revision --autogenerate` during
 development, set `sqlalchemy.url` in the config instead.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from storage.schema import metadata
+from opgraph_storage.schema import metadata
 
 config = context.config
 

@@ -2,8 +2,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from app import create_app
 from opgraph.instance import OpgraphInstance
+from opgraph_app import create_app
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from app import create_app
-from app.cli import main
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import InstanceConfig
-from storage.migration import head_revision
-from storage.records import DaemonHeartbeat
+from opgraph_app import create_app
+from opgraph_app.cli import main
+from opgraph_storage.migration import head_revision
+from opgraph_storage.records import DaemonHeartbeat
 
 UNREACHABLE_PG = "postgresql://opgraph:hunter2@127.0.0.1:1/opgraph"
 
@@ -45,8 +45,8 @@ def test_info(instance, cli):
     assert f"Home         {instance.home}" in out
     assert f"Config       {instance.home / 'instance.yaml'}" in out
     assert f"Schema       current (revision {head_revision()})" in out
-    assert "Coordinator  launchers.coordinators.ImmediateRunCoordinator" in out
-    assert "Launcher     launchers.testing.InMemoryRunLauncher" in out
+    assert "Coordinator  opgraph_launchers.coordinators.ImmediateRunCoordinator" in out
+    assert "Launcher     opgraph_launchers.testing.InMemoryRunLauncher" in out
     assert "SCHEDULER" in out and "daemon-1" in out and "s ago" in out
 
 
@@ -55,7 +55,7 @@ def test_info_json(make_instance):
     result = create_app(instance).test_cli_runner().invoke(args=["instance", "info", "--json"])
     data = json.loads(result.output)
     assert data["home"] == str(instance.home)
-    assert data["run_coordinator"]["class"] == "launchers.coordinators.QueuedRunCoordinator"
+    assert data["run_coordinator"]["class"] == "opgraph_launchers.coordinators.QueuedRunCoordinator"
     assert data["run_coordinator"]["config"]["max_concurrent_runs"] == 3
     assert data["daemons"] == []
     assert data["storage_error"] is None
@@ -68,7 +68,9 @@ def test_info_masks_the_password_and_reports_unreachable_storage(unreachable):
     assert "hunter2" not in result.output
     assert "opgraph:***@127.0.0.1:1/opgraph" in result.output
     assert "cannot connect to the storage database" in result.output
-    assert "Launcher     launchers.subprocess_launcher.SubprocessRunLauncher" in result.output
+    assert (
+        "Launcher     opgraph_launchers.subprocess_launcher.SubprocessRunLauncher" in result.output
+    )
     as_json = create_app(unreachable).test_cli_runner().invoke(args=["instance", "info", "--json"])
     data = json.loads(as_json.output)
     assert data["schema_revision"] is None

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
-from storage.records import RunStatus
+from opgraph_app import create_app
+from opgraph_storage.records import RunStatus
 
 JOBS = """
 from opgraph import Config, job, op

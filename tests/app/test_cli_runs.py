@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from app import create_app
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
-from storage.records import RunRecord, RunStatus
+from opgraph_app import create_app
+from opgraph_storage.records import RunRecord, RunStatus
 
 T0 = 1_700_000_000.0
 

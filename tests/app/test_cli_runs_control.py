@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
 from opgraph.events import EventType
 from opgraph.reexecution import PARENT_RUN_ID_TAG, STRATEGY_TAG
 from opgraph.workspace.base import Workspace
 from opgraph.workspace.in_process import InProcessCodeLocation
-from storage.records import RunRecord, RunStatus
+from opgraph_app import create_app
+from opgraph_storage.records import RunRecord, RunStatus
 from tests.app.test_cli_runs import finished_run, invoke
 from tests.web_server import JOBS
 

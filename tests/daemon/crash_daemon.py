@@ -8,8 +8,8 @@ import signal
 import sys
 from typing import Any
 
-from storage.records import TickStatus
-from storage.sql import SqlStorage
+from opgraph_storage.records import TickStatus
+from opgraph_storage.sql import SqlStorage
 
 real_update_tick = SqlStorage.update_tick
 
@@ -23,6 +23,6 @@ def update_tick_then_die(self: SqlStorage, tick: Any) -> None:
 SqlStorage.update_tick = update_tick_then_die  # type: ignore[method-assign]
 
 if __name__ == "__main__":
-    from app.cli import main
+    from opgraph_app.cli import main
 
     sys.exit(main(["daemon", "run"]))

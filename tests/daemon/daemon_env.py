@@ -11,7 +11,7 @@ from typing import Any
 from opgraph.instance import OpgraphInstance
 from opgraph.workspace.base import Workspace
 
-IN_MEMORY_LAUNCHER = {"module": "launchers.testing", "class": "InMemoryRunLauncher"}
+IN_MEMORY_LAUNCHER = {"module": "opgraph_launchers.testing", "class": "InMemoryRunLauncher"}
 
 JOBS = '''
 import os

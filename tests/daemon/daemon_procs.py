@@ -89,7 +89,7 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
 
 
 class DaemonProcess:
-    """`python -m flask --app app daemon run` (or a script) in its own session."""
+    """`python -m flask --app opgraph_app daemon run` (or a script) in its own session."""
 
     def __init__(self, home: Path, name: str, argv: list[str] | None = None, **env: str):
         self.log_path = home / f"daemon-{name}.log"

@@ -14,11 +14,11 @@ os.environ.setdefault("OPGRAPH_TEST_QUEUE_SUFFIX", uuid.uuid4().hex[:8])
 
 from daemon_procs import wait_for
 
-from app.cli_daemon import CeleryStepTerminator
 from opgraph import reconstructable
 from opgraph.daemon.monitoring import RunMonitor
 from opgraph.instance_config import RunMonitoringConfig
-from storage.records import RunStatus, StepAttemptStatus
+from opgraph_app.cli_daemon import CeleryStepTerminator
+from opgraph_storage.records import RunStatus, StepAttemptStatus
 from tests.fleet import jobs
 
 

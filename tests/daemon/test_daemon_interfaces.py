@@ -9,12 +9,12 @@ from typing import Any
 
 from daemon_env import DaemonEnv
 
-from app import create_app
 from opgraph.daemon import Daemon
 from opgraph.daemon.run_queue import RunQueue
 from opgraph.daemon.scheduler import Scheduler
 from opgraph.daemon.sensors import SensorDaemon
-from storage.records import DaemonHeartbeat
+from opgraph_app import create_app
+from opgraph_storage.records import DaemonHeartbeat
 
 SCHEDULES = """{ schedulesOrError { __typename ... on Schedules { results {
   name status cronSchedule executionTimezone nextTickTimestamps(limit: 2)

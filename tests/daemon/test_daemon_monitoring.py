@@ -12,7 +12,7 @@ from opgraph.daemon.retention import Retention
 from opgraph.daemon.run_retries import RETRY_NUMBER_TAG, RunRetries
 from opgraph.daemon.step_sweeper import StepSweeper
 from opgraph.instance_config import RetentionConfig, RunMonitoringConfig, RunRetriesConfig
-from storage.records import (
+from opgraph_storage.records import (
     EventRecord,
     RunRecord,
     RunsFilter,

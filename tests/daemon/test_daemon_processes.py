@@ -16,7 +16,7 @@ from daemon_procs import IN_PROCESS, DaemonProcess, make_home, wait_for
 from opgraph.daemon.controller import LEASE_NAME
 from opgraph.daemon.run_queue import PRIORITY_TAG
 from opgraph.instance import OpgraphInstance
-from storage.records import (
+from opgraph_storage.records import (
     InstigatorState,
     InstigatorStatus,
     InstigatorType,

@@ -10,7 +10,7 @@ from daemon_env import DaemonEnv, MakeEnv
 
 from opgraph.daemon.run_queue import PRIORITY_TAG, QueueLimits, RunQueue, select_runs
 from opgraph.instance_config import TagConcurrencyLimit
-from storage.records import RunRecord, RunStatus
+from opgraph_storage.records import RunRecord, RunStatus
 
 S = RunStatus
 

@@ -16,7 +16,7 @@ from opgraph.daemon.instigators import (
     set_running,
 )
 from opgraph.daemon.scheduler import Scheduler
-from storage.records import InstigatorType, RunRecord, RunsFilter, RunStatus, TickStatus
+from opgraph_storage.records import InstigatorType, RunRecord, RunsFilter, RunStatus, TickStatus
 
 T0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC).timestamp()  # a Monday, 00:00 UTC
 HOUR = 3600.0

@@ -9,7 +9,7 @@ from daemon_env import DaemonEnv
 
 from opgraph.daemon.instigators import SENSOR_NAME_TAG, find_instigator, save_data, set_running
 from opgraph.daemon.sensors import SensorDaemon
-from storage.records import InstigatorType, RunsFilter, TickStatus
+from opgraph_storage.records import InstigatorType, RunsFilter, TickStatus
 
 T0 = 1_800_000_000.0
 SENSOR = InstigatorType.SENSOR

@@ -23,7 +23,7 @@ SHELL_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 @cache
 def opgraph_cli() -> click.Group:
-    from app import create_app
+    from opgraph_app import create_app
 
     return create_app().cli  # type: ignore[return-value]
 
@@ -50,10 +50,10 @@ def check_celery(args: list[str]) -> tuple[str, dict[str, Any]]:
 
     ctx = click.Context(celery)
     options, rest, _ = celery.make_parser(ctx).parse_args(list(args))
-    assert options.get("app") == "celery_executor", args  # -A celery_executor
-    import celery_executor
+    assert options.get("app") == "celery_executor", args  # -A opgraph_celery
+    import opgraph_celery
 
-    assert celery_executor.__getattr__("app") is not None
+    assert opgraph_celery.__getattr__("app") is not None
     assert rest, "celery needs a subcommand"
     name, rest = rest[0], rest[1:]
     sub = celery.get_command(ctx, name)
@@ -103,14 +103,14 @@ def probe_url(code: str) -> tuple[int, str]:
 
 @cache
 def webserver_paths() -> set[str]:
-    from app import create_app
+    from opgraph_app import create_app
 
     return {rule.rule for rule in create_app().url_map.iter_rules()}
 
 
 @cache
 def code_server_paths() -> set[str]:
-    from app.code_server.http import create_code_server_app
+    from opgraph_app.code_server.http import create_code_server_app
 
     app = create_code_server_app(None)  # type: ignore[arg-type]
     return {rule.rule for rule in app.url_map.iter_rules()}

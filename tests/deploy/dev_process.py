@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from app.dev.processes import alive, descendants
+from opgraph_app.dev.processes import alive, descendants
 
 ROOT = Path(__file__).resolve().parents[2]
 

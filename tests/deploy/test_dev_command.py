@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from storage import create_storage
-from storage.records import RunStatus, StepAttemptStatus
+from opgraph_storage import create_storage
+from opgraph_storage.records import RunStatus, StepAttemptStatus
 from tests.deploy.dev_process import JOBS, DevProcess, fetch
 from tests.web_server import free_port
 

@@ -9,8 +9,8 @@ import logging.config
 
 import pytest
 
-from app.logging_setup import gunicorn_logconfig
 from opgraph.logs import JsonFormatter, configure_logging, log_context, log_format
+from opgraph_app.logging_setup import gunicorn_logconfig
 
 
 @pytest.fixture

@@ -10,9 +10,15 @@ import redis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import create_app
 from opgraph.instance import OpgraphInstance
-from storage.records import DaemonHeartbeat, RunRecord, RunStatus, StepAttempt, StepAttemptStatus
+from opgraph_app import create_app
+from opgraph_storage.records import (
+    DaemonHeartbeat,
+    RunRecord,
+    RunStatus,
+    StepAttempt,
+    StepAttemptStatus,
+)
 
 
 @pytest.fixture

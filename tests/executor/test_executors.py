@@ -9,7 +9,7 @@ import pytest
 
 from opgraph import OpgraphInstance, RunConfigError, execute_job, reconstructable
 from opgraph.instance_config import InstanceConfig
-from storage.records import RunStatus
+from opgraph_storage.records import RunStatus
 from tests.executor import jobs
 
 EXECUTORS = {

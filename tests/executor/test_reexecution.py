@@ -5,7 +5,7 @@ import pytest
 from opgraph import OpgraphError, OpgraphInstance, reconstructable
 from opgraph.reexecution import create_reexecution_run
 from opgraph.run_worker import run_worker
-from storage.records import RunStatus
+from opgraph_storage.records import RunStatus
 from tests.executor import jobs
 
 EXECUTORS = {

@@ -12,8 +12,8 @@ import yaml
 
 from opgraph import OpgraphInstance, reconstructable
 from opgraph.instance_config import InstanceConfig
-from storage import normalize_url
-from storage.records import RunStatus
+from opgraph_storage import normalize_url
+from opgraph_storage.records import RunStatus
 from tests.executor import jobs
 
 

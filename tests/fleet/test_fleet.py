@@ -10,7 +10,7 @@ from collections import Counter
 os.environ.setdefault("OPGRAPH_TEST_QUEUE_SUFFIX", uuid.uuid4().hex[:8])
 
 from opgraph import execute_job, reconstructable
-from storage.records import RunStatus, StepAttemptStatus
+from opgraph_storage.records import RunStatus, StepAttemptStatus
 from tests.fleet import jobs
 
 CELERY = {"celery": {"heartbeat_timeout_seconds": 4, "no_consumer_timeout_seconds": 3}}
@@ -132,7 +132,7 @@ def test_a_worker_started_mid_run_takes_steps(celery_fleet, tmp_path):
 
 
 def test_a_drained_worker_finishes_its_op_and_takes_no_more(celery_fleet, tmp_path):
-    from celery_executor.fleet import drain
+    from opgraph_celery.fleet import drain
 
     celery_fleet.start_worker("w2")
     try:
@@ -185,7 +185,7 @@ def test_a_queue_nobody_consumes_warns_then_fails_the_step(celery_fleet, tmp_pat
     )
     assert (
         jobs.NOBODY_QUEUE in warning.message
-        and "celery -A celery_executor worker -Q" in warning.message
+        and "celery -A opgraph_celery worker -Q" in warning.message
     )
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "no worker consumes" in failure.message
@@ -251,7 +251,7 @@ def test_a_worker_stopped_with_sigterm_finishes_its_op_first(celery_fleet, tmp_p
 def test_a_run_on_the_fleet_survives_the_database_dropping_every_connection(celery_fleet, tmp_path):
     import sqlalchemy as sa
 
-    from storage import normalize_url
+    from opgraph_storage import normalize_url
 
     thread, holder = run_in_thread(celery_fleet, jobs.naps, tmp_path)
     wait_for(lambda: running_attempt(celery_fleet, "nap_0"), what="nap_0 to run")
@@ -315,8 +315,8 @@ def test_a_resumed_run_worker_follows_the_attempts_its_predecessor_dispatched(
 ):
     """The run worker dies while a worker runs its step: the resumed one adopts that
     attempt instead of publishing the step again, so the op runs once."""
-    from launchers.base import RUN_WORKER_PID_TAG
     from opgraph.run_worker import run_worker
+    from opgraph_launchers.base import RUN_WORKER_PID_TAG
 
     celery_fleet.start_worker("adopt")
     instance = celery_fleet.instance
@@ -371,7 +371,7 @@ def test_a_message_the_broker_lost_is_published_again(celery_fleet, tmp_path):
 
     import redis
 
-    from celery_executor.settings import redis_queue_keys
+    from opgraph_celery.settings import redis_queue_keys
 
     client = redis.Redis.from_url(celery_fleet.broker_url)
     storage = celery_fleet.instance.storage

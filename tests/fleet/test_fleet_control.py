@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from app import create_app
 from opgraph import execute_job, job, mem_io_manager, op, reconstructable
-from storage.records import StepAttemptStatus
+from opgraph_app import create_app
+from opgraph_storage.records import StepAttemptStatus
 from tests.fleet import jobs
 
 CELERY = {"execution": {"config": {"celery": {}}}}

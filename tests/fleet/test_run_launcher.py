@@ -4,13 +4,13 @@ import os
 import signal
 import time
 
-from celery_executor.run_launcher import RUN_TASK_TAG
-from launchers.base import RUN_WORKER_PID_TAG
 from opgraph import OpgraphInstance, reconstructable
 from opgraph.daemon.monitoring import RESUME_ATTEMPTS_TAG, RunMonitor
 from opgraph.instance_config import InstanceConfig, RunMonitoringConfig
 from opgraph.submit import submit_job_run
-from storage.records import FINISHED_STATUSES, RunStatus
+from opgraph_celery.run_launcher import RUN_TASK_TAG
+from opgraph_launchers.base import RUN_WORKER_PID_TAG
+from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 from tests.fleet import jobs
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from opgraph import execute_job, reconstructable
-from storage.records import StepAttemptStatus
+from opgraph_storage.records import StepAttemptStatus
 from tests.fleet import jobs
 from tests.fleet.netns import virtual_host
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from app import create_app
 from opgraph.instance import OpgraphInstance
+from opgraph_app import create_app
 
 QUERY = """{
   workersOrError { __typename ... on Workers { results { name queues responding } } }

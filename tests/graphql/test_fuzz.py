@@ -11,10 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
 from opgraph.instance import OpgraphInstance
 from opgraph.workspace.base import Workspace
 from opgraph.workspace.in_process import InProcessCodeLocation
+from opgraph_app import create_app
 from tests.web_server import JOBS
 
 FIELDS = [
@@ -133,7 +133,10 @@ def client(tmp_path: Path, pg_storage_url: str) -> Iterator[tuple]:
         yaml.safe_dump(
             {
                 "storage": {"url": pg_storage_url},
-                "run_launcher": {"module": "launchers.testing", "class": "InMemoryRunLauncher"},
+                "run_launcher": {
+                    "module": "opgraph_launchers.testing",
+                    "class": "InMemoryRunLauncher",
+                },
             }
         )
     )

@@ -4,8 +4,8 @@ import json
 import time
 import urllib.parse
 
-from storage import create_storage
-from storage.records import RunRecord
+from opgraph_storage import create_storage
+from opgraph_storage.records import RunRecord
 from tests.web_server import Webserver
 
 LAUNCH = """

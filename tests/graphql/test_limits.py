@@ -5,9 +5,9 @@ import json
 import pytest
 from graphql import parse, validate
 
-from app import create_app
-from app.graphql.limits import depth_limit_rule
-from app.graphql.schema import schema
+from opgraph_app import create_app
+from opgraph_app.graphql.limits import depth_limit_rule
+from opgraph_app.graphql.schema import schema
 
 
 def depth_errors(query: str, limit: int) -> list[str]:

@@ -1,12 +1,12 @@
 import pytest
 
-from launchers.base import RunStatusError
-from launchers.coordinators import ImmediateRunCoordinator, QueuedRunCoordinator
-from launchers.testing import InMemoryRunLauncher
 from opgraph.errors import RunNotFound
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
-from storage.records import RunStatus
+from opgraph_launchers.base import RunStatusError
+from opgraph_launchers.coordinators import ImmediateRunCoordinator, QueuedRunCoordinator
+from opgraph_launchers.testing import InMemoryRunLauncher
+from opgraph_storage.records import RunStatus
 
 
 def event_types(instance: OpgraphInstance, run_id: str) -> list[str]:

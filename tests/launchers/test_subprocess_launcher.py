@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from launchers import subprocess_launcher
-from launchers.base import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RunStatusError
-from launchers.subprocess_launcher import SubprocessRunLauncher
 from opgraph.instance import OpgraphInstance
-from storage.records import FINISHED_STATUSES, RunRecord, RunStatus
+from opgraph_launchers import subprocess_launcher
+from opgraph_launchers.base import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RunStatusError
+from opgraph_launchers.subprocess_launcher import SubprocessRunLauncher
+from opgraph_storage.records import FINISHED_STATUSES, RunRecord, RunStatus
 
 
 def event_types(instance: OpgraphInstance, run_id: str) -> list[str]:
@@ -203,8 +203,8 @@ def test_health_is_unknown_without_a_local_pid(instance, jobs_file):
 
 # -- warm start (zygote) and cold start -------------------------------------------------------
 def test_workers_are_forked_from_the_zygote_and_named_by_pid_and_start_time(instance, jobs_file):
-    from launchers.base import RUN_WORKER_START_TAG
-    from launchers.warm_start import process_start_time
+    from opgraph_launchers.base import RUN_WORKER_START_TAG
+    from opgraph_launchers.warm_start import process_start_time
 
     launcher = instance.run_launcher
     assert launcher.warm_start
@@ -225,7 +225,7 @@ def test_workers_are_forked_from_the_zygote_and_named_by_pid_and_start_time(inst
 
 
 def test_a_start_time_that_does_not_match_is_another_process(instance, jobs_file):
-    from launchers.base import RUN_WORKER_START_TAG
+    from opgraph_launchers.base import RUN_WORKER_START_TAG
 
     run = create(instance, jobs_file, "hello_job")
     other = subprocess.Popen(["sleep", "30"], start_new_session=True)
@@ -255,9 +255,9 @@ def test_cold_start_without_warm_start(make_instance, jobs_file):
 
 
 def test_a_broken_zygote_falls_back_to_a_cold_start(instance, jobs_file, monkeypatch):
-    from launchers import warm_start
+    from opgraph_launchers import warm_start
 
-    monkeypatch.setattr(warm_start, "ZYGOTE_MODULE", "launchers.no_such_module")
+    monkeypatch.setattr(warm_start, "ZYGOTE_MODULE", "opgraph_launchers.no_such_module")
     run = instance.launch_run(create(instance, jobs_file, "hello_job").run_id)
     assert wait_for(instance, run.run_id, FINISHED_STATUSES).status is RunStatus.SUCCESS
     log = (instance.home / "run_workers" / f"{run.run_id}.log").read_text()

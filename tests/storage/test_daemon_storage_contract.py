@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from storage import (
+from opgraph_storage import (
     DaemonLease,
     EventRecord,
     RunRecord,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from storage import (
+from opgraph_storage import (
     EventRecord,
     RunRecord,
     StepAttempt,
@@ -19,9 +19,9 @@ from storage import (
     StorageError,
     create_storage,
 )
-from storage.engine import write_engine
-from storage.schema import kv
-from storage.sql import SqlStorage
+from opgraph_storage.engine import write_engine
+from opgraph_storage.schema import kv
+from opgraph_storage.sql import SqlStorage
 
 SUCCESS = StepAttemptStatus.SUCCESS
 
@@ -172,7 +172,7 @@ def test_a_read_whose_connection_drops_under_it_is_tried_again(pg_storage_url: s
     """The checkout check replaces a connection that was dropped before it was handed out;
     one dropped between the checkout and the statement fails the statement, and a read
     (which wrote nothing) then runs again on a fresh connection."""
-    from storage import engine as storage_engine
+    from opgraph_storage import engine as storage_engine
 
     storage = create_storage(pg_storage_url)
     assert isinstance(storage, SqlStorage)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from storage import (
+from opgraph_storage import (
     FINISHED_ATTEMPT_STATUSES,
     RunRecord,
     StepAttempt,
@@ -244,7 +244,7 @@ def test_delete_run_removes_its_attempts_and_outputs(storage: Storage) -> None:
 
 
 def _outcome(run_id: str, step_key: str) -> list[Any]:
-    from storage.records import EventRecord
+    from opgraph_storage.records import EventRecord
 
     return [
         EventRecord(run_id, "STEP_OUTPUT", 1.0, step_key, 1, data={"output_name": "result"}),
@@ -296,7 +296,7 @@ def test_racing_completions_store_one_success(storage: Storage) -> None:
 
 
 def test_collected_outputs_are_stored_with_the_completion_only(storage: Storage) -> None:
-    from storage.sql import COLLECTED_OUTPUT_MAX_BYTES
+    from opgraph_storage.sql import COLLECTED_OUTPUT_MAX_BYTES
 
     storage.add_run(RunRecord(run_id="r1", job_name="job"))
     storage.add_step_attempts([attempt("a1"), attempt("a2")])

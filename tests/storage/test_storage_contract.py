@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from storage import (
+from opgraph_storage import (
     DaemonHeartbeat,
     DuplicateRunKey,
     DuplicateTickKey,
@@ -33,9 +33,9 @@ from storage import (
     create_storage,
     migrate,
 )
-from storage.engine import set_connect_patience
-from storage.migration import head_revision
-from storage.urls import normalize_url
+from opgraph_storage.engine import set_connect_patience
+from opgraph_storage.migration import head_revision
+from opgraph_storage.urls import normalize_url
 
 S = RunStatus
 
@@ -496,7 +496,7 @@ def test_migrations_produce_exactly_the_schema(empty_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from storage.schema import metadata
+    from opgraph_storage.schema import metadata
 
     migrate(empty_url)
     migrate(empty_url)  # at head: nothing to do
@@ -561,8 +561,8 @@ def test_schema_behind_is_refused_with_the_fix(empty_url: str, revision: str | N
 def _upgrade_to(url: str, revision: str) -> None:
     from alembic import command
 
-    from storage.engine import make_engine, write_engine
-    from storage.migration import alembic_config
+    from opgraph_storage.engine import make_engine, write_engine
+    from opgraph_storage.migration import alembic_config
 
     engine = make_engine(normalize_url(url))
     try:
@@ -576,8 +576,8 @@ def test_a_database_at_0001_is_refused_then_migrated_with_its_data(empty_url: st
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from storage.rows import run_values
-    from storage.schema import event_logs, metadata, runs
+    from opgraph_storage.rows import run_values
+    from opgraph_storage.schema import event_logs, metadata, runs
 
     _upgrade_to(empty_url, "0001")
     run = RunRecord(run_id="old", job_name="etl", created_at=1.0, updated_at=1.0)
@@ -802,7 +802,7 @@ def test_a_follower_by_id_never_skips_events_of_concurrent_writers(storage: Stor
     """Ids of one run's events increase in commit order, so `after_id` cursors are safe."""
     import threading as _threading
 
-    from storage.records import EventRecord as _Event
+    from opgraph_storage.records import EventRecord as _Event
 
     storage.add_run(RunRecord(run_id="busy", job_name="job"))
     writers, per_writer = 8, 40

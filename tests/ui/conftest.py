@@ -116,13 +116,15 @@ class UiInstance:
     @property
     def storage(self) -> Any:
         if self._storage is None:
-            from storage import create_storage
+            from opgraph_storage import create_storage
 
             self._storage = create_storage(self.storage_url)
         return self._storage
 
     def start_server(self, read_only: bool = False) -> Webserver:
-        factory = "app:create_app(read_only=True)" if read_only else "app:create_app()"
+        factory = (
+            "opgraph_app:create_app(read_only=True)" if read_only else "opgraph_app:create_app()"
+        )
         command = [
             str(Path(sys.executable).parent / "gunicorn"),
             factory,
@@ -208,8 +210,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[UiI
 @pytest.fixture(scope="module")
 def fleet(ui: UiInstance) -> Iterator[Any]:
     """Real Celery workers of the `ui` instance (start them with fleet.start(name))."""
-    from celery_executor.celery_app import instance_celery_config, make_celery_app
-    from celery_executor.local_workers import LocalWorkers
+    from opgraph_celery.celery_app import instance_celery_config, make_celery_app
+    from opgraph_celery.local_workers import LocalWorkers
 
     app = make_celery_app(instance_celery_config(ui.home))
     workers = LocalWorkers(ui.home, app, ui.queue, name_suffix=ui.queue.rsplit("-", 1)[-1])

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from app import create_app
 from opgraph.instance import OpgraphInstance
+from opgraph_app import create_app
 
 MUTATIONS = """mutation {
   reloadLocation(locationName: "nowhere") { __typename ... on Error { message } }

@@ -203,7 +203,7 @@ def test_wide_job_graph_is_laid_out(ui: UiInstance, page: Any):
 
 
 def test_schedules_toggle_ticks_and_dry_run(ui: UiInstance, page: Any):
-    from storage.records import TickRecord, TickStatus
+    from opgraph_storage.records import TickRecord, TickStatus
 
     ui.storage.create_tick(
         TickRecord("ui:hourly_numbers", "hourly_numbers@test", TickStatus.FAILURE, time.time() - 60,

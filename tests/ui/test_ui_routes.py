@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app import create_app
-from app.ui.assets import STATIC_DIR, page_modules
 from opgraph.instance import OpgraphInstance
+from opgraph_app import create_app
+from opgraph_app.ui.assets import STATIC_DIR, page_modules
 
 PAGES = {
     "/": "overview",

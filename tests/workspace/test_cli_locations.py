@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from workspace_code import BROKEN, JOBS, small_jobs
 
-from app import create_app
-from app.workspace import current_workspace
 from opgraph.instance import OpgraphInstance
 from opgraph.workspace.base import LocationState
 from opgraph.workspace.reload_requests import ReloadRequests
+from opgraph_app import create_app
+from opgraph_app.workspace import current_workspace
 
 Write = Callable[[str, str], Path]
 

@@ -36,7 +36,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         *args: str, command: list[str] | None = None, **client_options: float
     ) -> tuple[subprocess.Popen[bytes], ServerCodeLocation]:
         port_file = tmp_path / f"port-{len(started)}.json"
-        base = command or [sys.executable, "-m", "app.code_server"]
+        base = command or [sys.executable, "-m", "opgraph_app.code_server"]
         process = subprocess.Popen(
             [*base, "--port", "0", "--port-file", str(port_file), *args],
             cwd=ROOT,
@@ -209,7 +209,7 @@ def test_unreachable_server_and_timeouts(start_server: StartServer, write: Calla
 
 def test_usage_errors(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "app.code_server", "--port", "0"],
+        [sys.executable, "-m", "opgraph_app.code_server", "--port", "0"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -222,7 +222,7 @@ def test_usage_errors(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "app.code_server", "--port", str(port), "-f", "x.py"],
+            [sys.executable, "-m", "opgraph_app.code_server", "--port", str(port), "-f", "x.py"],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -220,7 +220,7 @@ def test_server_entries_and_an_unreachable_one(
     port_file = tmp_path / "port.json"
     server = subprocess.Popen(
         [
-            *(sys.executable, "-m", "app.code_server", "--port", "0"),
+            *(sys.executable, "-m", "opgraph_app.code_server", "--port", "0"),
             *("--port-file", str(port_file), "-f", str(jobs), "--location-name", "remote"),
         ],
         cwd=ROOT,

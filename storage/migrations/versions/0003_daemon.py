@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-27
 
-Written out by hand (not from storage.schema) so it never changes when the schema does.
+Written out by hand (not from opgraph_storage.schema) so it never changes when the schema does.
 """
 
 from __future__ import annotations
