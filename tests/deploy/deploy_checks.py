@@ -50,7 +50,7 @@ def check_celery(args: list[str]) -> tuple[str, dict[str, Any]]:
 
     ctx = click.Context(celery)
     options, rest, _ = celery.make_parser(ctx).parse_args(list(args))
-    assert options.get("app") == "celery_executor", args  # -A opgraph_celery
+    assert options.get("app") == "opgraph_celery", args
     import opgraph_celery
 
     assert opgraph_celery.__getattr__("app") is not None
