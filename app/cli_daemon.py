@@ -62,9 +62,7 @@ def run(workspace_file: str | None) -> None:
         signal.signal(signum, lambda *_: stop.set())
     workspace = open_workspace(workspace_path(workspace_file))
     try:
-        prepare = getattr(instance.run_launcher, "prepare", None)
-        if prepare is not None:
-            prepare()  # e.g. the warm zygote run workers fork from
+        instance.run_launcher.prepare()  # e.g. the warm zygote run workers fork from
         parts = build_parts(instance, workspace, daemon_id, CeleryStepTerminator(instance.home))
         click.echo(f"daemon {daemon_id}: parts {', '.join(p.name for p in parts)}")
         Daemon(instance, parts, daemon_id).run(stop)

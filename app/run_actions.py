@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
-from opgraph_launchers.base import RunStatusError, record_transition
+from opgraph.ports import RunStatusError
+from opgraph_launchers.base import record_transition
 from opgraph_storage.records import LIVE_STATUSES, RunRecord, RunsFilter, RunStatus
 
 _WIPE_PAGE = 500

@@ -1,73 +1,18 @@
-"""The two seams between "a run was requested" and "a run worker is running it".
-
-A coordinator decides *when* a run goes (now, or when the queue has room); a launcher
-decides *where* its run worker starts (a local subprocess, a Celery task, ...). Both are
-named in instance.yaml and constructed as `cls(instance=..., **config)`.
+"""Helpers the launchers share. The interfaces they implement (`RunLauncher`,
+`RunCoordinator`, `WorkerHealth`, the run-worker tags) are the core's: `opgraph.ports`.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from opgraph.errors import OpgraphError
 from opgraph.events import EventType
+from opgraph.ports import RunStatusError
 from opgraph_storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
-
-RUN_WORKER_PID_TAG = "opgraph/run_worker_pid"
-RUN_WORKER_HOST_TAG = "opgraph/run_worker_host"
-# The worker process's start time (Linux clock ticks since boot): with the pid it tells
-# the worker apart from a later process that got the same pid.
-RUN_WORKER_START_TAG = "opgraph/run_worker_start"
-
-
-class RunStatusError(OpgraphError):
-    """The run is not in a status that allows the requested step (e.g. launching it twice)."""
-
-
-class WorkerHealth(StrEnum):
-    RUNNING = "RUNNING"
-    DEAD = "DEAD"
-    UNKNOWN = "UNKNOWN"  # e.g. the worker runs on another machine
-
-
-class RunCoordinator(ABC):
-    @abstractmethod
-    def submit_run(self, run: RunRecord) -> RunRecord:
-        """Take a NOT_STARTED run: launch it now or queue it. Returns the updated run."""
-
-    @abstractmethod
-    def cancel_run(self, run_id: str) -> bool:
-        """Cancel a live run; True if its status moved (to CANCELED or CANCELING)."""
-
-
-class RunLauncher(ABC):
-    # Capability flags: callers check these instead of catching NotImplementedError.
-    supports_terminate: bool = False
-    supports_health_check: bool = False
-    supports_resume: bool = False
-
-    @abstractmethod
-    def launch_run(self, run: RunRecord) -> RunRecord:
-        """Start a run worker for a NOT_STARTED or QUEUED run (status -> STARTING)."""
-
-    def terminate(self, run_id: str) -> bool:
-        """Stop the run worker by force; True if there was one to stop."""
-        return False
-
-    def check_run_worker_health(self, run: RunRecord) -> WorkerHealth:
-        return WorkerHealth.UNKNOWN
-
-    def resume_run(self, run: RunRecord) -> RunRecord:
-        """Start a new run worker for a STARTED run whose worker died; it continues from
-        the event log (`python -m opgraph.run_worker ID --resume`). Only where
-        `supports_resume`: the daemon's run monitoring calls it."""
-        raise NotImplementedError(f"{type(self).__name__} cannot resume runs")
 
 
 def record_transition(

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from opgraph.events import EventType
 from opgraph.instance_config import TagConcurrencyLimit
-from opgraph_launchers.base import RunCoordinator, RunStatusError, record_transition
+from opgraph.ports import QueueLimits, RunCoordinator, RunStatusError
+from opgraph_launchers.base import record_transition
 from opgraph_storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
@@ -68,6 +69,13 @@ class QueuedRunCoordinator(RunCoordinator):
             TagConcurrencyLimit.model_validate(limit) for limit in tag_concurrency_limits
         ]
         self.dequeue_interval_seconds = dequeue_interval_seconds
+
+    def queue_limits(self) -> QueueLimits:
+        return QueueLimits(
+            self.max_concurrent_runs,
+            tuple(self.tag_concurrency_limits),
+            self.dequeue_interval_seconds,
+        )
 
     def submit_run(self, run: RunRecord) -> RunRecord:
         if not record_transition(

@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import opgraph
-from opgraph.process_lifetime import pid_exists
-from opgraph_launchers.base import (
+from opgraph.ports import (
     RUN_WORKER_HOST_TAG,
     RUN_WORKER_PID_TAG,
     RUN_WORKER_START_TAG,
     RunLauncher,
     WorkerHealth,
-    mark_launch_failed,
-    mark_starting,
-    require_started,
 )
+from opgraph.process_lifetime import pid_exists
+from opgraph_launchers.base import mark_launch_failed, mark_starting, require_started
 from opgraph_launchers.warm_start import Zygote, ZygoteUnavailable, process_start_time
 from opgraph_storage.records import RunRecord
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from opgraph_launchers.base import (
-    RunLauncher,
-    WorkerHealth,
-    mark_starting,
-)
+from opgraph.ports import RunLauncher, WorkerHealth
+from opgraph_launchers.base import mark_starting
 from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:

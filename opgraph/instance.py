@@ -1,8 +1,8 @@
 """The instance: where runs and events are stored and how runs are coordinated and launched.
 
 Kept deliberately small: storage does the I/O, the coordinator and launcher are
-pluggable components named in instance.yaml (loaded by module + class, so this package
-never imports `launchers`).
+pluggable components named in instance.yaml (a plugin's short name, found through its
+entry point, or `{module, class, config}`), typed by the interfaces in `opgraph.ports`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from opgraph.errors import InstanceConfigError, RunNotFound
 from opgraph.events import EventType, make_event
 from opgraph.instance_config import ComponentConfig, InstanceConfig, load_instance_config
+from opgraph.ports import RunCoordinator, RunLauncher
 from opgraph_storage import Storage, create_storage
 from opgraph_storage.records import EventRecord, RunRecord, RunStatus
 
@@ -30,15 +31,21 @@ def home_from_env() -> Path:
     return Path(os.environ.get("OPGRAPH_HOME", DEFAULT_HOME)).resolve()
 
 
-def _load_component(component: ComponentConfig, instance: OpgraphInstance) -> Any:
+def _load_component(component: ComponentConfig, instance: OpgraphInstance, port: type) -> Any:
+    """`cls(instance=..., **config)`, checked to implement `port` (an ABC of opgraph.ports)."""
+    named = f"{component.module}.{component.class_name}"
     try:
         module = importlib.import_module(component.module)
         cls = getattr(module, component.class_name)
     except (ImportError, AttributeError) as exc:
+        raise InstanceConfigError(f"cannot load {named} named in instance.yaml: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, port)):
         raise InstanceConfigError(
-            f"cannot load {component.module}.{component.class_name} named in instance.yaml: {exc}"
-        ) from exc
-    return cls(instance=instance, **component.config)
+            f"{named} named in instance.yaml is not a {port.__name__}: subclass "
+            f"opgraph.ports.{port.__name__}"
+        )
+    constructor: Any = cls  # a subclass of `port`, built with the keywords of its config
+    return constructor(instance=instance, **component.config)
 
 
 class OpgraphInstance:
@@ -74,12 +81,16 @@ class OpgraphInstance:
         return self._storage
 
     @cached_property
-    def run_coordinator(self) -> Any:
-        return _load_component(self.config.run_coordinator, self)
+    def run_coordinator(self) -> RunCoordinator:
+        coordinator: RunCoordinator = _load_component(
+            self.config.run_coordinator, self, RunCoordinator
+        )
+        return coordinator
 
     @cached_property
-    def run_launcher(self) -> Any:
-        return _load_component(self.config.run_launcher, self)
+    def run_launcher(self) -> RunLauncher:
+        launcher: RunLauncher = _load_component(self.config.run_launcher, self, RunLauncher)
+        return launcher
 
     @property
     def compute_logs_dir(self) -> Path:
@@ -95,9 +106,9 @@ class OpgraphInstance:
         # Components built so far (cached_property keeps them in __dict__) release their
         # connections too, e.g. a Celery launcher's broker pool.
         for name in ("run_launcher", "run_coordinator"):
-            close = getattr(self.__dict__.get(name), "close", None)
-            if callable(close):
-                close()
+            component: RunLauncher | RunCoordinator | None = self.__dict__.get(name)
+            if component is not None:
+                component.close()
         if self._storage is not None:
             self._storage.dispose()
 

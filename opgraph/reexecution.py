@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from opgraph.active_execution import ReusedStep
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType
+from opgraph.ports import RUN_WORKER_TAG_PREFIX
 from opgraph_storage.records import FINISHED_STATUSES, RunRecord, RunStatus
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ PARENT_RUN_ID_TAG = "opgraph/parent_run_id"
 ROOT_RUN_ID_TAG = "opgraph/root_run_id"
 STRATEGIES = ("FROM_FAILURE", "ALL_STEPS", "SELECTED")
 # Tags that describe one attempt and must not be copied to the child run.
-_NOT_INHERITED = ("opgraph/run_worker_", "opgraph/reexecution", "opgraph/step_selection")
+_NOT_INHERITED = (RUN_WORKER_TAG_PREFIX, "opgraph/reexecution", "opgraph/step_selection")
 
 
 def create_reexecution_run(

@@ -8,7 +8,6 @@ from typing import Any
 import graphene
 
 from opgraph.instance import OpgraphInstance
-from opgraph_launchers.coordinators import QueuedRunCoordinator
 from opgraph_storage.urls import redact_url
 
 # A daemon heartbeats every few seconds; one silent for this long is reported unhealthy.
@@ -102,17 +101,17 @@ class Instance(graphene.ObjectType):
 
     @staticmethod
     def resolve_run_queue_config(root: OpgraphInstance, _info: Any) -> RunQueueConfig | None:
-        coordinator = root.run_coordinator
-        if not isinstance(coordinator, QueuedRunCoordinator):
+        queue = root.run_coordinator.queue_limits()
+        if queue is None:
             return None
         limits = [
             TagConcurrencyLimit(key=limit.key, value=limit.value, limit=limit.limit)
-            for limit in coordinator.tag_concurrency_limits
+            for limit in queue.tag_concurrency_limits
         ]
         return RunQueueConfig(
-            max_concurrent_runs=coordinator.max_concurrent_runs,
+            max_concurrent_runs=queue.max_concurrent_runs,
             tag_concurrency_limits=limits,
-            dequeue_interval_seconds=coordinator.dequeue_interval_seconds,
+            dequeue_interval_seconds=queue.dequeue_interval_seconds,
         )
 
     @staticmethod

@@ -12,6 +12,7 @@ from typing import Any
 import graphene
 
 from opgraph.errors import RunConfigError, RunNotFound
+from opgraph.ports import RunStatusError
 from opgraph.reexecution import create_reexecution_run
 from opgraph.workspace.runs import create_location_run
 from opgraph_app.graphql import errors as e
@@ -26,7 +27,6 @@ from opgraph_app.graphql.instigator_schema import InstigatorMutations
 from opgraph_app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
 from opgraph_app.graphql.unions import or_error
 from opgraph_app.run_actions import delete_run, submit_or_fail
-from opgraph_launchers.base import RunStatusError
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
 from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 

@@ -14,8 +14,8 @@ import graphene
 import yaml
 from graphene.types.generic import GenericScalar
 
+from opgraph.ports import RUN_WORKER_HOST_TAG
 from opgraph_app.run_views import StepSummary, step_summaries
-from opgraph_launchers.base import RUN_WORKER_HOST_TAG
 from opgraph_storage.records import LIVE_STATUSES, EventRecord, RunRecord
 from opgraph_storage.records import RunsFilter as RunsFilterValue
 from opgraph_storage.records import RunStatus as RunStatusValue

@@ -113,9 +113,7 @@ def _warm_up_launcher(extension: OpgraphExtension) -> None:
     instance = extension.instance
 
     def prepare() -> None:
-        launcher = instance.run_launcher
-        if hasattr(launcher, "prepare"):
-            launcher.prepare()
+        instance.run_launcher.prepare()
 
     threading.Thread(target=prepare, name="opgraph-launcher-warm-up", daemon=True).start()
 

@@ -18,19 +18,17 @@ revoked with SIGKILL. Every decision is an event on the run that says why.
 
 from __future__ import annotations
 
-from typing import Any
-
 from opgraph.daemon.part import DaemonPart, TickReport, move_run
 from opgraph.daemon.step_sweeper import StepTerminator, stop_run_steps, worker_last_seen
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import RunMonitoringConfig
+from opgraph.ports import RUN_WORKER_PID_TAG, RunLauncher, WorkerHealth
 from opgraph_storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
 
 MAX_RUNTIME_TAG = "opgraph/max_runtime_seconds"
 RESUME_ATTEMPTS_TAG = "opgraph/resume_attempts"
 RESUMED_AT_TAG = "opgraph/resumed_at"
-DEAD = "DEAD"  # launchers.base.WorkerHealth.DEAD (a StrEnum): compared as text
 
 S = RunStatus
 
@@ -50,7 +48,7 @@ class RunMonitor(DaemonPart):
         self.interval_seconds = config.poll_interval_seconds
 
     @property
-    def launcher(self) -> Any:
+    def launcher(self) -> RunLauncher:
         return self.instance.run_launcher
 
     def tick(self, now: float) -> TickReport:
@@ -122,7 +120,7 @@ class RunMonitor(DaemonPart):
             return
         stop_run_steps(self.instance, self.terminator, run.run_id, f"run worker {dead}", now)
         attempts = int(run.tags.get(RESUME_ATTEMPTS_TAG, "0") or 0)
-        resumable = getattr(self.launcher, "supports_resume", False)
+        resumable = self.launcher.supports_resume
         if resumable and attempts < self.config.max_resume_run_attempts:
             self._resume(run, now, dead, attempts + 1)
             report.count("resumed")
@@ -137,11 +135,10 @@ class RunMonitor(DaemonPart):
 
     def _dead_reason(self, run: RunRecord, now: float) -> str | None:
         launcher = self.launcher
-        if getattr(launcher, "supports_health_check", False):
-            health = str(launcher.check_run_worker_health(run))
-            if health == DEAD:
-                pid = run.tags.get("opgraph/run_worker_pid", "?")
-                return f"(pid {pid}) is no longer running"
+        health = launcher.check_run_worker_health(run) if launcher.supports_health_check else None
+        if health is WorkerHealth.DEAD:
+            pid = run.tags.get(RUN_WORKER_PID_TAG, "?")
+            return f"(pid {pid}) is no longer running"
         seen = max(worker_last_seen(run), float(run.tags.get(RESUMED_AT_TAG, "0") or 0))
         silent = now - seen
         if silent > self.config.worker_heartbeat_timeout_seconds:
@@ -168,13 +165,13 @@ class RunMonitor(DaemonPart):
                 )
             ]
         )
-        if getattr(self.launcher, "supports_terminate", False):
+        if self.launcher.supports_terminate:
             self.launcher.terminate(run.run_id)  # a hung worker must not run on beside the new one
         self.launcher.resume_run(self.instance.get_run(run.run_id))
 
     def _end(self, run: RunRecord, now: float, status: RunStatus, message: str) -> None:
         """Kill the worker and its steps first, then record the end (only if still live)."""
-        if getattr(self.launcher, "supports_terminate", False):
+        if self.launcher.supports_terminate:
             self.launcher.terminate(run.run_id)
         steps_status = (
             StepAttemptStatus.CANCELED if status is S.CANCELED else StepAttemptStatus.LOST

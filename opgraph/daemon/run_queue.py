@@ -16,37 +16,17 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from opgraph.daemon.part import DaemonPart, TickReport, move_run
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import TagConcurrencyLimit
+from opgraph.ports import QueueLimits
 from opgraph_storage.records import RunRecord, RunStatus
 
 PRIORITY_TAG = "opgraph/priority"
 CLAIM_TTL_SECONDS = 120.0  # a launch takes milliseconds; a claim this old is a dead daemon's
 MAX_WAIT_SLICE_SECONDS = 0.5  # how soon a waiting queue notices it should stop
-
-
-@dataclass(frozen=True)
-class QueueLimits:
-    max_concurrent_runs: int = 10  # -1: no limit; 0: paused
-    tag_concurrency_limits: tuple[TagConcurrencyLimit, ...] = ()
-
-    @classmethod
-    def of(cls, coordinator: Any) -> QueueLimits | None:
-        """The queued coordinator's limits; None for a coordinator that queues nothing.
-        (Read by attribute: opgraph does not import launchers.)"""
-        if not hasattr(coordinator, "tag_concurrency_limits"):
-            return None
-        return cls(
-            int(coordinator.max_concurrent_runs),
-            tuple(
-                TagConcurrencyLimit.model_validate(t) for t in coordinator.tag_concurrency_limits
-            ),
-        )
 
 
 def priority(run: RunRecord) -> int:
@@ -117,9 +97,9 @@ class RunQueue(DaemonPart):
     def __init__(self, instance: OpgraphInstance, daemon_id: str):
         self.instance = instance
         self.daemon_id = daemon_id
-        coordinator = instance.run_coordinator
-        self.limits = QueueLimits.of(coordinator)
-        self.interval_seconds = float(getattr(coordinator, "dequeue_interval_seconds", 5.0))
+        self.limits = instance.run_coordinator.queue_limits()
+        if self.limits is not None:
+            self.interval_seconds = self.limits.dequeue_interval_seconds
 
     def tick(self, now: float) -> TickReport:
         report = TickReport()

@@ -315,8 +315,8 @@ def test_a_resumed_run_worker_follows_the_attempts_its_predecessor_dispatched(
 ):
     """The run worker dies while a worker runs its step: the resumed one adopts that
     attempt instead of publishing the step again, so the op runs once."""
+    from opgraph.ports import RUN_WORKER_PID_TAG
     from opgraph.run_worker import run_worker
-    from opgraph_launchers.base import RUN_WORKER_PID_TAG
 
     celery_fleet.start_worker("adopt")
     instance = celery_fleet.instance

@@ -7,9 +7,9 @@ import time
 from opgraph import OpgraphInstance, reconstructable
 from opgraph.daemon.monitoring import RESUME_ATTEMPTS_TAG, RunMonitor
 from opgraph.instance_config import InstanceConfig, RunMonitoringConfig
+from opgraph.ports import RUN_WORKER_PID_TAG
 from opgraph.submit import submit_job_run
 from opgraph_celery.run_launcher import RUN_TASK_TAG
-from opgraph_launchers.base import RUN_WORKER_PID_TAG
 from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 from tests.fleet import jobs
 

@@ -3,7 +3,7 @@ import pytest
 from opgraph.errors import RunNotFound
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
-from opgraph_launchers.base import RunStatusError
+from opgraph.ports import RunStatusError
 from opgraph_launchers.coordinators import ImmediateRunCoordinator, QueuedRunCoordinator
 from opgraph_launchers.testing import InMemoryRunLauncher
 from opgraph_storage.records import RunStatus

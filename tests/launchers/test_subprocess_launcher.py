@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from opgraph.instance import OpgraphInstance
+from opgraph.ports import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RunStatusError
 from opgraph_launchers import subprocess_launcher
-from opgraph_launchers.base import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RunStatusError
 from opgraph_launchers.subprocess_launcher import SubprocessRunLauncher
 from opgraph_storage.records import FINISHED_STATUSES, RunRecord, RunStatus
 
@@ -203,7 +203,7 @@ def test_health_is_unknown_without_a_local_pid(instance, jobs_file):
 
 # -- warm start (zygote) and cold start -------------------------------------------------------
 def test_workers_are_forked_from_the_zygote_and_named_by_pid_and_start_time(instance, jobs_file):
-    from opgraph_launchers.base import RUN_WORKER_START_TAG
+    from opgraph.ports import RUN_WORKER_START_TAG
     from opgraph_launchers.warm_start import process_start_time
 
     launcher = instance.run_launcher
@@ -225,7 +225,7 @@ def test_workers_are_forked_from_the_zygote_and_named_by_pid_and_start_time(inst
 
 
 def test_a_start_time_that_does_not_match_is_another_process(instance, jobs_file):
-    from opgraph_launchers.base import RUN_WORKER_START_TAG
+    from opgraph.ports import RUN_WORKER_START_TAG
 
     run = create(instance, jobs_file, "hello_job")
     other = subprocess.Popen(["sleep", "30"], start_new_session=True)
