@@ -134,7 +134,7 @@ def start(
     home = current_instance().home
     from opgraph_celery.celery_app import instance_celery_config
 
-    command = [sys.executable, "-m", "celery", "-A", "opgraph_celery", "worker"]
+    command = [sys.executable, "-P", "-m", "celery", "-A", "opgraph_celery", "worker"]
     command += ["-Q", queues or instance_celery_config(home).default_queue]
     if concurrency:
         command += ["--concurrency", str(concurrency)]

@@ -66,7 +66,7 @@ class LocalWorkers:
         }
         command = [
             *(prefix or []),
-            sys.executable, "-m", "celery", "-A", "celery_executor", "worker",
+            sys.executable, "-P", "-m", "celery", "-A", "opgraph_celery", "worker",
             "-Q", ",".join(queues or [self.default_queue]),
             "--concurrency", str(concurrency),
             "-n", self.node(name),

@@ -157,7 +157,7 @@ def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
             )
         else:
             # Outputs the database IO manager stores travel with the completion.
-            with state.instance.storage.collect_outputs() as outputs:
+            with state.instance.storage.collect_outputs() as outputs, state.running(payload.run_id):
                 run_step(env, step, events.emit)  # its first event, the start, claims
         status = StepAttemptStatus.SUCCESS if events.succeeded else StepAttemptStatus.FAILURE
         recorded = events.complete(status, outputs)
@@ -235,7 +235,6 @@ def execute_run(payload: dict[str, Any]) -> str:
     import subprocess
     import sys
 
-    from opgraph_celery.local_workers import PROJECT_ROOT
     from opgraph_storage.records import RunStatus
 
     run_id = str(payload.get("run_id", ""))
@@ -244,7 +243,9 @@ def execute_run(payload: dict[str, Any]) -> str:
     if run is None:
         log.error("run task for unknown run %r dropped", run_id)
         return "unknown run"
-    command = [sys.executable, "-m", "opgraph.run_worker", run_id]
+    # -P: the run worker's directory is the user's project, whose `app.py` or `storage.py`
+    # must not shadow anything (the project's modules load through opgraph.user_code).
+    command = [sys.executable, "-P", "-m", "opgraph.run_worker", run_id]
     if run.status is RunStatus.STARTED:
         beat = run.worker_heartbeat_at or run.started_at or 0
         requested = payload.get("resume_requested_at")
@@ -256,13 +257,7 @@ def execute_run(payload: dict[str, Any]) -> str:
         command.append("--resume")
     elif run.status is not RunStatus.STARTING:
         return f"run is {run.status.value}"
-    env = {
-        **os.environ,
-        "OPGRAPH_HOME": str(state.instance.home),
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p
-        ),
-    }
+    env = {**os.environ, "OPGRAPH_HOME": str(state.instance.home)}
     cwd = (run.code_pointer or {}).get("working_directory")
     # The run worker gets SIGTERM if this task's process dies.
     process = subprocess.Popen(command, env=env, cwd=cwd, preexec_fn=die_with_parent)

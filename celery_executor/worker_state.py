@@ -1,5 +1,11 @@
 """What a warm worker process keeps between tasks: the instance, loaded jobs, and the
-step environment (plan, resources) of the runs it recently served."""
+step environment (plan, resources) of the runs it recently served.
+
+One worker may serve runs of several code locations. Each run's job is loaded into its
+location's own module table (`opgraph.user_code`, kept per location and code version), and
+that location is active, alone, while the run's resources are built or torn down and while
+its ops run (`RunEnvironment.running`); the prefork pool runs one task per process at a
+time, so a step never sees another location's modules."""
 
 from __future__ import annotations
 
@@ -9,9 +15,9 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from opgraph.code_pointer import load_job
 from opgraph.context import RunInfo
@@ -20,6 +26,7 @@ from opgraph.plan import ExecutionPlan
 from opgraph.resources import build_resources
 from opgraph.run_config import job_resource_defs, validate_run_config
 from opgraph.step_runner import StepEnvironment
+from opgraph.user_code import running
 
 log = logging.getLogger("opgraph.celery")
 
@@ -33,6 +40,11 @@ KEEPER_TICK_SECONDS = 0.05
 class _RunEnvironment:
     env: StepEnvironment
     resources: ExitStack
+    job: Any
+
+    def close(self) -> None:
+        with running(self.job):  # resource teardown is user code too
+            self.resources.close()
 
 
 class RunningAttempt(Protocol):
@@ -105,14 +117,15 @@ class WorkerState:
             return cached.env
         run = self.instance.get_run(run_id)
         job = load_job(run.code_pointer or {}, run.job_name)
-        resolved = validate_run_config(job, run.run_config)
-        plan = ExecutionPlan.build(job, resolved)
         stack = ExitStack()
-        resources = stack.enter_context(
-            build_resources(
-                job_resource_defs(job), resolved.resource_configs, self.instance, run_id
+        with running(job):
+            resolved = validate_run_config(job, run.run_config)
+            plan = ExecutionPlan.build(job, resolved)
+            resources = stack.enter_context(
+                build_resources(
+                    job_resource_defs(job), resolved.resource_configs, self.instance, run_id
+                )
             )
-        )
         env = StepEnvironment(
             run=RunInfo(run.run_id, run.job_name, dict(run.tags), dict(run.run_config)),
             plan=plan,
@@ -121,11 +134,16 @@ class WorkerState:
             capture="fd",
             instance=self.instance,
         )
-        self._runs[run_id] = _RunEnvironment(env, stack)
+        self._runs[run_id] = _RunEnvironment(env, stack, job)
         while len(self._runs) > MAX_CACHED_RUNS:
             _, oldest = self._runs.popitem(last=False)
-            oldest.resources.close()
+            oldest.close()
         return env
+
+    def running(self, run_id: str) -> AbstractContextManager[Any]:
+        """The run's code location active while its step runs."""
+        cached = self._runs.get(run_id)
+        return running(cached.job if cached is not None else None)
 
 
 _state: WorkerState | None = None

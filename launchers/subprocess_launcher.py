@@ -130,7 +130,7 @@ class SubprocessRunLauncher(RunLauncher):
     ) -> subprocess.Popen[bytes]:
         with open(log_path, "ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", RUN_WORKER_MODULE, *args],
+                [sys.executable, "-P", "-m", RUN_WORKER_MODULE, *args],  # -P: cwd shadows nothing
                 env=env,
                 cwd=cwd if cwd and Path(cwd).is_dir() else None,
                 stdin=subprocess.DEVNULL,

@@ -73,7 +73,7 @@ class Zygote:
         try:
             with open(self._log_path, "ab") as log:
                 process = subprocess.Popen(
-                    [self._executable, "-m", ZYGOTE_MODULE],
+                    [self._executable, "-P", "-m", ZYGOTE_MODULE],  # -P: cwd shadows nothing
                     env=self._env,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,

@@ -51,10 +51,8 @@ def _run_child(request: dict[str, Any]) -> int:
     cwd = request.get("cwd")
     if cwd and os.path.isdir(cwd):
         os.chdir(cwd)
-    sys.path[0] = os.getcwd()
-    for entry in reversed(request["env"].get("PYTHONPATH", "").split(os.pathsep)):
-        if entry and entry not in sys.path:
-            sys.path.insert(1, entry)
+    # sys.path stays the zygote's: it runs with -P (no working directory on it), as a cold
+    # start does; the run's own modules load through opgraph.user_code, never sys.path.
     args = request.get("args") or [request["run_id"]]  # e.g. [run_id, "--resume"]
     sys.argv = ["opgraph.run_worker", *args]
     from opgraph import run_worker

@@ -38,7 +38,9 @@ from opgraph_app.dev.processes import (
 from opgraph_storage.records import RunsFilter, RunStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
-FLASK = [sys.executable, "-m", "flask", "--app", "app"]
+# Run from the user's project: -P, and not `flask --app` (which puts the directory on
+# sys.path), so its app.py or storage.py is never what an import finds.
+FLASK = [sys.executable, "-P", "-m", "opgraph_app"]
 DAEMON_COMMAND = ["daemon", "run"]
 WORKER_HEARTBEAT_PREFIX = "celery_worker:"
 READY_TIMEOUT = 60.0

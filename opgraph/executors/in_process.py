@@ -10,6 +10,7 @@ from opgraph.execution import RunContext
 from opgraph.resources import build_resources
 from opgraph.run_config import job_resource_defs
 from opgraph.step_runner import StepEnvironment, run_step
+from opgraph.user_code import running
 from opgraph_storage.records import EventRecord
 
 
@@ -22,9 +23,13 @@ class InProcessExecutor:
 
     def execute(self, ctx: RunContext, active: ActiveExecution) -> None:
         resource_defs = job_resource_defs(ctx.job, in_process=ctx.in_process)
-        with build_resources(
-            resource_defs, ctx.plan.run_config.resource_configs, ctx.instance, ctx.run.run_id
-        ) as resources:
+        # The job's code location is active while its resources and ops run (user_code).
+        with (
+            running(ctx.job),
+            build_resources(
+                resource_defs, ctx.plan.run_config.resource_configs, ctx.instance, ctx.run.run_id
+            ) as resources,
+        ):
             env = StepEnvironment(
                 run=ctx.run_info,
                 plan=ctx.plan,

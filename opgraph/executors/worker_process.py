@@ -26,6 +26,7 @@ def worker_main(conn: Connection, spec: dict[str, Any]) -> None:
     from opgraph.run_config import job_resource_defs, validate_run_config
     from opgraph.step_runner import StepEnvironment, run_step
     from opgraph.steps import ExecutionStep
+    from opgraph.user_code import running
 
     try:
         job = load_job(spec["code_pointer"], spec["job_name"])
@@ -37,9 +38,13 @@ def worker_main(conn: Connection, spec: dict[str, Any]) -> None:
         conn.send(("load_error", "".join(traceback.format_exception(exc))))
         return
     run = RunInfo(spec["run_id"], job.name, spec["run_tags"], spec["run_config"])
-    with build_resources(
-        job_resource_defs(job), resolved.resource_configs, instance, run.run_id
-    ) as resources:
+    # The job's code location stays active for this process's life: it runs only this job.
+    with (
+        running(job),
+        build_resources(
+            job_resource_defs(job), resolved.resource_configs, instance, run.run_id
+        ) as resources,
+    ):
         env = StepEnvironment(
             run=run,
             plan=plan,

@@ -10,9 +10,11 @@ import datetime as dt
 import json
 import threading
 import time
+import traceback
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from opgraph.definitions_repo import Definitions
@@ -26,6 +28,7 @@ from opgraph.schedules import (
     TickResult,
 )
 from opgraph.snapshots import job_snapshot, schedule_snapshot, sensor_snapshot
+from opgraph.user_code import Location, code_version, find_definitions, is_user_file, remember
 from opgraph.workspace.base import (
     CodeLocation,
     CodeLocationError,
@@ -39,14 +42,13 @@ from opgraph.workspace.base import (
     SensorSnapshot,
     TickEvaluation,
 )
-from opgraph.workspace.user_code import (
-    LoadedCode,
-    code_version,
-    error_info,
-    forget,
-    load_user_code,
-    source_files,
-)
+
+
+@dataclass(frozen=True)
+class LoadedCode:
+    location: Location  # its own module table: active while its code runs
+    definitions: Definitions
+    attribute: str | None  # the module attribute holding the Definitions, if any
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,11 @@ class _Loaded:
 class InProcessCodeLocation(CodeLocation):
     """`origin`: {"python_file": path} or {"python_module": name}, plus optional
     "working_directory" and "attribute" (the name of the module's Definitions).
-    With `load=False` it stays LOADING until `reload()` (the code server answers meanwhile)."""
+    With `load=False` it stays LOADING until `reload()` (the code server answers meanwhile).
+
+    Each load imports the code into a fresh `opgraph.user_code.Location` (a module table of
+    its own), and every call into user code activates it: several of these in one process
+    (the in-process workspace) never share a module, even when their files share names."""
 
     def __init__(self, name: str, origin: Mapping[str, Any], load: bool = True):
         super().__init__(name)
@@ -82,33 +88,38 @@ class InProcessCodeLocation(CodeLocation):
     # -- loading ------------------------------------------------------------------------------
     def reload(self) -> LocationStatus:
         with self._lock:
-            previous = self._loaded.code
-            if previous is not None:
-                forget(previous.user_modules)
-            elif self.origin.get("python_module"):
-                forget([self.origin["python_module"]])
             self._loaded = self._load()
             return self._loaded.status
 
     def _load(self) -> _Loaded:
         try:
-            code = load_user_code(self.origin)
-            definitions = code.definitions
-            jobs = tuple(job_snapshot(job) for job in definitions.jobs)
-            schedules = tuple(schedule_snapshot(s) for s in definitions.schedules)
-            sensors = tuple(sensor_snapshot(s) for s in definitions.sensors)
+            location = Location(self.origin)
+            module = location.load()
+            with location.active():  # snapshots call user code (config classes, defaults)
+                definitions, attribute = find_definitions(module, self.origin.get("attribute"))
+                jobs = tuple(job_snapshot(job) for job in definitions.jobs)
+                schedules = tuple(schedule_snapshot(s) for s in definitions.schedules)
+                sensors = tuple(sensor_snapshot(s) for s in definitions.sensors)
         except Exception as exc:  # broken user code is a state of the location, not a crash
             return _Loaded(self._status(LocationState.ERROR, error=error_info(exc)))
-        version = code_version(source_files(self.origin, code.user_modules))
-        status = self._status(LocationState.LOADED, version=version)
-        return _Loaded(status, code, jobs, schedules, sensors)
+        remember(location, definitions.jobs)
+        status = self._status(LocationState.LOADED, version=location.version)
+        return _Loaded(
+            status, LoadedCode(location, definitions, attribute), jobs, schedules, sensors
+        )
 
     def _status(
         self, state: LocationState, version: str | None = None, error: ErrorInfo | None = None
     ) -> LocationStatus:
         if version is None and self.origin.get("python_file"):
-            version = code_version(source_files(self.origin, []))  # edits show even if broken
+            file = str(Path(self.origin["python_file"]).resolve())
+            version = code_version([file])  # edits show even if broken
         return LocationStatus(self.name, state, version, error, dict(self.origin), time.time())
+
+    def _active(self) -> Any:
+        code = self._loaded.code
+        assert code is not None
+        return code.location.active()
 
     def _definitions(self) -> Definitions:
         loaded = self._loaded
@@ -147,14 +158,16 @@ class InProcessCodeLocation(CodeLocation):
     def validate_run_config(self, job_name: str, run_config: Mapping[str, Any] | None) -> list[str]:
         job = self._job(job_name)
         try:
-            ExecutionPlan.build(job, validate_run_config(job, run_config))
+            with self._active():  # Config classes are user code
+                ExecutionPlan.build(job, validate_run_config(job, run_config))
         except RunConfigError as exc:
             return list(exc.errors)
         return []
 
     def execution_plan(self, job_name: str, run_config: Mapping[str, Any] | None) -> dict[str, Any]:
         job = self._job(job_name)
-        return ExecutionPlan.build(job, validate_run_config(job, run_config)).to_snapshot()
+        with self._active():
+            return ExecutionPlan.build(job, validate_run_config(job, run_config)).to_snapshot()
 
     def code_pointer(self, job_name: str) -> dict[str, Any]:
         self._job(job_name)
@@ -181,7 +194,8 @@ class InProcessCodeLocation(CodeLocation):
         try:
             timezone = zoneinfo.ZoneInfo(schedule.execution_timezone or "UTC")
             when = dt.datetime.fromtimestamp(scheduled_time, timezone)
-            result = schedule.evaluate_tick(ScheduleEvaluationContext(when))
+            with self._active():
+                result = schedule.evaluate_tick(ScheduleEvaluationContext(when))
             return _tick(result)
         except Exception as exc:  # user code raised: the tick records the error
             return TickEvaluation(error=error_info(exc))
@@ -196,7 +210,9 @@ class InProcessCodeLocation(CodeLocation):
             raise DefinitionNotFound(self._missing("sensor", name, definitions.sensors)) from None
         context = SensorEvaluationContext(cursor=cursor, last_run_key=last_run_key)
         try:
-            return _tick(sensor.evaluate_tick(context))
+            with self._active():
+                result = sensor.evaluate_tick(context)
+            return _tick(result)
         except Exception as exc:
             return TickEvaluation(error=error_info(exc), cursor=cursor)
 
@@ -220,3 +236,32 @@ def _tick(result: TickResult) -> TickEvaluation:
         skip_message=result.skip_message,
         cursor=result.cursor,
     )
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """The error with its traceback, and the user file and line it points at."""
+    file: str | None = None
+    line: int | None = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        file, line = exc.filename, exc.lineno
+    else:
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if is_user_file(frame.filename):
+                file, line = frame.filename, frame.lineno
+                break
+    return ErrorInfo(
+        message=f"{type(exc).__name__}: {exc}",
+        traceback=_user_traceback(exc),
+        file=str(Path(file).resolve()) if file else None,
+        line=line,
+        error_class=type(exc).__name__,
+    )
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the first user frame on: our loader's frames are noise there."""
+    summary = traceback.TracebackException.from_exception(exc)
+    frames = list(summary.stack)
+    first = next((i for i, frame in enumerate(frames) if is_user_file(frame.filename)), 0)
+    summary.stack = traceback.StackSummary.from_list(frames[first:])
+    return "".join(summary.format())

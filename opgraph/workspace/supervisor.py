@@ -79,7 +79,8 @@ class CodeServerProcess:
         return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONUNBUFFERED": "1"}
 
     def _command(self) -> list[str]:
-        command = [sys.executable, "-m", CODE_SERVER_MODULE, "--port", "0"]
+        # -P: run in the location's directory, its app.py or storage.py shadow nothing.
+        command = [sys.executable, "-P", "-m", CODE_SERVER_MODULE, "--port", "0"]
         command += ["--location-name", self.name, "--port-file", str(self.port_file)]
         command += ["--parent-pid", str(os.getpid())]
         if self.origin.get("python_file"):
