@@ -181,27 +181,27 @@ def shared_names_location(root: Path, name: str, factor: int) -> Path:
 
 
 def pinned_location(root: Path, name: str) -> Path:
-    """A location whose op reports the version of the installed package `pinlib`."""
+    """A location whose op (and schedule) report the version of the installed package
+    `pinlib`, imported where it is used: the run worker that only builds the plan never
+    needs it, the process that runs the op (its own interpreter's) does."""
     return _write(
         root,
         {
             "reporting.py": _REPORTER,
             "jobs.py": f'''
-            import pinlib
             from reporting import report
 
-            from opgraph import Definitions, job, op
+            from opgraph import Definitions, RunRequest, job, op, schedule
 
 
             @op
             def which_pinlib(context) -> str:
                 import sys
 
+                import pinlib
+
                 return report(
-                    context,
-                    location="{name}",
-                    pinlib=pinlib.__version__,
-                    python=sys.executable,
+                    context, location="{name}", pinlib=pinlib.__version__, prefix=sys.prefix
                 )["pinlib"]
 
 
@@ -210,7 +210,14 @@ def pinned_location(root: Path, name: str) -> Path:
                 which_pinlib()
 
 
-            defs = Definitions(jobs=[pinned])
+            @schedule(cron_schedule="0 * * * *", job=pinned)
+            def hourly(context):
+                import pinlib
+
+                return RunRequest(tags={{"pinlib": pinlib.__version__}})
+
+
+            defs = Definitions(jobs=[pinned], schedules=[hourly])
             ''',
         },
     )
