@@ -7,7 +7,6 @@ import logging
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -19,32 +18,9 @@ from opgraph_app.cli_locations import WORKSPACE_OPTION
 from opgraph_app.extension import current_instance
 from opgraph_app.logging_setup import configure_logging
 from opgraph_app.workspace import open_workspace, workspace_path
-from opgraph_storage.records import StepAttempt
 
 daemon_cli = CommandGroup("daemon", help="Run the daemon (schedules, sensors, run queue, ...).")
 log = logging.getLogger("opgraph.daemon")
-
-
-class CeleryStepTerminator:
-    """Revokes step tasks on the instance's Celery broker (the app is built on first use,
-    so a daemon of an instance without Celery never connects to a broker)."""
-
-    def __init__(self, home: Path):
-        self.home = home
-        self._app: Any = None
-
-    def revoke(self, attempt: StepAttempt, terminate: bool) -> None:
-        try:
-            if self._app is None:
-                from opgraph_celery.celery_app import instance_celery_config, make_celery_app
-
-                self._app = make_celery_app(instance_celery_config(self.home))
-            destination = [attempt.hostname] if terminate and attempt.hostname else None
-            self._app.control.revoke(
-                attempt.attempt_id, terminate=terminate, signal="SIGKILL", destination=destination
-            )
-        except Exception as exc:  # the attempt is marked in storage whatever the broker says
-            log.warning("could not revoke step attempt %s: %s", attempt.attempt_id, exc)
 
 
 @daemon_cli.command("run")
@@ -63,7 +39,7 @@ def run(workspace_file: str | None) -> None:
     workspace = open_workspace(workspace_path(workspace_file))
     try:
         instance.run_launcher.prepare()  # e.g. the warm zygote run workers fork from
-        parts = build_parts(instance, workspace, daemon_id, CeleryStepTerminator(instance.home))
+        parts = build_parts(instance, workspace, daemon_id)
         click.echo(f"daemon {daemon_id}: parts {', '.join(p.name for p in parts)}")
         Daemon(instance, parts, daemon_id).run(stop)
     finally:

@@ -36,6 +36,7 @@ from prometheus_client.registry import Collector
 
 from opgraph.instance import OpgraphInstance
 from opgraph_app.extension import current_instance
+from opgraph_celery.config import instance_celery_section
 from opgraph_storage.base import StorageError
 from opgraph_storage.stats import Histogram, InstanceStats, instance_stats
 
@@ -162,7 +163,7 @@ def _celery_app(instance: OpgraphInstance) -> Any:
     if cached is None:
         from opgraph_celery.celery_app import make_celery_app
 
-        cached = make_celery_app(instance.config.celery)
+        cached = make_celery_app(instance_celery_section(instance))
         # A scrape must answer within Prometheus' timeout: a down broker fails at once.
         cached.conf.broker_transport_options = {
             **cached.conf.broker_transport_options,

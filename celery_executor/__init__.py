@@ -12,9 +12,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from opgraph.executors.definitions import CELERY_EXECUTOR_CLASS, CeleryRunConfig, ExecutorDefinition
+from opgraph.executors.definitions import ExecutorDefinition
+from opgraph_celery.config import CeleryRunConfig
 
-celery_executor = ExecutorDefinition("celery", CeleryRunConfig, CELERY_EXECUTOR_CLASS)
+# Also the `opgraph.executors` entry point `celery`: `execution: {config: {celery: {...}}}`.
+celery_executor = ExecutorDefinition(
+    "celery", CeleryRunConfig, f"{__name__}.executor:CeleryExecutor"
+)
 
 
 @cache

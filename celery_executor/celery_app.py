@@ -10,13 +10,15 @@ from celery import Celery
 from celery.signals import setup_logging
 
 from opgraph.instance import home_from_env
-from opgraph.instance_config import CeleryConfig, load_instance_config
+from opgraph.instance_config import load_instance_config
 from opgraph.logs import add_log_context_provider, configure_logging, log_format
+from opgraph_celery.config import CeleryConfig
 from opgraph_celery.settings import celery_settings
 
 
 def instance_celery_config(home: Path | None = None) -> CeleryConfig:
-    return load_instance_config(home or home_from_env()).celery
+    """The instance's `celery:` section (this plugin's own, composed into instance.yaml)."""
+    return load_instance_config(home or home_from_env()).section("celery", CeleryConfig)
 
 
 def make_celery_app(config: CeleryConfig | None = None) -> Celery:

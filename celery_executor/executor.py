@@ -18,11 +18,11 @@ from opgraph.active_execution import ActiveExecution
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType, make_event
 from opgraph.execution import RunContext
-from opgraph.executors.definitions import CeleryRunConfig
 from opgraph.resources import InMemoryIOManager, mem_io_manager
 from opgraph.run_config import job_resource_defs
 from opgraph.steps import ExecutionStep
 from opgraph_celery.celery_app import instance_celery_config, make_celery_app
+from opgraph_celery.config import CeleryRunConfig
 from opgraph_celery.lost_messages import held_messages
 from opgraph_celery.settings import STEP_TASK, broker_priority, celery_settings, is_redis
 from opgraph_storage.records import StepAttempt, StepAttemptStatus

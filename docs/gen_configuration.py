@@ -3,8 +3,10 @@
     python docs/gen_configuration.py          # rewrite docs/configuration.md
     python docs/gen_configuration.py --check  # exit 1 if it is stale (tests do this)
 
-Every key, type, default and description comes from `opgraph/instance_config.py`, so the
-reference cannot drift from the code: change a Field there and regenerate.
+Every key, type, default and description comes from the models: `opgraph/instance_config.py`
+for the core sections, and each installed plugin's own model for its run launchers, run
+coordinators and sections (entry points, see `opgraph/plugins.py`), so the reference
+cannot drift from the code: change a Field and regenerate.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from opgraph import instance_config as ic  # noqa: E402
 from opgraph.config_files import is_model, unwrap  # noqa: E402
 
 TARGET = ROOT / "docs" / "configuration.md"
-COMPONENTS = {"run_coordinator": ic.COORDINATORS, "run_launcher": ic.LAUNCHERS}
+COMPONENTS = {kind: ic.component_plugins(kind) for kind in ("run_coordinator", "run_launcher")}
 
 HEADER = """\
 # Configuration reference: instance.yaml
@@ -76,7 +78,7 @@ def default_value(name: str, field: FieldInfo, parent: BaseModel | None) -> Any:
 
 def default_text(name: str, field: FieldInfo, parent: BaseModel | None) -> str:
     if name in COMPONENTS:
-        return f"`{next(iter(COMPONENTS[name]))}`"
+        return f"`{ic.default_component(name)}`"
     if field.default is PydanticUndefined and field.default_factory is None:
         return "required"
     value = default_value(name, field, parent)
@@ -114,7 +116,7 @@ def table(rows: Iterator[tuple[str, str, str, str]]) -> list[str]:
 
 def render() -> str:
     out = [HEADER]
-    for name, field in ic.InstanceConfig.model_fields.items():
+    for name, field in ic.instance_config_model().model_fields.items():
         out.append(f"## `{name}`\n")
         out.append(_cell(field.description or "") + "\n")
         if name in COMPONENTS:
@@ -128,18 +130,18 @@ def render() -> str:
 
 def component_section(kind: str) -> list[str]:
     lines = [
-        f"Give a short name (`{kind}: {next(iter(COMPONENTS[kind]))}`), a short name with "
+        f"Give a short name (`{kind}: {ic.default_component(kind)}`), a short name with "
         f"options (`{kind}: {{NAME: {{option: value}}}}`), or your own class as "
         "`{module: my.module, class: MyClass, config: {...}}` (constructed as "
         "`MyClass(instance=..., **config)`).\n",
     ]
     for short, spec in COMPONENTS[kind].items():
-        doc = " ".join((spec.options.__doc__ or "").split())
+        doc = " ".join((spec.config_model.__doc__ or "").split())
         lines.append(f"### `{kind}: {short}` — `{spec.module}.{spec.class_name}`\n")
         if doc:
             lines.append(doc + "\n")
-        if spec.options.model_fields:
-            lines += table(model_rows(spec.options, f"{kind}.{short}."))
+        if spec.config_model.model_fields:
+            lines += table(model_rows(spec.config_model, f"{kind}.{short}."))
             lines.append("")
     return lines
 

@@ -19,7 +19,12 @@ from typing import Any
 
 from opgraph.errors import InstanceConfigError, RunNotFound
 from opgraph.events import EventType, make_event
-from opgraph.instance_config import ComponentConfig, InstanceConfig, load_instance_config
+from opgraph.instance_config import (
+    ComponentConfig,
+    InstanceConfig,
+    default_instance_config,
+    load_instance_config,
+)
 from opgraph.ports import RunCoordinator, RunLauncher
 from opgraph_storage import Storage, create_storage
 from opgraph_storage.records import EventRecord, RunRecord, RunStatus
@@ -65,7 +70,7 @@ class OpgraphInstance:
     def ephemeral(cls, home: Path | str | None = None) -> OpgraphInstance:
         """A throwaway SQLite instance in a temporary directory (execute_in_process)."""
         home_path = Path(home) if home else Path(tempfile.mkdtemp(prefix="opgraph-"))
-        return cls(home_path, InstanceConfig())
+        return cls(home_path, default_instance_config())
 
     def ride_out_database_outages(self) -> None:
         """For services with work in flight: wait `storage.reconnect_timeout_seconds` for

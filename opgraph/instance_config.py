@@ -10,8 +10,9 @@ happens on string scalars only.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import (
@@ -24,8 +25,11 @@ from pydantic import (
     model_validator,
 )
 
+from opgraph import plugins
 from opgraph.config_files import field_model, is_model, read_mapping, validate
 from opgraph.errors import InstanceConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 INSTANCE_FILE = "instance.yaml"
 DEFAULT_SQLITE_DIR = "storage"
@@ -144,79 +148,16 @@ class TagConcurrencyLimit(_Strict):
         return self
 
 
-class ImmediateCoordinatorConfig(_Strict):
-    """Launches every submitted run at once; no options."""
-
-
-class QueuedCoordinatorConfig(_Strict):
-    max_concurrent_runs: int = Field(
-        10, ge=-1, description="Runs in progress at once; -1 means no limit, 0 pauses dequeuing."
-    )
-    tag_concurrency_limits: list[TagConcurrencyLimit] = Field(
-        default_factory=list, description="Further limits on runs carrying given tags."
-    )
-    dequeue_interval_seconds: float = Field(
-        5.0, gt=0, description="How often the daemon looks at the queue."
-    )
-
-
-class SubprocessLauncherConfig(_Strict):
-    terminate_grace_seconds: float = Field(
-        10.0, ge=0, description="After SIGTERM, wait this long before sending SIGKILL."
-    )
-    warm_start: bool = Field(
-        True,
-        description="Fork run workers from a warm parent that has imported opgraph already "
-        "(Linux); false starts a new interpreter per run.",
-    )
-
-
-class CeleryLauncherConfig(_Strict):
-    """Sends each run worker as a task to the Celery fleet (see the `celery` section)."""
-
-    queue: str = Field("runs", min_length=1, description="Queue the run tasks go to.")
-    heartbeat_timeout_seconds: float = Field(
-        60, gt=0, description="A run worker silent this long is reported DEAD by health checks."
-    )
-
-
-class _ShortName(BaseModel):
-    module: str
-    class_name: str
-    options: type[BaseModel]
-
-
-COORDINATORS = {
-    "immediate": _ShortName(
-        module="opgraph_launchers.coordinators",
-        class_name="ImmediateRunCoordinator",
-        options=ImmediateCoordinatorConfig,
-    ),
-    "queued": _ShortName(
-        module="opgraph_launchers.coordinators",
-        class_name="QueuedRunCoordinator",
-        options=QueuedCoordinatorConfig,
-    ),
-}
-LAUNCHERS = {
-    "subprocess": _ShortName(
-        module="opgraph_launchers.subprocess_launcher",
-        class_name="SubprocessRunLauncher",
-        options=SubprocessLauncherConfig,
-    ),
-    "celery": _ShortName(
-        module="opgraph_celery.run_launcher",
-        class_name="CeleryRunLauncher",
-        options=CeleryLauncherConfig,
-    ),
-}
-_SHORT_NAMES = {"run_coordinator": COORDINATORS, "run_launcher": LAUNCHERS}
-
-
 def _component(kind: str, value: Any) -> Any:
-    """Turn `queued` / `{queued: {...}}` into a ComponentConfig; pass other forms on."""
-    names = _SHORT_NAMES[kind]
+    """Turn `queued` / `{queued: {...}}` into a ComponentConfig; pass other forms on.
+
+    Short names are the entry points of the plugin group (`opgraph.run_launchers`, ...);
+    each plugin's own model validates its options."""
+    group = _PLUGIN_GROUPS[kind]
+    names = plugins.components(group)
     expected = f"one of {', '.join(names)}, or {{module, class, config}} for your own class"
+    if value is None:
+        value = _default_name(kind)
     if isinstance(value, str):
         value = {value: None}
     if not isinstance(value, dict) or "module" in value or "class" in value:
@@ -228,7 +169,7 @@ def _component(kind: str, value: Any) -> Any:
     if short is None:
         raise ValueError(f"unknown {kind.replace('_', ' ')} {name!r}; expected {expected}")
     # A one-field wrapper keeps the short name in error locations: run_coordinator.queued.x
-    fields: dict[str, Any] = {name: (short.options, ...)}
+    fields: dict[str, Any] = {name: (short.config_model, ...)}
     wrapper = create_model(f"{kind}_{name}", __base__=_Strict, **fields)
     parsed = getattr(wrapper.model_validate({name: options or {}}), name)
     return ComponentConfig(
@@ -236,18 +177,34 @@ def _component(kind: str, value: Any) -> Any:
     )
 
 
+_PLUGIN_GROUPS = {
+    "run_coordinator": plugins.RUN_COORDINATORS,
+    "run_launcher": plugins.RUN_LAUNCHERS,
+}
+
+
+def _default_name(kind: str) -> str:
+    """The short name of the plugin that marks itself the default for `kind`."""
+    group = _PLUGIN_GROUPS[kind]
+    defaults = [name for name, plugin in plugins.components(group).items() if plugin.default]
+    if len(defaults) != 1:
+        raise InstanceConfigError(
+            f"expected one installed {group} plugin marked default, found "
+            f"{len(defaults)} ({', '.join(defaults) or 'none'}); name the {kind} in instance.yaml"
+        )
+    return defaults[0]
+
+
+def component_plugins(kind: str) -> dict[str, plugins.ComponentPlugin]:
+    """The short names `kind` (run_coordinator, run_launcher) accepts, by name."""
+    return plugins.components(_PLUGIN_GROUPS[kind])
+
+
+def default_component(kind: str) -> str:
+    return _default_name(kind)
+
+
 # -- the other sections ------------------------------------------------------------------------
-class CeleryConfig(_Strict):
-    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL.")
-    backend_url: str = Field("redis://127.0.0.1:6379/0", description="Celery result backend URL.")
-    default_queue: str = Field(
-        "opgraph", description="Queue step tasks go to unless an op's tags name another."
-    )
-    config_source: dict[str, Any] = Field(
-        default_factory=dict, description="Extra Celery settings, applied with app.conf.update."
-    )
-
-
 class RunMonitoringConfig(_Strict):
     enabled: bool = Field(True, description="Whether the daemon watches run workers.")
     start_timeout_seconds: float = Field(
@@ -359,14 +316,15 @@ class InstanceConfig(_Strict):
         f"`OPGRAPH_HOME/{DEFAULT_SQLITE_DIR}/{SQLITE_FILE}`.",
     )
     run_coordinator: ComponentConfig = Field(
-        default_factory=lambda: _component("run_coordinator", "immediate"),
-        description="`immediate` (default), `queued` (with options), or {module, class, config}.",
+        default_factory=lambda: _component("run_coordinator", None),
+        description="A run coordinator's short name (an `opgraph.run_coordinators` entry "
+        "point), the short name with options, or {module, class, config}.",
     )
     run_launcher: ComponentConfig = Field(
-        default_factory=lambda: _component("run_launcher", "subprocess"),
-        description="`subprocess` (default), `celery`, or {module, class, config}.",
+        default_factory=lambda: _component("run_launcher", None),
+        description="A run launcher's short name (an `opgraph.run_launchers` entry point), "
+        "the short name with options, or {module, class, config}.",
     )
-    celery: CeleryConfig = Field(default_factory=CeleryConfig, description="The Celery fleet.")
     run_monitoring: RunMonitoringConfig = Field(
         default_factory=RunMonitoringConfig, description="Daemon checks on run workers."
     )
@@ -394,6 +352,46 @@ class InstanceConfig(_Strict):
     def storage_url(self, home: Path) -> str:
         return self.storage.to_url(home)
 
+    def section(self, name: str, model: type[M]) -> M:
+        """A plugin's own top-level section (an `opgraph.instance_sections` entry point),
+        or its defaults where this config was built in code without it."""
+        value = getattr(self, name, None)
+        return value if isinstance(value, model) else model()
+
+
+@cache
+def instance_config_model() -> type[InstanceConfig]:
+    """InstanceConfig with every installed plugin's section added (`celery:`, ...): what
+    instance.yaml is validated against and what docs/configuration.md describes."""
+    sections = plugins.load_all(plugins.INSTANCE_SECTIONS)
+    fields: dict[str, Any] = {}
+    for name, model in sections.items():
+        if name in InstanceConfig.model_fields or not is_model(model):
+            raise InstanceConfigError(
+                f"{plugins.INSTANCE_SECTIONS} plugin {name!r} must name a pydantic model of a "
+                "section opgraph itself does not have"
+            )
+        summary = (model.__doc__ or "").strip().split("\n\n")[0]
+        fields[name] = (model, Field(default_factory=model, description=" ".join(summary.split())))
+    model = create_model(_COMPOSED, __base__=InstanceConfig, **fields)
+    model.__module__ = __name__
+    return model
+
+
+_COMPOSED = "ComposedInstanceConfig"
+
+
+def __getattr__(name: str) -> Any:
+    # Pickle (multiprocess children get the instance) finds the composed class by name.
+    if name == _COMPOSED:
+        return instance_config_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def default_instance_config() -> InstanceConfig:
+    """The zero-config instance: every default, plugin sections included."""
+    return instance_config_model()()
+
 
 # -- loading ---------------------------------------------------------------------------------
 _SECRET_KEYS = ("password", "auth_token")
@@ -403,29 +401,29 @@ def load_instance_config(home: Path) -> InstanceConfig:
     """Read `home/instance.yaml`; defaults when it does not exist."""
     path = home / INSTANCE_FILE
     if not path.exists():
-        return InstanceConfig()
+        return default_instance_config()
     document = read_mapping(path)
     if document is None:  # an empty file
-        return InstanceConfig()
+        return default_instance_config()
     root, data = document
+    model = instance_config_model()
     if not isinstance(data, dict):
         raise InstanceConfigError(
             f"{path}:{root.start_mark.line + 1}: expected a mapping of sections "
-            f"({', '.join(InstanceConfig.model_fields)}), given {type(data).__name__}"
+            f"({', '.join(model.model_fields)}), given {type(data).__name__}"
         )
-    return validate(
-        InstanceConfig, path, root, data, "instance config", _allowed_keys, _SECRET_KEYS
-    )
+    return validate(model, path, root, data, "instance config", _allowed_keys, _SECRET_KEYS)
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     """Keys the model at `loc` accepts; a launcher/coordinator short name has its own."""
-    model: Any = InstanceConfig
+    model: Any = instance_config_model()
     for index, part in enumerate(loc):
         if isinstance(part, int):
             continue
-        if index > 0 and loc[index - 1] in _SHORT_NAMES and part in _SHORT_NAMES[loc[index - 1]]:
-            model = _SHORT_NAMES[loc[index - 1]][part].options
+        kind = loc[index - 1] if index > 0 else None
+        if kind in _PLUGIN_GROUPS and part in component_plugins(kind):
+            model = component_plugins(kind)[part].config_model
             continue
         model = field_model(model, part)
         if model is None:

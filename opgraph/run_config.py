@@ -211,7 +211,7 @@ class _Validator:
             _mapping(entry.get("config"), "execution.config", self.problems),
         )
         validated = _validate_model(
-            executor_def.config_model, config, "execution.config", self.problems
+            executor_def.config_type(), config, "execution.config", self.problems
         )
         if validated is None:
             return "", {}

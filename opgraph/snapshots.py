@@ -278,7 +278,7 @@ def run_config_schema(job: JobDefinition) -> dict[str, Any]:
             models.append(type(definition))
         elif (model := resource_config_schema(definition).model) is not None:
             models.append(model)
-    models.append(executor_def.config_model)
+    models.append(executor_def.config_type())
     builder = _SchemaBuilder(models)
 
     defaults = job.default_run_config
@@ -304,7 +304,7 @@ def run_config_schema(job: JobDefinition) -> dict[str, Any]:
             "resources": resources_schema,
             "execution": {
                 **_OBJECT,
-                "properties": {"config": builder.model(executor_def.config_model)},
+                "properties": {"config": builder.model(executor_def.config_type())},
             },
             "loggers": {"type": "object", "description": "accepted for Dagster compatibility"},
         },

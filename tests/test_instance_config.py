@@ -3,7 +3,12 @@ from pathlib import Path
 import pytest
 
 from opgraph.errors import InstanceConfigError
-from opgraph.instance_config import ComponentConfig, InstanceConfig, load_instance_config
+from opgraph.instance_config import (
+    ComponentConfig,
+    InstanceConfig,
+    default_instance_config,
+    load_instance_config,
+)
 
 
 def write(home: Path, text: str) -> Path:
@@ -21,7 +26,7 @@ def load_error(home: Path, text: str) -> str:
 
 def test_no_file_means_defaults(tmp_path):
     config = load_instance_config(tmp_path)
-    assert config == InstanceConfig()
+    assert config == default_instance_config()
     assert config.storage_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/storage/opgraph.db"
     assert config.run_coordinator == ComponentConfig(
         module="opgraph_launchers.coordinators", class_name="ImmediateRunCoordinator", config={}
@@ -35,7 +40,7 @@ def test_no_file_means_defaults(tmp_path):
 
 def test_empty_file_means_defaults(tmp_path):
     write(tmp_path, "# nothing configured yet\n")
-    assert load_instance_config(tmp_path) == InstanceConfig()
+    assert load_instance_config(tmp_path) == default_instance_config()
 
 
 def test_full_config(tmp_path, monkeypatch):
@@ -184,7 +189,7 @@ def test_nested_list_errors(tmp_path):
 def test_unknown_short_name_lists_choices(tmp_path):
     message = load_error(tmp_path, "run_launcher: kubernetes\n")
     assert "unknown run launcher 'kubernetes'" in message
-    assert "subprocess, celery, or {module, class, config}" in message
+    assert "celery, subprocess, or {module, class, config}" in message
 
 
 def test_custom_component_unknown_key(tmp_path):

@@ -35,6 +35,7 @@ from opgraph_app.dev.processes import (
     stop_descendants,
     stop_services,
 )
+from opgraph_celery.config import instance_celery_section
 from opgraph_storage.records import RunsFilter, RunStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
@@ -132,7 +133,7 @@ class DevStack:
 
     def _start_broker(self) -> None:
         configured = os.environ.get("OPGRAPH_CELERY_BROKER_URL")
-        celery = self.instance.config.celery
+        celery = instance_celery_section(self.instance)
         if configured or "broker_url" in celery.model_fields_set:
             self.broker_url = configured or celery.broker_url
             return
@@ -155,7 +156,7 @@ class DevStack:
         from opgraph_celery.local_workers import LocalWorkers
         from opgraph_celery.settings import RUNS_QUEUE
 
-        celery = self.instance.config.celery
+        celery = instance_celery_section(self.instance)
         self.queues = self.settings.queues or [celery.default_queue]
         launcher = self.instance.config.run_launcher
         if launcher.class_name == "CeleryRunLauncher":  # run workers are tasks too

@@ -21,15 +21,17 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from opgraph import plugins
 from opgraph.daemon.monitoring import RunMonitor
 from opgraph.daemon.part import Clock, DaemonPart, TickReport
+from opgraph.daemon.remote_steps import PluginStepTerminators
 from opgraph.daemon.retention import Retention
 from opgraph.daemon.run_queue import RunQueue
 from opgraph.daemon.run_retries import RunRetries
 from opgraph.daemon.scheduler import Scheduler
 from opgraph.daemon.sensors import SensorDaemon
-from opgraph.daemon.step_sweeper import StepSweeper, StepTerminator
 from opgraph.instance import OpgraphInstance
+from opgraph.ports import StepTerminator
 from opgraph.workspace.base import Workspace
 from opgraph_storage.records import DaemonHeartbeat, DaemonLease
 
@@ -53,8 +55,10 @@ def build_parts(
     daemon_id: str,
     terminator: StepTerminator | None = None,
 ) -> list[DaemonPart]:
-    """Every part, configured from instance.yaml. Without a workspace there are no
-    schedules or sensors to run (e.g. a daemon for the run queue only)."""
+    """Every part, configured from instance.yaml, then the parts plugins add
+    (`opgraph.daemon_parts`). Without a workspace there are no schedules or sensors to run
+    (e.g. a daemon for the run queue only). Run monitoring stops remote steps through
+    `terminator`, by default every installed `opgraph.step_terminators` plugin."""
     config = instance.config
     daemon = config.daemon
     monitoring = config.run_monitoring
@@ -67,18 +71,20 @@ def build_parts(
         )
         parts.append(SensorDaemon(instance, workspace, daemon.sensor_interval_seconds))
     parts.append(RunQueue(instance, daemon_id))
+    if terminator is None:
+        terminator = PluginStepTerminators(instance)
     parts.append(RunMonitor(instance, monitoring, terminator))
-    parts.append(
-        StepSweeper(
-            instance,
-            terminator,
-            worker_timeout_seconds=monitoring.worker_heartbeat_timeout_seconds,
-            heartbeat_timeout_seconds=daemon.step_heartbeat_timeout_seconds,
-            queued_timeout_seconds=daemon.step_queued_timeout_seconds,
-        )
-    )
     parts.append(RunRetries(instance, config.run_retries))
     parts.append(Retention(instance, config.retention, daemon.retention_interval_seconds))
+    for name, build in plugins.load_all(plugins.DAEMON_PARTS).items():
+        part = build(instance)
+        if part is not None and not isinstance(part, DaemonPart):
+            raise plugins.PluginError(
+                f"{plugins.DAEMON_PARTS} plugin {name!r} built a {type(part).__name__}, "
+                "expected an opgraph.daemon.DaemonPart or None"
+            )
+        if part is not None:
+            parts.append(part)
     return parts
 
 

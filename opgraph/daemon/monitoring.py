@@ -19,11 +19,11 @@ revoked with SIGKILL. Every decision is an event on the run that says why.
 from __future__ import annotations
 
 from opgraph.daemon.part import DaemonPart, TickReport, move_run
-from opgraph.daemon.step_sweeper import StepTerminator, stop_run_steps, worker_last_seen
+from opgraph.daemon.remote_steps import stop_run_steps, worker_last_seen
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import RunMonitoringConfig
-from opgraph.ports import RUN_WORKER_PID_TAG, RunLauncher, WorkerHealth
+from opgraph.ports import RUN_WORKER_PID_TAG, RunLauncher, StepTerminator, WorkerHealth
 from opgraph_storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
 
 MAX_RUNTIME_TAG = "opgraph/max_runtime_seconds"

@@ -1,7 +1,9 @@
 """Executor definitions: what a job or run config selects under `execution:`.
 
-An executor definition names its config model and the class that runs steps, by
-import path, so that opgraph never imports celery_executor (which imports Celery).
+An executor definition names its config model and the class that runs steps, by import
+path, so that defining a job never imports an executor's dependencies (e.g. Celery).
+Executors of plugins are `opgraph.executors` entry points; each is also a key of the
+default executor's config (`execution: {config: {celery: {...}}}`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from opgraph import plugins
 
 
 class InProcessConfig(BaseModel):
@@ -27,51 +32,61 @@ class MultiprocessConfig(BaseModel):
     retries: dict[str, Any] | None = Field(None, description="accepted for Dagster compatibility")
 
 
-class CeleryRunConfig(BaseModel):
-    """The Celery executor's run config (broker defaults come from instance.yaml)."""
-
-    model_config = ConfigDict(extra="forbid")
-    broker_url: str | None = Field(None, description="overrides celery.broker_url of the instance")
-    default_queue: str | None = Field(
-        None, description="queue for ops without a celery/queue tag (default: the instance's)"
-    )
-    max_in_flight: int = Field(500, ge=1, description="steps published but not finished, at most")
-    heartbeat_timeout_seconds: float = Field(
-        20, gt=0, description="a running attempt silent this long is lost and retried"
-    )
-    no_consumer_timeout_seconds: float = Field(
-        60, gt=0, description="a step queued this long on a queue nobody consumes fails"
-    )
-    lost_message_timeout_seconds: float = Field(
-        120,
-        gt=0,
-        description="a step queued this long whose message Redis no longer holds is published again",
-    )
-    max_infra_retries: int = Field(
-        2, ge=0, description="new attempts after a worker was lost, before the step fails"
-    )
-    cancel_timeout_seconds: float = Field(
-        30, gt=0, description="how long a cancel waits for running ops to stop"
-    )
-    config_source: dict[str, Any] = Field(
-        default_factory=dict, description="extra Celery settings (serializers stay JSON)"
-    )
-
-
 class MultiOrInProcessConfig(BaseModel):
-    """The default executor's config: pick one of `in_process`, `multiprocess`, `celery`."""
+    """The default executor's config: pick one of `in_process`, `multiprocess` or an
+    installed executor plugin's name (see `multi_or_in_process_config`)."""
 
     model_config = ConfigDict(extra="forbid")
     in_process: InProcessConfig | None = None
     multiprocess: MultiprocessConfig | None = None
-    celery: CeleryRunConfig | None = None
 
     @model_validator(mode="after")
     def _one_at_most(self) -> MultiOrInProcessConfig:
-        chosen = [k for k in ("in_process", "multiprocess", "celery") if getattr(self, k)]
+        chosen = [k for k in type(self).model_fields if getattr(self, k) is not None]
         if len(chosen) > 1:
             raise ValueError(f"choose one executor, got {chosen}")
         return self
+
+    def chosen(self) -> tuple[str, BaseModel] | None:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is not None:
+                return name, value
+        return None
+
+
+def executor_plugins() -> dict[str, ExecutorDefinition]:
+    """The executors installed plugins add (`opgraph.executors` entry points), by name."""
+    loaded = plugins.load_all(plugins.EXECUTORS)
+    for name, value in loaded.items():
+        if not isinstance(value, ExecutorDefinition):
+            raise plugins.PluginError(
+                f"{plugins.EXECUTORS} plugin {name!r} names a {type(value).__name__}, "
+                "expected an opgraph.executors.ExecutorDefinition"
+            )
+    return loaded
+
+
+@cache
+def multi_or_in_process_config() -> type[MultiOrInProcessConfig]:
+    """MultiOrInProcessConfig with one optional key per executor plugin."""
+    fields: dict[str, Any] = {
+        name: (definition.config_model | None, None)
+        for name, definition in executor_plugins().items()
+    }
+    model = create_model(_COMPOSED, __base__=MultiOrInProcessConfig, **fields)
+    model.__module__ = __name__
+    return model
+
+
+_COMPOSED = "ComposedMultiOrInProcessConfig"
+
+
+def __getattr__(name: str) -> Any:
+    # Pickle finds the composed class by name.
+    if name == _COMPOSED:
+        return multi_or_in_process_config()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -81,20 +96,29 @@ class ExecutorDefinition:
     executor_class: str  # "module:Class"; the class takes the config as keyword arguments
     config_defaults: dict[str, Any] = field(default_factory=dict)
 
+    def config_type(self) -> type[BaseModel]:
+        """The model `execution.config` is validated against."""
+        if self.config_model is MultiOrInProcessConfig:
+            return multi_or_in_process_config()  # with the installed executor plugins
+        return self.config_model
+
     def resolve(self, config: BaseModel) -> tuple[str, dict[str, Any]]:
         """(executor class path, its config) for a validated `execution.config`."""
         if isinstance(config, MultiOrInProcessConfig):
-            if config.celery is not None:
-                return CELERY_EXECUTOR_CLASS, config.celery.model_dump()
-            if config.in_process is not None:
-                return IN_PROCESS_EXECUTOR_CLASS, config.in_process.model_dump()
-            chosen = config.multiprocess or MultiprocessConfig()
-            return MULTIPROCESS_EXECUTOR_CLASS, chosen.model_dump()
+            chosen = config.chosen()
+            if chosen is None:
+                return MULTIPROCESS_EXECUTOR_CLASS, MultiprocessConfig().model_dump()
+            name, options = chosen
+            if name == "in_process":
+                return IN_PROCESS_EXECUTOR_CLASS, options.model_dump()
+            if name == "multiprocess":
+                return MULTIPROCESS_EXECUTOR_CLASS, options.model_dump()
+            return executor_plugins()[name].executor_class, options.model_dump()
         return self.executor_class, config.model_dump()
 
     def configured(self, config: dict[str, Any]) -> ExecutorDefinition:
         """A copy whose config defaults are `config` (Dagster's `.configured`)."""
-        self.config_model.model_validate(config)  # fail at definition time, not at launch
+        self.config_type().model_validate(config)  # fail at definition time, not at launch
         return ExecutorDefinition(
             self.name, self.config_model, self.executor_class, {**self.config_defaults, **config}
         )
@@ -102,7 +126,6 @@ class ExecutorDefinition:
 
 IN_PROCESS_EXECUTOR_CLASS = "opgraph.executors.in_process:InProcessExecutor"
 MULTIPROCESS_EXECUTOR_CLASS = "opgraph.executors.multiprocess:MultiprocessExecutor"
-CELERY_EXECUTOR_CLASS = "opgraph_celery.executor:CeleryExecutor"
 
 in_process_executor = ExecutorDefinition("in_process", InProcessConfig, IN_PROCESS_EXECUTOR_CLASS)
 multiprocess_executor = ExecutorDefinition(

@@ -1,11 +1,12 @@
 """Code servers started and kept alive by the webserver or the daemon.
 
 For `python_file` / `python_module` entries the process that needs a location starts
-`python -m opgraph_app.code_server` for it (the only way user code gets into a process of ours
+the code server for it (`python -m` the module of the `opgraph.services` entry point
+`code_server`; the only way user code gets into a process of ours
 is through that subprocess), restarts it when it dies, and replaces it on reload: the
 new server loads first, then takes over, so the location never goes dark.
 
-opgraph does not import `app`; the module is named here only as a command line.
+opgraph neither imports nor names the web app: the entry point says which module serves.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from opgraph import plugins
 from opgraph.workspace.base import (
     CodeLocation,
     CodeLocationError,
@@ -37,7 +39,7 @@ from opgraph.workspace.client import ServerCodeLocation
 
 T = TypeVar("T")
 
-CODE_SERVER_MODULE = "opgraph_app.code_server"
+CODE_SERVER = "code_server"  # the `opgraph.services` entry point run as `python -m`
 START_TIMEOUT = 60.0  # until the server listens (user code may load for longer after)
 STOP_GRACE_SECONDS = 5.0
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -46,7 +48,7 @@ _INSTALL_ROOT = Path(__file__).resolve().parents[2]  # holds the opgraph and app
 
 
 class CodeServerProcess:
-    """One `python -m opgraph_app.code_server` subprocess on a free local port."""
+    """One code server subprocess on a free local port."""
 
     def __init__(self, name: str, origin: Mapping[str, Any], log_file: Path):
         self.name = name
@@ -80,7 +82,7 @@ class CodeServerProcess:
 
     def _command(self) -> list[str]:
         # -P: run in the location's directory, its app.py or storage.py shadow nothing.
-        command = [sys.executable, "-P", "-m", CODE_SERVER_MODULE, "--port", "0"]
+        command = [sys.executable, "-P", "-m", plugins.service_module(CODE_SERVER), "--port", "0"]
         command += ["--location-name", self.name, "--port-file", str(self.port_file)]
         command += ["--parent-pid", str(os.getpid())]
         if self.origin.get("python_file"):

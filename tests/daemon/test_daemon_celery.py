@@ -17,7 +17,7 @@ from daemon_procs import wait_for
 from opgraph import reconstructable
 from opgraph.daemon.monitoring import RunMonitor
 from opgraph.instance_config import RunMonitoringConfig
-from opgraph_app.cli_daemon import CeleryStepTerminator
+from opgraph_celery.sweeper import CeleryStepTerminator
 from opgraph_storage.records import RunStatus, StepAttemptStatus
 from tests.fleet import jobs
 
@@ -53,7 +53,7 @@ def test_dead_run_worker_of_a_celery_run_is_failed_and_its_op_killed(
     op_pid = int(pid_file.read_text())
     worker_pid = int(instance.get_run(run.run_id).tags["opgraph/run_worker_pid"])
     os.kill(worker_pid, signal.SIGKILL)
-    monitor = RunMonitor(instance, RunMonitoringConfig(), CeleryStepTerminator(instance.home))
+    monitor = RunMonitor(instance, RunMonitoringConfig(), CeleryStepTerminator(instance))
     wait_for(lambda: monitor.tick(time.time()).info.get("worker_failures"), 10, "the dead worker")
     assert instance.get_run(run.run_id).status is RunStatus.FAILURE
     [attempt] = instance.storage.get_step_attempts(attempt_ids=[running[0].attempt_id])

@@ -10,8 +10,8 @@ from daemon_env import DaemonEnv, MakeEnv
 from opgraph.daemon.monitoring import MAX_RUNTIME_TAG, RESUME_ATTEMPTS_TAG, RunMonitor
 from opgraph.daemon.retention import Retention
 from opgraph.daemon.run_retries import RETRY_NUMBER_TAG, RunRetries
-from opgraph.daemon.step_sweeper import StepSweeper
 from opgraph.instance_config import RetentionConfig, RunMonitoringConfig, RunRetriesConfig
+from opgraph_celery.sweeper import StepSweeper
 from opgraph_storage.records import (
     EventRecord,
     RunRecord,

@@ -1,86 +1,64 @@
-"""The step sweeper: Celery step attempts that no run worker watches any more.
+"""The Celery plugin's daemon part and step terminator (entry points `opgraph.daemon_parts`
+and `opgraph.step_terminators` in setup.cfg).
 
-While a run worker lives, its Celery executor marks its own lost attempts and retries
-them. When the run worker is gone (its run finished, or it stopped heartbeating), the
-daemon does it: attempts whose worker stopped heartbeating or that sat QUEUED past a
-timeout are marked LOST, attempts of a finished run are revoked and CANCELED, each with
-an event on the run saying why. The step itself is then re-run when the run is resumed
-(bounded by `max_resume_run_attempts`) or fails with its run.
+The step sweeper: Celery step attempts that no run worker watches any more. While a run
+worker lives, its Celery executor marks its own lost attempts and retries them. When the
+run worker is gone (its run finished, or it stopped heartbeating), the daemon does it:
+attempts whose worker stopped heartbeating or that sat QUEUED past a timeout are marked
+LOST, attempts of a finished run are revoked and CANCELED, each with an event on the run
+saying why. The step itself is then re-run when the run is resumed (bounded by
+`max_resume_run_attempts`) or fails with its run.
 
-Revoking on the broker goes through an injected `StepTerminator` (app/cli_daemon.py
-passes a Celery one): opgraph never imports Celery.
+Celery itself is imported only when a step is revoked, so a daemon of an instance without
+Celery never connects to a broker.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from typing import Protocol
+from typing import Any
 
 from opgraph.daemon.part import DaemonPart, TickReport
-from opgraph.events import EventType, make_event
+from opgraph.daemon.remote_steps import LIVE_ATTEMPTS, give_up, worker_last_seen
 from opgraph.instance import OpgraphInstance
+from opgraph.ports import StepTerminator
 from opgraph_storage.records import FINISHED_STATUSES, RunRecord, StepAttempt, StepAttemptStatus
 
-LIVE_ATTEMPTS = (StepAttemptStatus.QUEUED, StepAttemptStatus.RUNNING)
+log = logging.getLogger("opgraph.daemon")
 
 
-class StepTerminator(Protocol):
+class CeleryStepTerminator:
+    """Revokes step tasks on the instance's Celery broker (the app is built on first use)."""
+
+    def __init__(self, instance: OpgraphInstance):
+        self.home = instance.home
+        self._app: Any = None
+
     def revoke(self, attempt: StepAttempt, terminate: bool) -> None:
-        """Drop the attempt's message; `terminate`: also kill the process running it."""
+        try:
+            if self._app is None:
+                from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 
-
-def worker_last_seen(run: RunRecord) -> float:
-    """When the run worker last showed it was alive (heartbeat, start, or creation)."""
-    return max(run.worker_heartbeat_at or 0.0, run.started_at or 0.0, run.created_at)
-
-
-def stop_run_steps(
-    instance: OpgraphInstance,
-    terminator: StepTerminator | None,
-    run_id: str,
-    reason: str,
-    now: float,
-    status: StepAttemptStatus = StepAttemptStatus.LOST,
-) -> int:
-    """Revoke (and kill) every live attempt of the run and mark it `status`; returns how
-    many. Run monitoring calls this before resuming or failing a run."""
-    stopped = 0
-    for attempt in instance.storage.get_step_attempts(run_id=run_id, statuses=LIVE_ATTEMPTS):
-        if _give_up(instance, terminator, attempt, status, reason, now):
-            stopped += 1
-    return stopped
-
-
-def _give_up(
-    instance: OpgraphInstance,
-    terminator: StepTerminator | None,
-    attempt: StepAttempt,
-    status: StepAttemptStatus,
-    reason: str,
-    now: float,
-) -> bool:
-    """Compare-and-set the attempt to `status` first: only the winner revokes and logs."""
-    if not instance.storage.finish_step_attempt(
-        attempt.attempt_id, status, now, reason, [attempt.status]
-    ):
-        return False
-    if terminator is not None:
-        terminator.revoke(attempt, terminate=attempt.status is StepAttemptStatus.RUNNING)
-    instance.store_events(
-        [
-            make_event(
-                attempt.run_id,
-                EventType.ENGINE_EVENT,
-                step_key=attempt.step_key,
-                attempt=attempt.attempt_number,
-                level="WARNING",
-                message=f"Step attempt {attempt.attempt_id} marked {status.value} by the "
-                f"daemon: {reason}",
-                data={"attempt_id": attempt.attempt_id, "status": status.value, "reason": reason},
+                self._app = make_celery_app(instance_celery_config(self.home))
+            destination = [attempt.hostname] if terminate and attempt.hostname else None
+            self._app.control.revoke(
+                attempt.attempt_id, terminate=terminate, signal="SIGKILL", destination=destination
             )
-        ]
+        except Exception as exc:  # the attempt is marked in storage whatever the broker says
+            log.warning("could not revoke step attempt %s: %s", attempt.attempt_id, exc)
+
+
+def build_step_sweeper(instance: OpgraphInstance) -> DaemonPart:
+    """The daemon part, configured from instance.yaml."""
+    config = instance.config
+    return StepSweeper(
+        instance,
+        CeleryStepTerminator(instance),
+        worker_timeout_seconds=config.run_monitoring.worker_heartbeat_timeout_seconds,
+        heartbeat_timeout_seconds=config.daemon.step_heartbeat_timeout_seconds,
+        queued_timeout_seconds=config.daemon.step_queued_timeout_seconds,
     )
-    return True
 
 
 class StepSweeper(DaemonPart):
@@ -118,7 +96,7 @@ class StepSweeper(DaemonPart):
                 continue  # its run worker is alive and sweeps its own attempts
             for attempt in attempts:
                 verdict = self._verdict(run, attempt, now)
-                if verdict is not None and _give_up(
+                if verdict is not None and give_up(
                     self.instance, self.terminator, attempt, verdict[0], verdict[1], now
                 ):
                     report.count(verdict[0].value.lower())
