@@ -73,6 +73,9 @@ def wait_with_progress(instance: OpgraphInstance, run_id: str, planned_steps: in
     for step in step_summaries(events):
         if step.status == "FAILURE":
             click.echo(f"  step {step.step_key} failed: {_failure_message(events, step)}")
+    for event in events:  # e.g. a job that does not load, a worker that died before starting
+        if event.event_type == "RUN_FAILURE" and event.step_key is None:
+            click.echo("  run failed: " + event.message.replace("\n", "\n    "))
     return status
 
 

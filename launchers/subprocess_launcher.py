@@ -2,16 +2,19 @@
 
 Workers are forked from a warm zygote (launchers/zygote.py) that has imported opgraph
 already, so a run starts in tens of milliseconds instead of half a second; where that is
-not possible a cold interpreter is started instead.
+not possible a cold interpreter is started instead. Either way a worker that exits before
+its run started fails the run with its own error (opgraph_launchers.worker_exit).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,12 +28,15 @@ from opgraph.ports import (
     WorkerHealth,
 )
 from opgraph.process_lifetime import pid_exists
-from opgraph_launchers.base import mark_launch_failed, mark_starting, require_started
+from opgraph.run_lifecycle import mark_launch_failed, mark_starting, require_started
 from opgraph_launchers.warm_start import Zygote, ZygoteUnavailable, process_start_time
+from opgraph_launchers.worker_exit import record_early_exit
 from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
+
+logger = logging.getLogger(__name__)
 
 RUN_WORKER_MODULE = "opgraph.run_worker"
 # Directory that holds the `opgraph` package: the worker must import the same code as us.
@@ -123,7 +129,27 @@ class SubprocessRunLauncher(RunLauncher):
                     log.write(f"warm start unavailable ({exc}); starting a new interpreter\n")
         process = self._popen(env, cwd, log_path, args)
         self._processes[run.run_id] = process
+        threading.Thread(
+            target=self._watch,
+            args=(run.run_id, process, log_path),
+            name=f"run-worker-watch-{process.pid}",
+            daemon=True,
+        ).start()
         return process.pid
+
+    def _watch(self, run_id: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        """Wait for a cold-started worker; fail its run if it exits before the run started
+        (see opgraph_launchers.worker_exit; a forked worker is watched by the zygote)."""
+        try:
+            # Wait without reaping: Popen.poll() in _alive() must not find its lock held by
+            # a wait() here (it would answer "still running").
+            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass  # already reaped by poll(): returncode is set
+        try:
+            record_early_exit(self._instance, run_id, process.pid, process.wait(), log_path)
+        except Exception:  # e.g. the database is down: the daemon's run monitoring is left
+            logger.exception("could not record the exit of the run worker of run %s", run_id)
 
     def _popen(
         self, env: dict[str, str], cwd: str | None, log_path: Path, args: list[str]

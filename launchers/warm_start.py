@@ -1,6 +1,8 @@
 """Client side of the zygote (launchers/zygote.py): fork run workers from a warm parent.
 
-One zygote per launching process, started on first use and shared by its threads. Any
+One zygote per launching process, started on first use and shared by its threads. It also
+watches the workers it forked and outlives this process until they have exited, so a
+worker that dies before its run started fails the run even if nobody waits for it. Any
 trouble with it (cannot start, died, answered nonsense) raises `ZygoteUnavailable`; the
 launcher then starts a cold interpreter instead, so a broken zygote costs speed only.
 """
@@ -60,8 +62,9 @@ class Zygote:
             return int(answer["pid"])
 
     def stop(self) -> None:
+        """Stop forking; the zygote exits once the workers it forked have exited."""
         with self._lock:
-            self._stop_locked()
+            self._stop_locked(kill=False)
 
     # -- internals ----------------------------------------------------------------------------
     def _ensure_process(self) -> subprocess.Popen[bytes]:
@@ -113,24 +116,29 @@ class Zygote:
             raise ValueError(f"unexpected answer {line!r}")
         return answer
 
-    def _stop_locked(self) -> None:
+    def _stop_locked(self, kill: bool = True) -> None:
         process, self._process = self._process, None
         if process is not None:
-            _close_process(process)
+            _close_process(process, kill)
 
 
-def _close_process(process: subprocess.Popen[bytes]) -> None:
+def _close_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:
+    """Close its stdin: it forks no more and exits once the workers it watches have exited
+    (see opgraph_launchers.zygote). `kill`: for a zygote that no longer answers."""
     for stream in (process.stdin, process.stdout):
         try:
             if stream is not None:
                 stream.close()
         except OSError:
             pass
-    try:
-        process.wait(5)  # it exits on end of input
-    except subprocess.TimeoutExpired:
+    if kill:
         process.kill()
         process.wait()
+        return
+    try:  # reaped whenever it exits, without holding up our caller
+        threading.Thread(target=process.wait, name="zygote-reaper", daemon=True).start()
+    except RuntimeError:
+        pass  # interpreter shutdown: our exit reparents it to init, which reaps it
 
 
 def process_start_time(pid: int) -> str | None:

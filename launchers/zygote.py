@@ -7,18 +7,30 @@ forks a child per request, which runs the run worker in its own session and answ
 `{"pid": ...}` on stdout. It never opens a database connection and never imports user
 code, so a fork inherits no sockets and no user state.
 
-It exits when stdin closes, i.e. when the process that started it exits; the run workers
-it forked run on (they lead their own sessions, and the kernel reaps them).
+It also watches the workers it forked (see opgraph_launchers.worker_exit): it reaps each
+one, and for a worker that exited other than cleanly it forks a short-lived reporter that
+fails the run if it is still STARTING, with the exit status and the end of the worker's
+log. The reporter, not the zygote, opens the database: the zygote keeps no sockets for
+its next fork to inherit.
+
+It stops forking when stdin closes, i.e. when the process that started it exits, and
+exits once the last worker it forked has exited (they lead their own sessions and run on
+whatever happens to the launching process).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sys
 import traceback
 from typing import Any
+
+# Written to by the C signal handler on SIGCHLD (signal.set_wakeup_fd): the main loop
+# selects on it beside stdin, so a worker's exit is seen however long stdin stays quiet.
+_wakeup: tuple[int, int] | None = None
 
 
 def _preload() -> None:
@@ -36,8 +48,7 @@ def _preload() -> None:
 def _run_child(request: dict[str, Any]) -> int:
     """In the forked child: become the run worker (`request["args"]`: run id [--resume])."""
     os.setsid()  # its own session: terminate() signals the whole group
-    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
+    _forget_zygote_state()
     log_fd = os.open(request["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     null_fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null_fd, 0)  # the request pipe belongs to the zygote
@@ -63,6 +74,16 @@ def _run_child(request: dict[str, Any]) -> int:
         return exc.code if isinstance(exc.code, int) else 1
 
 
+def _forget_zygote_state() -> None:
+    """In a forked child: default signal handling, and none of the zygote's own fds."""
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    if _wakeup is not None:
+        for fd in _wakeup:
+            os.close(fd)
+
+
 def _fork(request: dict[str, Any]) -> int:
     pid = os.fork()
     if pid:
@@ -81,20 +102,116 @@ def _fork(request: dict[str, Any]) -> int:
     raise AssertionError("unreachable")
 
 
+def _report(request: dict[str, Any], pid: int, returncode: int) -> int:
+    """Fork a reporter that fails the run if worker `pid` exited before the run started."""
+    reporter = os.fork()
+    if reporter:
+        return reporter
+    code = 1
+    try:
+        _forget_zygote_state()
+        null_fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null_fd, 0)  # the request pipe and the answer pipe belong to the zygote
+        os.dup2(2, 1)  # the zygote's log
+        os.close(null_fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        from pathlib import Path
+
+        from opgraph.instance import OpgraphInstance
+        from opgraph_launchers.worker_exit import record_early_exit
+
+        instance = OpgraphInstance.get()
+        try:
+            run_id = (request.get("args") or [request.get("run_id")])[0]
+            record_early_exit(instance, run_id, pid, returncode, Path(request["log_path"]))
+        finally:
+            instance.dispose()
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    raise AssertionError("unreachable")
+
+
+class _Children:
+    """The workers this zygote forked (pid -> their request), and its live reporters."""
+
+    def __init__(self) -> None:
+        self.workers: dict[int, dict[str, Any]] = {}
+        self.reporters: set[int] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.workers or self.reporters)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return  # no children at all
+            if pid == 0:
+                return  # the others still run
+            self.reporters.discard(pid)
+            request = self.workers.pop(pid, None)
+            returncode = os.waitstatus_to_exitcode(status)
+            if request is not None and returncode != 0:
+                try:
+                    self.reporters.add(_report(request, pid, returncode))
+                except OSError as exc:  # cannot fork: the daemon's run monitoring is left
+                    print(f"cannot report the exit of run worker {pid}: {exc}", file=sys.stderr)
+
+
+def _answer(line: bytes, children: _Children) -> dict[str, Any]:
+    try:
+        request = json.loads(line)
+        pid = _fork(request)
+    except Exception as exc:  # e.g. fork failed (out of memory, process limit)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    children.workers[pid] = request
+    return {"pid": pid}
+
+
 def main() -> None:
+    global _wakeup
     _preload()
-    # Nobody waits for the children: let the kernel reap them so none lingers as a zombie.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    _wakeup = os.pipe()
+    for fd in _wakeup:
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(_wakeup[1])
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # wakes select via the fd
+    children = _Children()
     out = sys.stdout
     out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     out.flush()
-    for line in sys.stdin:
-        try:
-            answer: dict[str, Any] = {"pid": _fork(json.loads(line))}
-        except Exception as exc:  # e.g. fork failed (out of memory, process limit)
-            answer = {"error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(answer) + "\n")
-        out.flush()
+    stdin = sys.stdin.fileno()
+    reading, pending = True, b""
+    while reading or children:
+        ready = select.select([_wakeup[0], stdin] if reading else [_wakeup[0]], [], [])[0]
+        if _wakeup[0] in ready:
+            while True:
+                try:
+                    if not os.read(_wakeup[0], 4096):
+                        break
+                except BlockingIOError:
+                    break
+        children.reap()
+        if stdin not in ready:
+            continue
+        data = os.read(stdin, 65536)
+        if not data:  # the launching process is gone: no more forks, watch what runs
+            reading = False
+            out.close()
+            continue
+        pending += data
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            out.write(json.dumps(_answer(line, children)) + "\n")
+            out.flush()
 
 
 if __name__ == "__main__":

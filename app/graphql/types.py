@@ -118,6 +118,9 @@ class Run(graphene.ObjectType):
     run_worker_host = graphene.String()
     can_terminate = graphene.Boolean(required=True)
     step_stats = graphene.List(graphene.NonNull(StepStats), required=True)
+    failure_message = graphene.String(
+        description="Why the run failed (its RUN_FAILURE event's message); null unless FAILURE."
+    )
 
     @staticmethod
     def resolve_status(root: RunRecord, _info: Any) -> RunStatusValue:
@@ -151,6 +154,17 @@ class Run(graphene.ObjectType):
     def resolve_step_stats(root: RunRecord, info: Any) -> list[StepSummary]:
         events = run_events(info, root.run_id)
         return step_summaries(events, default_worker=root.tags.get(RUN_WORKER_HOST_TAG))
+
+    @staticmethod
+    def resolve_failure_message(root: RunRecord, info: Any) -> str | None:
+        if root.status is not RunStatusValue.FAILURE:
+            return None
+        failures = [
+            event.message
+            for event in run_events(info, root.run_id)
+            if event.event_type == "RUN_FAILURE" and event.step_key is None
+        ]
+        return failures[-1] if failures else None
 
 
 @dataclass(frozen=True)
