@@ -17,13 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import celery_suite, core, daemon, web
+from benchmarks import celery_suite, cli, core, daemon, web
 
 SUITES: dict[str, Callable[[argparse.Namespace], tuple[list[dict], dict]]] = {
     "core": core.run_suite,
     "web": web.run_suite,
     "celery": celery_suite.run_suite,
     "daemon": daemon.run_suite,
+    "cli": cli.run_suite,
 }
 
 
