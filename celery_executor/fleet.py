@@ -1,50 +1,25 @@
-"""Watching and steering the worker fleet: who runs what, queue depths, draining."""
+"""Watching and steering the worker fleet: who runs what, queue depths, draining.
+
+`CeleryFleet` is this plugin's `opgraph.ports.WorkerFleet` (entry point
+`opgraph.worker_fleets`): the webserver's `workersOrError`, `queuesOrError` and
+`drainWorker` ask it without knowing it is Celery."""
 
 from __future__ import annotations
 
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from opgraph.ports import ActiveOp, QueueInfo, WorkerFleet, WorkerInfo
 from opgraph_celery.settings import is_redis, redis_queue_keys
 from opgraph_storage.records import DaemonHeartbeat
 
+if TYPE_CHECKING:
+    from opgraph.instance import OpgraphInstance
+
 HEARTBEAT_PREFIX = "celery_worker:"
 HEARTBEAT_SECONDS = 10.0
-
-
-@dataclass
-class ActiveOp:
-    run_id: str
-    step_key: str
-    attempt_id: str
-    started_at: float | None
-
-
-@dataclass
-class WorkerInfo:
-    name: str  # the Celery node name, e.g. w1@host
-    queues: list[str] = field(default_factory=list)
-    concurrency: int | None = None
-    pid: int | None = None
-    active: list[ActiveOp] = field(default_factory=list)
-    last_heartbeat: float | None = None
-    responding: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class QueueInfo:
-    name: str
-    depth: int | None  # None when the broker cannot say (not Redis)
-    consumers: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _active_op(request: dict[str, Any]) -> ActiveOp | None:
@@ -168,3 +143,30 @@ class WorkerHeartbeat:
                 pass
             if self._stop.wait(HEARTBEAT_SECONDS):
                 return
+
+
+class CeleryFleet(WorkerFleet):
+    """The instance's Celery workers; the Celery app (and its broker pool) is built on
+    first use and kept for the life of the webserver process."""
+
+    def __init__(self, instance: OpgraphInstance):
+        self.instance = instance
+        self._app: Any = None
+
+    @property
+    def app(self) -> Any:
+        if self._app is None:
+            from opgraph_celery.celery_app import make_celery_app
+            from opgraph_celery.config import instance_celery_section
+
+            self._app = make_celery_app(instance_celery_section(self.instance))
+        return self._app
+
+    def workers(self, timeout: float) -> list[WorkerInfo]:
+        return list_workers(self.app, self.instance.storage, timeout)
+
+    def queues(self, workers: list[WorkerInfo]) -> list[QueueInfo]:
+        return list_queues(self.app, workers)
+
+    def drain(self, worker_name: str) -> list[str] | None:
+        return drain(self.app, worker_name)

@@ -217,7 +217,7 @@ def _stop_heartbeat(**_: Any) -> None:
 def _record_run_worker(instance: Any, run_id: str, pid: int) -> None:
     """Where the run worker runs, for operators (and `kill` on that host)."""
     from opgraph.ports import RUN_WORKER_HOST_TAG, RUN_WORKER_PID_TAG, RUN_WORKER_START_TAG
-    from opgraph_launchers.warm_start import process_start_time
+    from opgraph.process_lifetime import process_start_time
 
     tags = {RUN_WORKER_PID_TAG: str(pid), RUN_WORKER_HOST_TAG: socket.gethostname()}
     start_time = process_start_time(pid)

@@ -27,9 +27,9 @@ from opgraph.ports import (
     RunLauncher,
     WorkerHealth,
 )
-from opgraph.process_lifetime import pid_exists
+from opgraph.process_lifetime import pid_exists, process_start_time
 from opgraph.run_lifecycle import mark_launch_failed, mark_starting, require_started
-from opgraph_launchers.warm_start import Zygote, ZygoteUnavailable, process_start_time
+from opgraph_launchers.warm_start import Zygote, ZygoteUnavailable
 from opgraph_launchers.worker_exit import record_early_exit
 from opgraph_storage.records import RunRecord
 

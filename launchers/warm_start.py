@@ -139,20 +139,3 @@ def _close_process(process: subprocess.Popen[bytes], kill: bool = False) -> None
         threading.Thread(target=process.wait, name="zygote-reaper", daemon=True).start()
     except RuntimeError:
         pass  # interpreter shutdown: our exit reparents it to init, which reaps it
-
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of `pid` (clock ticks since boot), None if it is gone.
-
-    Together with the pid it names one process for good: a recycled pid has another
-    start time. A zombie (exited, not yet reaped) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Fields after the parenthesised command name (which may hold spaces): state is 3rd,
-    # start time the 22nd field of the whole line.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    return fields[19]

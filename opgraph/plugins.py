@@ -20,6 +20,8 @@ so a plugin keeps its entry-point module light (config models, no Celery import)
 | `opgraph.daemon_parts` | `build(instance) -> DaemonPart | None` (None: nothing to do here) |
 | `opgraph.step_terminators` | `build(instance) -> StepTerminator` |
 | `opgraph.services` | a module run as `python -m` (e.g. `code_server`) |
+| `opgraph.worker_fleets` | `build(instance) -> WorkerFleet` (GraphQL, UI, `workers` CLI) |
+| `opgraph.metrics` | `build(instance) -> MetricsSource` (the webserver's `/metrics`) |
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ INSTANCE_SECTIONS = "opgraph.instance_sections"
 DAEMON_PARTS = "opgraph.daemon_parts"
 STEP_TERMINATORS = "opgraph.step_terminators"
 SERVICES = "opgraph.services"
+WORKER_FLEETS = "opgraph.worker_fleets"
+METRICS = "opgraph.metrics"
 
 
 class PluginError(OpgraphError):

@@ -3,7 +3,8 @@
 The instance, the daemon and the CLI hand runs to a `RunCoordinator` (decides *when* a run
 goes: now, or when the queue has room) and a `RunLauncher` (decides *where* its run worker
 starts: a local subprocess, a Celery task, ...), ask the launcher whether a run worker is
-alive, and stop a run's remote step attempts through a `StepTerminator`. The classes that
+alive, stop a run's remote step attempts through a `StepTerminator`, and show the
+machines of a `WorkerFleet`. The classes that
 implement them live in plugins (`opgraph_launchers`, `opgraph_celery`, or your own
 package) and are found through entry points (see `opgraph.plugins`); this module names
 none of them.
@@ -12,13 +13,15 @@ none of them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from opgraph.errors import OpgraphError
 from opgraph.instance_config import TagConcurrencyLimit
 from opgraph_storage.records import RunRecord, StepAttempt
+from opgraph_storage.stats import InstanceStats
 
 # Tags a launcher writes on the run it started: where its run worker runs.
 RUN_WORKER_PID_TAG = "opgraph/run_worker_pid"
@@ -111,3 +114,68 @@ class StepTerminator(Protocol):
 
     def revoke(self, attempt: StepAttempt, terminate: bool) -> None:
         """Drop the attempt's message; `terminate`: also kill the process running it."""
+
+
+# -- worker fleets -----------------------------------------------------------------------------
+@dataclass
+class ActiveOp:
+    run_id: str
+    step_key: str
+    attempt_id: str
+    started_at: float | None
+
+
+@dataclass
+class WorkerInfo:
+    name: str  # the worker's node name, e.g. w1@host
+    queues: list[str] = field(default_factory=list)
+    concurrency: int | None = None
+    pid: int | None = None
+    active: list[ActiveOp] = field(default_factory=list)
+    last_heartbeat: float | None = None
+    responding: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class QueueInfo:
+    name: str
+    depth: int | None  # None when the broker cannot say
+    consumers: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class WorkerFleet(ABC):
+    """The machines an executor plugin runs steps on, as the UI, GraphQL and the CLI see
+    them. Plugins register a factory `build(instance) -> WorkerFleet` under the
+    `opgraph.worker_fleets` entry point; the webserver asks every installed fleet."""
+
+    @abstractmethod
+    def workers(self, timeout: float) -> list[WorkerInfo]:
+        """Every worker that answers within `timeout`, and those whose heartbeat is recent."""
+
+    @abstractmethod
+    def queues(self, workers: list[WorkerInfo]) -> list[QueueInfo]:
+        """Each queue with its depth and the workers (of `workers`) consuming it."""
+
+    @abstractmethod
+    def drain(self, worker_name: str) -> list[str] | None:
+        """Stop the worker taking new work; the queues it stopped consuming, empty if it did
+        not answer, None if the worker is not one of this fleet's."""
+
+
+class MetricsSource(Protocol):
+    """A plugin's part of the webserver's `/metrics` (entry point `opgraph.metrics`, a
+    factory `build(instance)`; built once per webserver process)."""
+
+    def owns_heartbeat(self, name: str) -> bool:
+        """Whether a heartbeat row is the plugin's own (e.g. a worker's), not a daemon part's."""
+        ...
+
+    def collect(self, stats: InstanceStats) -> Iterable[Any]:
+        """Prometheus metric families; `stats` are the storage figures of this scrape."""
+        ...

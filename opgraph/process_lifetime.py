@@ -67,3 +67,21 @@ def pid_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of `pid` (clock ticks since boot), None if it is gone.
+
+    Together with the pid it names one process for good: a recycled pid has another
+    start time. A zombie (exited, not yet reaped) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            stat = file.read()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name (which may hold spaces): state is 3rd,
+    # start time the 22nd field of the whole line.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]

@@ -36,6 +36,7 @@ from opgraph_app.dev.processes import (
     stop_services,
 )
 from opgraph_celery.config import instance_celery_section
+from opgraph_celery.fleet import HEARTBEAT_PREFIX
 from opgraph_storage.records import RunsFilter, RunStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
@@ -43,7 +44,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph 
 # sys.path), so its app.py or storage.py is never what an import finds.
 FLASK = [sys.executable, "-P", "-m", "opgraph_app"]
 DAEMON_COMMAND = ["daemon", "run"]
-WORKER_HEARTBEAT_PREFIX = "celery_worker:"
 READY_TIMEOUT = 60.0
 IN_FLIGHT = (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING)
 
@@ -219,8 +219,7 @@ class DevStack:
         def beating() -> bool:
             beats = self.instance.storage.get_daemon_heartbeats()
             return any(
-                not name.startswith(WORKER_HEARTBEAT_PREFIX)
-                and beat.timestamp >= self.started_at - 1
+                not name.startswith(HEARTBEAT_PREFIX) and beat.timestamp >= self.started_at - 1
                 for name, beat in beats.items()
             )
 

@@ -1,10 +1,16 @@
-"""`workersOrError`, `queuesOrError`: the Celery fleet as the broker and heartbeats see it."""
+"""`workersOrError`, `queuesOrError`, `drainWorker`: the worker fleets of the installed
+executor plugins (the Celery one, `opgraph_celery.fleet.CeleryFleet`), through the core's
+`WorkerFleet` port: the schema is the app's, the data the plugin's."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import graphene
+from flask import current_app
+
+from opgraph import plugins
+from opgraph.ports import WorkerFleet, WorkerInfo
 
 INSPECT_TIMEOUT_S = 1.0
 
@@ -44,28 +50,41 @@ class Queues(graphene.ObjectType):
     results = graphene.List(graphene.NonNull(Queue), required=True)
 
 
-def celery_app(instance: Any) -> Any:
-    from opgraph_celery.celery_app import instance_celery_config, make_celery_app
+def worker_fleets(context: Any) -> list[WorkerFleet]:
+    """Every installed plugin's fleet (`opgraph.worker_fleets`), built once per webserver
+    process: a fleet holds its broker connections."""
+    extensions = current_app.extensions
+    if "opgraph_worker_fleets" not in extensions:
+        builders = plugins.load_all(plugins.WORKER_FLEETS)
+        extensions["opgraph_worker_fleets"] = [
+            build(context.instance) for build in builders.values()
+        ]
+    return extensions["opgraph_worker_fleets"]  # type: ignore[no-any-return]
 
-    return make_celery_app(instance_celery_config(instance.home))
 
-
-def _workers(context: Any) -> tuple[Any, list[Any]]:
-    """The Celery app and the fleet, asked once per request (each ask waits on replies)."""
-    from opgraph_celery.fleet import list_workers
-
+def _workers(context: Any) -> list[tuple[WorkerFleet, list[WorkerInfo]]]:
+    """Each fleet and its workers, asked once per request (each ask waits on replies)."""
     if "fleet" not in context.cache:
-        app = celery_app(context.instance)
-        context.cache["fleet"] = app, list_workers(app, context.instance.storage, INSPECT_TIMEOUT_S)
+        context.cache["fleet"] = [
+            (fleet, fleet.workers(INSPECT_TIMEOUT_S)) for fleet in worker_fleets(context)
+        ]
     return context.cache["fleet"]  # type: ignore[no-any-return]
 
 
 def fleet_workers(context: Any) -> Workers:
-    return Workers(results=_workers(context)[1])
+    return Workers(results=[worker for _, workers in _workers(context) for worker in workers])
 
 
 def fleet_queues(context: Any) -> Queues:
-    from opgraph_celery.fleet import list_queues
+    return Queues(
+        results=[q for fleet, workers in _workers(context) for q in fleet.queues(workers)]
+    )
 
-    app, workers = _workers(context)
-    return Queues(results=list_queues(app, workers))
+
+def drain_worker(context: Any, worker_name: str) -> list[str]:
+    """The queues the named worker stopped consuming; empty if no fleet's worker answered."""
+    for fleet in worker_fleets(context):
+        queues = fleet.drain(worker_name)
+        if queues:
+            return queues
+    return []

@@ -15,7 +15,7 @@ import graphene
 from opgraph_app.graphql import errors as e
 from opgraph_app.graphql.arguments import require_workspace
 from opgraph_app.graphql.errors import check_mutation_allowed, typed_errors
-from opgraph_app.graphql.fleet_types import celery_app
+from opgraph_app.graphql.fleet_types import drain_worker
 from opgraph_app.graphql.unions import or_error
 from opgraph_app.graphql.workspace_types import CodeLocationEntry
 
@@ -115,10 +115,8 @@ class DrainWorker(graphene.Mutation):
     @staticmethod
     @typed_errors
     def mutate(_root: Any, info: Any, worker_name: str) -> Any:
-        from opgraph_celery.fleet import drain
-
         check_mutation_allowed(info)
-        queues = drain(celery_app(info.context.instance), worker_name)
+        queues = drain_worker(info.context, worker_name)
         if not queues:
             return e.InvalidArgumentError(
                 message=f"worker {worker_name!r} did not answer or consumes no queue: "

@@ -204,7 +204,7 @@ def test_health_is_unknown_without_a_local_pid(instance, jobs_file):
 # -- warm start (zygote) and cold start -------------------------------------------------------
 def test_workers_are_forked_from_the_zygote_and_named_by_pid_and_start_time(instance, jobs_file):
     from opgraph.ports import RUN_WORKER_START_TAG
-    from opgraph_launchers.warm_start import process_start_time
+    from opgraph.process_lifetime import process_start_time
 
     launcher = instance.run_launcher
     assert launcher.warm_start
