@@ -14,6 +14,7 @@ registers the same groups on `app.cli` from this table.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -114,7 +115,19 @@ class OpgraphCLI(click.Group):
             from flask.cli import ScriptInfo
 
             ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
-        return _flask_group() if cmd_name == FLASK_GROUP else load_command(cmd_name)
+        if cmd_name == FLASK_GROUP:
+            return _flask_group()
+        command = load_command(cmd_name)
+        callback = command.callback
+        if isinstance(command, click.Group) or callback is None:
+            return command  # an AppGroup: each of its commands pushes the app context
+        # A lone command gets the app context when it runs, as FlaskGroup would give it
+        # (not for its --help: that builds no app).
+        from flask.cli import with_appcontext
+
+        command = copy.copy(command)
+        command.callback = with_appcontext(callback)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """As click lays them out, from the table instead of the imported commands."""

@@ -103,3 +103,22 @@ def test_the_flask_cli_form_has_the_same_groups(app):
     result = app.test_cli_runner().invoke(args=["runs", "list"])
     assert result.exit_code == 0, result.output
     assert "No runs match." in result.output
+
+
+def test_a_lone_command_runs_in_the_app_context(tmp_path, monkeypatch):
+    """`opgraph webserver` / `dev` / `code-server` read the instance through the app, as
+    under FlaskGroup; their --help builds no app."""
+    from flask import current_app
+
+    from opgraph_app import cli_webserver
+
+    seen = []
+    stop = lambda: seen.append(current_app.name) or 1 / 0  # noqa: E731
+    monkeypatch.setattr(cli_webserver, "current_instance", stop)
+    monkeypatch.setenv("OPGRAPH_HOME", str(tmp_path))
+    assert CliRunner().invoke(main, ["webserver", "--help"]).exit_code == 0
+    assert seen == []
+
+    result = CliRunner().invoke(main, ["webserver"])
+    assert seen == ["opgraph_app"]  # reached the instance inside opgraph's app context
+    assert isinstance(result.exception, ZeroDivisionError)
