@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from opgraph.errors import CodePointerError
-from opgraph.user_code import find_job, location_for, remember
+from opgraph.user_code import find_job, location_for, location_of, remember
 
 
 def load_job(pointer: dict[str, Any], job_name: str | None = None) -> Any:
@@ -41,6 +41,14 @@ class ReconstructableJob:
 
 
 def reconstructable(job: Any) -> ReconstructableJob:
+    location = location_of(job)
+    if location is not None:  # loaded from a location: the same pointer again
+        origin: dict[str, Any] = {
+            key: location.origin[key]
+            for key in ("python_file", "python_module", "working_directory", "attribute")
+            if key in location.origin
+        }
+        return ReconstructableJob(origin, job.name)
     file = getattr(job, "defining_file", None)
     if not file:
         raise CodePointerError(

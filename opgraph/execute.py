@@ -14,6 +14,7 @@ from opgraph.instance import OpgraphInstance
 from opgraph.plan import ExecutionPlan
 from opgraph.resources import InputContext, OutputContext, build_resources
 from opgraph.run_config import job_resource_defs, validate_run_config
+from opgraph.user_code import running
 from opgraph_storage.records import RunStatus
 
 
@@ -69,9 +70,13 @@ class ExecuteJobResult:
         upstream = OutputContext(step_key, output_name, self.run_id, mapping_key, op_def)
         context = InputContext(output_name, step_key, upstream, op_def)
         resolved = validate_run_config(self.job, self.dagster_run.run_config)
-        with build_resources(
-            job_resource_defs(self.job), resolved.resource_configs, self.instance, self.run_id
-        ) as resources:
+        # The job's location active: an output of one of its classes unpickles as that class.
+        with (
+            running(self.job),
+            build_resources(
+                job_resource_defs(self.job), resolved.resource_configs, self.instance, self.run_id
+            ) as resources,
+        ):
             return resources[manager_key].load_input(context)
 
     def output_for_node(self, node_str: str, output_name: str = "result") -> Any:

@@ -22,10 +22,12 @@ loads it again, into a fresh table, when that hash changes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -43,14 +45,7 @@ from opgraph.definitions_repo import Definitions
 from opgraph.errors import CodePointerError, DefinitionError
 from opgraph.schedules import ScheduleDefinition, SensorDefinition
 
-# Import names of the platform: never a location's, whatever its files are called.
-PLATFORM_PACKAGES = frozenset(
-    {"opgraph", "opgraph_storage", "opgraph_launchers", "opgraph_celery", "opgraph_app"}
-)
 _ROOT = Path(__file__).resolve().parents[1]
-_PLATFORM_DIRS = tuple(
-    f"{_ROOT / folder}/" for folder in ("opgraph", "storage", "launchers", "celery_executor", "app")
-)
 _LIBRARY_DIRS = tuple(
     path
     for path in {
@@ -59,6 +54,32 @@ _LIBRARY_DIRS = tuple(
     }
     if path != "/"  # a Python installed at / must not make every file a library file
 )
+
+
+@functools.cache
+def platform_packages() -> frozenset[str]:
+    """Import names that are never a location's: the core's own and those installed with it
+    (its distribution's top_level.txt; read, so that the core names none of them)."""
+    own = __name__.partition(".")[0]
+    try:
+        listed = importlib.metadata.distribution(own).read_text("top_level.txt") or ""
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        listed = ""
+    return frozenset({own, *listed.split()})
+
+
+@functools.cache
+def _platform_dirs() -> tuple[str, ...]:
+    """Where those packages' files are (an editable install keeps them in the source tree)."""
+    found = {f"{_ROOT / __name__.partition('.')[0]}/"}
+    for name in platform_packages():
+        try:
+            spec = importlib.util.find_spec(name)  # finds, does not import
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            found.add(f"{Path(location).resolve()}/")
+    return tuple(sorted(found))
 
 
 class UserCodeError(CodePointerError):
@@ -70,7 +91,7 @@ def is_user_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
         return False
     resolved = str(Path(filename).resolve())
-    return not resolved.startswith(_PLATFORM_DIRS) and not resolved.startswith(_LIBRARY_DIRS)
+    return not resolved.startswith(_platform_dirs()) and not resolved.startswith(_LIBRARY_DIRS)
 
 
 def _top(name: str) -> str:
@@ -96,7 +117,7 @@ def _module_names_in(directories: Sequence[str]) -> frozenset[str]:
         name
         for name in names
         if name.isidentifier()
-        and name not in PLATFORM_PACKAGES
+        and name not in platform_packages()
         and name not in sys.stdlib_module_names
     )
 
@@ -117,7 +138,7 @@ class _LocationFinder(importlib.abc.MetaPathFinder):
             return None
         if self.owned_only and fullname not in self.location.owned:
             return None
-        if fullname in PLATFORM_PACKAGES:
+        if fullname in platform_packages():
             return None
         return importlib.machinery.PathFinder.find_spec(fullname, list(self.location.directories))
 
@@ -146,8 +167,9 @@ class Location:
             self.path = None
             self.main_name = str(module_name)
         self.directories = tuple(dict.fromkeys(directories))
+        _platform_dirs()  # found now, never in the middle of a swap
         owned = set(_module_names_in(self.directories))
-        if module_name and _top(module_name) not in PLATFORM_PACKAGES:
+        if module_name and _top(module_name) not in platform_packages():
             owned.add(_top(module_name))  # an installed package a location names is its own
         self.owned = frozenset(owned)
         self.modules: dict[str, ModuleType] = {}
@@ -207,7 +229,7 @@ class Location:
 
     def _belongs(self, name: str, module: ModuleType | None) -> bool:
         top = _top(name)
-        if top in PLATFORM_PACKAGES:
+        if top in platform_packages():
             return False
         if top in self.owned or name == self.main_name:
             return True
@@ -221,11 +243,13 @@ class Location:
         )
 
     def _swap_in(self) -> None:
-        for name in list(sys.modules):  # another copy of a name this location owns stays out
-            if _top(name) in self.owned or name in self.modules:
-                module = sys.modules.pop(name, None)
-                if module is not None:
-                    self._stashed[name] = module
+        # Another copy of a name this location owns stays out while it is active. (This
+        # and _swap_out each walk sys.modules once: ~0.1 ms for 600 modules on this machine.)
+        owned, own = self.owned, self.modules
+        for name in [n for n in sys.modules if n.partition(".")[0] in owned or n in own]:
+            module = sys.modules.pop(name, None)
+            if module is not None:
+                self._stashed[name] = module
         sys.modules.update(self.modules)
         sys.meta_path.insert(0, self._finders[0])
         sys.meta_path.append(self._finders[1])
@@ -237,7 +261,8 @@ class Location:
                 if installed is finder:
                     del sys.meta_path[index]
                     break
-        for name in [name for name in list(sys.modules) if name not in self._before]:
+        before = self._before
+        for name in [name for name in list(sys.modules) if name not in before]:
             module = sys.modules.get(name)
             if self._belongs(name, module):
                 self.modules[name] = sys.modules.pop(name)  # type: ignore[assignment]

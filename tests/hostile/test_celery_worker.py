@@ -69,5 +69,10 @@ def test_an_edited_location_is_loaded_again_by_a_warm_worker(celery_fleet, share
         assert second["open_box"]["scaled"] == 1400
         beta = reports(_run_on(celery_fleet, queue, shared_locations["beta"], "shared"))
         assert beta["open_box"]["scaled"] == 21
+        # This process reads an output back: the pickled Box loads as alpha's own class.
+        config = {"execution": {"config": {"celery": {"default_queue": queue}}}}
+        result = execute_job(_pointer(alpha, "shared"), celery_fleet.instance, run_config=config)
+        box = result.output_for_node("make_box")
+        assert (type(box).__name__, box.who) == ("Box", "helpers of alpha")
     finally:
         celery_fleet.stop_worker("edits")

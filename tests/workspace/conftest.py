@@ -22,7 +22,7 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         path = tmp_path / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(source))
-        stamp = time.time() + 1  # mtime-keyed caches (opgraph.code_pointer) see each edit
+        stamp = time.time() + 1  # bytecode caches (.pyc, keyed on mtime and size) see each edit
         os.utime(path, (stamp, stamp))
         return path
 
