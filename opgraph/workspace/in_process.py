@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from opgraph.definitions_repo import Definitions
-from opgraph.errors import DefinitionError, RunConfigError
+from opgraph.errors import CodePointerError, DefinitionError, RunConfigError
 from opgraph.plan import ExecutionPlan
 from opgraph.run_config import validate_run_config
 from opgraph.schedules import (
@@ -28,7 +28,14 @@ from opgraph.schedules import (
     TickResult,
 )
 from opgraph.snapshots import job_snapshot, schedule_snapshot, sensor_snapshot
-from opgraph.user_code import Location, code_version, find_definitions, is_user_file, remember
+from opgraph.user_code import (
+    Location,
+    code_version,
+    find_definitions,
+    is_user_file,
+    location_for,
+    remember,
+)
 from opgraph.workspace.base import (
     CodeLocation,
     CodeLocationError,
@@ -93,15 +100,20 @@ class InProcessCodeLocation(CodeLocation):
 
     def _load(self) -> _Loaded:
         try:
-            location = Location(self.origin)
-            module = location.load()
+            # The same table load_job uses in this process for this origin and version: a
+            # run executed here and this location's evaluations share one activation.
+            location = location_for(self.origin)
+            module = location.module
+            assert module is not None
             with location.active():  # snapshots call user code (config classes, defaults)
                 definitions, attribute = find_definitions(module, self.origin.get("attribute"))
                 jobs = tuple(job_snapshot(job) for job in definitions.jobs)
                 schedules = tuple(schedule_snapshot(s) for s in definitions.schedules)
                 sensors = tuple(sensor_snapshot(s) for s in definitions.sensors)
         except Exception as exc:  # broken user code is a state of the location, not a crash
-            return _Loaded(self._status(LocationState.ERROR, error=error_info(exc)))
+            cause = exc.__cause__ if isinstance(exc, CodePointerError) else None
+            error = error_info(cause or exc)  # the user's own error, with its file and line
+            return _Loaded(self._status(LocationState.ERROR, error=error))
         remember(location, definitions.jobs)
         status = self._status(LocationState.LOADED, version=location.version)
         return _Loaded(
