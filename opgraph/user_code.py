@@ -233,14 +233,13 @@ class Location:
             return False
         if top in self.owned or name == self.main_name:
             return True
+        # Found in the location's directories (a file added since it loaded, a namespace
+        # package), and not a library that happens to live there (a virtualenv in it).
         file = getattr(module, "__file__", None)
-        if file and is_user_file(file):
-            return str(Path(file).resolve()).startswith(tuple(f"{d}/" for d in self.directories))
-        locations = getattr(getattr(module, "__spec__", None), "submodule_search_locations", None)
-        return any(
-            str(Path(p).resolve()).startswith(tuple(f"{d}/" for d in self.directories))
-            for p in locations or ()
-        )
+        spec = getattr(module, "__spec__", None)
+        paths = [file] if file else list(getattr(spec, "submodule_search_locations", None) or ())
+        inside = tuple(f"{directory}/" for directory in self.directories)
+        return any(is_user_file(p) and str(Path(p).resolve()).startswith(inside) for p in paths)
 
     def _swap_in(self) -> None:
         # Another copy of a name this location owns stays out while it is active. (This

@@ -78,3 +78,21 @@ def test_a_thread_runs_another_location_only_once_the_active_one_is_left(shared_
         order.append(f"alpha leaves, saw {helpers.WHO}")
     thread.join(30)
     assert order == ["alpha leaves, saw helpers of alpha", "beta entered, sees helpers of beta"]
+
+
+def test_a_namespace_package_and_a_module_added_after_loading(tmp_path):
+    (tmp_path / "nspkg").mkdir()
+    (tmp_path / "nspkg" / "mod.py").write_text('WHO = "nspkg.mod of this location"\n')
+    (tmp_path / "jobs.py").write_text(
+        "from opgraph import job, op\n\n\n@op\ndef o():\n    pass\n\n\n@job\ndef j():\n    o()\n"
+    )
+    job = load_job(_origin(tmp_path), "j")
+    (tmp_path / "late.py").write_text('WHO = "late of this location"\n')
+    with running(job):
+        import late
+        import nspkg.mod
+
+        assert (nspkg.mod.WHO, late.WHO) == ("nspkg.mod of this location", "late of this location")
+    assert not {"nspkg", "nspkg.mod", "late"} & set(sys.modules)
+    location = location_of(job)
+    assert location is not None and {"nspkg", "nspkg.mod", "late"} <= set(location.modules)
