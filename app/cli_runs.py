@@ -143,6 +143,7 @@ def show_run(run_id: str, as_json: bool) -> None:
     click.echo("\n".join("  " + line for line in config_text.splitlines()))
     if not steps:
         click.echo("Steps: none started yet")
+        _echo_errors(events)  # e.g. the job did not load, or its worker died first
         return
     click.echo("Steps:")
     rows = [
@@ -173,7 +174,8 @@ def _echo_errors(events: list[EventRecord]) -> None:
         return
     click.echo("Errors:")
     for where, event in failures.items():
-        click.echo(f"  {where}: {event.message}")
+        # A message of several lines (a worker's log tail) stays indented under its step.
+        click.echo(f"  {where}: " + event.message.replace("\n", "\n    "))
 
 
 # -- logs ------------------------------------------------------------------------------------

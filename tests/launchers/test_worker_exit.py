@@ -327,3 +327,23 @@ def test_graphql_launch_then_polling_shows_why_the_worker_died(tmp_path, pg_stor
     assert "loading the jobs module" in failure
     events = answer["logsForRun"]["events"]
     assert [e["message"] for e in events if e["eventType"] == "RUN_FAILURE"] == [failure]
+
+
+def test_runs_show_prints_the_error_of_a_run_that_never_started(make_instance, tmp_path):
+    from opgraph.run_lifecycle import mark_starting
+    from opgraph_app import create_app
+    from opgraph_launchers.worker_exit import record_early_exit
+
+    instance = make_instance()
+    run = instance.create_run("hello_job")
+    mark_starting(instance, run, "Starting a run worker subprocess.")
+    log = tmp_path / "worker.log"
+    log.write_text("Traceback (most recent call last):\nImportError: no warehouse_client\n")
+    record_early_exit(instance, run.run_id, 7, -signal.SIGKILL, log)
+
+    result = create_app(instance).test_cli_runner().invoke(args=["runs", "show", run.run_id])
+
+    assert result.exit_code == 0, result.output
+    errors = result.output.split("Steps: none started yet\nErrors:\n")[1].splitlines()
+    assert errors[0].startswith("  (run): The run worker (pid 7) was killed by SIGKILL")
+    assert errors[-1] == "    ImportError: no warehouse_client"
