@@ -4,7 +4,7 @@ step environment (plan, resources) of the runs it recently served.
 One worker may serve runs of several code locations. Each run's job is loaded into its
 location's own module table (`opgraph.user_code`, kept per location and code version), and
 that location is active, alone, while the run's resources are built or torn down and while
-its ops run (`RunEnvironment.running`); the prefork pool runs one task per process at a
+its ops run (`WorkerState.running`); the prefork pool runs one task per process at a
 time, so a step never sees another location's modules."""
 
 from __future__ import annotations
