@@ -5,12 +5,15 @@ in setup.cfg; nothing here imports Celery."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
+
+log = logging.getLogger("opgraph.config")
 
 
 class CeleryConfig(BaseModel):
@@ -29,13 +32,28 @@ class CeleryConfig(BaseModel):
 
 
 class CeleryLauncherConfig(BaseModel):
-    """Sends each run worker as a task to the Celery fleet (see the `celery` section)."""
+    """Sends each run worker as a task to the Celery fleet (see the `celery` section). A run
+    worker silent for the liveness grace is reported DEAD by health checks."""
 
     model_config = ConfigDict(extra="forbid")
     queue: str = Field("runs", min_length=1, description="Queue the run tasks go to.")
-    heartbeat_timeout_seconds: float = Field(
-        60, gt=0, description="A run worker silent this long is reported DEAD by health checks."
+    heartbeat_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Deprecated: the liveness grace (`liveness.missed_heartbeats`) applies. "
+        "Still honoured when given, with a warning.",
     )
+
+    @field_validator("heartbeat_timeout_seconds")
+    @classmethod
+    def _deprecated(cls, value: float | None) -> float | None:
+        if value is not None:
+            log.warning(
+                "instance.yaml: run_launcher.celery.heartbeat_timeout_seconds is deprecated; "
+                "use liveness.missed_heartbeats (the grace is liveness.heartbeat_interval_seconds "
+                "times missed_heartbeats)"
+            )
+        return value
 
 
 class CeleryRunConfig(BaseModel):

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
 
 HEARTBEAT_PREFIX = "celery_worker:"
-HEARTBEAT_SECONDS = 10.0
 
 
 def _active_op(request: dict[str, Any]) -> ActiveOp | None:
@@ -116,12 +115,14 @@ def drain(app: Any, node: str, timeout: float = 2.0) -> list[str]:
 
 
 class WorkerHeartbeat:
-    """The worker's main process writes where it is and what it consumes every 10 s."""
+    """The worker's main process writes where it is and what it consumes every
+    `liveness.heartbeat_interval_seconds`."""
 
-    def __init__(self, storage: Any, node: str, info: dict[str, Any]):
+    def __init__(self, storage: Any, node: str, info: dict[str, Any], interval_seconds: float):
         self.storage = storage
         self.node = node
         self.info = info
+        self.interval_seconds = interval_seconds  # liveness.heartbeat_interval_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="opgraph-heartbeat")
 
@@ -141,7 +142,7 @@ class WorkerHeartbeat:
                 )
             except Exception:  # storage down: the next beat may work
                 pass
-            if self._stop.wait(HEARTBEAT_SECONDS):
+            if self._stop.wait(self.interval_seconds):
                 return
 
 

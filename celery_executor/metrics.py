@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from opgraph_celery.fleet import HEARTBEAT_PREFIX, HEARTBEAT_SECONDS, queue_depths
+from opgraph_celery.fleet import HEARTBEAT_PREFIX, queue_depths
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
     from opgraph_storage.stats import InstanceStats
 
 BROKER_CHECK_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 2, "socket_timeout": 2}
-# A worker beats every HEARTBEAT_SECONDS; three missed: gone.
-WORKER_ALIVE_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
 class CeleryMetrics:
@@ -56,6 +54,7 @@ class CeleryMetrics:
 
     def collect(self, stats: InstanceStats) -> Iterator[Metric]:
         now = time.time()
+        grace = self.instance.config.liveness.grace_seconds  # missed beats: gone
         # Queues worth measuring: the default, those consumed, those with steps waiting
         # (a queue nobody consumes is the one an autoscaler must see).
         consumers: dict[str, int] = {self.app.conf.task_default_queue: 0}
@@ -64,7 +63,7 @@ class CeleryMetrics:
                 consumers.setdefault(queue, 0)
         workers = 0
         for name, beat in self.instance.storage.get_daemon_heartbeats().items():
-            if self.owns_heartbeat(name) and now - beat.timestamp < WORKER_ALIVE_SECONDS:
+            if self.owns_heartbeat(name) and now - beat.timestamp < grace:
                 workers += 1
                 for queue in beat.info.get("queues") or []:
                     consumers[queue] = consumers.get(queue, 0) + 1

@@ -5,8 +5,9 @@ The task starts `python -m opgraph.run_worker RUN_ID` as a child process and wai
 the same program the subprocess launcher starts. Completion is in the event log.
 
 The launcher cannot see another machine's processes: a run worker is DEAD to it when
-it has not heartbeated for `heartbeat_timeout_seconds`. The daemon's run monitoring
-then resumes the run with a new task (`--resume`, continuing from the event log).
+it has not heartbeated for the liveness grace (`liveness.missed_heartbeats` beats). The
+daemon's run monitoring then resumes the run with a new task (`--resume`, continuing from
+the event log).
 """
 
 from __future__ import annotations
@@ -36,11 +37,16 @@ class CeleryRunLauncher(RunLauncher):
     supports_resume = True
 
     def __init__(
-        self, instance: OpgraphInstance, queue: str = "runs", heartbeat_timeout_seconds: float = 60
+        self,
+        instance: OpgraphInstance,
+        queue: str = "runs",
+        heartbeat_timeout_seconds: float | None = None,  # deprecated: the liveness grace
     ):
         self._instance = instance
         self.queue = queue
-        self.heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self.heartbeat_timeout_seconds = (
+            heartbeat_timeout_seconds or instance.config.liveness.grace_seconds
+        )
         self._app = make_celery_app(instance_celery_config(instance.home))
 
     def launch_run(self, run: RunRecord) -> RunRecord:

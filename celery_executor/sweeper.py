@@ -50,14 +50,15 @@ class CeleryStepTerminator:
 
 
 def build_step_sweeper(instance: OpgraphInstance) -> DaemonPart:
-    """The daemon part, configured from instance.yaml."""
-    config = instance.config
+    """The daemon part, configured from instance.yaml's `liveness`: a run worker and a step
+    attempt count as gone after the grace, a QUEUED attempt after its own deadline."""
+    liveness = instance.config.liveness
     return StepSweeper(
         instance,
         CeleryStepTerminator(instance),
-        worker_timeout_seconds=config.run_monitoring.worker_heartbeat_timeout_seconds,
-        heartbeat_timeout_seconds=config.daemon.step_heartbeat_timeout_seconds,
-        queued_timeout_seconds=config.daemon.step_queued_timeout_seconds,
+        worker_timeout_seconds=liveness.grace_seconds,
+        heartbeat_timeout_seconds=liveness.grace_seconds,
+        queued_timeout_seconds=liveness.step_queued_timeout_seconds,
     )
 
 

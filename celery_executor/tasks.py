@@ -204,7 +204,9 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
         "concurrency": getattr(controller, "concurrency", None),
         "pid": os.getpid(),
     }
-    _heartbeat = WorkerHeartbeat(OpgraphInstance.get().storage, sender.hostname, info)
+    instance = OpgraphInstance.get()
+    interval = instance.config.liveness.heartbeat_interval_seconds
+    _heartbeat = WorkerHeartbeat(instance.storage, sender.hostname, info, interval)
     _heartbeat.start()
 
 

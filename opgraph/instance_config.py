@@ -10,6 +10,8 @@ happens on string scalars only.
 
 from __future__ import annotations
 
+import logging
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -204,26 +206,126 @@ def default_component(kind: str) -> str:
     return _default_name(kind)
 
 
+# -- keys replaced by `liveness` ---------------------------------------------------------------
+log = logging.getLogger("opgraph.config")
+
+# old section.key -> liveness key; heartbeat timeouts become a number of missed beats.
+DEPRECATED_KEYS = {
+    ("run_monitoring", "start_timeout_seconds"): "start_timeout_seconds",
+    ("run_monitoring", "cancel_timeout_seconds"): "cancel_timeout_seconds",
+    ("run_monitoring", "worker_heartbeat_timeout_seconds"): "missed_heartbeats",
+    ("daemon", "step_heartbeat_timeout_seconds"): "missed_heartbeats",
+    ("daemon", "step_queued_timeout_seconds"): "step_queued_timeout_seconds",
+}
+
+
+def missed_heartbeats_for(timeout_seconds: Any, interval_seconds: float) -> Any:
+    """An old heartbeat timeout as a number of missed beats (rounded up: never less grace)."""
+    if isinstance(timeout_seconds, int | float) and not isinstance(timeout_seconds, bool):
+        return max(1, math.ceil(timeout_seconds / interval_seconds - 1e-9))
+    return timeout_seconds  # not a number: the liveness model reports the type error
+
+
+def map_deprecated_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Accept the keys `liveness` replaced: each is moved there with a warning naming the
+    old key and the new one. A key given both ways keeps the `liveness` value; two old
+    heartbeat timeouts keep the longer grace."""
+    data = dict(data)
+    given = data.get("liveness")
+    liveness = dict(given) if isinstance(given, dict) else {}
+    explicit = set(liveness)
+    moved = False
+    interval = liveness.get("heartbeat_interval_seconds", 5)
+    if not isinstance(interval, int | float) or interval <= 0:
+        interval = 5
+    for (section, key), new in DEPRECATED_KEYS.items():
+        old = data.get(section)
+        if not isinstance(old, dict) or key not in old:
+            continue
+        old = dict(old)
+        value = old.pop(key)
+        data[section] = old
+        if new in explicit:
+            log.warning(
+                "instance.yaml: %s.%s is deprecated and ignored: liveness.%s is given too",
+                section,
+                key,
+                new,
+            )
+            continue
+        if new == "missed_heartbeats":
+            value = missed_heartbeats_for(value, interval)
+            if isinstance(liveness.get(new), int) and isinstance(value, int):
+                value = max(value, liveness[new])
+            log.warning(
+                "instance.yaml: %s.%s is deprecated; use liveness.missed_heartbeats (beats of "
+                "liveness.heartbeat_interval_seconds, %gs): read as missed_heartbeats: %s",
+                section,
+                key,
+                interval,
+                value,
+            )
+        else:
+            log.warning("instance.yaml: %s.%s is deprecated; use liveness.%s", section, key, new)
+        liveness[new] = value
+        moved = True
+    if moved:
+        data["liveness"] = liveness
+    return data
+
+
 # -- the other sections ------------------------------------------------------------------------
-class RunMonitoringConfig(_Strict):
-    enabled: bool = Field(True, description="Whether the daemon watches run workers.")
+class LivenessConfig(_Strict):
+    """One model of "is it still alive?" for run workers, step attempts, Celery workers and
+    daemon parts (docs/liveness.md): everything alive beats every
+    `heartbeat_interval_seconds`; after `missed_heartbeats` missed beats (the grace) it
+    counts as gone and its watcher acts. Deadlines for runs and steps that have no beat
+    yet (starting, canceling, queued) are the three `*_timeout_seconds`."""
+
+    heartbeat_interval_seconds: float = Field(
+        5,
+        gt=0,
+        description="How often run workers and Celery workers write a heartbeat. (Daemon parts "
+        "beat once per tick; a running step attempt every 2 s, so that its run worker notices "
+        "a lost Celery worker within the executor's own `heartbeat_timeout_seconds`.)",
+    )
+    missed_heartbeats: int = Field(
+        12,
+        ge=1,
+        description="Beats missed before something counts as gone: the grace is "
+        "`heartbeat_interval_seconds` times `missed_heartbeats` (60 s by default). Run monitoring "
+        "then resumes or fails a run whose run worker went silent, the Celery step sweeper marks "
+        "a silent step attempt LOST, `/metrics` and the UI stop counting a silent Celery worker, "
+        "and a daemon part silent for its own interval plus the grace is shown unhealthy.",
+    )
     start_timeout_seconds: float = Field(
         180,
         gt=0,
         description="A run still STARTING after this long is failed (its worker terminated); so "
-        "is one still NOT_STARTED (created but never submitted).",
+        "is one still NOT_STARTED (created but never submitted). Acts: run monitoring.",
     )
     cancel_timeout_seconds: float = Field(
-        180, gt=0, description="A run still CANCELING after this long is marked CANCELED."
+        180,
+        gt=0,
+        description="A run still CANCELING after this long is terminated and marked CANCELED. "
+        "Acts: run monitoring.",
     )
+    step_queued_timeout_seconds: float = Field(
+        600,
+        gt=0,
+        description="A remote step attempt of a run whose run worker is gone, QUEUED this long "
+        "(no worker took it), is marked LOST. Acts: the executor plugin's step sweeper.",
+    )
+
+    @property
+    def grace_seconds(self) -> float:
+        return self.heartbeat_interval_seconds * self.missed_heartbeats
+
+
+class RunMonitoringConfig(_Strict):
+    enabled: bool = Field(True, description="Whether the daemon watches run workers.")
     max_resume_run_attempts: int = Field(
         0, ge=0, description="How often a run whose worker died is resumed before it fails."
-    )
-    worker_heartbeat_timeout_seconds: float = Field(
-        60,
-        gt=0,
-        description="A STARTED run whose run worker has not heartbeated (every 5 s) for this "
-        "long counts as dead, even where the launcher cannot look at the process.",
     )
     poll_interval_seconds: float = Field(30, gt=0, description="How often the daemon checks.")
 
@@ -273,18 +375,6 @@ class DaemonConfig(_Strict):
         description="How often the daemon looks for sensors that are due (each sensor runs "
         "at most every `minimum_interval_seconds`).",
     )
-    step_heartbeat_timeout_seconds: float = Field(
-        60,
-        gt=0,
-        description="A Celery step attempt of a run whose run worker died, silent this long, "
-        "is marked LOST.",
-    )
-    step_queued_timeout_seconds: float = Field(
-        600,
-        gt=0,
-        description="A Celery step attempt of a run whose run worker died, QUEUED this long "
-        "(no worker took it), is marked LOST.",
-    )
     retention_interval_seconds: float = Field(
         3600, gt=0, description="How often old runs and ticks are purged."
     )
@@ -325,6 +415,11 @@ class InstanceConfig(_Strict):
         description="A run launcher's short name (an `opgraph.run_launchers` entry point), "
         "the short name with options, or {module, class, config}.",
     )
+    liveness: LivenessConfig = Field(
+        default_factory=LivenessConfig,
+        description="Heartbeats and deadlines: when a run worker, step attempt, Celery worker "
+        "or daemon part counts as gone, and who acts (docs/liveness.md).",
+    )
     run_monitoring: RunMonitoringConfig = Field(
         default_factory=RunMonitoringConfig, description="Daemon checks on run workers."
     )
@@ -348,6 +443,11 @@ class InstanceConfig(_Strict):
     @classmethod
     def _short_names(cls, value: Any, info: Any) -> Any:
         return _component(info.field_name, value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_keys(cls, data: Any) -> Any:
+        return map_deprecated_keys(data) if isinstance(data, dict) else data
 
     def storage_url(self, home: Path) -> str:
         return self.storage.to_url(home)

@@ -16,12 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opgraph.errors import OpgraphError
 from opgraph.instance_config import TagConcurrencyLimit
 from opgraph_storage.records import RunRecord, StepAttempt
-from opgraph_storage.stats import InstanceStats
+
+if TYPE_CHECKING:
+    from opgraph_storage.stats import InstanceStats  # SQLAlchemy: not for `import opgraph`
 
 # Tags a launcher writes on the run it started: where its run worker runs.
 RUN_WORKER_PID_TAG = "opgraph/run_worker_pid"

@@ -24,13 +24,11 @@ from opgraph.run_config import validate_run_config
 from opgraph.step_runner import error_data
 from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 
-HEARTBEAT_SECONDS = 5.0
-
-
 def _heartbeat(instance: OpgraphInstance, run_id: str, stop: threading.Event) -> None:
     import time
 
-    while not stop.wait(HEARTBEAT_SECONDS):
+    # Every liveness.heartbeat_interval_seconds; run monitoring waits missed_heartbeats beats.
+    while not stop.wait(instance.config.liveness.heartbeat_interval_seconds):
         try:
             instance.storage.record_run_worker_heartbeat(run_id, time.time())
         except Exception as exc:  # a missed beat is not fatal; the next one may work

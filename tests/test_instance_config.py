@@ -34,7 +34,7 @@ def test_no_file_means_defaults(tmp_path):
     assert config.run_launcher.module == "opgraph_launchers.subprocess_launcher"
     assert config.run_launcher.class_name == "SubprocessRunLauncher"
     assert config.celery.broker_url == "redis://127.0.0.1:6379/0"
-    assert config.run_monitoring.start_timeout_seconds == 180
+    assert config.liveness.start_timeout_seconds == 180
     assert config.webserver.port == 3000
 
 
@@ -209,3 +209,63 @@ def test_postgres_needs_url_or_parts_and_hides_password(tmp_path):
     )
     assert "storage.postgres: expected url, or all of hostname, username and db_name" in message
     assert "hunter2" not in message
+
+
+# -- liveness: one model, old keys mapped onto it ---------------------------------------------------
+def test_liveness_defaults_keep_the_old_timeouts(tmp_path):
+    liveness = load_instance_config(tmp_path).liveness
+    assert (liveness.heartbeat_interval_seconds, liveness.missed_heartbeats) == (5, 12)
+    assert liveness.grace_seconds == 60
+    assert (liveness.start_timeout_seconds, liveness.cancel_timeout_seconds) == (180, 180)
+    assert liveness.step_queued_timeout_seconds == 600
+
+
+def test_old_timeout_keys_map_onto_liveness_with_a_warning(tmp_path, caplog):
+    write(
+        tmp_path,
+        "liveness: {heartbeat_interval_seconds: 10}\n"
+        "run_monitoring:\n  start_timeout_seconds: 90\n  cancel_timeout_seconds: 30\n"
+        "  worker_heartbeat_timeout_seconds: 45\n  max_resume_run_attempts: 2\n"
+        "daemon:\n  step_heartbeat_timeout_seconds: 95\n  step_queued_timeout_seconds: 300\n",
+    )
+    with caplog.at_level("WARNING", logger="opgraph.config"):
+        config = load_instance_config(tmp_path)
+    liveness = config.liveness
+    assert (liveness.start_timeout_seconds, liveness.cancel_timeout_seconds) == (90, 30)
+    assert liveness.step_queued_timeout_seconds == 300
+    # 45 s and 95 s of 10 s beats: 5 and 10 beats; the longer grace wins.
+    assert liveness.missed_heartbeats == 10 and liveness.grace_seconds == 100
+    assert config.run_monitoring.max_resume_run_attempts == 2  # the rest of the section stays
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    for old, new in [
+        ("run_monitoring.start_timeout_seconds", "liveness.start_timeout_seconds"),
+        ("run_monitoring.cancel_timeout_seconds", "liveness.cancel_timeout_seconds"),
+        ("run_monitoring.worker_heartbeat_timeout_seconds", "liveness.missed_heartbeats"),
+        ("daemon.step_heartbeat_timeout_seconds", "liveness.missed_heartbeats"),
+        ("daemon.step_queued_timeout_seconds", "liveness.step_queued_timeout_seconds"),
+    ]:
+        assert f"{old} is deprecated; use {new}" in warned
+
+
+def test_a_new_key_wins_over_its_old_one(tmp_path, caplog):
+    write(
+        tmp_path,
+        "liveness: {start_timeout_seconds: 20}\nrun_monitoring: {start_timeout_seconds: 90}\n",
+    )
+    with caplog.at_level("WARNING", logger="opgraph.config"):
+        assert load_instance_config(tmp_path).liveness.start_timeout_seconds == 20
+    assert "run_monitoring.start_timeout_seconds is deprecated and ignored" in caplog.text
+
+
+def test_a_bad_old_key_is_reported_under_its_new_name(tmp_path):
+    message = load_error(tmp_path, "run_monitoring:\n  cancel_timeout_seconds: soon\n")
+    assert "liveness.cancel_timeout_seconds: Input should be a valid number" in message
+
+
+def test_the_celery_launchers_old_heartbeat_timeout_still_applies(tmp_path, caplog):
+    write(tmp_path, "run_launcher:\n  celery: {heartbeat_timeout_seconds: 30}\n")
+    with caplog.at_level("WARNING", logger="opgraph.config"):
+        launcher = load_instance_config(tmp_path).run_launcher
+    assert launcher.config["heartbeat_timeout_seconds"] == 30
+    assert "run_launcher.celery.heartbeat_timeout_seconds is deprecated" in caplog.text
+    assert "liveness.missed_heartbeats" in caplog.text

@@ -10,9 +10,6 @@ import graphene
 from opgraph.instance import OpgraphInstance
 from opgraph_storage.urls import redact_url
 
-# A daemon heartbeats every few seconds; one silent for this long is reported unhealthy.
-DAEMON_HEARTBEAT_TOLERANCE_S = 60.0
-
 
 class TagConcurrencyLimit(graphene.ObjectType):
     key = graphene.String(required=True)
@@ -41,15 +38,18 @@ class DaemonHealth(graphene.ObjectType):
     @staticmethod
     def resolve_all_daemon_statuses(root: OpgraphInstance, _info: Any) -> list[DaemonStatus]:
         now = time.time()
+        grace = root.config.liveness.grace_seconds
         statuses = []
         for beat in sorted(root.storage.get_daemon_heartbeats().values(), key=_by_type):
             errors = beat.info.get("errors") or []
             age = max(0.0, now - beat.timestamp)
+            # A part beats once per tick: it is late after its own interval plus the grace.
+            due = float(beat.info.get("interval_seconds") or 0) + grace
             statuses.append(
                 DaemonStatus(
                     daemon_type=beat.daemon_type,
                     id=beat.daemon_id,
-                    healthy=age <= DAEMON_HEARTBEAT_TOLERANCE_S and not errors,
+                    healthy=age <= due and not errors,
                     last_heartbeat_time=beat.timestamp,
                     seconds_since_heartbeat=age,
                     last_heartbeat_errors=[str(e) for e in errors],

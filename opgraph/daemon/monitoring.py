@@ -1,11 +1,13 @@
 """Run monitoring: runs whose run worker is stuck, dead, too slow or will not stop.
 
+Deadlines and grace come from instance.yaml's `liveness` section (docs/liveness.md).
+
 - NOT_STARTED longer than `start_timeout_seconds`: whatever created it (a webserver, a
   CLI command, a schedule) stopped before handing it to the run coordinator; it FAILS
   with that reason instead of sitting there forever.
 - STARTING longer than `start_timeout_seconds`: the worker is terminated, the run FAILS.
-- STARTED with a dead run worker (the launcher says so, or no heartbeat for
-  `worker_heartbeat_timeout_seconds`): its Celery steps are stopped, then the run is
+- STARTED with a dead run worker (the launcher says so, or no heartbeat for the liveness
+  grace, `missed_heartbeats` beats): its remote steps are stopped, then the run is
   resumed by a new worker that continues from the event log (up to
   `max_resume_run_attempts` times, counted in the run's `opgraph/resume_attempts` tag),
   or it FAILS.
@@ -22,7 +24,7 @@ from opgraph.daemon.part import DaemonPart, TickReport, move_run
 from opgraph.daemon.remote_steps import stop_run_steps, worker_last_seen
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
-from opgraph.instance_config import RunMonitoringConfig
+from opgraph.instance_config import LivenessConfig, RunMonitoringConfig
 from opgraph.ports import RUN_WORKER_PID_TAG, RunLauncher, StepTerminator, WorkerHealth
 from opgraph_storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
 
@@ -41,9 +43,11 @@ class RunMonitor(DaemonPart):
         instance: OpgraphInstance,
         config: RunMonitoringConfig,
         terminator: StepTerminator | None = None,
+        liveness: LivenessConfig | None = None,
     ):
         self.instance = instance
         self.config = config
+        self.liveness = liveness or instance.config.liveness
         self.terminator = terminator
         self.interval_seconds = config.poll_interval_seconds
 
@@ -66,10 +70,12 @@ class RunMonitor(DaemonPart):
 
     def _check(self, run: RunRecord, now: float, report: TickReport) -> None:
         since = now - run.updated_at  # updated when the status last moved
-        if run.status is S.NOT_STARTED and since > self.config.start_timeout_seconds:
+        start_timeout = self.liveness.start_timeout_seconds
+        cancel_timeout = self.liveness.cancel_timeout_seconds
+        if run.status is S.NOT_STARTED and since > start_timeout:
             why = (
                 f"Run was never submitted: still NOT_STARTED after {since:.0f}s "
-                f"(run_monitoring.start_timeout_seconds: {self.config.start_timeout_seconds:g}); "
+                f"(liveness.start_timeout_seconds: {start_timeout:g}); "
                 "the process that created it stopped before handing it to the run coordinator"
             )
             move_run(
@@ -82,22 +88,22 @@ class RunMonitor(DaemonPart):
                 reason=why,
             )
             report.count("never_submitted")
-        elif run.status is S.STARTING and since > self.config.start_timeout_seconds:
+        elif run.status is S.STARTING and since > start_timeout:
             self._end(
                 run,
                 now,
                 S.FAILURE,
                 f"Run timed out: still STARTING after {since:.0f}s "
-                f"(run_monitoring.start_timeout_seconds: {self.config.start_timeout_seconds:g})",
+                f"(liveness.start_timeout_seconds: {start_timeout:g})",
             )
             report.count("start_timeouts")
-        elif run.status is S.CANCELING and since > self.config.cancel_timeout_seconds:
+        elif run.status is S.CANCELING and since > cancel_timeout:
             self._end(
                 run,
                 now,
                 S.CANCELED,
-                f"Run did not stop within {self.config.cancel_timeout_seconds:g}s of the cancel "
-                "request (run_monitoring.cancel_timeout_seconds); its worker was terminated",
+                f"Run did not stop within {cancel_timeout:g}s of the cancel "
+                "request (liveness.cancel_timeout_seconds); its worker was terminated",
             )
             report.count("cancel_timeouts")
         elif run.status is S.STARTED:
@@ -141,11 +147,12 @@ class RunMonitor(DaemonPart):
             return f"(pid {pid}) is no longer running"
         seen = max(worker_last_seen(run), float(run.tags.get(RESUMED_AT_TAG, "0") or 0))
         silent = now - seen
-        if silent > self.config.worker_heartbeat_timeout_seconds:
+        grace = self.liveness.grace_seconds
+        if silent > grace:
             return (
-                f"has not heartbeated for {silent:.0f}s "
-                f"(run_monitoring.worker_heartbeat_timeout_seconds: "
-                f"{self.config.worker_heartbeat_timeout_seconds:g})"
+                f"has not heartbeated for {silent:.0f}s (liveness grace: "
+                f"{self.liveness.missed_heartbeats} beats of "
+                f"{self.liveness.heartbeat_interval_seconds:g}s = {grace:g}s)"
             )
         return None
 

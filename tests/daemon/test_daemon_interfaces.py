@@ -107,6 +107,19 @@ def test_daemon_health_shows_each_part(env: DaemonEnv) -> None:
     assert by_type["SCHEDULER"]["lastHeartbeatErrors"] == ["schedule x: boom"]
 
 
+def test_a_part_is_late_after_its_own_interval_plus_the_liveness_grace(env: DaemonEnv) -> None:
+    storage = env.instance.storage
+    assert env.instance.config.liveness.grace_seconds == 60  # 12 beats of 5 s
+    then = time.time() - 100
+    for part, interval in (("SENSOR", 5), ("RETENTION", 3600)):
+        info = {"errors": [], "interval_seconds": interval}
+        storage.add_daemon_heartbeat(DaemonHeartbeat(part, "host:1:abc", then, info))
+    statuses = gql(env, HEALTH)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    by_type = {s["daemonType"]: s for s in statuses}
+    assert by_type["SENSOR"]["healthy"] is False  # due every 5 s, silent for 100 s > 65 s
+    assert by_type["RETENTION"]["healthy"] is True  # due every hour
+
+
 def invoke(env: DaemonEnv, *args: str) -> Any:
     app = create_app(env.instance, env.workspace)
     return app.test_cli_runner().invoke(args=list(args))

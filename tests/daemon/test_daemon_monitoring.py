@@ -10,7 +10,12 @@ from daemon_env import DaemonEnv, MakeEnv
 from opgraph.daemon.monitoring import MAX_RUNTIME_TAG, RESUME_ATTEMPTS_TAG, RunMonitor
 from opgraph.daemon.retention import Retention
 from opgraph.daemon.run_retries import RETRY_NUMBER_TAG, RunRetries
-from opgraph.instance_config import RetentionConfig, RunMonitoringConfig, RunRetriesConfig
+from opgraph.instance_config import (
+    LivenessConfig,
+    RetentionConfig,
+    RunMonitoringConfig,
+    RunRetriesConfig,
+)
 from opgraph_celery.sweeper import StepSweeper
 from opgraph_storage.records import (
     EventRecord,
@@ -52,7 +57,11 @@ def messages(env: DaemonEnv, run_id: str, event_type: str) -> list[str]:
 
 
 def monitor(env: DaemonEnv, revokes: Revokes | None = None, **config: Any) -> RunMonitor:
-    return RunMonitor(env.instance, RunMonitoringConfig(**config), revokes)
+    """`config`: keys of run_monitoring and of liveness (start_timeout_seconds, ...)."""
+    liveness = {key: config.pop(key) for key in list(config) if key in LivenessConfig.model_fields}
+    return RunMonitor(
+        env.instance, RunMonitoringConfig(**config), revokes, LivenessConfig(**liveness)
+    )
 
 
 def test_stuck_starting_run_is_failed_and_its_worker_terminated(env: DaemonEnv) -> None:
@@ -107,7 +116,7 @@ def test_dead_run_worker_fails_the_run_and_stops_its_celery_steps(env: DaemonEnv
 def test_silent_run_worker_counts_as_dead(env: DaemonEnv) -> None:
     run = started(env)
     env.instance.storage.record_run_worker_heartbeat(run.run_id, time.time())
-    config = {"worker_heartbeat_timeout_seconds": 20}
+    config = {"heartbeat_interval_seconds": 5, "missed_heartbeats": 4}  # grace: 20 s
     monitor(env, **config).tick(time.time() + 10)
     assert env.instance.get_run(run.run_id).status is S.STARTED
     monitor(env, **config).tick(time.time() + 25)
@@ -139,7 +148,7 @@ def test_max_runtime_and_cancel_timeout(env: DaemonEnv) -> None:
     canceling = started(env)
     env.instance.cancel_run(canceling.run_id)
     now = time.time()
-    report = monitor(env, cancel_timeout_seconds=50, worker_heartbeat_timeout_seconds=999).tick(
+    report = monitor(env, cancel_timeout_seconds=50, missed_heartbeats=200).tick(
         now + 101
     )
     assert env.instance.get_run(slow.run_id).status is S.FAILURE

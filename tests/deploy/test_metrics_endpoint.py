@@ -83,7 +83,7 @@ def test_metrics_report_storage_heartbeats_and_queues(instance, queue, waiting):
         DaemonHeartbeat("celery_worker:w1@h", "w1@h", now - 2, {"queues": [queue, "io"]})
     )
     storage.add_daemon_heartbeat(  # silent for a minute: gone
-        DaemonHeartbeat("celery_worker:w2@h", "w2@h", now - 60, {"queues": [queue]})
+        DaemonHeartbeat("celery_worker:w2@h", "w2@h", now - 120, {"queues": [queue]})
     )
 
     response = create_app(instance).test_client().get("/metrics")

@@ -6,7 +6,7 @@ import time
 
 from opgraph import OpgraphInstance, reconstructable
 from opgraph.daemon.monitoring import RESUME_ATTEMPTS_TAG, RunMonitor
-from opgraph.instance_config import InstanceConfig, RunMonitoringConfig
+from opgraph.instance_config import RunMonitoringConfig, instance_config_model
 from opgraph.ports import RUN_WORKER_PID_TAG
 from opgraph.submit import submit_job_run
 from opgraph_celery.run_launcher import RUN_TASK_TAG
@@ -15,7 +15,7 @@ from tests.fleet import jobs
 
 
 def launcher_instance(fleet, runs_queue, **launcher_config):
-    config = InstanceConfig.model_validate(
+    config = instance_config_model().model_validate(  # with the plugins' sections
         {
             "storage": {"url": fleet.storage_url},
             "celery": {"broker_url": fleet.broker_url, "default_queue": fleet.queue},
