@@ -17,9 +17,9 @@ from flask.cli import with_appcontext
 from opgraph.errors import CodePointerError, OpgraphError, RunConfigError
 from opgraph.instance import OpgraphInstance
 from opgraph.ports import RunStatusError
+from opgraph.run_lifecycle import delete_run, submit_or_fail, wipe_runs
 from opgraph_app.cli_format import get_run_or_fail, parse_tags
 from opgraph_app.extension import current_instance
-from opgraph_app.run_actions import delete_run, submit_or_fail, wipe_runs
 from opgraph_app.run_follow import wait_with_progress
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
 from opgraph_storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunRecord, RunStatus

@@ -23,7 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opgraph_storage.records import EventRecord, RunRecord, RunStatus
+from opgraph.events import EventType
+from opgraph.run_lifecycle import append_lifecycle_event
+from opgraph_storage.records import EventRecord, RunRecord
 from opgraph_storage.schema import run_tags, runs
 
 CHROMIUM = "/usr/bin/chromium"
@@ -90,9 +92,10 @@ def add_long_run(storage: Any, events: int, steps: int = 100) -> str:
     """A finished run of `events` events: `steps` steps, each a start, logs and a success."""
     run_id = f"long-{uuid.uuid4().hex[:8]}"
     now = time.time() - events * 0.001
-    storage.add_run(RunRecord(run_id=run_id, job_name="long", status=RunStatus.SUCCESS))
+    storage.add_run(RunRecord(run_id=run_id, job_name="long"))
     per_step = max(3, events // steps)
-    made: list[EventRecord] = [EventRecord(run_id, "RUN_START", now)]
+    append_lifecycle_event(storage, run_id, EventType.RUN_START, timestamp=now)
+    made: list[EventRecord] = []
     for i in range(1, events - 1):
         step, position = divmod(i - 1, per_step)
         key = f"step_{min(step, steps - 1)}"
@@ -104,9 +107,9 @@ def add_long_run(storage: Any, events: int, steps: int = 100) -> str:
             EventRecord(run_id, kind, now + i * 0.001, step_key=key, attempt=0, level=level,
                         message=f"line {i} of a long run: processed batch {i % 250}")
         )  # fmt: skip
-    made.append(EventRecord(run_id, "RUN_SUCCESS", now + events * 0.001))
     for start in range(0, len(made), 2000):
         storage.store_events(made[start : start + 2000])
+    append_lifecycle_event(storage, run_id, EventType.RUN_SUCCESS, timestamp=now + events * 0.001)
     return run_id
 
 

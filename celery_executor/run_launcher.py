@@ -17,9 +17,9 @@ import uuid
 from typing import TYPE_CHECKING
 
 from opgraph.ports import RunLauncher, WorkerHealth
+from opgraph.run_lifecycle import mark_launch_failed, mark_starting, require_started
 from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 from opgraph_celery.settings import RUN_TASK
-from opgraph_launchers.base import mark_launch_failed, mark_starting, require_started
 from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:

@@ -8,36 +8,11 @@ from typing import TYPE_CHECKING, Any
 from opgraph.events import EventType
 from opgraph.instance_config import TagConcurrencyLimit
 from opgraph.ports import QueueLimits, RunCoordinator, RunStatusError
-from opgraph_launchers.base import record_transition
-from opgraph_storage.records import RunRecord, RunStatus
+from opgraph.run_lifecycle import append_lifecycle_event, cancel_run
+from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
-
-
-def cancel_run(instance: OpgraphInstance, run_id: str) -> bool:
-    """A run that has not started is canceled outright; a running one is asked to stop."""
-    instance.get_run(run_id)  # RunNotFound names the id
-    not_started = (RunStatus.NOT_STARTED, RunStatus.QUEUED)
-    if record_transition(
-        instance,
-        run_id,
-        EventType.RUN_CANCELED,
-        RunStatus.CANCELED,
-        not_started,
-        "Run canceled before it started.",
-    ):
-        return True
-    # The run worker watches its run's status and stops at the next step boundary.
-    running = (RunStatus.STARTING, RunStatus.STARTED)
-    return record_transition(
-        instance,
-        run_id,
-        EventType.RUN_CANCELING,
-        RunStatus.CANCELING,
-        running,
-        "Cancel requested; the run worker stops at its next check.",
-    )
 
 
 class ImmediateRunCoordinator(RunCoordinator):
@@ -78,12 +53,10 @@ class QueuedRunCoordinator(RunCoordinator):
         )
 
     def submit_run(self, run: RunRecord) -> RunRecord:
-        if not record_transition(
+        if not append_lifecycle_event(
             self._instance,
             run.run_id,
             EventType.RUN_ENQUEUED,
-            RunStatus.QUEUED,
-            (RunStatus.NOT_STARTED,),
             "Run queued; the daemon launches it when there is room.",
         ):
             status = self._instance.get_run(run.run_id).status.value

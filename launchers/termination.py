@@ -12,8 +12,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from opgraph.events import EventType
-from opgraph_launchers.base import record_transition
-from opgraph_storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunStatus
+from opgraph.run_lifecycle import append_lifecycle_event
+from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
@@ -52,13 +52,8 @@ def terminate_run(
     launcher = instance.run_launcher
     killed = launcher.supports_terminate and launcher.terminate(run_id)
     reason = "run worker terminated" if killed else "no run worker found to terminate"
-    forced = record_transition(
-        instance,
-        run_id,
-        EventType.RUN_CANCELED,
-        RunStatus.CANCELED,
-        LIVE_STATUSES,
-        f"Run canceled by force ({reason}).",
+    forced = append_lifecycle_event(
+        instance, run_id, EventType.RUN_CANCELED, f"Run canceled by force ({reason})."
     )
     status = instance.get_run(run_id).status
     return TerminateOutcome(run_id, moved or forced, status, f"run {run_id}: {reason}")

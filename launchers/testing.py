@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from opgraph.ports import RunLauncher, WorkerHealth
-from opgraph_launchers.base import mark_starting
+from opgraph.run_lifecycle import mark_starting
 from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:

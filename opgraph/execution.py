@@ -16,6 +16,7 @@ from opgraph.context import RunInfo
 from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.plan import ExecutionPlan
 from opgraph.reexecution import reused_steps
+from opgraph.run_lifecycle import TRANSITIONS, append_lifecycle_event
 from opgraph_storage.records import EventRecord, RunRecord, RunStatus
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ MAX_BUFFER_SECONDS = 0.1
 
 
 class EventSink:
-    """Buffers a run's events and writes them in one transaction per flush."""
+    """Buffers a run's events and writes them in one transaction per flush; lifecycle
+    events go through the run lifecycle, after what was buffered before them."""
 
     def __init__(self, instance: OpgraphInstance, run_id: str):
         self.instance = instance
@@ -75,6 +77,16 @@ class EventSink:
             self._last_flush = time.monotonic()
         if batch:
             self.instance.storage.store_events(batch)
+
+    def append_lifecycle(
+        self, event_type: EventType, message: str, data: dict[str, Any] | None = None
+    ) -> RunStatus:
+        """Flush, then move the run by `event_type`; the run's status afterwards (another
+        process may have moved it first, e.g. a cancel: then the event is refused)."""
+        self.flush()
+        if append_lifecycle_event(self.instance, self.run_id, event_type, message, **(data or {})):
+            return TRANSITIONS[event_type].to_status
+        return self.instance.get_run(self.run_id).status
 
 
 @dataclass
@@ -147,7 +159,6 @@ class RunContext:
 
 def finish_run(ctx: RunContext, active: ActiveExecution, error: BaseException | None) -> RunStatus:
     """Write the final run event from what the steps did."""
-    run_id = ctx.run.run_id
     ctx.emit_skips(active)
     ctx.cancel_requested()
     for step_key in active.in_flight:  # e.g. interrupted mid-op: never left looking alive
@@ -157,46 +168,27 @@ def finish_run(ctx: RunContext, active: ActiveExecution, error: BaseException | 
             active.steps[step_key].attempt,
             f'step "{step_key}" interrupted: the run worker stopped before it finished',
         )
+    data: dict[str, Any] = {}
     if ctx._cancel_seen:
-        event = make_event(run_id, EventType.RUN_CANCELED, message="Run canceled")
-        status = RunStatus.CANCELED
+        event_type, message = EventType.RUN_CANCELED, "Run canceled"
     elif ctx.interruption.event.is_set():
-        event = make_event(
-            run_id,
-            EventType.RUN_FAILURE,
-            level="ERROR",
-            message="The run worker was interrupted (SIGTERM/SIGINT) before the run finished",
-        )
-        status = RunStatus.FAILURE
+        event_type = EventType.RUN_FAILURE
+        message = "The run worker was interrupted (SIGTERM/SIGINT) before the run finished"
     elif error is not None:
         from opgraph.step_runner import error_data
 
-        event = make_event(
-            run_id,
-            EventType.RUN_FAILURE,
-            level="ERROR",
-            message=f"Execution of run for {ctx.job.name!r} failed: {type(error).__name__}: {error}",
-            data=error_data(error, user_code=False),
-        )
-        status = RunStatus.FAILURE
+        event_type = EventType.RUN_FAILURE
+        message = f"Execution of run for {ctx.job.name!r} failed: {type(error).__name__}: {error}"
+        data = error_data(error, user_code=False)
     elif active.failed_steps or not active.is_complete:
         failed = active.failed_steps
-        event = make_event(
-            run_id,
-            EventType.RUN_FAILURE,
-            level="ERROR",
-            message=f"Execution of run for {ctx.job.name!r} failed. Steps failed: {failed}",
-            data={"failed_steps": failed},
-        )
-        status = RunStatus.FAILURE
+        event_type = EventType.RUN_FAILURE
+        message = f"Execution of run for {ctx.job.name!r} failed. Steps failed: {failed}"
+        data = {"failed_steps": failed}
     else:
-        event = make_event(
-            run_id, EventType.RUN_SUCCESS, message=f"Finished execution of run for {ctx.job.name!r}"
-        )
-        status = RunStatus.SUCCESS
-    ctx.sink.emit(event)
-    ctx.sink.flush()
-    return status
+        event_type = EventType.RUN_SUCCESS
+        message = f"Finished execution of run for {ctx.job.name!r}"
+    return ctx.sink.append_lifecycle(event_type, message, data)
 
 
 def execute_run(
@@ -223,17 +215,22 @@ def execute_run(
                 run.run_id, EventType.ENGINE_EVENT, message="Resuming run from its event log"
             )
         )
+        sink.flush()
     else:
         active = ActiveExecution(plan, reused)
-        sink.emit(
-            make_event(
-                run.run_id,
-                EventType.RUN_START,
-                message=f"Started execution of run for {job.name!r}",
-                data={"reused_steps": active.reused_step_keys} if reused else None,
-            )
+        started = sink.append_lifecycle(
+            EventType.RUN_START,
+            f"Started execution of run for {job.name!r}",
+            {"reused_steps": active.reused_step_keys} if reused else None,
         )
-    sink.flush()
+        if started is not RunStatus.STARTED:
+            # Canceled (or failed by the daemon) before this worker got going: run nothing.
+            if started is RunStatus.CANCELING:
+                started = sink.append_lifecycle(
+                    EventType.RUN_CANCELED, "Run canceled before it started"
+                )
+            ctx.status = started
+            return ctx
     error: BaseException | None = None
     try:
         executor.execute(ctx, active)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from opgraph.errors import InstanceConfigError, RunNotFound
-from opgraph.events import EventType, make_event
 from opgraph.instance_config import (
     ComponentConfig,
     InstanceConfig,
@@ -167,13 +166,6 @@ class OpgraphInstance:
 
     def cancel_run(self, run_id: str) -> bool:
         return self.run_coordinator.cancel_run(run_id)
-
-    def report_run_event(
-        self, run_id: str, event_type: EventType, message: str = "", **data: Any
-    ) -> EventRecord:
-        event = make_event(run_id, event_type, message=message, data=data)
-        self.storage.store_events([event])
-        return event
 
     def store_events(self, events: Sequence[EventRecord]) -> None:
         self.storage.store_events(events)

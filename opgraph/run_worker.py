@@ -14,15 +14,17 @@ from types import FrameType
 
 from opgraph.code_pointer import load_job
 from opgraph.errors import OpgraphError
-from opgraph.events import EventType, make_event
+from opgraph.events import EventType
 from opgraph.execution import Interruption, execute_run
 from opgraph.executors.definitions import load_executor
 from opgraph.instance import OpgraphInstance
 from opgraph.logs import configure_logging, set_log_context
 from opgraph.plan import ExecutionPlan
 from opgraph.run_config import validate_run_config
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph.step_runner import error_data
 from opgraph_storage.records import FINISHED_STATUSES, RunStatus
+
 
 def _heartbeat(instance: OpgraphInstance, run_id: str, stop: threading.Event) -> None:
     import time
@@ -50,18 +52,14 @@ def run_worker(run_id: str, instance: OpgraphInstance, resume: bool = False) -> 
         plan = ExecutionPlan.build(job, validate_run_config(job, run.run_config))
         executor = load_executor(plan.run_config.executor_class, plan.run_config.executor_config)
     except Exception as exc:
-        instance.store_events(
-            [
-                make_event(
-                    run_id,
-                    EventType.RUN_FAILURE,
-                    level="ERROR",
-                    message=f"Could not load job {run.job_name!r} for run {run_id}: {exc}",
-                    data=error_data(exc, user_code=True),
-                )
-            ]
+        append_lifecycle_event(
+            instance,
+            run_id,
+            EventType.RUN_FAILURE,
+            f"Could not load job {run.job_name!r} for run {run_id}: {exc}",
+            **error_data(exc, user_code=True),
         )
-        return RunStatus.FAILURE
+        return instance.get_run(run_id).status
 
     interruption = Interruption()
 

@@ -12,6 +12,7 @@ from opgraph_storage.records import (
     DaemonLease,
     EventRecord,
     InstigatorState,
+    RunEventOutcome,
     RunRecord,
     RunsFilter,
     RunStatus,
@@ -45,6 +46,11 @@ class StorageUnreachable(StorageError):
     pass
 
 
+class LifecycleEventError(StorageError):
+    """A run lifecycle event (RUN_*) was given to `store_events`: only `append_run_event`
+    stores those, so that the run's status and its event log always agree."""
+
+
 class RunStorage(ABC):
     @abstractmethod
     def add_run(self, run: RunRecord) -> RunRecord:
@@ -66,12 +72,6 @@ class RunStorage(ABC):
     def get_runs_count(self, filters: RunsFilter | None = None) -> int: ...
 
     @abstractmethod
-    def transition_run_status(
-        self, run_id: str, to_status: RunStatus, from_statuses: Iterable[RunStatus]
-    ) -> bool:
-        """Compare-and-set in one UPDATE ... WHERE status IN (...); True if it moved."""
-
-    @abstractmethod
     def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None: ...
 
     @abstractmethod
@@ -87,9 +87,23 @@ class EventLogStorage(ABC):
     def store_events(self, events: Sequence[EventRecord]) -> list[int]:
         """Append events in one transaction and return their storage ids.
 
-        RUN_* lifecycle events move the run's status in the same transaction
-        (compare-and-set; an event whose transition is not allowed is still stored
-        but does not move the status)."""
+        Never run lifecycle events (types starting with RUN_): those move the run's
+        status, and only `append_run_event` stores them. LifecycleEventError if any is
+        given (nothing of the batch is stored)."""
+
+    @abstractmethod
+    def append_run_event(
+        self,
+        event: EventRecord,
+        to_status: RunStatus | None,
+        from_statuses: Iterable[RunStatus],
+        refusal: Callable[[RunStatus], EventRecord],
+    ) -> RunEventOutcome:
+        """The one write that moves a run's status: in one transaction, if the run's
+        status is in `from_statuses`, move it to `to_status` (None: leave it) and store
+        `event`; otherwise store `refusal(current status)` instead of `event`. A run that
+        does not exist gets nothing. Storage knows no transition table: the caller
+        passes the move."""
 
     @abstractmethod
     def get_events(

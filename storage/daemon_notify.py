@@ -1,9 +1,9 @@
 """PostgreSQL LISTEN on the run-queue channel: wake the daemon's run queue at once.
 
-`store_events` notifies `opgraph_run_queue` in the transaction that stores a run being
-queued or finishing (RUN_ENQUEUED, RUN_SUCCESS, RUN_FAILURE, RUN_CANCELED): the moments
-the queue has something new to launch or a free slot. The daemon then dequeues within
-milliseconds instead of on its polling interval.
+`append_run_event` notifies `opgraph_run_queue` in the transaction that moves a run to
+QUEUED or to a finished status: the moments the queue has something new to launch or a
+free slot. The daemon then dequeues within milliseconds instead of on its polling
+interval.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 RUN_QUEUE_CHANNEL = "opgraph_run_queue"
-RUN_QUEUE_EVENTS = frozenset({"RUN_ENQUEUED", "RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"})
 
 
 class RunQueueListener:

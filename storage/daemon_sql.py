@@ -213,7 +213,8 @@ def finished_run_ids_before(
 
 
 def delete_runs(conn: Connection, run_ids: Sequence[str]) -> None:
-    for table in (run_tags, event_logs, step_attempts, step_outputs, run_claims, runs):
+    # The runs' rows first: they are the lock append_run_event takes (see SqlStorage).
+    for table in (runs, run_tags, event_logs, step_attempts, step_outputs, run_claims):
         conn.execute(table.delete().where(table.c.run_id.in_(list(run_ids))))
 
 

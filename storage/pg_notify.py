@@ -1,7 +1,7 @@
 """PostgreSQL LISTEN/NOTIFY: wake threads waiting for a run's events as soon as they land.
 
-`store_events` runs `pg_notify('opgraph_events', run_id)` in its transaction; the
-notification is delivered when that transaction commits.
+`store_events` and `append_run_event` run `pg_notify('opgraph_events', run_id)` in their
+transaction; the notification is delivered when that transaction commits.
 """
 
 from __future__ import annotations

@@ -71,6 +71,21 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
+class RunEventOutcome:
+    """What `append_run_event` did.
+
+    `moved`: the run was in an allowed status and the event is stored (and the status
+    moved, when a new one was given). Otherwise the event is not stored and, if the run
+    exists, the refusal event is stored in its place. `status`: the run's status after the
+    call (None: there is no such run, and nothing was stored). `storage_id`: the id of the
+    event stored (the lifecycle event or the refusal), None if nothing was."""
+
+    moved: bool
+    status: RunStatus | None
+    storage_id: int | None
+
+
+@dataclass(frozen=True)
 class RunsFilter:
     run_ids: list[str] | None = None
     job_name: str | None = None

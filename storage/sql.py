@@ -27,11 +27,12 @@ from opgraph_storage import daemon_sql, steps
 from opgraph_storage.base import (
     DuplicateRunKey,
     DuplicateTickKey,
+    LifecycleEventError,
     RunAlreadyExists,
     Storage,
     StorageError,
 )
-from opgraph_storage.daemon_notify import RUN_QUEUE_CHANNEL, RUN_QUEUE_EVENTS, RunQueueListener
+from opgraph_storage.daemon_notify import RUN_QUEUE_CHANNEL, RunQueueListener
 from opgraph_storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
 from opgraph_storage.event_sql import (
     PG_COMPLETE_ATTEMPT,
@@ -49,6 +50,7 @@ from opgraph_storage.records import (
     DaemonLease,
     EventRecord,
     InstigatorState,
+    RunEventOutcome,
     RunRecord,
     RunsFilter,
     RunStatus,
@@ -79,7 +81,6 @@ from opgraph_storage.schema import (
     step_outputs,
     ticks,
 )
-from opgraph_storage.transitions import RUN_EVENT_TRANSITIONS
 from opgraph_storage.urls import normalize_url
 
 _T = TypeVar("_T")
@@ -92,6 +93,11 @@ COLLECTED_OUTPUT_MAX_BYTES = 64 * 1024
 _IN_CHUNK = 500  # run ids per `IN (...)` when loading tags
 
 _NOTIFY_RUN_QUEUE = sa.text(f"SELECT pg_notify('{RUN_QUEUE_CHANNEL}', '')")
+# A run moving to one of these is news for the daemon's run queue: something to launch,
+# or a free slot (see opgraph_storage.daemon_notify).
+_RUN_QUEUE_CHANGES = frozenset({RunStatus.QUEUED, *FINISHED_STATUSES})
+# Lifecycle event types: only append_run_event stores them (see store_events).
+_LIFECYCLE_PREFIX = "RUN_"
 
 # Pools left behind by dispose() in a forked child: they hold the parent's connections,
 # which the child must neither use nor close, so they are kept from garbage collection.
@@ -249,12 +255,6 @@ class SqlStorage(Storage):
         with self._connect() as conn:
             return conn.execute(query).scalar_one()
 
-    def transition_run_status(
-        self, run_id: str, to_status: RunStatus, from_statuses: Iterable[RunStatus]
-    ) -> bool:
-        with self._write_one() as conn:
-            return _move_status(conn, run_id, RunStatus(to_status), from_statuses, time.time())
-
     def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
         """Set tags (replacing values of existing keys); nothing happens for an unknown run."""
         if not tags:
@@ -267,7 +267,9 @@ class SqlStorage(Storage):
 
     def delete_run(self, run_id: str) -> None:
         with self._begin() as conn:
-            for table in (run_tags, event_logs, step_attempts, step_outputs, runs):
+            # The run's row first: it is the lock append_run_event takes, so no event of
+            # the run can be appended between this delete and the delete of its events.
+            for table in (runs, run_tags, event_logs, step_attempts, step_outputs):
                 conn.execute(table.delete().where(table.c.run_id == run_id))
 
     def record_run_worker_heartbeat(self, run_id: str, timestamp: float) -> None:
@@ -281,26 +283,82 @@ class SqlStorage(Storage):
         if not events:
             return []
         rows = [event_row(event) for event in events]
-        moves = [
-            (row[0], *RUN_EVENT_TRANSITIONS[row[1]], row[6])
-            for row in rows
-            if row[1] in RUN_EVENT_TRANSITIONS
-        ]
+        lifecycle = [row for row in rows if row[1].startswith(_LIFECYCLE_PREFIX)]
+        if lifecycle:
+            run_id, event_type = lifecycle[0][:2]
+            raise LifecycleEventError(
+                f"{event_type} of run {run_id} was given to store_events, which stores no run "
+                "lifecycle event: append it with append_run_event, which moves the run's "
+                "status in the same transaction (nothing of this batch was stored)"
+            )
         insert = insert_events_postgres if self._postgres else insert_events_sqlite
 
         def write() -> list[int]:
-            with self._begin() if moves else self._write_one() as conn:
-                _apply_moves(conn, moves)
-                ids = insert(conn, rows)
-                # Wakes the daemon's run queue when this commits (see opgraph_storage.daemon_notify).
-                if self._postgres and any(row[1] in RUN_QUEUE_EVENTS for row in rows):
-                    conn.execute(_NOTIFY_RUN_QUEUE)
-                return ids
+            with self._write_one() as conn:
+                return insert(conn, rows)
 
         def after_drop() -> list[int]:
             # Not written twice if the first try committed and only its answer was lost.
             landed = self._read(lambda conn: landed_event_ids(conn, rows))
             return write() if landed is None else landed
+
+        return _again_if_dropped(write, after_drop)
+
+    def append_run_event(
+        self,
+        event: EventRecord,
+        to_status: RunStatus | None,
+        from_statuses: Iterable[RunStatus],
+        refusal: Callable[[RunStatus], EventRecord],
+    ) -> RunEventOutcome:
+        run_id = event.run_id
+        row = event_row(event)
+        allowed = frozenset(RunStatus(status) for status in from_statuses)
+        moved_to = None if to_status is None else RunStatus(to_status)
+        insert = insert_events_postgres if self._postgres else insert_events_sqlite
+        # The refusal written for each status seen, so that a retry writes the same row
+        # and after_drop can find it by content.
+        refusals: dict[RunStatus, tuple[Any, ...]] = {}
+
+        def write() -> RunEventOutcome:
+            with self._begin() as conn:
+                # PostgreSQL: the row lock serializes appends to one run (and delete_run);
+                # SQLite: the transaction already holds the database's write lock.
+                status = _lock_run_status(conn, run_id)
+                if status is None:
+                    return RunEventOutcome(False, None, None)
+                if status not in allowed:
+                    if status not in refusals:
+                        refusals[status] = event_row(refusal(status))
+                    [refused_id] = insert(conn, [refusals[status]])
+                    return RunEventOutcome(False, status, refused_id)
+                if moved_to is not None:
+                    _move_status(conn, run_id, moved_to, allowed, event.timestamp)
+                [stored_id] = insert(conn, [row])
+                # Wakes the daemon's run queue when this commits.
+                if self._postgres and moved_to in _RUN_QUEUE_CHANGES:
+                    conn.execute(_NOTIFY_RUN_QUEUE)
+                return RunEventOutcome(True, moved_to or status, stored_id)
+
+        def after_drop() -> RunEventOutcome:
+            # The first try may have committed with its answer lost: its event (or its
+            # refusal) is then found by content and not written twice.
+            def find(conn: Connection) -> RunEventOutcome | None:
+                landed = landed_event_ids(conn, [row])
+                if landed is not None:
+                    current = conn.execute(
+                        sa.select(runs.c.status).where(runs.c.run_id == run_id)
+                    ).scalar()
+                    status = moved_to or (None if current is None else RunStatus(current))
+                    return RunEventOutcome(True, status, landed[0])
+                for status, refused in refusals.items():
+                    landed = landed_event_ids(conn, [refused])
+                    if landed is not None:
+                        return RunEventOutcome(False, status, landed[0])
+                return None
+
+            found = self._read(find)
+            return write() if found is None else found
 
         return _again_if_dropped(write, after_drop)
 
@@ -760,9 +818,9 @@ def _move_status(
     return conn.execute(stmt).rowcount == 1
 
 
-def _apply_moves(
-    conn: Connection, moves: list[tuple[str, RunStatus, frozenset[RunStatus], float]]
-) -> None:
-    # In batch order, so RUN_STARTING then RUN_START in one batch both apply.
-    for run_id, to_status, from_statuses, timestamp in moves:
-        _move_status(conn, run_id, to_status, from_statuses, timestamp)
+def _lock_run_status(conn: Connection, run_id: str) -> RunStatus | None:
+    """The run's status, its row locked until the transaction ends (FOR UPDATE on
+    PostgreSQL; SQLite renders no FOR UPDATE: its write transaction locks the database)."""
+    query = sa.select(runs.c.status).where(runs.c.run_id == run_id).with_for_update()
+    status = conn.execute(query).scalar()
+    return None if status is None else RunStatus(status)

@@ -14,6 +14,7 @@ import graphene
 from opgraph.errors import RunConfigError, RunNotFound
 from opgraph.ports import RunStatusError
 from opgraph.reexecution import create_reexecution_run
+from opgraph.run_lifecycle import delete_run, submit_or_fail
 from opgraph.workspace.runs import create_location_run
 from opgraph_app.graphql import errors as e
 from opgraph_app.graphql.arguments import (
@@ -26,7 +27,6 @@ from opgraph_app.graphql.errors import Refused, check_mutation_allowed, typed_er
 from opgraph_app.graphql.instigator_schema import InstigatorMutations
 from opgraph_app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
 from opgraph_app.graphql.unions import or_error
-from opgraph_app.run_actions import delete_run, submit_or_fail
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
 from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 

@@ -20,12 +20,13 @@ revoked with SIGKILL. Every decision is an event on the run that says why.
 
 from __future__ import annotations
 
-from opgraph.daemon.part import DaemonPart, TickReport, move_run
+from opgraph.daemon.part import DaemonPart, TickReport
 from opgraph.daemon.remote_steps import stop_run_steps, worker_last_seen
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import LivenessConfig, RunMonitoringConfig
 from opgraph.ports import RUN_WORKER_PID_TAG, RunLauncher, StepTerminator, WorkerHealth
+from opgraph.run_lifecycle import append_if_status, append_lifecycle_event
 from opgraph_storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
 
 MAX_RUNTIME_TAG = "opgraph/max_runtime_seconds"
@@ -78,13 +79,12 @@ class RunMonitor(DaemonPart):
                 f"(liveness.start_timeout_seconds: {start_timeout:g}); "
                 "the process that created it stopped before handing it to the run coordinator"
             )
-            move_run(
+            append_lifecycle_event(
                 self.instance,
                 run.run_id,
                 EventType.RUN_FAILURE,
-                S.FAILURE,
-                (S.NOT_STARTED,),
                 why,
+                only_from=(S.NOT_STARTED,),
                 reason=why,
             )
             report.count("never_submitted")
@@ -160,18 +160,16 @@ class RunMonitor(DaemonPart):
         self.instance.storage.add_run_tags(
             run.run_id, {RESUME_ATTEMPTS_TAG: str(attempt), RESUMED_AT_TAG: repr(now)}
         )
-        self.instance.store_events(
-            [
-                make_event(
-                    run.run_id,
-                    EventType.ENGINE_EVENT,
-                    level="WARNING",
-                    message=f"Run worker {dead}; resuming the run in a new worker from its "
-                    f"event log (attempt {attempt} of {self.config.max_resume_run_attempts})",
-                    data={"resume_attempt": attempt},
-                )
-            ]
+        resuming = make_event(
+            run.run_id,
+            EventType.ENGINE_EVENT,
+            level="WARNING",
+            message=f"Run worker {dead}; resuming the run in a new worker from its "
+            f"event log (attempt {attempt} of {self.config.max_resume_run_attempts})",
+            data={"resume_attempt": attempt},
         )
+        if not append_if_status(self.instance, resuming, (S.STARTED,)):
+            return  # it finished or was canceled meanwhile: nothing to resume
         if self.launcher.supports_terminate:
             self.launcher.terminate(run.run_id)  # a hung worker must not run on beside the new one
         self.launcher.resume_run(self.instance.get_run(run.run_id))
@@ -185,7 +183,9 @@ class RunMonitor(DaemonPart):
         )
         stop_run_steps(self.instance, self.terminator, run.run_id, message, now, steps_status)
         event = EventType.RUN_CANCELED if status is S.CANCELED else EventType.RUN_FAILURE
-        move_run(self.instance, run.run_id, event, status, (run.status,), message, reason=message)
+        append_lifecycle_event(
+            self.instance, run.run_id, event, message, only_from=(run.status,), reason=message
+        )
 
 
 def _max_runtime(run: RunRecord, report: TickReport) -> float | None:

@@ -12,9 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opgraph.events import EventType, make_event
-from opgraph_storage.records import RunStatus
-
 Clock = Callable[[], float]
 
 
@@ -43,21 +40,3 @@ class DaemonPart(ABC):
 
     def close(self) -> None:  # noqa: B027 - most parts hold nothing
         """Release what the part holds (called when the daemon stops or goes standby)."""
-
-
-def move_run(
-    instance: Any,
-    run_id: str,
-    event_type: EventType,
-    to_status: RunStatus,
-    from_statuses: tuple[RunStatus, ...],
-    message: str,
-    level: str = "ERROR",
-    **data: Any,
-) -> bool:
-    """Compare-and-set the run's status, then log why; False (and no event) if another
-    process moved it first. (launchers.base.record_transition, without importing launchers.)"""
-    if not instance.storage.transition_run_status(run_id, to_status, from_statuses):
-        return False
-    instance.store_events([make_event(run_id, event_type, message=message, level=level, data=data)])
-    return True

@@ -17,11 +17,12 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 
-from opgraph.daemon.part import DaemonPart, TickReport, move_run
+from opgraph.daemon.part import DaemonPart, TickReport
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import TagConcurrencyLimit
 from opgraph.ports import QueueLimits
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_storage.records import RunRecord, RunStatus
 
 PRIORITY_TAG = "opgraph/priority"
@@ -131,13 +132,12 @@ class RunQueue(DaemonPart):
             current = self.instance.storage.get_run(run.run_id)
             if current is None or current.status not in (RunStatus.QUEUED, RunStatus.STARTING):
                 return  # canceled meanwhile: the launcher refused, rightly
-            failed = move_run(
+            failed = append_lifecycle_event(
                 self.instance,
                 run.run_id,
                 EventType.RUN_FAILURE,
-                RunStatus.FAILURE,
-                (RunStatus.QUEUED, RunStatus.STARTING),
                 f"The daemon could not launch the run: {type(exc).__name__}: {exc}",
+                only_from=(RunStatus.QUEUED, RunStatus.STARTING),
                 error={
                     "class": type(exc).__name__,
                     "message": str(exc),

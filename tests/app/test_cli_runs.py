@@ -8,6 +8,7 @@ import pytest
 
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_app import create_app
 from opgraph_storage.records import RunRecord, RunStatus
 
@@ -25,9 +26,9 @@ def finished_run(
     run = instance.create_run(job_name, tags=tags, run_config=run_config)
     instance.submit_run(run.run_id)  # the in-memory launcher: STARTING
     rid = run.run_id
+    append_lifecycle_event(instance, rid, EventType.RUN_START, timestamp=T0)
     instance.store_events(
         [
-            make_event(rid, EventType.RUN_START, timestamp=T0),
             make_event(rid, EventType.STEP_START, step_key="extract", attempt=1, timestamp=T0 + 1),
             make_event(
                 rid, EventType.STEP_SUCCESS, step_key="extract", attempt=1, timestamp=T0 + 3
@@ -47,9 +48,9 @@ def finished_run(
                 message="load finished",
                 timestamp=T0 + 9,
             ),
-            make_event(rid, outcome, message="run over", timestamp=T0 + 10),
         ]
     )
+    append_lifecycle_event(instance, rid, outcome, "run over", timestamp=T0 + 10)
     return instance.get_run(rid)
 
 
@@ -235,10 +236,10 @@ def test_logs_follow_returns_when_the_run_ends(instance, cli):
 
     def finish_later():
         time.sleep(0.5)
-        instance.report_run_event(run.run_id, EventType.RUN_START)
-        instance.report_run_event(run.run_id, EventType.LOG, "working")
+        append_lifecycle_event(instance, run.run_id, EventType.RUN_START)
+        instance.store_events([make_event(run.run_id, EventType.LOG, message="working")])
         time.sleep(0.5)
-        instance.report_run_event(run.run_id, EventType.RUN_SUCCESS)
+        append_lifecycle_event(instance, run.run_id, EventType.RUN_SUCCESS)
 
     writer = threading.Thread(target=finish_later)
     writer.start()
@@ -266,7 +267,7 @@ def test_cancel_a_queued_run(make_instance):
 
 def test_cancel_a_running_run_then_force(instance, cli):
     run = instance.submit_run(instance.create_run("etl").run_id)
-    instance.report_run_event(run.run_id, EventType.RUN_START)
+    append_lifecycle_event(instance, run.run_id, EventType.RUN_START)
 
     result = invoke(cli, "runs", "cancel", run.run_id)
     assert result.exit_code == 0, result.output

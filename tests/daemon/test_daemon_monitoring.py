@@ -10,15 +10,16 @@ from daemon_env import DaemonEnv, MakeEnv
 from opgraph.daemon.monitoring import MAX_RUNTIME_TAG, RESUME_ATTEMPTS_TAG, RunMonitor
 from opgraph.daemon.retention import Retention
 from opgraph.daemon.run_retries import RETRY_NUMBER_TAG, RunRetries
+from opgraph.events import EventType
 from opgraph.instance_config import (
     LivenessConfig,
     RetentionConfig,
     RunMonitoringConfig,
     RunRetriesConfig,
 )
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_celery.sweeper import StepSweeper
 from opgraph_storage.records import (
-    EventRecord,
     RunRecord,
     RunsFilter,
     RunStatus,
@@ -48,7 +49,9 @@ def launched(env: DaemonEnv, **tags: str) -> RunRecord:
 
 def started(env: DaemonEnv, **tags: str) -> RunRecord:
     run = launched(env, **tags)
-    env.instance.storage.store_events([EventRecord(run.run_id, "RUN_START", time.time())])
+    append_lifecycle_event(
+        env.instance.storage, run.run_id, EventType.RUN_START, timestamp=time.time()
+    )
     return env.instance.get_run(run.run_id)
 
 
@@ -148,9 +151,7 @@ def test_max_runtime_and_cancel_timeout(env: DaemonEnv) -> None:
     canceling = started(env)
     env.instance.cancel_run(canceling.run_id)
     now = time.time()
-    report = monitor(env, cancel_timeout_seconds=50, missed_heartbeats=200).tick(
-        now + 101
-    )
+    report = monitor(env, cancel_timeout_seconds=50, missed_heartbeats=200).tick(now + 101)
     assert env.instance.get_run(slow.run_id).status is S.FAILURE
     assert "maximum runtime of 100s" in messages(env, slow.run_id, "RUN_FAILURE")[0]
     assert env.instance.get_run(canceling.run_id).status is S.CANCELED
@@ -175,7 +176,7 @@ def test_sweeper_leaves_watched_runs_and_sweeps_orphaned_attempts(env: DaemonEnv
     now = time.time()
     watched, orphan, done = started(env), started(env), started(env)
     storage.record_run_worker_heartbeat(watched.run_id, now + 50)
-    storage.store_events([EventRecord(done.run_id, "RUN_FAILURE", now)])
+    append_lifecycle_event(storage, done.run_id, EventType.RUN_FAILURE, timestamp=now)
     storage.add_step_attempts(
         [
             StepAttempt("w-run", watched.run_id, "a", 1, queued_at=now - 1000),
@@ -218,7 +219,9 @@ def test_sweeper_leaves_watched_runs_and_sweeps_orphaned_attempts(env: DaemonEnv
 
 # -- run retries --------------------------------------------------------------------------------
 def failed_run(env: DaemonEnv, run: RunRecord) -> None:
-    env.instance.storage.store_events([EventRecord(run.run_id, "RUN_FAILURE", time.time())])
+    append_lifecycle_event(
+        env.instance.storage, run.run_id, EventType.RUN_FAILURE, timestamp=time.time()
+    )
 
 
 def test_failed_runs_are_retried_up_to_their_limit(make_env: MakeEnv) -> None:
@@ -238,14 +241,14 @@ def test_failed_runs_are_retried_up_to_their_limit(make_env: MakeEnv) -> None:
     assert child.tags[RETRY_NUMBER_TAG] == "1" and child.status is S.QUEUED
     assert child.tags["opgraph/reexecution_strategy"] == "FROM_FAILURE"
     env.launcher.launch_run(child)
-    storage.store_events([EventRecord(child.run_id, "RUN_START", time.time())])
+    append_lifecycle_event(storage, child.run_id, EventType.RUN_START, timestamp=time.time())
     failed_run(env, child)
     retries.tick(time.time())
     [grandchild] = storage.get_runs(RunsFilter(tags={"opgraph/parent_run_id": child.run_id}))
     assert grandchild.tags[RETRY_NUMBER_TAG] == "2" and grandchild.root_run_id == tagged.run_id
     [plain_child] = storage.get_runs(RunsFilter(tags={"opgraph/parent_run_id": plain.run_id}))
     env.launcher.launch_run(plain_child)
-    storage.store_events([EventRecord(plain_child.run_id, "RUN_START", time.time())])
+    append_lifecycle_event(storage, plain_child.run_id, EventType.RUN_START, timestamp=time.time())
     failed_run(env, plain_child)
     retries.tick(time.time())  # instance default: 1 retry, used up
     assert storage.get_runs(RunsFilter(tags={"opgraph/parent_run_id": plain_child.run_id})) == []
@@ -267,7 +270,7 @@ def test_retention_purges_old_ticks_and_runs(env: DaemonEnv) -> None:
     storage.create_tick(TickRecord("loc:s", "s@old", TickStatus.SUCCESS, now - 40 * day))
     storage.create_tick(TickRecord("loc:s", "s@new", TickStatus.SUCCESS, now - day))
     old = started(env)
-    storage.store_events([EventRecord(old.run_id, "RUN_SUCCESS", now - 10 * day)])
+    append_lifecycle_event(storage, old.run_id, EventType.RUN_SUCCESS, timestamp=now - 10 * day)
     recent = started(env)
     config = RetentionConfig.model_validate({"runs": {"purge_after_days": 7}})
     report = Retention(env.instance, config).tick(now)

@@ -9,7 +9,9 @@ import pytest
 from daemon_env import DaemonEnv, MakeEnv
 
 from opgraph.daemon.run_queue import PRIORITY_TAG, QueueLimits, RunQueue, select_runs
+from opgraph.events import EventType
 from opgraph.instance_config import TagConcurrencyLimit
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_storage.records import RunRecord, RunStatus
 
 S = RunStatus
@@ -84,7 +86,7 @@ def test_tick_launches_within_the_limit_and_again_when_runs_finish(env: DaemonEn
     launched = list(env.launcher.launched)
     assert [storage.get_run(r).tags[PRIORITY_TAG] for r in launched] == ["2", "2", "1"]
     assert queue.tick(time.time()).info.get("launched") is None  # full
-    storage.transition_run_status(launched[0], S.SUCCESS, [S.STARTING])
+    assert append_lifecycle_event(storage, launched[0], EventType.RUN_FAILURE, "done")
     assert queue.tick(time.time()).info["launched"] == 1
     assert len(env.launcher.launched) == 4
     assert all(storage.get_run(r).status is S.STARTING for r in env.launcher.launched[1:])

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from opgraph import OpgraphInstance, RunConfigError, execute_job, reconstructable
+from opgraph.events import EventType
 from opgraph.instance_config import InstanceConfig
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_storage.records import RunStatus
 from tests.executor import jobs
 
@@ -189,8 +191,8 @@ def test_cancel_kills_the_step_and_cancels_the_run(local_instance):
             if runs and any(
                 e.event_type == "STEP_START" for e in instance.storage.get_events(runs[0].run_id)
             ):
-                holder["moved"] = instance.storage.transition_run_status(
-                    runs[0].run_id, RunStatus.CANCELING, [RunStatus.STARTED]
+                holder["moved"] = append_lifecycle_event(
+                    instance, runs[0].run_id, EventType.RUN_CANCELING, "test cancels"
                 )
                 return
             time.sleep(0.05)

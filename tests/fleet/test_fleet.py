@@ -10,6 +10,8 @@ from collections import Counter
 os.environ.setdefault("OPGRAPH_TEST_QUEUE_SUFFIX", uuid.uuid4().hex[:8])
 
 from opgraph import execute_job, reconstructable
+from opgraph.events import EventType
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_storage.records import RunStatus, StepAttemptStatus
 from tests.fleet import jobs
 
@@ -204,7 +206,7 @@ def test_cancel_stops_the_running_op_process(celery_fleet, tmp_path):
     wait_for(lambda: (tmp_path / "long_op.pid").exists(), what="the op's pid")
     pid = int((tmp_path / "long_op.pid").read_text())
     storage = celery_fleet.instance.storage
-    assert storage.transition_run_status(attempt.run_id, RunStatus.CANCELING, [RunStatus.STARTED])
+    assert append_lifecycle_event(storage, attempt.run_id, EventType.RUN_CANCELING, "test cancels")
     thread.join(60)
     result = holder["result"]
     assert storage.get_run(result.run_id).status is RunStatus.CANCELED

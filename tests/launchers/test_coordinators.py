@@ -4,6 +4,7 @@ from opgraph.errors import RunNotFound
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
 from opgraph.ports import RunStatusError
+from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_launchers.coordinators import ImmediateRunCoordinator, QueuedRunCoordinator
 from opgraph_launchers.testing import InMemoryRunLauncher
 from opgraph_storage.records import RunStatus
@@ -87,7 +88,7 @@ def test_cancel_running_run_asks_worker_to_stop(make_instance):
     instance = make_instance()
     run = instance.create_run("my_job")
     instance.submit_run(run.run_id)  # STARTING
-    instance.report_run_event(run.run_id, EventType.RUN_START)
+    append_lifecycle_event(instance, run.run_id, EventType.RUN_START)
     assert instance.get_run(run.run_id).status is RunStatus.STARTED
 
     assert instance.cancel_run(run.run_id) is True
@@ -101,8 +102,8 @@ def test_cancel_finished_run_does_nothing(make_instance):
     instance = make_instance()
     run = instance.create_run("my_job")
     instance.submit_run(run.run_id)
-    instance.report_run_event(run.run_id, EventType.RUN_START)
-    instance.report_run_event(run.run_id, EventType.RUN_SUCCESS)
+    append_lifecycle_event(instance, run.run_id, EventType.RUN_START)
+    append_lifecycle_event(instance, run.run_id, EventType.RUN_SUCCESS)
 
     assert instance.cancel_run(run.run_id) is False
     assert instance.get_run(run.run_id).status is RunStatus.SUCCESS

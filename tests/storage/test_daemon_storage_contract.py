@@ -150,8 +150,8 @@ def test_queue_change_wakes_a_waiter(storage_url: str) -> None:
 
         def enqueue() -> None:
             time.sleep(0.2)
-            writer.transition_run_status("r1", S.QUEUED, [S.NOT_STARTED])
-            writer.store_events([EventRecord("r1", "RUN_ENQUEUED", time.time())])
+            enqueued = EventRecord("r1", "RUN_ENQUEUED", time.time())
+            writer.append_run_event(enqueued, S.QUEUED, [S.NOT_STARTED], lambda _: enqueued)
 
         thread = threading.Thread(target=enqueue)
         thread.start()

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from opgraph_storage import (
     EventRecord,
     RunRecord,
+    RunStatus,
     StepAttempt,
     StepAttemptStatus,
     StorageError,
@@ -56,8 +57,11 @@ def test_store_events_hot_path_statements(sql_storage: SqlStorage) -> None:
     sql_storage.store_events([_event("r1", "LOG")])  # warm the pool
     with statements(sql_storage) as steps_only:
         sql_storage.store_events([_event("r1", "STEP_START") for _ in range(5)])
+    start = _event("r1", "RUN_START")
     with statements(sql_storage) as with_run_event:
-        sql_storage.store_events([_event("r1", "RUN_START"), _event("r1", "STEP_START")])
+        sql_storage.append_run_event(
+            start, RunStatus.STARTED, [RunStatus.NOT_STARTED], lambda _: start
+        )
 
     if sql_storage.engine.dialect.name == "postgresql":
         # One autocommitted statement: insert + notify.
@@ -67,10 +71,15 @@ def test_store_events_hot_path_statements(sql_storage: SqlStorage) -> None:
         assert steps_only[0] == "BEGIN IMMEDIATE"
         assert steps_only[1].startswith("INSERT INTO event_logs")
         assert steps_only[2] == "SELECT last_insert_rowid()"
-    # A lifecycle event adds exactly one compare-and-set UPDATE and no SELECT on runs.
-    updates = [s for s in with_run_event if s.startswith("UPDATE runs")]
-    assert len(updates) == 1
-    assert not [s for s in with_run_event if "FROM runs" in s]
+    # A lifecycle event: the run's row read (locked on PostgreSQL), one UPDATE of it,
+    # and the event insert, in one transaction.
+    reads = [s for s in with_run_event if "FROM runs" in s]
+    assert len(reads) == 1
+    if sql_storage.engine.dialect.name == "postgresql":
+        assert reads[0].rstrip().endswith("FOR UPDATE")
+    assert len([s for s in with_run_event if s.startswith("UPDATE runs")]) == 1
+    inserts = [s for s in with_run_event if "INSERT INTO event_logs" in s]
+    assert len(inserts) == 1
 
 
 def test_step_attempt_and_output_writes_are_one_statement(sql_storage: SqlStorage) -> None:
@@ -260,3 +269,37 @@ def test_a_move_whose_connection_dropped_after_it_committed_knows_it_landed(
         assert [e.storage_id for e in stored] == [*before, *ids]
     finally:
         storage.dispose()
+
+
+def test_a_lifecycle_append_whose_answer_was_lost_is_stored_once(sql_storage: SqlStorage) -> None:
+    """The transaction committed and only its answer was lost: the event (or the refusal)
+    is found by content and not written twice, and the outcome says what happened."""
+    storage = sql_storage
+    dropped = sa.exc.DBAPIError("COMMIT", {}, Exception("gone"), connection_invalidated=True)
+    real_begin = storage._begin
+
+    @contextmanager
+    def commit_then_drop() -> Iterator[Any]:
+        with real_begin() as conn:
+            yield conn
+        storage._begin = real_begin  # type: ignore[method-assign]
+        raise dropped
+
+    def refusal(status: RunStatus) -> EventRecord:
+        return _event("r1", "ENGINE_EVENT")
+
+    storage.add_run(RunRecord(run_id="r1", job_name="job"))
+    start = _event("r1", "RUN_START")
+    storage._begin = commit_then_drop  # type: ignore[method-assign]
+    moved = storage.append_run_event(start, RunStatus.STARTED, [RunStatus.NOT_STARTED], refusal)
+    assert (moved.moved, moved.status) == (True, RunStatus.STARTED)
+
+    storage._begin = commit_then_drop  # type: ignore[method-assign]
+    again = _event("r1", "RUN_START")
+    refused = storage.append_run_event(again, RunStatus.STARTED, [RunStatus.NOT_STARTED], refusal)
+    assert (refused.moved, refused.status) == (False, RunStatus.STARTED)
+
+    stored = storage.get_events("r1")
+    assert [e.event_type for e in stored] == ["RUN_START", "ENGINE_EVENT"]
+    assert [e.storage_id for e in stored] == [moved.storage_id, refused.storage_id]
+    assert storage.get_run("r1").status is RunStatus.STARTED  # type: ignore[union-attr]

@@ -20,7 +20,9 @@ from opgraph_storage import (
     InstigatorState,
     InstigatorStatus,
     InstigatorType,
+    LifecycleEventError,
     RunAlreadyExists,
+    RunEventOutcome,
     RunRecord,
     RunsFilter,
     RunStatus,
@@ -177,23 +179,93 @@ def test_filters_and_counts(storage: Storage) -> None:
     ]
 
 
-def test_transition_is_compare_and_set(storage: Storage) -> None:
+def append(
+    storage: Storage,
+    run_id: str,
+    event_type: str,
+    to_status: RunStatus | None,
+    from_statuses: Any,
+    timestamp: float | None = None,
+) -> RunEventOutcome:
+    """Storage's one status-moving write; the refusal names the event and the status."""
+    lifecycle = EventRecord(run_id, event_type, time.time() if timestamp is None else timestamp)
+
+    def refusal(status: RunStatus) -> EventRecord:
+        return event(run_id, "ENGINE_EVENT", message=f"{event_type} refused: run is {status.value}")
+
+    return storage.append_run_event(lifecycle, to_status, from_statuses, refusal)
+
+
+def test_append_run_event_is_compare_and_set(storage: Storage) -> None:
     add_run(storage, "r1", status=S.QUEUED)
-    assert storage.transition_run_status("r1", S.STARTING, [S.QUEUED]) is True
-    assert storage.transition_run_status("r1", S.STARTING, [S.QUEUED]) is False
+    moved = append(storage, "r1", "RUN_STARTING", S.STARTING, [S.QUEUED])
+    assert moved.moved is True and moved.status is S.STARTING and moved.storage_id is not None
+    again = append(storage, "r1", "RUN_STARTING", S.STARTING, [S.QUEUED])
+    assert again.moved is False and again.status is S.STARTING
     assert status_of(storage, "r1") is S.STARTING
-    assert storage.transition_run_status("r1", S.STARTED, [S.STARTING]) is True
+    started = append(storage, "r1", "RUN_START", S.STARTED, [S.STARTING], timestamp=1800000000.5)
+    assert started.moved
     run = run_of(storage, "r1")
-    assert run.started_at is not None and run.ended_at is None
-    assert storage.transition_run_status("r1", S.SUCCESS, [S.STARTED]) is True
+    assert run.started_at == 1800000000.5 and run.ended_at is None
+    done = append(storage, "r1", "RUN_SUCCESS", S.SUCCESS, [S.STARTED], timestamp=1800000009.25)
+    assert done.moved
     run = run_of(storage, "r1")
-    assert run.status is S.SUCCESS and run.ended_at is not None
-    assert storage.transition_run_status("r1", S.CANCELING, [S.STARTED, S.QUEUED]) is False
-    assert status_of(storage, "r1") is S.SUCCESS
-    assert storage.transition_run_status("missing", S.STARTED, [S.NOT_STARTED]) is False
+    assert run.status is S.SUCCESS and run.ended_at == 1800000009.25
+    assert run.started_at == 1800000000.5
+    assert [e.event_type for e in storage.get_events("r1")] == [
+        "RUN_STARTING",
+        "ENGINE_EVENT",
+        "RUN_START",
+        "RUN_SUCCESS",
+    ]
+    assert [e.storage_id for e in storage.get_events("r1")][2:] == [
+        started.storage_id,
+        done.storage_id,
+    ]
 
 
-def test_racing_transitions_have_exactly_one_winner(storage: Storage) -> None:
+def test_a_refused_lifecycle_event_is_not_stored_but_recorded_as_an_engine_event(
+    storage: Storage,
+) -> None:
+    add_run(storage, "r1", status=S.STARTED)
+    assert append(storage, "r1", "RUN_CANCELED", S.CANCELED, [S.STARTED]).moved
+    refused = append(storage, "r1", "RUN_SUCCESS", S.SUCCESS, [S.STARTED, S.CANCELING])
+    assert refused.moved is False and refused.status is S.CANCELED
+    assert status_of(storage, "r1") is S.CANCELED
+    stored = storage.get_events("r1")
+    assert [e.event_type for e in stored] == ["RUN_CANCELED", "ENGINE_EVENT"]
+    assert stored[1].message == "RUN_SUCCESS refused: run is CANCELED"
+    assert stored[1].storage_id == refused.storage_id
+    # A run that does not exist gets nothing, not even the refusal.
+    missing = append(storage, "missing", "RUN_START", S.STARTED, [S.NOT_STARTED])
+    assert missing == RunEventOutcome(False, None, None)
+    assert storage.get_events("missing") == []
+
+
+def test_append_run_event_without_a_move_only_checks_the_status(storage: Storage) -> None:
+    add_run(storage, "r1", status=S.STARTED)
+    before = run_of(storage, "r1")
+    checked = append(storage, "r1", "ENGINE_EVENT", None, [S.STARTED])
+    assert checked.moved is True and checked.status is S.STARTED
+    assert run_of(storage, "r1").started_at == before.started_at
+    assert append(storage, "r1", "RUN_FAILURE", S.FAILURE, [S.STARTED]).moved
+    assert append(storage, "r1", "ENGINE_EVENT", None, [S.STARTED]).moved is False
+    assert [e.event_type for e in storage.get_events("r1")] == [
+        "ENGINE_EVENT",
+        "RUN_FAILURE",
+        "ENGINE_EVENT",
+    ]
+
+
+def test_store_events_refuses_lifecycle_events(storage: Storage) -> None:
+    add_run(storage, "r1")
+    with pytest.raises(LifecycleEventError, match=r"RUN_SUCCESS of run r1.*append_run_event"):
+        storage.store_events([event("r1", "LOG"), event("r1", "RUN_SUCCESS")])
+    assert storage.get_events("r1") == []  # nothing of the batch
+    assert status_of(storage, "r1") is S.NOT_STARTED
+
+
+def test_racing_appends_have_exactly_one_winner(storage: Storage) -> None:
     run_ids = [f"r{i}" for i in range(15)]
     for run_id in run_ids:
         add_run(storage, run_id, status=S.QUEUED)
@@ -206,7 +278,7 @@ def test_racing_transitions_have_exactly_one_winner(storage: Storage) -> None:
         try:
             barrier.wait()
             for run_id in run_ids:
-                if storage.transition_run_status(run_id, S.STARTING, [S.QUEUED]):
+                if append(storage, run_id, "RUN_STARTING", S.STARTING, [S.QUEUED]).moved:
                     wins.append((index, run_id))
         except BaseException as exc:
             errors.append(exc)
@@ -219,6 +291,10 @@ def test_racing_transitions_have_exactly_one_winner(storage: Storage) -> None:
     assert errors == []
     assert sorted(run_id for _, run_id in wins) == sorted(run_ids)  # one winner each
     assert {status_of(storage, run_id) for run_id in run_ids} == {S.STARTING}
+    for run_id in run_ids:  # one RUN_STARTING each; the losers' refusals beside it
+        types = [e.event_type for e in storage.get_events(run_id)]
+        assert types.count("RUN_STARTING") == 1
+        assert types.count("ENGINE_EVENT") == threads_n - 1
 
 
 def test_worker_heartbeat(storage: Storage) -> None:
@@ -275,7 +351,7 @@ def test_get_events_filters(storage: Storage) -> None:
             event("r1", "STEP_SUCCESS", step_key="a"),
             event("r1", "STEP_START", step_key="b"),
             event("r1", "STEP_FAILURE", step_key="b"),
-            event("r1", "RUN_FAILURE"),
+            event("r1", "ENGINE_EVENT"),
             event("other", "STEP_START", step_key="a"),
         ]
     )
@@ -289,59 +365,12 @@ def test_get_events_filters(storage: Storage) -> None:
     assert got(limit=2) == ids[:2]
     assert got(after_id=ids[0], limit=2) == ids[1:3]
     assert got(event_types=["STEP_START"]) == [ids[0], ids[2]]
-    assert got(event_types=["STEP_START", "RUN_FAILURE"]) == [ids[0], ids[2], ids[4]]
+    assert got(event_types=["STEP_START", "ENGINE_EVENT"]) == [ids[0], ids[2], ids[4]]
     assert got(step_key="b") == [ids[2], ids[3]]
     assert got(step_key="a", event_types=["STEP_SUCCESS"], after_id=ids[0]) == [ids[1]]
     assert storage.last_event_id("r1") == ids[4]
     assert storage.last_event_id("other") == ids[5]
     assert storage.last_event_id("none") is None
-
-
-# What each RUN_* event may move a run from (restated here from the design, not imported).
-ALL = set(RunStatus)
-ALLOWED_FROM = {
-    "RUN_ENQUEUED": (S.QUEUED, {S.NOT_STARTED}),
-    "RUN_STARTING": (S.STARTING, {S.NOT_STARTED, S.QUEUED}),
-    "RUN_START": (S.STARTED, {S.NOT_STARTED, S.QUEUED, S.STARTING}),
-    "RUN_SUCCESS": (S.SUCCESS, {S.STARTED, S.CANCELING}),
-    "RUN_FAILURE": (S.FAILURE, {S.NOT_STARTED, S.QUEUED, S.STARTING, S.STARTED, S.CANCELING}),
-    "RUN_CANCELING": (S.CANCELING, {S.NOT_STARTED, S.QUEUED, S.STARTING, S.STARTED}),
-    "RUN_CANCELED": (S.CANCELED, {S.NOT_STARTED, S.QUEUED, S.STARTING, S.STARTED, S.CANCELING}),
-}
-
-
-def test_run_events_move_status_only_where_allowed(storage: Storage) -> None:
-    cases = list(itertools.product(ALLOWED_FROM, RunStatus))
-    for i, (_, start) in enumerate(cases):
-        add_run(storage, f"r{i}", status=start)
-    # One batch: each event is judged against its own run.
-    storage.store_events([event(f"r{i}", et) for i, (et, _) in enumerate(cases)])
-    for i, (event_type, start) in enumerate(cases):
-        target, allowed = ALLOWED_FROM[event_type]
-        expected = target if start in allowed else start
-        assert status_of(storage, f"r{i}") is expected, (event_type, start)
-        # The event is stored whether or not it moved the run.
-        assert [e.event_type for e in storage.get_events(f"r{i}")] == [event_type]
-
-
-def test_run_lifecycle_from_events_sets_timestamps(storage: Storage) -> None:
-    add_run(storage, "r1")
-    created = run_of(storage, "r1")
-    storage.store_events([event("r1", "RUN_ENQUEUED")])
-    assert status_of(storage, "r1") is S.QUEUED
-    # Several lifecycle events in one batch apply in order.
-    start = EventRecord("r1", "RUN_START", timestamp=1800000000.5)
-    storage.store_events([event("r1", "RUN_STARTING"), start, event("r1", "STEP_START")])
-    run = run_of(storage, "r1")
-    assert run.status is S.STARTED and run.started_at == start.timestamp
-    assert run.updated_at >= created.updated_at and run.ended_at is None
-    storage.store_events([event("r1", "RUN_START")])  # refused: already started
-    assert run_of(storage, "r1").started_at == start.timestamp
-    done = EventRecord("r1", "RUN_SUCCESS", timestamp=1800000009.25)
-    storage.store_events([done, event("r1", "RUN_FAILURE")])  # failure refused after success
-    run = run_of(storage, "r1")
-    assert run.status is S.SUCCESS and run.ended_at == done.timestamp
-    assert len(storage.get_events("r1")) == 7
 
 
 def test_wait_for_events_returns_at_once_when_events_exist(storage: Storage) -> None:
@@ -693,6 +722,11 @@ def test_normalize_url(tmp_path, monkeypatch) -> None:
 PROCESSES, BATCHES, BATCH_SIZE = 4, 200, 5
 
 
+def _moved(outcome: RunEventOutcome) -> int:
+    assert outcome.moved and outcome.storage_id is not None, outcome
+    return outcome.storage_id
+
+
 def _write_from_process(url: str, index: int, go: Any, results: Any) -> None:
     ids: list[int] = []
     try:
@@ -707,10 +741,14 @@ def _write_from_process(url: str, index: int, go: Any, results: Any) -> None:
                     for j in range(BATCH_SIZE)
                 ]
                 if i == 0:
-                    batch[0] = event(run_id, "RUN_START")
-                if i == BATCHES - 1:
-                    batch[-1] = event(run_id, "RUN_SUCCESS")
+                    ids.append(
+                        _moved(append(storage, run_id, "RUN_START", S.STARTED, [S.NOT_STARTED]))
+                    )
                 ids.extend(storage.store_events(batch))
+                if i == BATCHES - 1:
+                    ids.append(
+                        _moved(append(storage, run_id, "RUN_SUCCESS", S.SUCCESS, [S.STARTED]))
+                    )
                 if i % 25 == 0:
                     storage.kv_set(f"progress-{index}", str(i))
                     storage.get_events(run_id, after_id=ids[-1])
@@ -754,7 +792,7 @@ def test_concurrent_writers_in_several_processes(storage_url: str) -> None:
     assert [error for _, _, error in outcomes] == [None] * PROCESSES
     all_ids = []
     for _, ids, _ in outcomes:
-        assert len(ids) == BATCHES * BATCH_SIZE and ids == sorted(ids)
+        assert len(ids) == BATCHES * BATCH_SIZE + 2 and ids == sorted(ids)
         all_ids.extend(ids)
     assert len(set(all_ids)) == len(all_ids)
 
