@@ -171,3 +171,6 @@ class CeleryFleet(WorkerFleet):
 
     def drain(self, worker_name: str) -> list[str] | None:
         return drain(self.app, worker_name)
+
+    def owns_heartbeat(self, name: str) -> bool:
+        return name.startswith(HEARTBEAT_PREFIX)

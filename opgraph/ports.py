@@ -164,6 +164,11 @@ class WorkerFleet(ABC):
     def queues(self, workers: list[WorkerInfo]) -> list[QueueInfo]:
         """Each queue with its depth and the workers (of `workers`) consuming it."""
 
+    def owns_heartbeat(self, name: str) -> bool:
+        """Whether a heartbeat row is one of this fleet's workers (they share the table
+        with the daemon's parts); such rows are not shown as daemon parts."""
+        return False
+
     @abstractmethod
     def drain(self, worker_name: str) -> list[str] | None:
         """Stop the worker taking new work; the queues it stopped consuming, empty if it did

@@ -1,4 +1,14 @@
-"""SQL for the Celery executor's step tables: attempts (the claim) and outputs.
+"""SQL for the step tables: attempts (the claim) and outputs. The Celery executor writes them.
+
+Why these tables stay in the core's schema and migration history, though the Celery
+executor is a plugin: they are not Celery's. A step attempt is "one try of one step in
+another process" (any remote executor claims, heartbeats and completes one); the core
+reads them too: run monitoring stops a dead run's live attempts before resuming it
+(opgraph.daemon.remote_steps), retention deletes them with their run, `/metrics` counts
+them, and outputs held in the database belong to the IO manager, not to Celery. Moving
+them into a migration branch of the plugin would split one Alembic history into two that
+must be upgraded in step on every deployment (and every old database already has them,
+from migration 0002), for no change in who may read them.
 
 Each function runs on a connection SqlStorage chose for it; the writes are one statement
 each, so on PostgreSQL they are one autocommitted round trip (see `SqlStorage._write_one`).

@@ -8,6 +8,7 @@ from typing import Any
 import graphene
 
 from opgraph.instance import OpgraphInstance
+from opgraph_app.graphql.fleet_types import worker_fleets
 from opgraph_storage.urls import redact_url
 
 
@@ -36,11 +37,16 @@ class DaemonHealth(graphene.ObjectType):
     all_daemon_statuses = graphene.List(graphene.NonNull(DaemonStatus), required=True)
 
     @staticmethod
-    def resolve_all_daemon_statuses(root: OpgraphInstance, _info: Any) -> list[DaemonStatus]:
+    def resolve_all_daemon_statuses(root: OpgraphInstance, info: Any) -> list[DaemonStatus]:
+        """The daemon's parts; workers of a fleet heartbeat into the same table and are
+        left out (see `workersOrError`)."""
         now = time.time()
         grace = root.config.liveness.grace_seconds
+        fleets = worker_fleets(info.context)
         statuses = []
         for beat in sorted(root.storage.get_daemon_heartbeats().values(), key=_by_type):
+            if any(fleet.owns_heartbeat(beat.daemon_type) for fleet in fleets):
+                continue
             errors = beat.info.get("errors") or []
             age = max(0.0, now - beat.timestamp)
             # A part beats once per tick: it is late after its own interval plus the grace.

@@ -14,6 +14,7 @@ from opgraph.daemon.run_queue import RunQueue
 from opgraph.daemon.scheduler import Scheduler
 from opgraph.daemon.sensors import SensorDaemon
 from opgraph_app import create_app
+from opgraph_celery.fleet import HEARTBEAT_PREFIX
 from opgraph_storage.records import DaemonHeartbeat
 
 SCHEDULES = """{ schedulesOrError { __typename ... on Schedules { results {
@@ -114,8 +115,11 @@ def test_a_part_is_late_after_its_own_interval_plus_the_liveness_grace(env: Daem
     for part, interval in (("SENSOR", 5), ("RETENTION", 3600)):
         info = {"errors": [], "interval_seconds": interval}
         storage.add_daemon_heartbeat(DaemonHeartbeat(part, "host:1:abc", then, info))
+    worker = f"{HEARTBEAT_PREFIX}w1@host"  # a Celery worker's beat: the fleet's, not a part
+    storage.add_daemon_heartbeat(DaemonHeartbeat(worker, "w1@host", time.time(), {}))
     statuses = gql(env, HEALTH)["instance"]["daemonHealth"]["allDaemonStatuses"]
     by_type = {s["daemonType"]: s for s in statuses}
+    assert set(by_type) == {"SENSOR", "RETENTION"}
     assert by_type["SENSOR"]["healthy"] is False  # due every 5 s, silent for 100 s > 65 s
     assert by_type["RETENTION"]["healthy"] is True  # due every hour
 

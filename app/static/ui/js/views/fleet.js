@@ -3,9 +3,6 @@ import { h } from "../lib/dom.js";
 import { formatAgo } from "../lib/format.js";
 import { ERROR_FIELDS } from "../lib/gql.js";
 
-// Celery workers heartbeat into the same table as the daemon's parts, under this prefix.
-export const WORKER_HEARTBEAT_PREFIX = "celery_worker:";
-
 export const DAEMON_FIELDS = `daemonHealth { allDaemonStatuses { daemonType id healthy lastHeartbeatTime
   secondsSinceHeartbeat lastHeartbeatErrors } }`;
 export const LEASE_FIELDS = "daemonLease { holder host pid acquiredAt expiresAt generation }";
@@ -16,8 +13,9 @@ export const FLEET_QUERY = `{
   queuesOrError { ${ERROR_FIELDS} ... on Queues { results { name depth consumers } } }
 }`;
 
+// The server lists only the daemon's parts (a fleet's workers are in workersOrError).
 export function daemonParts(statuses) {
-  return statuses.filter((s) => !s.daemonType.startsWith(WORKER_HEARTBEAT_PREFIX));
+  return statuses;
 }
 
 /** Who is active (the lease holder) and who waits as standby, then every part's health. */
