@@ -20,7 +20,7 @@ so a plugin keeps its entry-point module light (config models, no Celery import)
 | `opgraph.daemon_parts` | `build(instance) -> DaemonPart | None` (None: nothing to do here) |
 | `opgraph.step_terminators` | `build(instance) -> StepTerminator` |
 | `opgraph.services` | a module run as `python -m` (e.g. `code_server`) |
-| `opgraph.worker_fleets` | `build(instance) -> WorkerFleet` (GraphQL, UI, `workers` CLI) |
+| `opgraph.worker_fleets` | `build(instance) -> WorkerFleet` (GraphQL and the UI) |
 | `opgraph.metrics` | `build(instance) -> MetricsSource` (the webserver's `/metrics`) |
 """
 

@@ -152,8 +152,7 @@ class QueueInfo:
 
 
 class WorkerFleet(ABC):
-    """The machines an executor plugin runs steps on, as the UI, GraphQL and the CLI see
-    them. Plugins register a factory `build(instance) -> WorkerFleet` under the
+    """The machines an executor plugin runs steps on, as GraphQL and the UI see them. Plugins register a factory `build(instance) -> WorkerFleet` under the
     `opgraph.worker_fleets` entry point; the webserver asks every installed fleet."""
 
     @abstractmethod
