@@ -430,7 +430,8 @@ class InstanceConfig(_Strict):
         default_factory=RetentionConfig, description="When old records are deleted."
     )
     daemon: DaemonConfig = Field(
-        default_factory=DaemonConfig, description="The daemon: lease, scheduler, sweeper."
+        default_factory=DaemonConfig,
+        description="The daemon: lease, scheduler, sensors, retention.",
     )
     webserver: WebserverConfig = Field(
         default_factory=WebserverConfig, description="The web UI and GraphQL server."

@@ -1,6 +1,7 @@
-"""The daemon: scheduler, sensors, run queue, run monitoring, step sweeper, run retries
-and retention, each a `DaemonPart` with a `tick(now)`; one active daemon holds the lease
-(controller.py), another can wait as a hot standby.
+"""The daemon: scheduler, sensors, run queue, run monitoring, run retries and retention,
+and the parts plugins add (`opgraph.daemon_parts`, e.g. the Celery step sweeper), each a
+`DaemonPart` with a `tick(now)`; one active daemon holds the lease (controller.py),
+another can wait as a hot standby.
 
     parts = build_parts(instance, workspace, daemon_id)
     Daemon(instance, parts, daemon_id).run(stop_event)
