@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opgraph.daemon.monitoring import RunMonitor
@@ -54,11 +54,19 @@ ACTIONS = (
     "delete",
 )
 PROCESSES = 3
+# Interleavings per backend: about 1,900 in all, in about a minute on a 2-core machine
+# (a PostgreSQL example costs about twice a SQLite one: more round trips per action).
+THREAD_EXAMPLES = {"sqlite": 1000, "postgresql": 600}
+PROCESS_EXAMPLES = {"sqlite": 150, "postgresql": 100}
 # Seconds a barrier or a result may take before the test fails instead of hanging.
 PATIENCE = 60
 
 actions = st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3)
 prefixes = st.lists(st.sampled_from(ACTIONS), max_size=2)
+
+
+def backend_of(storage_url: str) -> str:
+    return "postgresql" if storage_url.startswith("postgresql") else "sqlite"
 
 
 class Actor:
@@ -164,22 +172,19 @@ def run_threads(actor: Actor, run_id: str, programs: Sequence[Sequence[str]]) ->
     return any(deleted)
 
 
-@settings(
-    max_examples=1000,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(prefix=prefixes, programs=st.lists(actions, min_size=2, max_size=3))
-def test_threads_never_part_status_and_log(
-    instance: OpgraphInstance, prefix: list[str], programs: list[list[str]]
-) -> None:
+def test_threads_never_part_status_and_log(instance: OpgraphInstance, storage_url: str) -> None:
     actor = Actor(instance)
-    run_id = instance.create_run("etl").run_id
-    deleted = actor.run_all(run_id, prefix)
-    if not deleted:
-        deleted = run_threads(actor, run_id, programs)
-    check_agrees(instance.storage, run_id, deleted)
+
+    @settings(max_examples=THREAD_EXAMPLES[backend_of(storage_url)], deadline=None, database=None)
+    @given(prefix=prefixes, programs=st.lists(actions, min_size=2, max_size=3))
+    def interleave(prefix: list[str], programs: list[list[str]]) -> None:
+        run_id = instance.create_run("etl").run_id
+        deleted = actor.run_all(run_id, prefix)
+        if not deleted:
+            deleted = run_threads(actor, run_id, programs)
+        check_agrees(instance.storage, run_id, deleted)
+
+    interleave()
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -242,12 +247,14 @@ class ActorProcesses:
         assert [process.exitcode for process in self.processes] == [0] * PROCESSES
 
 
-def test_processes_never_part_status_and_log(instance: OpgraphInstance) -> None:
+def test_processes_never_part_status_and_log(instance: OpgraphInstance, storage_url: str) -> None:
     actor = Actor(instance)
     actors = ActorProcesses(instance.home)
     try:
 
-        @settings(max_examples=120, deadline=None, database=None)
+        @settings(
+            max_examples=PROCESS_EXAMPLES[backend_of(storage_url)], deadline=None, database=None
+        )
         @given(
             prefix=prefixes,
             programs=st.lists(actions, min_size=PROCESSES, max_size=PROCESSES),
