@@ -280,8 +280,10 @@ class StepAttemptStorage(ABC):
         outputs: Sequence[dict[str, Any]] = (),
     ) -> bool:
         """RUNNING -> `status` and, only if that moved, store `events` (the step's outcome)
-        and `outputs` (collected by `collect_outputs`) in the same transaction. False means the attempt had been given up (LOST, CANCELED)
-        and nothing was stored: a step's STEP_SUCCESS is never stored twice."""
+        and `outputs` (collected by `collect_outputs`) in the same transaction. False means
+        the attempt had been given up (LOST, CANCELED) and nothing was stored: a step's
+        STEP_SUCCESS is never stored twice. Like store_events, never RUN_* events
+        (LifecycleEventError)."""
 
     @abstractmethod
     def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:

@@ -283,14 +283,7 @@ class SqlStorage(Storage):
         if not events:
             return []
         rows = [event_row(event) for event in events]
-        lifecycle = [row for row in rows if row[1].startswith(_LIFECYCLE_PREFIX)]
-        if lifecycle:
-            run_id, event_type = lifecycle[0][:2]
-            raise LifecycleEventError(
-                f"{event_type} of run {run_id} was given to store_events, which stores no run "
-                "lifecycle event: append it with append_run_event, which moves the run's "
-                "status in the same transaction (nothing of this batch was stored)"
-            )
+        _refuse_lifecycle_events(rows, "store_events")
         insert = insert_events_postgres if self._postgres else insert_events_sqlite
 
         def write() -> list[int]:
@@ -658,6 +651,7 @@ class SqlStorage(Storage):
         outputs: Sequence[steps.OutputRow] = (),
     ) -> bool:
         rows = [event_row(event) for event in events]
+        _refuse_lifecycle_events(rows, "complete_step_attempt")
         if self._postgres:
             params = event_arrays(rows)
             params.update(output_arrays(outputs))
@@ -816,6 +810,17 @@ def _move_status(
         .values(values)
     )
     return conn.execute(stmt).rowcount == 1
+
+
+def _refuse_lifecycle_events(rows: list[tuple[Any, ...]], method: str) -> None:
+    lifecycle = [row for row in rows if row[1].startswith(_LIFECYCLE_PREFIX)]
+    if lifecycle:
+        run_id, event_type = lifecycle[0][:2]
+        raise LifecycleEventError(
+            f"{event_type} of run {run_id} was given to {method}, which stores no run "
+            "lifecycle event: append it with append_run_event, which moves the run's "
+            "status in the same transaction (nothing of this batch was stored)"
+        )
 
 
 def _lock_run_status(conn: Connection, run_id: str) -> RunStatus | None:

@@ -28,6 +28,7 @@ from opgraph_storage import (
     RunStatus,
     SchemaOutOfDate,
     StepAttempt,
+    StepAttemptStatus,
     Storage,
     StorageUnreachable,
     TickRecord,
@@ -263,6 +264,16 @@ def test_store_events_refuses_lifecycle_events(storage: Storage) -> None:
         storage.store_events([event("r1", "LOG"), event("r1", "RUN_SUCCESS")])
     assert storage.get_events("r1") == []  # nothing of the batch
     assert status_of(storage, "r1") is S.NOT_STARTED
+    # Nor with a step's outcome: the attempt stays RUNNING, nothing is stored.
+    storage.add_step_attempts([StepAttempt("a1", "r1", "s", 1, queued_at=1.0)])
+    assert storage.claim_step_attempt("a1", "w@h", 1, 2.0)
+    with pytest.raises(LifecycleEventError, match="given to complete_step_attempt"):
+        storage.complete_step_attempt(
+            "a1", StepAttemptStatus.SUCCESS, 3.0, [event("r1", "RUN_SUCCESS")]
+        )
+    [attempt] = storage.get_step_attempts(attempt_ids=["a1"])
+    assert attempt.status is StepAttemptStatus.RUNNING
+    assert storage.get_events("r1") == []
 
 
 def test_racing_appends_have_exactly_one_winner(storage: Storage) -> None:
