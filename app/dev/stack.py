@@ -37,6 +37,7 @@ from opgraph_app.dev.processes import (
 )
 from opgraph_celery.config import instance_celery_section
 from opgraph_celery.fleet import HEARTBEAT_PREFIX
+from opgraph_celery.plugin import CELERY_LAUNCHER
 from opgraph_storage.records import RunsFilter, RunStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
@@ -159,7 +160,8 @@ class DevStack:
         celery = instance_celery_section(self.instance)
         self.queues = self.settings.queues or [celery.default_queue]
         launcher = self.instance.config.run_launcher
-        if launcher.class_name == "CeleryRunLauncher":  # run workers are tasks too
+        named = (launcher.module, launcher.class_name)
+        if named == (CELERY_LAUNCHER.module, CELERY_LAUNCHER.class_name):  # run workers are tasks
             runs_queue = str(launcher.config.get("queue") or RUNS_QUEUE)
             self.queues = list(dict.fromkeys([*self.queues, runs_queue]))
         # Node names must not clash with another session's on a shared broker.
