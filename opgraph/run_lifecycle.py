@@ -82,12 +82,14 @@ def append_lifecycle_event(
     only_from: Iterable[RunStatus] | None = None,
     level: str | None = None,
     timestamp: float | None = None,
+    record_refusal: bool = True,
     **data: Any,
 ) -> bool:
     """Move the run by `event_type` and store the event, in one transaction; True if it
     moved. `only_from` narrows the statuses the table allows (e.g. a launch failure only
     fails a STARTING run). Refused: the event is not stored, an ENGINE_EVENT names the
-    refusal instead (nothing at all for a run that does not exist)."""
+    refusal instead (nothing at all for a run that does not exist, nor with
+    `record_refusal=False`: for a first try that a second one follows)."""
     transition = TRANSITIONS[event_type]
     allowed = transition.from_statuses
     if only_from is not None:
@@ -101,7 +103,10 @@ def append_lifecycle_event(
         timestamp=timestamp,
     )
     outcome = _storage(target).append_run_event(
-        event, transition.to_status, allowed, lambda status: _refusal(event, status)
+        event,
+        transition.to_status,
+        allowed,
+        lambda status: _refusal(event, status) if record_refusal else None,
     )
     return outcome.moved
 
@@ -173,6 +178,7 @@ def cancel_run(instance: OpgraphInstance, run_id: str) -> bool:
         EventType.RUN_CANCELED,
         "Run canceled before it started.",
         only_from=(S.NOT_STARTED, S.QUEUED),
+        record_refusal=False,  # the CANCELING below is the request's one answer
     ):
         return True
     return append_lifecycle_event(

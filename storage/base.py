@@ -97,12 +97,12 @@ class EventLogStorage(ABC):
         event: EventRecord,
         to_status: RunStatus | None,
         from_statuses: Iterable[RunStatus],
-        refusal: Callable[[RunStatus], EventRecord],
+        refusal: Callable[[RunStatus], EventRecord | None],
     ) -> RunEventOutcome:
         """The one write that moves a run's status: in one transaction, if the run's
         status is in `from_statuses`, move it to `to_status` (None: leave it) and store
-        `event`; otherwise store `refusal(current status)` instead of `event`. A run that
-        does not exist gets nothing. Storage knows no transition table: the caller
+        `event`; otherwise store `refusal(current status)` instead of `event` (nothing if
+        it returns None). A run that does not exist gets nothing. Storage knows no transition table: the caller
         passes the move."""
 
     @abstractmethod

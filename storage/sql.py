@@ -302,7 +302,7 @@ class SqlStorage(Storage):
         event: EventRecord,
         to_status: RunStatus | None,
         from_statuses: Iterable[RunStatus],
-        refusal: Callable[[RunStatus], EventRecord],
+        refusal: Callable[[RunStatus], EventRecord | None],
     ) -> RunEventOutcome:
         run_id = event.run_id
         row = event_row(event)
@@ -311,7 +311,7 @@ class SqlStorage(Storage):
         insert = insert_events_postgres if self._postgres else insert_events_sqlite
         # The refusal written for each status seen, so that a retry writes the same row
         # and after_drop can find it by content.
-        refusals: dict[RunStatus, tuple[Any, ...]] = {}
+        refusals: dict[RunStatus, tuple[Any, ...] | None] = {}
 
         def write() -> RunEventOutcome:
             with self._begin() as conn:
@@ -322,8 +322,12 @@ class SqlStorage(Storage):
                     return RunEventOutcome(False, None, None)
                 if status not in allowed:
                     if status not in refusals:
-                        refusals[status] = event_row(refusal(status))
-                    [refused_id] = insert(conn, [refusals[status]])
+                        refused = refusal(status)
+                        refusals[status] = None if refused is None else event_row(refused)
+                    refused_row = refusals[status]
+                    if refused_row is None:
+                        return RunEventOutcome(False, status, None)
+                    [refused_id] = insert(conn, [refused_row])
                     return RunEventOutcome(False, status, refused_id)
                 if moved_to is not None:
                     _move_status(conn, run_id, moved_to, allowed, event.timestamp)
@@ -345,6 +349,8 @@ class SqlStorage(Storage):
                     status = moved_to or (None if current is None else RunStatus(current))
                     return RunEventOutcome(True, status, landed[0])
                 for status, refused in refusals.items():
+                    if refused is None:
+                        continue
                     landed = landed_event_ids(conn, [refused])
                     if landed is not None:
                         return RunEventOutcome(False, status, landed[0])

@@ -237,6 +237,12 @@ def test_a_refused_lifecycle_event_is_not_stored_but_recorded_as_an_engine_event
     assert [e.event_type for e in stored] == ["RUN_CANCELED", "ENGINE_EVENT"]
     assert stored[1].message == "RUN_SUCCESS refused: run is CANCELED"
     assert stored[1].storage_id == refused.storage_id
+    # A caller may ask for no refusal record (a first try that a second one follows).
+    quiet = storage.append_run_event(
+        event("r1", "RUN_CANCELING"), S.CANCELING, [S.STARTED], lambda _status: None
+    )
+    assert quiet == RunEventOutcome(False, S.CANCELED, None)
+    assert len(storage.get_events("r1")) == 2
     # A run that does not exist gets nothing, not even the refusal.
     missing = append(storage, "missing", "RUN_START", S.STARTED, [S.NOT_STARTED])
     assert missing == RunEventOutcome(False, None, None)
