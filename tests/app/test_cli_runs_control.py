@@ -154,7 +154,7 @@ def test_launch_job_from_the_workspace(instance, tmp_path):
 def opgraph(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "OPGRAPH_HOME": str(home), "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", *args],
+        [sys.executable, "-m", "flask", "--app", "opgraph_app", *args],
         env=env,
         cwd=home,
         capture_output=True,

@@ -94,7 +94,7 @@ class DaemonProcess:
     def __init__(self, home: Path, name: str, argv: list[str] | None = None, **env: str):
         self.log_path = home / f"daemon-{name}.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        command = argv or [sys.executable, "-m", "flask", "--app", "app", "daemon", "run"]
+        command = argv or [sys.executable, "-m", "flask", "--app", "opgraph_app", "daemon", "run"]
         self.process = subprocess.Popen(
             command,
             env=env_for(home, **env),

@@ -69,7 +69,7 @@ class DevProcess:
         env = {**os.environ, "OPGRAPH_HOME": str(home)}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "app", "dev", *args],
+            [sys.executable, "-m", "flask", "--app", "opgraph_app", "dev", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,

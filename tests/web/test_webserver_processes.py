@@ -37,7 +37,7 @@ def test_read_only_flag_refuses_mutations(tmp_path, pg_storage_url, servers):
         "-m",
         "flask",
         "--app",
-        "app",
+        "opgraph_app",
         "webserver",
         "--read-only",
         "--port",

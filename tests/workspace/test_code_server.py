@@ -150,7 +150,7 @@ def test_module_location_through_flask_cli(
 ) -> None:
     write("server_pkg/__init__.py", "")
     write("server_pkg/jobs.py", small_jobs("module_job"))
-    flask = [sys.executable, "-m", "flask", "--app", "app", "code-server"]
+    flask = [sys.executable, "-m", "flask", "--app", "opgraph_app", "code-server"]
     _, client = start_server(
         "-m", "server_pkg.jobs", "-d", str(tmp_path), "--location-name", "pkg", command=flask
     )
