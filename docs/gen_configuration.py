@@ -126,6 +126,14 @@ def render() -> str:
         model = unwrap(field.annotation)
         out += table(model_rows(model, f"{name}."))
         out.append("")
+        replaced = [
+            f"`{s}.{k}`" for (s, k), new in ic.DEPRECATED_KEYS.items() if name == "liveness"
+        ]
+        if replaced:
+            out.append(
+                f"Still read, with a warning naming the key to use instead: {', '.join(replaced)} "
+                "(see docs/liveness.md).\n"
+            )
     return "\n".join(out).rstrip() + "\n"
 
 
