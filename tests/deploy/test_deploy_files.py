@@ -304,7 +304,10 @@ def test_workers_drain_before_stopping_and_scale_on_queue_depth():
     query = trigger["metadata"]["query"]
     metrics = set(re.findall(r"(opgraph_\w+)\{", query))
     assert metrics == {"opgraph_celery_queue_depth", "opgraph_step_attempts"}
-    exposed = (ROOT / "app" / "metrics.py").read_text()
+    # The core's metrics and the Celery plugin's (opgraph.metrics entry point).
+    exposed = "".join(
+        (ROOT / path).read_text() for path in ("app/metrics.py", "celery_executor/metrics.py")
+    )
     for metric in metrics:
         assert f'"{metric}"' in exposed, metric
     queues = set(re.findall(r'queue="(\w+)"', query))
