@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
 
 CANCEL_CHECK_INTERVAL = 0.5
+_CANCELED = (RunStatus.CANCELING, RunStatus.CANCELED)
 
 
 class RunInterrupted(BaseException):
@@ -128,15 +129,18 @@ class RunContext:
                 )
             )
 
-    def cancel_requested(self) -> bool:
-        """True once the run was asked to stop (status CANCELING, or SIGTERM)."""
+    def cancel_requested(self, fresh: bool = False) -> bool:
+        """True once the run was asked to stop (status CANCELING, or SIGTERM); `fresh`:
+        read the status now, not at most every CANCEL_CHECK_INTERVAL."""
         if self._cancel_seen:
             return True
         now = time.monotonic()
-        if self.interruption.event.is_set() or now - self._last_check >= CANCEL_CHECK_INTERVAL:
+        due = now - self._last_check >= CANCEL_CHECK_INTERVAL
+        if fresh or due or self.interruption.event.is_set():
             self._last_check = now
             current = self.instance.storage.get_run(self.run.run_id)
-            self._cancel_seen = current is not None and current.status is RunStatus.CANCELING
+            # CANCELED too: a forced cancel marks the run CANCELED before its worker stops.
+            self._cancel_seen = current is not None and current.status in _CANCELED
         return self._cancel_seen or self.interruption.event.is_set()
 
     def fail_step(self, active: ActiveExecution, step_key: str, attempt: int, message: str) -> None:
@@ -160,7 +164,7 @@ class RunContext:
 def finish_run(ctx: RunContext, active: ActiveExecution, error: BaseException | None) -> RunStatus:
     """Write the final run event from what the steps did."""
     ctx.emit_skips(active)
-    ctx.cancel_requested()
+    ctx.cancel_requested(fresh=True)  # the final event follows the status as it is now
     for step_key in active.in_flight:  # e.g. interrupted mid-op: never left looking alive
         ctx.fail_step(
             active,

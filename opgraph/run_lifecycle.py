@@ -88,8 +88,9 @@ def append_lifecycle_event(
     """Move the run by `event_type` and store the event, in one transaction; True if it
     moved. `only_from` narrows the statuses the table allows (e.g. a launch failure only
     fails a STARTING run). Refused: the event is not stored, an ENGINE_EVENT names the
-    refusal instead (nothing at all for a run that does not exist, nor with
-    `record_refusal=False`: for a first try that a second one follows)."""
+    refusal instead; nothing at all for a run that does not exist, for a run already in
+    the status the event leads to (a worker's RUN_CANCELED after a forced cancel: the
+    request holds), or with `record_refusal=False` (a first try that a second follows)."""
     transition = TRANSITIONS[event_type]
     allowed = transition.from_statuses
     if only_from is not None:
@@ -106,7 +107,11 @@ def append_lifecycle_event(
         event,
         transition.to_status,
         allowed,
-        lambda status: _refusal(event, status) if record_refusal else None,
+        lambda status: (
+            _refusal(event, status)
+            if record_refusal and status is not transition.to_status
+            else None
+        ),
     )
     return outcome.moved
 

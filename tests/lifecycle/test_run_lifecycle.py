@@ -12,7 +12,7 @@ import yaml
 
 from opgraph import job, op
 from opgraph.events import EventType
-from opgraph.execution import execute_run
+from opgraph.execution import EventSink, execute_run
 from opgraph.executors.in_process import InProcessExecutor
 from opgraph.instance import OpgraphInstance
 from opgraph.plan import ExecutionPlan
@@ -123,23 +123,34 @@ def test_a_worker_that_finds_its_run_canceling_at_start_cancels_it(
     ]
 
 
-def test_success_after_a_forced_cancel_is_refused_and_the_run_stays_canceled(
+def test_a_worker_whose_run_was_canceled_by_force_ends_it_canceled_once(
     instance: OpgraphInstance,
 ) -> None:
     run = instance.create_run("canceled_while_running")
     assert run_in_process(instance, run.run_id, canceled_while_running) is S.CANCELED
-    stored = instance.get_run(run.run_id)
-    assert stored.status is S.CANCELED
+    assert instance.get_run(run.run_id).status is S.CANCELED
     types = types_of(instance, run.run_id)
-    assert "RUN_SUCCESS" not in types and types.count("RUN_CANCELED") == 1
+    # The worker's own RUN_CANCELED would repeat what holds: refused without a record.
+    assert types.count("RUN_CANCELED") == 1 and "RUN_SUCCESS" not in types
+    assert types[-1] == "STEP_SUCCESS"
     assert fold_status(types) is S.CANCELED
-    [refusal] = [
-        event
-        for event in instance.storage.get_events(run.run_id, event_types=["ENGINE_EVENT"])
-        if event.data.get("refused_event") == "RUN_SUCCESS"
-    ]
-    assert refusal.message.startswith("RUN_SUCCESS refused: run is CANCELED")
+
+
+def test_a_finish_refused_after_a_cancel_is_recorded_and_changes_nothing(
+    instance: OpgraphInstance,
+) -> None:
+    run = instance.create_run("recording")
+    assert append_lifecycle_event(instance, run.run_id, EventType.RUN_START, "started")
+    assert append_lifecycle_event(instance, run.run_id, EventType.RUN_CANCELED, "forced")
+    ended = instance.get_run(run.run_id)
+    sink = EventSink(instance, run.run_id)
+    assert sink.append_lifecycle(EventType.RUN_SUCCESS, "Finished execution") is S.CANCELED
+    assert instance.get_run(run.run_id) == ended  # status, ended_at, updated_at untouched
+    [refusal] = instance.storage.get_events(run.run_id, event_types=["ENGINE_EVENT"])
+    assert refusal.message == "RUN_SUCCESS refused: run is CANCELED (Finished execution)"
     assert refusal.level == "WARNING"
+    assert refusal.data == {"refused_event": "RUN_SUCCESS", "run_status": "CANCELED"}
+    assert types_of(instance, run.run_id) == ["RUN_START", "RUN_CANCELED", "ENGINE_EVENT"]
 
 
 def test_submit_or_fail_fails_a_run_the_coordinator_could_not_take(
@@ -160,13 +171,17 @@ def test_submit_or_fail_fails_a_run_the_coordinator_could_not_take(
     assert event.message == "Could not submit the run: RuntimeError: launcher is down"
 
 
-def test_a_second_launch_is_refused_and_the_refusal_is_in_the_log(
-    instance: OpgraphInstance,
-) -> None:
+def test_a_second_launch_is_refused(instance: OpgraphInstance) -> None:
     run = instance.submit_run(instance.create_run("recording").run_id)
+    # Racing the first launcher: it holds what this launch asked for, nothing to record.
     with pytest.raises(RunStatusError, match="is STARTING; only NOT_STARTED or QUEUED"):
         instance.launch_run(run.run_id)
-    assert types_of(instance, run.run_id) == ["RUN_STARTING", "ENGINE_EVENT"]
-    assert instance.storage.get_events(run.run_id)[1].message.startswith(
-        "RUN_STARTING refused: run is STARTING"
+    assert types_of(instance, run.run_id) == ["RUN_STARTING"]
+    # Once the run has started, a late launch is a refusal the log keeps.
+    assert append_lifecycle_event(instance, run.run_id, EventType.RUN_START, "started")
+    with pytest.raises(RunStatusError, match="is STARTED"):
+        instance.launch_run(run.run_id)
+    assert types_of(instance, run.run_id) == ["RUN_STARTING", "RUN_START", "ENGINE_EVENT"]
+    assert instance.storage.get_events(run.run_id)[2].message.startswith(
+        "RUN_STARTING refused: run is STARTED"
     )
