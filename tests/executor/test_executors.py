@@ -197,6 +197,8 @@ def test_cancel_kills_the_step_and_cancels_the_run(local_instance):
                 return
             time.sleep(0.05)
 
+    # The storage is made here, not by both threads at once (SQLite: "database is locked").
+    assert instance.storage.get_runs() == []
     canceller = threading.Thread(target=cancel_when_started)
     canceller.start()
     started = time.time()

@@ -54,10 +54,10 @@ ACTIONS = (
     "delete",
 )
 PROCESSES = 3
-# Interleavings per backend: about 1,900 in all, in about a minute on a 2-core machine
+# Interleavings per backend: about 2,000 in all, in 40-60 s on a 2-core machine
 # (a PostgreSQL example costs about twice a SQLite one: more round trips per action).
 THREAD_EXAMPLES = {"sqlite": 1000, "postgresql": 600}
-PROCESS_EXAMPLES = {"sqlite": 150, "postgresql": 100}
+PROCESS_EXAMPLES = {"sqlite": 250, "postgresql": 200}
 # Seconds a barrier or a result may take before the test fails instead of hanging.
 PATIENCE = 60
 
