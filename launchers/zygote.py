@@ -39,6 +39,12 @@ def _preload() -> None:
     from opgraph_storage.migration import head_revision
 
     head_revision()  # reads the migration scripts once, for every child
+    from opgraph.executors.definitions import multi_or_in_process_config
+    from opgraph.instance_config import instance_config_model
+
+    # The plugins' entry points, read and composed once here: 30 ms per child otherwise.
+    instance_config_model()
+    multi_or_in_process_config()
     try:
         import psycopg2  # noqa: F401
     except ImportError:  # SQLite-only installs
