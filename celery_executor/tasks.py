@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.process_lifetime import die_with_parent
 from opgraph.step_runner import error_data, run_step
+from opgraph.worker_exit import record_early_exit
 from opgraph_celery import get_app
 from opgraph_celery.payload import StepPayload
 from opgraph_celery.settings import RUN_TASK, STEP_TASK
@@ -261,13 +262,29 @@ def execute_run(payload: dict[str, Any]) -> str:
         return f"run is {run.status.value}"
     env = {**os.environ, "OPGRAPH_HOME": str(state.instance.home)}
     cwd = (run.code_pointer or {}).get("working_directory")
-    # The run worker gets SIGTERM if this task's process dies.
-    process = subprocess.Popen(command, env=env, cwd=cwd, preexec_fn=die_with_parent)
+    # Its output goes where the subprocess launcher puts it, so that a worker that dies
+    # before it starts leaves its own error for the run's failure event.
+    log_path = state.instance.home / "run_workers" / f"{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        # The run worker gets SIGTERM if this task's process dies.
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
     _record_run_worker(state.instance, run_id, process.pid)
     # A revoke with terminate sends SIGTERM to this pool process: pass it on, so the run
     # worker stops cleanly and records why.
     previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
     try:
-        return f"run worker exited {process.wait()}"
+        returncode = process.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    # A worker that died before RUN_START (a broken interpreter, an import, the OOM
+    # killer) fails its run here, at once, with no daemon involved.
+    record_early_exit(state.instance, run_id, process.pid, returncode, log_path)
+    return f"run worker exited {returncode}"

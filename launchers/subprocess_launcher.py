@@ -3,7 +3,7 @@
 Workers are forked from a warm zygote (launchers/zygote.py) that has imported opgraph
 already, so a run starts in tens of milliseconds instead of half a second; where that is
 not possible a cold interpreter is started instead. Either way a worker that exits before
-its run started fails the run with its own error (opgraph_launchers.worker_exit).
+its run started fails the run with its own error (opgraph.worker_exit).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from opgraph.ports import (
 )
 from opgraph.process_lifetime import pid_exists, process_start_time
 from opgraph.run_lifecycle import mark_launch_failed, mark_starting, require_started
+from opgraph.worker_exit import record_early_exit
 from opgraph_launchers.warm_start import Zygote, ZygoteUnavailable
-from opgraph_launchers.worker_exit import record_early_exit
 from opgraph_storage.records import RunRecord
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class SubprocessRunLauncher(RunLauncher):
 
     def _watch(self, run_id: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
         """Wait for a cold-started worker; fail its run if it exits before the run started
-        (see opgraph_launchers.worker_exit; a forked worker is watched by the zygote)."""
+        (see opgraph.worker_exit; a forked worker is watched by the zygote)."""
         try:
             # Wait without reaping: Popen.poll() in _alive() must not find its lock held by
             # a wait() here (it would answer "still running").

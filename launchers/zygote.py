@@ -7,7 +7,7 @@ forks a child per request, which runs the run worker in its own session and answ
 `{"pid": ...}` on stdout. It never opens a database connection and never imports user
 code, so a fork inherits no sockets and no user state.
 
-It also watches the workers it forked (see opgraph_launchers.worker_exit): it reaps each
+It also watches the workers it forked (see opgraph.worker_exit): it reaps each
 one, and for a worker that exited other than cleanly it forks a short-lived reporter that
 fails the run if it is still STARTING, with the exit status and the end of the worker's
 log. The reporter, not the zygote, opens the database: the zygote keeps no sockets for
@@ -130,7 +130,7 @@ def _report(request: dict[str, Any], pid: int, returncode: int) -> int:
         from pathlib import Path
 
         from opgraph.instance import OpgraphInstance
-        from opgraph_launchers.worker_exit import record_early_exit
+        from opgraph.worker_exit import record_early_exit
 
         instance = OpgraphInstance.get()
         try:

@@ -95,6 +95,23 @@ def naps():
     gather([nap.alias(f"nap_{i}")(origin) for i in range(8)])
 
 
+@op
+def held_nap(context, x):
+    """Runs until the test removes `hold` from the marker dir (at most two minutes)."""
+    hold = _marker_dir(context) / "hold"
+    deadline = time.monotonic() + 120
+    while hold.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.getpid()
+
+
+@job
+def held_naps():
+    """Eight ops that hold until released: a worker started late still finds some queued."""
+    origin = start()
+    gather([held_nap.alias(f"held_nap_{i}")(origin) for i in range(8)])
+
+
 @op(tags={"celery/queue": IO_QUEUE})
 def on_io_queue():
     return os.getpid()

@@ -115,14 +115,37 @@ def test_a_killed_worker_does_not_lose_the_run(celery_fleet, tmp_path):
 
 
 def test_a_worker_started_mid_run_takes_steps(celery_fleet, tmp_path):
-    thread, holder = run_in_thread(celery_fleet, jobs.naps, tmp_path)
-    wait_for(
-        lambda: running_attempt(celery_fleet, "nap_0") or running_attempt(celery_fleet, "nap_1"),
-        what="naps",
-    )
-    celery_fleet.start_worker("late")
+    # The ops hold until the late worker has taken one: w1 (concurrency 2) holds two, the
+    # other six wait in the queue, however long the late worker takes to start.
+    (tmp_path / "hold").touch()
+    thread, holder = run_in_thread(celery_fleet, jobs.held_naps, tmp_path)
+    late = celery_fleet.node("late")
     try:
-        thread.join(60)
+        wait_for(
+            lambda: any(
+                a.step_key.startswith("held_nap")
+                for a in celery_fleet.instance.storage.get_step_attempts(
+                    statuses=[StepAttemptStatus.RUNNING]
+                )
+            ),
+            60,
+            what="held naps",
+        )
+        celery_fleet.start_worker("late")
+        try:
+            wait_for(
+                lambda: any(
+                    a.hostname == late
+                    for a in celery_fleet.instance.storage.get_step_attempts(
+                        statuses=[StepAttemptStatus.RUNNING]
+                    )
+                ),
+                120,
+                what="the late worker to take a step",
+            )
+        finally:
+            (tmp_path / "hold").unlink(missing_ok=True)
+            thread.join(120)
     finally:
         celery_fleet.stop_worker("late")
     result = holder["result"]
@@ -130,7 +153,7 @@ def test_a_worker_started_mid_run_takes_steps(celery_fleet, tmp_path):
     hosts = {
         a.hostname for a in celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
     }
-    assert celery_fleet.node("late") in hosts
+    assert {late, celery_fleet.node("w1")} <= hosts
 
 
 def test_a_drained_worker_finishes_its_op_and_takes_no_more(celery_fleet, tmp_path):

@@ -124,3 +124,43 @@ def test_run_monitoring_resumes_a_run_whose_celery_run_worker_died(celery_fleet,
     finally:
         celery_fleet.stop_worker("runner3")
         instance.dispose()
+
+
+# Imports in the test (which submits the run) but not in the run worker the task starts.
+FAILS_IN_THE_RUN_WORKER = """
+import sys
+
+if "run_worker" in sys.argv[0]:
+    raise ImportError("warehouse_client cannot reach the warehouse (VPN down?)")
+
+from opgraph import job, op
+
+
+@op
+def hello():
+    return 1
+
+
+@job
+def hello_job():
+    hello()
+"""
+
+
+def test_a_run_worker_that_dies_before_starting_fails_its_run_at_once(celery_fleet, tmp_path):
+    """No daemon runs here: the run task that waited for the worker fails the run."""
+    runs_queue = f"{celery_fleet.queue}-runs"
+    celery_fleet.start_worker("runner", queues=[runs_queue], concurrency=1)
+    instance = launcher_instance(celery_fleet, runs_queue)
+    jobs_file = tmp_path / "breaks_in_worker.py"
+    jobs_file.write_text(FAILS_IN_THE_RUN_WORKER)
+    pointer = {"python_file": str(jobs_file), "working_directory": str(tmp_path)}
+    try:
+        run = submit_job_run(instance, pointer, "hello_job", {}, {})
+        finished = wait_finished(instance, run.run_id)
+    finally:
+        celery_fleet.stop_worker("runner")
+        instance.dispose()
+    assert finished.status is RunStatus.FAILURE
+    [failure] = instance.storage.get_events(run.run_id, event_types=["RUN_FAILURE"])
+    assert "warehouse_client cannot reach the warehouse" in failure.message

@@ -15,8 +15,8 @@ import pytest
 
 from opgraph.instance import OpgraphInstance
 from opgraph.ports import RUN_WORKER_PID_TAG
+from opgraph.worker_exit import describe_exit, early_exit_message, log_tail
 from opgraph_launchers import subprocess_launcher
-from opgraph_launchers.worker_exit import describe_exit, early_exit_message, log_tail
 from opgraph_storage.records import FINISHED_STATUSES, RunRecord, RunStatus
 
 JOBS = """
@@ -331,8 +331,8 @@ def test_graphql_launch_then_polling_shows_why_the_worker_died(tmp_path, pg_stor
 
 def test_runs_show_prints_the_error_of_a_run_that_never_started(make_instance, tmp_path):
     from opgraph.run_lifecycle import mark_starting
+    from opgraph.worker_exit import record_early_exit
     from opgraph_app import create_app
-    from opgraph_launchers.worker_exit import record_early_exit
 
     instance = make_instance()
     run = instance.create_run("hello_job")

@@ -7,7 +7,7 @@ from typing import Any
 
 from opgraph.instance import OpgraphInstance
 from opgraph.run_lifecycle import mark_starting
-from opgraph_launchers.worker_exit import record_early_exit
+from opgraph.worker_exit import record_early_exit
 from tests.ui.conftest import UiInstance, open_page
 
 TRACEBACK = """Traceback (most recent call last):

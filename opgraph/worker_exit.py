@@ -12,7 +12,9 @@ with no daemon involved:
   recorded even if nobody waits for the run;
 - a cold-started worker (`warm_start: false`, or no zygote): a thread of the launching
   process waits for it. If that process exits first (`opgraph runs launch` without
-  `--wait`), the daemon's run monitoring is what finds the dead worker.
+  `--wait`), the daemon's run monitoring is what finds the dead worker;
+- a worker started by a launcher plugin (the Celery run task): the process that waits for
+  it calls `record_early_exit` when it has exited.
 
 `record_early_exit` is a compare-and-set STARTING -> FAILURE, so it does nothing for a
 worker that got further: a run it finished, or failed with its own error (a job that
