@@ -29,8 +29,10 @@ from opgraph_app.dev.broker import start_embedded_redis
 from opgraph_app.dev.client import LocationInfo, WebClient
 from opgraph_app.dev.processes import (
     Service,
+    alive,
     become_subreaper,
     descendants,
+    reap,
     start_service,
     stop_descendants,
     stop_services,
@@ -100,8 +102,11 @@ class DevStack:
         return [*self.front, *self.workers, *([self.broker] if self.broker else [])]
 
     def pids(self) -> list[int]:
-        """Every process running below this one (for tests and `--once` checks)."""
-        return descendants()
+        """Every process running below this one (for tests and `--once` checks). One that
+        exited a moment ago (a zygote after its last run worker) is reaped, not counted."""
+        below = descendants()
+        reap(below)
+        return [pid for pid in below if alive(pid)]
 
     # -- start ----------------------------------------------------------------------------
     def start(self) -> list[LocationInfo]:
