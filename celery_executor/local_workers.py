@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 # The directory holding the opgraph packages, so workers import this very code.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerStartError(RuntimeError):
@@ -60,9 +59,6 @@ class LocalWorkers:
         env = {
             **os.environ,
             "OPGRAPH_HOME": str(home or self.home),
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p
-            ),
         }
         command = [
             *(prefix or []),

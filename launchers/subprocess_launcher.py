@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import opgraph
 from opgraph.ports import (
     RUN_WORKER_HOST_TAG,
     RUN_WORKER_PID_TAG,
@@ -40,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 RUN_WORKER_MODULE = "opgraph.run_worker"
 # Directory that holds the `opgraph` package: the worker must import the same code as us.
-_PROJECT_ROOT = str(Path(next(iter(opgraph.__path__))).resolve().parent)
 
 
 class SubprocessRunLauncher(RunLauncher):
@@ -103,7 +101,6 @@ class SubprocessRunLauncher(RunLauncher):
     def _worker_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["OPGRAPH_HOME"] = str(Path(self._instance.home).resolve())
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH")) if p)
         return env
 
     def _get_zygote(self) -> Zygote:

@@ -42,7 +42,6 @@ from opgraph_celery.fleet import HEARTBEAT_PREFIX
 from opgraph_celery.plugin import CELERY_LAUNCHER
 from opgraph_storage.records import RunsFilter, RunStatus
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # holds the app and opgraph packages
 # Run from the user's project: -P, and not `flask --app` (which puts the directory on
 # sys.path), so its app.py or storage.py is never what an import finds.
 FLASK = [sys.executable, "-P", "-m", "opgraph_app"]
@@ -154,8 +153,6 @@ class DevStack:
         os.environ["OPGRAPH_CELERY_BROKER_URL"] = self.broker_url
         os.environ["OPGRAPH_LOG_FORMAT"] = self.settings.log_format
         os.environ["PYTHONUNBUFFERED"] = "1"
-        paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(":"))]
-        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
 
     def _start_workers(self) -> None:
         from opgraph_celery.celery_app import make_celery_app

@@ -44,7 +44,6 @@ START_TIMEOUT = 60.0  # until the server listens (user code may load for longer 
 STOP_GRACE_SECONDS = 5.0
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 LOG_TAIL_LINES = 30
-_INSTALL_ROOT = Path(__file__).resolve().parents[2]  # holds the opgraph and app packages
 
 
 class CodeServerProcess:
@@ -72,13 +71,9 @@ class CodeServerProcess:
 
     @staticmethod
     def _environment() -> dict[str, str]:
-        # The server runs in the location's working directory: make sure `app` and
-        # `opgraph` import from where this process found them, installed or not.
-        paths = [
-            str(_INSTALL_ROOT),
-            *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
-        ]
-        return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONUNBUFFERED": "1"}
+        # The platform imports from its installation (its own import names, never the
+        # folders): nothing is added to PYTHONPATH, so the server's directory adds nothing.
+        return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     def _command(self) -> list[str]:
         # -P: run in the location's directory, its app.py or storage.py shadow nothing.
