@@ -178,7 +178,7 @@ def test_ctrl_c_during_a_run_cancels_it_and_leaves_nothing(tmp_path, code, sessi
     home = tmp_path / "home"
     port = free_port()
     args = ["-f", str(code), "--port", str(port), "--job", "fan_job", "--no-daemon"]
-    args += ["-c", str(_config(tmp_path, width=2, seconds=60))]
+    args += ["-c", str(_config(tmp_path, width=2, seconds=300))]
     dev = DevProcess(home, args, cwd=tmp_path)
     sessions.append(dev)
     dev.wait_for_line("launched fan_job")
@@ -192,8 +192,8 @@ def test_ctrl_c_during_a_run_cancels_it_and_leaves_nothing(tmp_path, code, sessi
         raise AssertionError(f"the ops never ran:\n{dev.output}")
     started = time.monotonic()
     dev.interrupt()
-    assert dev.wait(90) == 0, dev.output
-    assert time.monotonic() - started < 45, dev.output  # not the ops' 60 s
+    assert dev.wait(200) == 0, dev.output
+    assert time.monotonic() - started < 150, dev.output  # not the ops' 300 s
     assert dev.still_running() == []
     storage = create_storage(f"sqlite:///{home / 'storage' / 'opgraph.db'}")
     try:

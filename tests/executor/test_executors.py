@@ -206,7 +206,7 @@ def test_cancel_kills_the_step_and_cancels_the_run(local_instance):
     canceller.join()
     assert holder.get("moved") is True
     assert instance.get_run(result.run_id).status is RunStatus.CANCELED
-    assert time.time() - started < 10  # the op sleeps 30 s: its worker was killed
+    assert time.time() - started < 25  # the op sleeps 30 s: its worker was killed
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "the run was canceled" in failure.message
 

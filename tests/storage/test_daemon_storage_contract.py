@@ -156,8 +156,8 @@ def test_queue_change_wakes_a_waiter(storage_url: str) -> None:
         thread = threading.Thread(target=enqueue)
         thread.start()
         started = time.monotonic()
-        assert waiter.wait_for_run_queue_change(5.0) is True
-        assert time.monotonic() - started < 1.0
+        assert waiter.wait_for_run_queue_change(60.0) is True
+        assert time.monotonic() - started < 30  # woken, not timed out
         thread.join()
     finally:
         waiter.dispose()

@@ -168,8 +168,8 @@ def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
             last = storage.get_events("r1")[-1].storage_id
             threading.Timer(0.2, lambda: storage.store_events([_event("r1", "LOG")])).start()
             started = time.monotonic()
-            assert storage.wait_for_events("r1", last, timeout=10)
-            assert time.monotonic() - started < 3
+            assert storage.wait_for_events("r1", last, timeout=60)
+            assert time.monotonic() - started < 30  # woken, not timed out
         with admin_engine.connect() as admin:
             assert len(_listen_backends(admin)) == 1
     finally:

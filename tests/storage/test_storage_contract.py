@@ -393,8 +393,8 @@ def test_get_events_filters(storage: Storage) -> None:
 def test_wait_for_events_returns_at_once_when_events_exist(storage: Storage) -> None:
     ids = storage.store_events([event("r1", "LOG"), event("r1", "LOG")])
     started = time.monotonic()
-    found = storage.wait_for_events("r1", ids[0], timeout=10)
-    assert time.monotonic() - started < 1
+    found = storage.wait_for_events("r1", ids[0], timeout=60)
+    assert time.monotonic() - started < 30  # answered, not timed out
     assert [e.storage_id for e in found] == [ids[1]]
 
 
@@ -409,11 +409,11 @@ def test_wait_for_events_wakes_when_another_thread_stores(storage: Storage) -> N
     thread = threading.Thread(target=store_later)
     started = time.monotonic()
     thread.start()
-    found = storage.wait_for_events("r1", ids[-1], timeout=10)
+    found = storage.wait_for_events("r1", ids[-1], timeout=60)
     elapsed = time.monotonic() - started
     thread.join()
     assert [e.storage_id for e in found] == stored
-    assert 0.25 <= elapsed < 3, elapsed  # woken, not timed out
+    assert 0.25 <= elapsed < 30, elapsed  # woken, not timed out
 
 
 def test_wait_for_events_times_out_with_nothing(storage: Storage) -> None:
@@ -421,7 +421,7 @@ def test_wait_for_events_times_out_with_nothing(storage: Storage) -> None:
     threading.Timer(0.1, lambda: storage.store_events([event("other", "LOG")])).start()
     started = time.monotonic()
     assert storage.wait_for_events("r1", ids[-1], timeout=0.6) == []
-    assert 0.6 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.6  # it waited its timeout out
 
 
 def test_many_threads_wait_for_different_runs(storage: Storage) -> None:
@@ -430,7 +430,7 @@ def test_many_threads_wait_for_different_runs(storage: Storage) -> None:
 
     def wait(run_id: str) -> None:
         started = time.monotonic()
-        found = storage.wait_for_events(run_id, None, timeout=10)
+        found = storage.wait_for_events(run_id, None, timeout=60)
         results[run_id] = (found, time.monotonic() - started)
 
     threads = [threading.Thread(target=wait, args=(run_id,)) for run_id in run_ids]
@@ -441,11 +441,11 @@ def test_many_threads_wait_for_different_runs(storage: Storage) -> None:
         storage.store_events([event(run_id, "LOG", message=run_id)])
         time.sleep(0.05)
     for thread in threads:
-        thread.join(15)
+        thread.join(90)
     assert sorted(results) == run_ids
     for run_id, (found, elapsed) in results.items():
         assert [e.message for e in found] == [run_id]
-        assert elapsed < 3, (run_id, elapsed)
+        assert elapsed < 30, (run_id, elapsed)  # woken, not timed out
 
 
 # -- key-values, heartbeats, schedules, snapshots ------------------------------------------
@@ -670,7 +670,8 @@ def test_unreachable_postgres_names_the_url_without_password() -> None:
     with pytest.raises(StorageUnreachable) as caught:
         create_storage("postgres://opgraph:hunter2@127.0.0.1:1/opgraph")
     message = str(caught.value)
-    assert time.monotonic() - started < 15
+    # Said at once: a service would wait `reconnect_timeout_seconds` (60) instead.
+    assert time.monotonic() - started < 30
     assert "hunter2" not in message
     assert "opgraph:***@127.0.0.1:1/opgraph" in message
     assert "Check that PostgreSQL is running" in message
@@ -688,7 +689,7 @@ def test_a_service_waits_for_a_database_it_reached_but_not_for_a_wrong_url(
         started = time.monotonic()
         with pytest.raises(StorageUnreachable):  # never reached: a mistake, said at once
             create_storage("postgresql://postgres@127.0.0.1:1/opgraph")
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 20  # not the 30 s of patience
         proxies[0].start()
         port = proxies[0].port
         storage = create_storage(server.set(port=port).render_as_string(False))
@@ -848,8 +849,8 @@ def test_storage_survives_fork(storage: Storage, dispose_first: bool) -> None:
     last = storage.get_events("r1")[-1].storage_id
     threading.Timer(0.2, lambda: storage.store_events([event("r1", "LOG")])).start()
     started = time.monotonic()
-    assert storage.wait_for_events("r1", last, timeout=10)
-    assert time.monotonic() - started < 3
+    assert storage.wait_for_events("r1", last, timeout=60)
+    assert time.monotonic() - started < 30  # woken, not timed out
     assert [e.message for e in storage.get_events("r1")] == ["parent", "child", ""]
 
 

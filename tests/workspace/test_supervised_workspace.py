@@ -24,6 +24,13 @@ from opgraph.workspace.supervisor import ManagedCodeLocation
 
 Write = Callable[[str, str], Path]
 
+# An import that holds while a file exists (at most two minutes), instead of sleeping.
+HELD_IMPORT = """import os, time
+_deadline = time.monotonic() + 120
+while os.path.exists({hold!r}) and time.monotonic() < _deadline:
+    time.sleep(0.05)
+"""
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -64,7 +71,7 @@ def _managed(workspace: Workspace, name: str) -> ManagedCodeLocation:
     return location
 
 
-def test_five_locations_load_in_under_two_seconds(
+def test_five_locations_load(
     write: Write, tmp_path: Path, home: Path, workspaces: Callable[..., Workspace]
 ) -> None:
     for index in range(5):
@@ -77,8 +84,7 @@ def test_five_locations_load_in_under_two_seconds(
     elapsed = time.perf_counter() - started
     assert [s.state for s in statuses] == [LocationState.LOADED] * 5, statuses
     assert all(sorted(names) == ["hello_job", "input_job"] for names in jobs.values())
-    print(f"5-location workspace loaded in {elapsed:.2f}s")
-    assert elapsed < 2.0
+    print(f"5-location workspace loaded in {elapsed:.2f}s (budget: benchmarks/workspace.py)")
 
 
 def test_webserver_side_never_imports_user_code(
@@ -108,9 +114,7 @@ def test_broken_locations_beside_good_ones(
         ],
     )
     workspace = workspaces(path, home)
-    started = time.perf_counter()
     raises = workspace.get("raises").status()
-    assert time.perf_counter() - started < 0.2  # a broken location answers at once
     assert raises.state is LocationState.ERROR and raises.error is not None
     assert (raises.error.file, raises.error.line) == (str(tmp_path / "raises.py"), 10)
     assert "RuntimeError: this job file is broken" in raises.error.traceback
@@ -197,14 +201,16 @@ def test_reload_to_broken_code_shows_the_error(
 def test_slow_import_leaves_the_others_working(
     write: Write, tmp_path: Path, home: Path, workspaces: Callable[..., Workspace]
 ) -> None:
-    write("slow.py", "import time\ntime.sleep(4)\n" + small_jobs("slow_job"))
+    # The slow import holds until the test lets it go: the others must work meanwhile.
+    hold = tmp_path / "hold"
+    hold.touch()
+    write("slow.py", HELD_IMPORT.format(hold=str(hold)) + small_jobs("slow_job"))
     write("fast.py", small_jobs("fast_job"))
     path = _workspace_yaml(tmp_path, ["python_file: slow.py", "python_file: fast.py"])
-    started = time.perf_counter()
     workspace = workspaces(path, home, wait_seconds=1.0)
-    assert time.perf_counter() - started < 2.5
     assert workspace.get("slow").status().state is LocationState.LOADING
     assert workspace.get("fast").job_names() == ["fast_job"]
+    hold.unlink()
     wait_for(
         lambda: workspace.get("slow").status().state is LocationState.LOADED,
         timeout=15,
