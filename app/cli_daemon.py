@@ -11,8 +11,10 @@ from typing import Any
 
 import click
 
+from opgraph import plugins
 from opgraph.daemon import Daemon, build_parts, new_daemon_id
 from opgraph.daemon.controller import DAEMON_HEARTBEAT, LEASE_NAME
+from opgraph.daemon.supervision import PartState, part_state
 from opgraph_app.cli_format import CommandGroup, format_table, format_time
 from opgraph_app.cli_locations import WORKSPACE_OPTION
 from opgraph_app.extension import current_instance
@@ -51,24 +53,36 @@ def run(workspace_file: str | None) -> None:
 @daemon_cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
-    """Which daemon is active (host, pid, lease) and each part's last heartbeat.
+    """Which daemon is active (host, pid, lease) and each part's state: running, restarting
+    (its thread died and was restarted), failing (its last ticks raised), stale (no beat
+    within its interval plus the liveness grace), with its last beat's age and last error.
     Exits 1 when no daemon holds the lease."""
     instance = current_instance()
     storage = instance.storage
     now = time.time()
     lease = storage.get_lease(LEASE_NAME)
     active = lease is not None and lease.expires_at > now
-    beats = sorted(storage.get_daemon_heartbeats().values(), key=lambda b: b.daemon_type)
+    grace = instance.config.liveness.grace_seconds
+    fleets = [build(instance) for build in plugins.load_all(plugins.WORKER_FLEETS).values()]
+    parts = [
+        part_state(beat, now, grace)
+        for beat in sorted(storage.get_daemon_heartbeats().values(), key=lambda b: b.daemon_type)
+        if not any(fleet.owns_heartbeat(beat.daemon_type) for fleet in fleets)
+    ]
     heartbeats: list[dict[str, Any]] = [
         {
-            "daemon_type": b.daemon_type,
-            "daemon_id": b.daemon_id,
-            "timestamp": b.timestamp,
-            "seconds_ago": round(now - b.timestamp, 1),
-            "errors": b.info.get("errors") or [],
-            "info": b.info,
+            "daemon_type": part.name,
+            "daemon_id": part.daemon_id,
+            "state": part.state,
+            "healthy": part.healthy,
+            "timestamp": part.last_beat,
+            "seconds_ago": round(part.age_seconds, 1),
+            "stale_after_seconds": part.stale_after_seconds,
+            "consecutive_failures": part.consecutive_failures,
+            "restarts": part.restarts,
+            "errors": part.errors,
         }
-        for b in beats
+        for part in parts
     ]
     data = {
         "active": active,
@@ -91,17 +105,29 @@ def status(as_json: bool) -> None:
                 f"No active daemon: the lease of {lease.holder} on {lease.host} expired "
                 f"{now - lease.expires_at:.0f}s ago. Start one with `opgraph daemon run`."
             )
-        rows = [
-            [
-                b["daemon_type"],
-                b["daemon_id"],
-                f"{b['seconds_ago']:.0f}s ago",
-                "; ".join(b["errors"])[:120] or "-",
-            ]
-            for b in heartbeats
-            if b["daemon_type"] != DAEMON_HEARTBEAT
-        ]
+        rows = [_part_row(part) for part in parts if part.name != DAEMON_HEARTBEAT]
         if rows:
-            click.echo(format_table(["PART", "DAEMON", "LAST HEARTBEAT", "ERRORS"], rows))
+            click.echo(
+                format_table(
+                    ["PART", "DAEMON", "STATE", "LAST HEARTBEAT", "RESTARTS", "LAST ERROR"], rows
+                )
+            )
     if not active:
         raise SystemExit(1)
+
+
+def _part_row(part: PartState) -> list[str]:
+    beat = f"{part.age_seconds:.0f}s ago"
+    if part.state == "stale":
+        beat += f" (due within {part.stale_after_seconds:.0f}s)"
+    state = part.state
+    if part.consecutive_failures:
+        state += f" ({part.consecutive_failures} failed ticks)"
+    return [
+        part.name,
+        part.daemon_id,
+        state,
+        beat,
+        str(part.restarts),
+        (part.last_error or "-")[:120],
+    ]

@@ -17,9 +17,11 @@ from typing import Any
 import click
 import yaml
 
+from opgraph.data_bounds import DataLimitExceeded, DataLimits, DataRefused, load_yaml
 from opgraph.errors import OpgraphError
 from opgraph.instance import home_from_env
 from opgraph.instance_config import load_instance_config
+from opgraph_app.dev.broker import broker_url_for
 from opgraph_app.dev.session import run_session
 from opgraph_app.dev.stack import DevSettings, DevStack, daemon_available
 from opgraph_storage.base import StorageError
@@ -58,7 +60,9 @@ def _read_run_config(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = load_yaml(Path(path).read_text(), DataLimits(), path) or {}
+    except (DataLimitExceeded, DataRefused) as exc:
+        raise click.BadParameter(str(exc), param_hint="-c/--config") from None
     except yaml.YAMLError as exc:
         raise click.BadParameter(f"malformed YAML: {exc}", param_hint="-c/--config") from None
     if not isinstance(data, dict):
@@ -92,6 +96,11 @@ def _read_run_config(path: str | None) -> dict[str, Any]:
     show_default=True,
     help="json: one JSON object per log line, with run_id and step_key, in every service.",
 )
+@click.option(
+    "--broker",
+    help="embedded (a private Redis), redis or rabbitmq (the server on this machine), or a "
+    "broker URL; default: the instance's celery.broker_url, else embedded.",
+)
 @click.option("--job", help="Launch this job (NAME or LOCATION:NAME) once all is up.")
 @click.option("-c", "--config", "config_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--once", is_flag=True, help="Stop everything after --job finishes (tests, CI).")
@@ -105,6 +114,7 @@ def dev_command(
     concurrency: int,
     queues: str | None,
     log_format: str,
+    broker: str | None,
     job: str | None,
     config_file: str | None,
     once: bool,
@@ -117,6 +127,8 @@ def dev_command(
     home = home_from_env()
     run_config = _read_run_config(config_file)
     try:
+        if broker is not None:
+            broker_url_for(broker)  # a wrong name fails before anything starts
         webserver = load_instance_config(home).webserver
         stack = DevStack(
             DevSettings(
@@ -129,6 +141,7 @@ def dev_command(
                 queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
                 log_format=log_format,
                 with_daemon=not no_daemon and daemon_available(),
+                broker=broker,
             ),
             click.echo,
         )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import click
 from flask.cli import AppGroup
 
+from opgraph.client_tags import client_tag_problems
 from opgraph.errors import OpgraphError, RunNotFound
 from opgraph.instance import OpgraphInstance
 from opgraph_storage.base import StorageError
@@ -37,6 +38,16 @@ def parse_tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]
         if not sep or not key.strip():
             raise click.BadParameter(f"expected KEY=VALUE, given {value!r}", ctx, param)
         tags[key.strip()] = tag_value
+    return tags
+
+
+def parse_run_tags(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, str]:
+    """`--tag KEY=VALUE` for tags set on a new run: no system (`opgraph/*`) tags."""
+    tags = parse_tags(ctx, param, values)
+    for key, expected in client_tag_problems(tags):
+        raise click.BadParameter(f"tag {key!r}: expected {expected}", ctx, param)
     return tags
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from opgraph.assets.job import is_hidden_job_name
 from opgraph.workspace.base import CodeLocation, LocationState, LocationStatus
 from opgraph_app.cli_format import CommandGroup, format_table, format_time
 from opgraph_app.workspace import open_workspace, workspace_path
@@ -31,17 +32,22 @@ def _origin(status: LocationStatus) -> str:
     return f"file {origin.get('python_file', '?')}"
 
 
+def _job_names(location: CodeLocation) -> list[str]:
+    """The location's jobs as listed: without the implicit asset job."""
+    return [job.name for job in location.jobs() if not is_hidden_job_name(job.name)]
+
+
 def _counts(location: CodeLocation, status: LocationStatus) -> tuple[int, int, int] | None:
     if status.state is not LocationState.LOADED:
         return None
-    return len(location.jobs()), len(location.schedules()), len(location.sensors())
+    return len(_job_names(location)), len(location.schedules()), len(location.sensors())
 
 
 def _location_json(location: CodeLocation) -> dict[str, Any]:
     status = location.status()
     data = status.to_json()
     if status.state is LocationState.LOADED:
-        data["jobs"] = [job.name for job in location.jobs()]
+        data["jobs"] = _job_names(location)
         data["schedules"] = [s.name for s in location.schedules()]
         data["sensors"] = [s.name for s in location.sensors()]
     return data

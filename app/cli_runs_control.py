@@ -14,13 +14,15 @@ import click
 import yaml
 from flask.cli import with_appcontext
 
+from opgraph.data_bounds import DataLimitExceeded, DataLimits, DataRefused, load_yaml
 from opgraph.errors import CodePointerError, OpgraphError, RunConfigError
 from opgraph.instance import OpgraphInstance
 from opgraph.ports import RunStatusError
 from opgraph.run_lifecycle import delete_run, submit_or_fail, wipe_runs
-from opgraph_app.cli_format import get_run_or_fail, parse_tags
+from opgraph_app.cli_format import get_run_or_fail, parse_run_tags
 from opgraph_app.extension import current_instance
 from opgraph_app.run_follow import wait_with_progress
+from opgraph_launchers.subprocess_launcher import fork_run_workers_here
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
 from opgraph_storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunRecord, RunStatus
 
@@ -35,12 +37,14 @@ def _finish(instance: OpgraphInstance, run: RunRecord, wait: bool, planned_steps
 
 
 # -- launch ----------------------------------------------------------------------------------
-def _load_run_config(paths: tuple[str, ...]) -> dict[str, Any]:
+def _load_run_config(paths: tuple[str, ...], limits: DataLimits) -> dict[str, Any]:
     """Merge the -c files in order; later files win, nested mappings merge."""
     merged: dict[str, Any] = {}
     for path in paths:
         try:
-            data = yaml.safe_load(Path(path).read_text())
+            data = load_yaml(Path(path).read_text(), limits, path)
+        except (DataLimitExceeded, DataRefused) as exc:
+            raise click.BadParameter(str(exc), param_hint="-c/--config") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else path
@@ -97,7 +101,9 @@ def _launch_from_file(
     except CodePointerError as exc:
         raise click.BadParameter(str(exc), param_hint="-f/--python-file or JOB") from None
     steps = len(load_job(pointer, run.job_name).flat_ops)
-    return submit_or_fail(instance, run), steps
+    # This process has imported opgraph and loaded the job: its run worker forks from it.
+    with fork_run_workers_here():
+        return submit_or_fail(instance, run), steps
 
 
 def _launch_from_workspace(
@@ -149,7 +155,9 @@ def _launch_from_workspace(
     type=click.Path(exists=True, dir_okay=False),
     help="Run config YAML; repeatable, later files win.",
 )
-@click.option("--tag", "tags", multiple=True, callback=parse_tags, help="KEY=VALUE; repeatable.")
+@click.option(
+    "--tag", "tags", multiple=True, callback=parse_run_tags, help="KEY=VALUE; repeatable."
+)
 @click.option(
     "--wait", is_flag=True, help="Show progress until the run ends; exit 1 unless it succeeds."
 )
@@ -167,7 +175,7 @@ def launch_run(
     JOB comes from the workspace's code locations, or from -f FILE (JOB may then be
     left out if the file defines one job)."""
     instance = current_instance()
-    run_config = _load_run_config(config_files)
+    run_config = _load_run_config(config_files, instance.config.webserver.limits.run_config)
     try:
         if python_file:
             run, steps = _launch_from_file(instance, python_file, job_name, run_config, tags)
@@ -193,7 +201,9 @@ def launch_run(
 @click.option(
     "--step", "step_keys", multiple=True, help="Only this step and what follows; repeatable."
 )
-@click.option("--tag", "tags", multiple=True, callback=parse_tags, help="KEY=VALUE; repeatable.")
+@click.option(
+    "--tag", "tags", multiple=True, callback=parse_run_tags, help="KEY=VALUE; repeatable."
+)
 @click.option(
     "--wait", is_flag=True, help="Show progress until the run ends; exit 1 unless it succeeds."
 )

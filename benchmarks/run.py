@@ -17,14 +17,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import celery_suite, cli, core, daemon, web
+from benchmarks import (
+    assets,
+    automation,
+    celery_suite,
+    cli,
+    core,
+    daemon,
+    latency,
+    partitions,
+    web,
+    web_streams,
+)
 
 SUITES: dict[str, Callable[[argparse.Namespace], tuple[list[dict], dict]]] = {
     "core": core.run_suite,
+    "assets": assets.run_suite,
+    "assets_celery": assets.run_celery_suite,
+    "assets_sensor": assets.run_sensor_suite,
+    "automation": automation.run_suite,
     "web": web.run_suite,
+    "web_streams": web_streams.run_suite,
     "celery": celery_suite.run_suite,
     "daemon": daemon.run_suite,
     "cli": cli.run_suite,
+    "latency": latency.run_suite,
+    "partitions": partitions.run_suite,
 }
 
 
@@ -48,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         "--pg-url",
         default=os.environ.get("OPGRAPH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
         help="PostgreSQL server for the storage cases (a scratch database is created and dropped)",
+    )
+    parser.add_argument(
+        "--viewers", type=int, default=500, help="web_streams: live streams held open at once"
     )
     args = parser.parse_args(argv)
     if args.repeat < 1:

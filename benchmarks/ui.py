@@ -1,4 +1,5 @@
-"""Web UI figures: page loads with 100,000 runs in PostgreSQL, and a 20,000-event run.
+"""Web UI figures: page loads with 100,000 runs in PostgreSQL, an asset of 10,000
+partitions and a backfill of them, and a 20,000-event run.
 
     python benchmarks/ui.py [--runs 100000] [--events 20000] [--repeat 5] [--json]
 
@@ -27,22 +28,14 @@ from opgraph.events import EventType
 from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_storage.records import EventRecord, RunRecord
 from opgraph_storage.schema import run_tags, runs
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STATUSES = ["SUCCESS"] * 5 + ["FAILURE", "CANCELED"]
 
 JOBS = """
-from opgraph import Definitions, ScheduleDefinition, job, op
+from opgraph import (
+    DailyPartitionsDefinition, Definitions, ScheduleDefinition, asset, define_asset_job, job, op,
+)
 
 @op
 def one() -> int:
@@ -56,8 +49,48 @@ def plus(x: int) -> int:
 def job_0():
     plus(one())
 
-defs = Definitions(jobs=[job_0], schedules=[ScheduleDefinition(name="hourly", job=job_0, cron_schedule="0 * * * *")])
+# 10,000 days, whatever today is
+@asset(partitions_def=DailyPartitionsDefinition(start_date="1990-01-01", end_date="2017-05-19"))
+def big_daily(context):
+    return context.partition_key
+
+defs = Definitions(
+    jobs=[job_0, define_asset_job("big_job", selection=["big_daily"])],
+    assets=[big_daily],
+    schedules=[ScheduleDefinition(name="hourly", job=job_0, cron_schedule="0 * * * *")],
+)
 """
+BIG_ASSET = "big_daily"
+
+
+def fill_partitions(storage: Any) -> str:
+    """The 10,000 partitions of `big_daily` in the catalog (most materialized, some failed,
+    a few in progress, the rest missing) and a backfill of all of them; its id."""
+    from datetime import date, timedelta
+
+    from opgraph_storage.partitions_base import BackfillRecord, BackfillStatus
+    from opgraph_storage.schema import asset_partitions
+
+    keys = [(date(1990, 1, 1) + timedelta(days=i)).isoformat() for i in range(10_000)]
+    now = time.time()
+
+    def status(i: int) -> str:
+        return "FAILED" if i % 97 == 0 else "IN_PROGRESS" if i > 9_990 else "MATERIALIZED"
+
+    rows = [
+        {"asset_key": BIG_ASSET, "partition_key": k, "status": status(i), "updated_at": now}
+        for i, k in enumerate(keys)
+        if i < 6_000 or i > 8_000
+    ]
+    with storage.engine.begin() as conn:
+        conn.execute(asset_partitions.insert(), rows)
+    record = BackfillRecord(
+        backfill_id=uuid.uuid4().hex[:12], status=BackfillStatus.REQUESTED,
+        num_partitions=len(keys), created_at=now, updated_at=now, job_name="big_job",
+        location_name="bench", data={"tags": {}},
+    )  # fmt: skip
+    storage.add_backfill(record, [("big_job", k) for k in keys])
+    return record.backfill_id
 
 
 def fill_runs(storage: Any, count: int, tags_per_run: int = 10, batch: int = 5000) -> None:
@@ -199,17 +232,22 @@ def main(argv: list[str] | None = None) -> int:
         fill_runs(storage, args.runs)
         fill_s = time.perf_counter() - started
         long_run = add_long_run(storage, args.events)
+        backfill_id = fill_partitions(storage)
         some_run = storage.get_runs(limit=1)[0].run_id
         server = Webserver(home)
         pages = {
             "/": "overview", "/runs": "runs", "/runs?status=FAILURE&job=job_3": "runs_filtered",
             f"/runs/{some_run}": "run", "/jobs": "jobs", "/jobs/bench/job_0": "job",
             "/schedules": "schedules", "/sensors": "sensors", "/deployment": "deployment",
+            f"/assets/{BIG_ASSET}": "asset_10000_partitions", "/backfills": "backfills",
+            f"/backfills/{backfill_id}": "backfill_10000_partitions",
         }  # fmt: skip
         figures: dict[str, Any] = {"runs": args.runs, "fill_s": round(fill_s, 1)}
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
                 page = browser.new_page(viewport={"width": 1440, "height": 900})
                 for path in pages:  # warm up: code server, plans, caches
                     open_ready(page, server.url + path)

@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -72,22 +73,28 @@ def _free_port() -> int:
 
 
 class _Server:
-    def __init__(self, home: Path):
+    """A webserver process on a free port: `command` gets `{port}` filled in (default:
+    gunicorn's gthread worker around `opgraph_app:create_app()`)."""
+
+    def __init__(self, home: Path, command: list[str] | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        args = command or [
+            gunicorn, "opgraph_app:create_app()", "--bind", "127.0.0.1:{port}",
+            "--worker-class", "gthread", "--threads", "8",
+        ]  # fmt: skip
         env = {**os.environ, "OPGRAPH_HOME": str(home), "PYTHONPATH": str(ROOT)}
         self.log = open(home / "webserver.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [gunicorn, "opgraph_app:create_app()", "--bind", f"127.0.0.1:{self.port}",
-             "--worker-class", "gthread", "--threads", "8"],
+            [arg.replace("{port}", str(self.port)) for arg in args],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2):
-                    return
+                self.get("/health")
+                return
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise SystemExit(
@@ -95,21 +102,35 @@ class _Server:
                     ) from None
                 time.sleep(0.1)
 
-    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=60) as response:
+            return response.read()  # type: ignore[no-any-return]
+
+    def answer(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The whole answer, errors included (an HTTP error becomes one)."""
         body = json.dumps({"query": query, "variables": variables}).encode()
         request = urllib.request.Request(
             self.url + "/graphql", body, {"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return json.loads(response.read())  # type: ignore[no-any-return]
+        except urllib.error.HTTPError as exc:
+            return {"errors": [{"message": f"HTTP {exc.code}: {exc.read()[:200]!r}"}]}
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of an answer that must have no errors."""
+        answer = self.answer(query, variables)
         if "errors" in answer:
             raise SystemExit(f"GraphQL errors: {answer['errors']}")
         return answer["data"]  # type: ignore[no-any-return]
 
-    def worker_rss_mb(self) -> float:
+    def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = children.read_text().split() if children.exists() else []
-        return max((_rss_mb(int(pid)) for pid in pids), default=0.0)
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def worker_rss_mb(self) -> float:
+        return max((_rss_mb(pid) for pid in self.worker_pids()), default=0.0)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -117,11 +138,19 @@ class _Server:
         self.log.close()
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory now, or at its highest so far (`VmHWM`)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def figure_rows(figures: dict[str, float], targets: dict[str, str]) -> list[dict]:
+    return [
+        {"figure": name, "value": value, "target": targets.get(name, "-")}
+        for name, value in figures.items()
+    ]
 
 
 def _timed(fn: Any, repeat: int) -> list[float]:
@@ -242,8 +271,4 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:
         "logs_first_page_ms_p50": "< 50",
         "webserver_rss_mb": "< 120",
     }
-    rows = [
-        {"figure": name, "value": value, "target": targets.get(name, "-")}
-        for name, value in figures.items()
-    ]
-    return rows, figures
+    return figure_rows(figures, targets), figures

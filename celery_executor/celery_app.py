@@ -27,7 +27,8 @@ def make_celery_app(config: CeleryConfig | None = None) -> Celery:
     broker_url = os.environ.get("OPGRAPH_CELERY_BROKER_URL") or config.broker_url
     app = Celery("opgraph")
     app.conf.update(celery_settings(broker_url, config.default_queue, config.config_source))
-    app.conf.update(include=["opgraph_celery.tasks"])
+    # warmup: pool processes set up storage and queued runs' jobs when they start
+    app.conf.update(include=["opgraph_celery.tasks", "opgraph_celery.warmup"])
     return app
 
 

@@ -71,10 +71,12 @@ class CeleryRunConfig(BaseModel):
     no_consumer_timeout_seconds: float = Field(
         60, gt=0, description="a step queued this long on a queue nobody consumes fails"
     )
-    lost_message_timeout_seconds: float = Field(
-        120,
+    lost_message_timeout_seconds: float | None = Field(
+        None,
         gt=0,
-        description="a step queued this long whose message Redis no longer holds is published again",
+        description="a step whose message left its queue this long ago, and that no worker "
+        "claimed, is published again (default: liveness.step_unclaimed_timeout_seconds); one "
+        "that no answering worker holds is published again sooner, after two looks at the fleet",
     )
     max_infra_retries: int = Field(
         2, ge=0, description="new attempts after a worker was lost, before the step fails"

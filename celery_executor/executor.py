@@ -23,8 +23,10 @@ from opgraph.run_config import job_resource_defs
 from opgraph.steps import ExecutionStep
 from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 from opgraph_celery.config import CeleryRunConfig
-from opgraph_celery.lost_messages import held_messages
-from opgraph_celery.settings import STEP_TASK, broker_priority, celery_settings, is_redis
+from opgraph_celery.fleet import HEARTBEAT_PREFIX as WORKER_HEARTBEAT_PREFIX
+from opgraph_celery.lost_messages import FleetLook, look_at_fleet
+from opgraph_celery.settings import STEP_TASK, broker_priority
+from opgraph_celery.worker_state import HEARTBEAT_SECONDS
 from opgraph_storage.records import StepAttempt, StepAttemptStatus
 
 QUEUE_TAG = "celery/queue"
@@ -33,6 +35,15 @@ RUN_PRIORITY_TAG = "celery/run_priority"
 TIMEOUT_TAG = "op/timeout_seconds"
 CHECK_SECONDS = 1.0
 WAIT_SECONDS = 1.0
+# A running attempt beats every HEARTBEAT_SECONDS: one silent for one and a half beats is
+# doubted, and its worker is asked whether it still runs it (the ask is cheap, so doubting
+# early costs nothing; only a worker's answer, or its silence twice, decides).
+SUSPECT_SECONDS = 1.5 * HEARTBEAT_SECONDS
+# Looks in a row that must find an attempt held by no live worker before it is given up.
+STRIKES = 2
+# A QUEUED attempt is looked for once it waited this long: a message normally waits in its
+# queue (a healthy fan-out asks nothing of the workers) or is claimed within a second.
+DOUBT_QUEUED_SECONDS = 1.0
 # Publishing once the broker has been reached: ride out a broker restart (about a minute)
 # instead of failing the run. The first publish keeps kombu's short default, so a wrong
 # broker URL fails the run at once.
@@ -70,11 +81,22 @@ class CeleryExecutor:
         self._inspector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opgraph-inspect")
         self._timeouts_checked: set[str] = set()
         self._inspect_app: Any = None
-        # Looking for messages the broker lost (see lost_messages.py).
-        self._message_check: Future[set[str] | None] | None = None
-        self._message_check_ids: set[str] = set()
-        self._missing_before: set[str] = set()
-        self._next_message_check = 0.0
+        # Looking for stranded attempts (lost_messages.py): the look in the background;
+        # since when each QUEUED attempt's message has been out of its queue; how many
+        # looks in a row found an attempt held by no live worker; when a worker last said
+        # it runs a silent attempt.
+        self._look: Future[FleetLook] | None = None
+        self._next_look = 0.0
+        self._missing_since: dict[str, float] = {}
+        self._strikes: dict[str, int] = {}
+        self._seen_running: dict[str, float] = {}
+        self._said_left_running: set[str] = set()
+        # RUNNING attempts the last look that asked about them (or failed to) did not find
+        # running on their worker: only those can time out.
+        self._unconfirmed: set[str] = set()
+        self._look_asked: list[str] = []
+        self.unclaimed_timeout = 0.0
+        self.worker_silent_after = 0.0
         self.transport_options: dict[str, Any] = {}
 
     # -- setup --------------------------------------------------------------------------
@@ -91,12 +113,19 @@ class CeleryExecutor:
                 "config_source": {**instance_config.config_source, **self.config.config_source},
             }
         )
-        self.broker_url = merged.broker_url
+        self.unclaimed_timeout = (
+            self.config.lost_message_timeout_seconds
+            or ctx.instance.config.liveness.step_unclaimed_timeout_seconds
+        )
+        # A worker's main process beats every liveness interval: two beats late, it is gone.
+        self.worker_silent_after = 2 * ctx.instance.config.liveness.heartbeat_interval_seconds + 1
         self.default_queue = merged.default_queue
-        settings = celery_settings(merged.broker_url, merged.default_queue, merged.config_source)
-        self.transport_options = settings["broker_transport_options"]
         self._inspect_app = make_celery_app(merged)  # its own connections, for its thread
-        return make_celery_app(merged)
+        app = make_celery_app(merged)
+        # The app's own: OPGRAPH_CELERY_BROKER_URL (`opgraph dev`) wins over the config.
+        self.broker_url = app.conf.broker_url
+        self.transport_options = dict(app.conf.broker_transport_options)
+        return app
 
     @staticmethod
     def _refuse_in_memory_outputs(ctx: RunContext) -> None:
@@ -308,23 +337,23 @@ class CeleryExecutor:
         now = time.time()
         flights = {f.attempt_id: f for f in self.in_flight.values()}
         long_queued: dict[str, _Flight] = {}
+        silent: dict[str, tuple[_Flight, StepAttempt]] = {}
         for attempt in storage.get_step_attempts(attempt_ids=list(flights)):
             flight = flights[attempt.attempt_id]
             if attempt.status is StepAttemptStatus.RUNNING:
-                beat = attempt.heartbeat_at or attempt.started_at or now
-                if now - beat > self.config.heartbeat_timeout_seconds:
-                    reason = (
-                        f"attempt {attempt.attempt_number} of step {attempt.step_key!r} on "
-                        f"{attempt.hostname} (pid {attempt.pid}) stopped heartbeating"
+                own_beat = attempt.heartbeat_at or attempt.started_at or now
+                beat = max(own_beat, self._seen_running.get(attempt.attempt_id, 0.0))
+                timeout = self.config.heartbeat_timeout_seconds
+                if now - own_beat > timeout and attempt.attempt_id in self._seen_running:
+                    self._say_left_running(ctx, attempt, now - own_beat)
+                timed_out = now - beat > timeout
+                if timed_out and attempt.attempt_id in self._unconfirmed:
+                    # No beat, and the fleet, asked, did not say it runs the attempt.
+                    self._running_lost(
+                        ctx, active, flight, attempt, f"stopped heartbeating {now - beat:.0f}s ago"
                     )
-                    if storage.finish_step_attempt(
-                        attempt.attempt_id,
-                        StepAttemptStatus.LOST,
-                        now,
-                        reason,
-                        [StepAttemptStatus.RUNNING],
-                    ):
-                        self._lost(ctx, active, flight, reason)
+                elif now - beat > SUSPECT_SECONDS:
+                    silent[attempt.attempt_id] = (flight, attempt)
             elif attempt.status in (StepAttemptStatus.SUCCESS, StepAttemptStatus.FAILURE):
                 # Finished in storage but its end event not seen: read it from the log.
                 for event in storage.get_events(ctx.run.run_id, step_key=attempt.step_key):
@@ -335,15 +364,57 @@ class CeleryExecutor:
                 if self._queue_unconsumed(ctx, flight.queue):
                     if waited > self.config.no_consumer_timeout_seconds:
                         self._unconsumed(ctx, active, app, flight, waited)
-                elif waited > self.config.lost_message_timeout_seconds / 2:
+                elif waited > DOUBT_QUEUED_SECONDS:
                     long_queued[attempt.attempt_id] = flight
-        self._look_for_lost_messages(ctx, active, long_queued)
+        self._look_for_stranded(ctx, active, long_queued, silent)
         # Ask again later about queues that had no consumer: one may have started since.
         for queue, answer in list(self._consumers.items()):
             if answer.done() and answer.exception() is None and not answer.result():
                 self._consumers[queue] = self._inspector.submit(
                     _has_consumers, self._inspect_app, queue
                 )
+
+    def _say_left_running(self, ctx: RunContext, attempt: StepAttempt, silent: float) -> None:
+        """Once per attempt: silent past the timeout, but its worker says it runs it."""
+        if attempt.attempt_id in self._said_left_running:
+            return
+        self._said_left_running.add(attempt.attempt_id)
+        ctx.sink.emit(
+            make_event(
+                ctx.run.run_id,
+                EventType.ENGINE_EVENT,
+                step_key=attempt.step_key,
+                attempt=attempt.attempt_number,
+                level="WARNING",
+                message=(
+                    f"attempt {attempt.attempt_number} of step {attempt.step_key!r} has not "
+                    f"heartbeated for {silent:.0f}s, but its worker {attempt.hostname} still "
+                    "runs it: it is slow, not lost, and is left running"
+                ),
+                data={"attempt_id": attempt.attempt_id, "worker": attempt.hostname},
+            )
+        )
+
+    def _running_lost(
+        self,
+        ctx: RunContext,
+        active: ActiveExecution,
+        flight: _Flight,
+        attempt: StepAttempt,
+        why: str,
+    ) -> None:
+        reason = (
+            f"attempt {attempt.attempt_number} of step {attempt.step_key!r} on "
+            f"{attempt.hostname} (pid {attempt.pid}) {why}"
+        )
+        if ctx.instance.storage.finish_step_attempt(
+            attempt.attempt_id,
+            StepAttemptStatus.LOST,
+            time.time(),
+            reason,
+            [StepAttemptStatus.RUNNING],
+        ):
+            self._lost(ctx, active, flight, reason)
 
     def _unconsumed(
         self, ctx: RunContext, active: ActiveExecution, app: Any, flight: _Flight, waited: float
@@ -357,38 +428,130 @@ class CeleryExecutor:
             del self.in_flight[flight.step.key]
             ctx.fail_step(active, flight.step.key, flight.step.attempt, reason)
 
-    def _look_for_lost_messages(
-        self, ctx: RunContext, active: ActiveExecution, long_queued: dict[str, _Flight]
+    def _look_for_stranded(
+        self,
+        ctx: RunContext,
+        active: ActiveExecution,
+        long_queued: dict[str, _Flight],
+        silent: dict[str, tuple[_Flight, StepAttempt]],
     ) -> None:
-        """An attempt queued long on a consumed queue whose message Redis held in neither
-        of two checks in a row was lost by the broker: publish a new attempt."""
-        if not is_redis(self.broker_url):
-            return
-        check = self._message_check
-        if check is not None and check.done():
-            self._message_check = None
-            held = check.result() if check.exception() is None else None
-            if held is not None:  # None: a queue too deep to read, or Redis not reached
-                missing = {a for a in self._message_check_ids if a not in held}
-                for attempt_id in missing & self._missing_before:
-                    if attempt_id in long_queued:  # still queued now
-                        self._message_lost(ctx, active, long_queued[attempt_id])
-                self._missing_before = missing
-        due = time.monotonic() >= self._next_message_check
-        if long_queued and self._message_check is None and due:
-            self._next_message_check = (
-                time.monotonic() + self.config.lost_message_timeout_seconds / 4
+        """Judge the last look at the fleet (lost_messages.py), then start the next one
+        while any attempt is in doubt: QUEUED for a while, or RUNNING and silent."""
+        doubted = long_queued.keys() | silent.keys()
+        for book in (self._missing_since, self._strikes):
+            for attempt_id in list(book):
+                if attempt_id not in doubted:  # claimed, beating, finished or given up
+                    del book[attempt_id]
+        # A worker's answer stands while the attempt is in flight (it keeps a slow attempt
+        # out of `silent`); it goes with the attempt.
+        flying = {flight.attempt_id for flight in self.in_flight.values()}
+        for attempt_id in list(self._seen_running):
+            if attempt_id not in flying:
+                del self._seen_running[attempt_id]
+        self._unconfirmed &= flying
+        look = self._look
+        if look is not None and look.done():
+            self._look = None
+            if look.exception() is None:
+                self._judge_queued(ctx, active, look.result(), long_queued)
+                self._judge_running(ctx, active, look.result(), silent)
+            else:  # the fleet could not be asked: the heartbeat timeout decides
+                self._unconfirmed.update(self._look_asked)
+        if doubted and self._look is None and time.monotonic() >= self._next_look:
+            self._next_look = time.monotonic() + CHECK_SECONDS
+            queued = {attempt_id: flight.queue for attempt_id, flight in long_queued.items()}
+            self._look_asked = sorted(silent)
+            self._look = self._inspector.submit(
+                look_at_fleet, self._inspect_app, queued, self._look_asked
             )
-            self._message_check_ids = set(long_queued)
-            queues = sorted({flight.queue for flight in long_queued.values()})
-            self._message_check = self._inspector.submit(held_messages, self._inspect_app, queues)
 
-    def _message_lost(self, ctx: RunContext, active: ActiveExecution, flight: _Flight) -> None:
-        waited = time.time() - flight.published_at
+    def _strike(self, attempt_id: str) -> bool:
+        """One more look found the attempt held by no live worker: True once it is enough."""
+        self._strikes[attempt_id] = self._strikes.get(attempt_id, 0) + 1
+        return self._strikes[attempt_id] >= STRIKES
+
+    def _judge_queued(
+        self,
+        ctx: RunContext,
+        active: ActiveExecution,
+        look: FleetLook,
+        long_queued: dict[str, _Flight],
+    ) -> None:
+        """A QUEUED attempt whose message is out of its queue is stranded once no answering
+        worker holds it twice in a row, or once it went unclaimed for `unclaimed_timeout`
+        (a worker that holds it but hangs, or workers that cannot be asked)."""
+        now = time.time()
+        for attempt_id, flight in list(long_queued.items()):
+            queue_waiting = look.waiting.get(flight.queue)
+            if queue_waiting is None or attempt_id in queue_waiting:
+                # Waiting (again: a broker gives a dead worker's messages back), or nothing
+                # could be told: the clock starts over.
+                self._missing_since.pop(attempt_id, None)
+                self._strikes.pop(attempt_id, None)
+                continue
+            # Out of the queue at the latest when the look began.
+            since = self._missing_since.setdefault(attempt_id, look.started_at)
+            if attempt_id in look.held:
+                self._strikes.pop(attempt_id, None)
+            elif attempt_id in look.asked and self._strike(attempt_id):
+                holder = (
+                    "no worker that answered holds it" if look.answered else "no worker answered"
+                )
+                self._message_lost(ctx, active, flight, now - since, holder)
+                continue
+            if now - since >= self.unclaimed_timeout:
+                self._message_lost(ctx, active, flight, now - since, "no worker claimed it")
+
+    def _judge_running(
+        self,
+        ctx: RunContext,
+        active: ActiveExecution,
+        look: FleetLook,
+        silent: dict[str, tuple[_Flight, StepAttempt]],
+    ) -> None:
+        """A RUNNING attempt that stopped heartbeating is lost once, twice in a row, the
+        worker that claimed it answered without it (its pool process died), or did not
+        answer while others did or while its own heartbeat is two beats late (the worker
+        died). One its worker still runs is slow, not lost: the heartbeat timeout counts
+        from that answer, and applies only to attempts the fleet, asked, did not confirm."""
+        worker_beats: dict[str, Any] | None = None
+        for attempt_id, (flight, attempt) in silent.items():
+            if attempt_id not in look.asked:
+                continue
+            if attempt.hostname in look.held.get(attempt_id, ()):
+                self._seen_running[attempt_id] = look.started_at
+                self._strikes.pop(attempt_id, None)
+                self._unconfirmed.discard(attempt_id)
+                continue
+            self._unconfirmed.add(attempt_id)
+            if not look.answered:
+                # Nobody answered: every worker dead or still starting (a kill loop), or
+                # the replies lost. The claimant's own heartbeat in storage decides.
+                if worker_beats is None:
+                    worker_beats = ctx.instance.storage.get_daemon_heartbeats()
+                worker = worker_beats.get(f"{WORKER_HEARTBEAT_PREFIX}{attempt.hostname}")
+                if worker is None or time.time() - worker.timestamp <= self.worker_silent_after:
+                    continue
+            # Another worker holding it holds a copy the broker gave back (RabbitMQ does
+            # when the claimant's connection closed); its claim will fail.
+            beat = attempt.heartbeat_at or attempt.started_at or 0.0
+            if beat >= look.started_at or not self._strike(attempt_id):
+                continue
+            if attempt.hostname in look.answered:
+                why = "stopped heartbeating, and its worker no longer runs it"
+            elif look.answered:
+                why = "stopped heartbeating, and its worker no longer answers"
+            else:
+                why = "stopped heartbeating, and so did its worker"
+            self._running_lost(ctx, active, flight, attempt, why)
+
+    def _message_lost(
+        self, ctx: RunContext, active: ActiveExecution, flight: _Flight, unclaimed: float, why: str
+    ) -> None:
         reason = (
-            f"the broker lost the message of attempt {flight.step.attempt} of step "
-            f"{flight.step.key!r}: queued {waited:.0f}s, it is neither in queue "
-            f"{flight.queue!r} nor delivered to a worker"
+            f"attempt {flight.step.attempt} of step {flight.step.key!r} was taken off queue "
+            f"{flight.queue!r} at least {unclaimed:.0f}s ago and {why}: the worker that took "
+            "it died or hangs, or the broker lost the message"
         )
         if self._give_up_queued(ctx, flight, reason):
             self._lost(ctx, active, flight, reason)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from opgraph.ports import ActiveOp, QueueInfo, WorkerFleet, WorkerInfo
-from opgraph_celery.settings import is_redis, redis_queue_keys
+from opgraph_celery.settings import is_amqp, is_redis, redis_queue_keys
 from opgraph_storage.records import DaemonHeartbeat
 
 if TYPE_CHECKING:
@@ -68,8 +68,11 @@ def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInf
 
 
 def queue_depths(app: Any, names: list[str]) -> dict[str, int | None]:
-    """Messages waiting per queue (Redis: every priority list of the queue)."""
+    """Messages waiting per queue (Redis: every priority list of the queue; RabbitMQ: the
+    messages ready, not those delivered and unacknowledged)."""
     broker_url = app.conf.broker_url
+    if is_amqp(broker_url):
+        return {name: depth for name, (depth, _) in amqp_queue_counts(app, names).items()}
     if not is_redis(broker_url):
         return dict.fromkeys(names)
     sep = app.conf.broker_transport_options.get("sep", ":")
@@ -82,6 +85,26 @@ def queue_depths(app: Any, names: list[str]) -> dict[str, int | None]:
                 pipe.llen(key)
             depths[name] = sum(pipe.execute())
     return depths
+
+
+def amqp_queue_counts(app: Any, names: list[str]) -> dict[str, tuple[int, int]]:
+    """(messages ready, consumers) per RabbitMQ queue, by a passive declare: it reads and
+    never creates. A queue that does not exist yet holds nothing and has no consumer."""
+    counts: dict[str, tuple[int, int]] = {}
+    with app.connection_for_read() as connection:
+        channel = connection.channel()
+        try:
+            for name in names:
+                try:
+                    ok = channel.queue_declare(queue=name, passive=True)
+                except connection.channel_errors:  # 404 NOT_FOUND closes the channel
+                    counts[name] = (0, 0)
+                    channel = connection.channel()
+                    continue
+                counts[name] = (ok.message_count, ok.consumer_count)
+        finally:
+            channel.close()
+    return counts
 
 
 def list_queues(

@@ -83,7 +83,7 @@ class CeleryMetrics:
         yield consumer_gauge
         depth_gauge = GaugeMetricFamily(
             "opgraph_celery_queue_depth",
-            "Messages waiting in each queue (Redis brokers).",
+            "Messages waiting in each queue (Redis: every priority level; RabbitMQ: ready).",
             labels=["queue"],
         )
         try:

@@ -15,12 +15,18 @@ STEP_TASK = "opgraph.execute_step"
 RUN_TASK = "opgraph.run_worker"
 # Redis redelivers an unacknowledged message after this long; an op that runs longer is
 # delivered again, and the attempt claim drops the copy. Keep it above the longest op.
+# A dead worker's message does not wait for it: lost_messages.py finds it in seconds.
 DEFAULT_VISIBILITY_TIMEOUT = 6 * 3600
 PRIORITY_STEPS = list(range(10))
 
 
 def is_redis(broker_url: str) -> bool:
     return urlparse(broker_url).scheme in ("redis", "rediss", "redis+socket")
+
+
+def is_amqp(broker_url: str) -> bool:
+    """RabbitMQ (py-amqp transport)."""
+    return urlparse(broker_url).scheme in ("amqp", "amqps", "pyamqp")
 
 
 def celery_settings(
@@ -56,6 +62,8 @@ def celery_settings(
             "sep": ":",
             "queue_order_strategy": "priority",
         }
+    elif is_amqp(broker_url):
+        settings.update(amqp_settings())
     for key, value in (overrides or {}).items():
         if key == "broker_transport_options":
             settings[key] = {**settings[key], **value}
@@ -67,6 +75,25 @@ def celery_settings(
             f"from the broker (got accept_content={settings['accept_content']!r})"
         )
     return settings
+
+
+def amqp_settings() -> dict[str, Any]:
+    """RabbitMQ: quorum queues (replicated, and they count deliveries), publisher confirms,
+    and late acks. A worker that dies closes its connection, and RabbitMQ puts its
+    unacknowledged messages back at once (no visibility timeout as with Redis).
+
+    Priorities: quorum queues take no `x-max-priority`. RabbitMQ 4.0 and later serve a
+    quorum queue's messages of priority 5-9 before those of 0-4 (two levels); 3.x ignores
+    the priority of a quorum queue's messages. A deployment that needs ten levels sets
+    `task_create_missing_queue_type: classic` and `task_queue_max_priority: 9` in
+    `celery.config_source` (classic queues are not replicated)."""
+    return {
+        "task_default_queue_type": "quorum",
+        "task_create_missing_queue_type": "quorum",
+        # Quorum queues refuse a global QoS; Celery then sets the prefetch per consumer.
+        "worker_detect_quorum_queues": True,
+        "broker_transport_options": {"confirm_publish": True},
+    }
 
 
 def redis_queue_keys(queue: str, sep: str = ":") -> list[str]:

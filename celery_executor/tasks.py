@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown
 from pydantic import ValidationError
 
@@ -28,10 +29,14 @@ from opgraph_celery import get_app
 from opgraph_celery.payload import StepPayload
 from opgraph_celery.settings import RUN_TASK, STEP_TASK
 from opgraph_celery.worker_state import worker_state
+from opgraph_storage.base import StorageError, StorageUnreachable
 from opgraph_storage.records import EventRecord, StepAttemptStatus
 
 log = logging.getLogger("opgraph.celery")
 app = get_app()
+# Waiting for a database that is away: tries 0.25 s, 0.5 s, ... then every 2 s.
+STORAGE_RETRY_FIRST_SECONDS = 0.25
+STORAGE_RETRY_MAX_SECONDS = 2.0
 
 # Events that decide the step's outcome travel with the attempt's completion.
 OUTCOME_EVENTS = frozenset(
@@ -134,16 +139,33 @@ class _AttemptEvents:
         return any(e.event_type == EventType.STEP_SUCCESS.value for e in self.outcome)
 
 
+class _BeforeClaim(Exception):
+    """The storage could not be reached before the attempt was claimed: nothing ran and
+    nothing was recorded, so the same message may be tried again."""
+
+
 def run_attempt(payload: StepPayload, node_name: str | None = None) -> str:
     """Run one attempt; `node_name` (celery@host) is where a cancel aims its revoke."""
-    state = worker_state()
-    claimant = node_name or state.hostname
+    events: _AttemptEvents | None = None
+    try:
+        state = worker_state()
+        events = _AttemptEvents(state, payload, node_name or state.hostname)
+        return _run_claimed(state, payload, events)
+    except StorageUnreachable as exc:
+        if events is None or not events.claimed:
+            raise _BeforeClaim(str(exc)) from exc
+        raise
+
+
+def _run_claimed(state: Any, payload: StepPayload, events: _AttemptEvents) -> str:
+    claimant = events.claimant
     step = payload.execution_step()
-    events = _AttemptEvents(state, payload, claimant)
     outputs: list[Any] = []
     try:
         try:
             env = state.environment(payload.run_id)  # cached: a copy costs a dict lookup
+        except StorageError:
+            raise  # the database, not the user's code: never a step failure
         except Exception as exc:  # broken user code: the step fails with the reason
             events.emit(
                 make_event(
@@ -183,7 +205,39 @@ def execute_step(self: Any, payload: dict[str, Any]) -> str:
     except ValidationError as exc:
         log.error("rejected a malformed step message: %s", exc)
         return "rejected"
-    return run_attempt(parsed, self.request.hostname)
+    return _run_when_storage_answers(parsed, self.request.hostname)
+
+
+def _run_when_storage_answers(payload: StepPayload, node_name: str | None) -> str:
+    """A database outage before the claim (e.g. a pool process that never connected, so
+    the engine's own patience does not apply) is waited out for
+    `storage.reconnect_timeout_seconds`; after that the message is rejected back to its
+    queue (late acks: not acknowledged, not lost) for a later delivery. Either way the
+    attempt stays QUEUED, so the outage costs no retry."""
+    patience = worker_state().instance.config.storage.reconnect_timeout_seconds
+    deadline = time.monotonic() + patience
+    delay = STORAGE_RETRY_FIRST_SECONDS
+    while True:
+        try:
+            return run_attempt(payload, node_name)
+        except _BeforeClaim as exc:
+            if time.monotonic() + delay > deadline:
+                log.warning(
+                    "storage unreachable for %gs (storage.reconnect_timeout_seconds) before "
+                    "attempt %s was claimed; rejected back to the queue: %s",
+                    patience,
+                    payload.attempt_id,
+                    exc,
+                )
+                raise Reject(str(exc), requeue=True) from exc
+            log.warning(
+                "storage unreachable before attempt %s was claimed; trying again in %.1fs: %s",
+                payload.attempt_id,
+                delay,
+                exc,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, STORAGE_RETRY_MAX_SECONDS)
 
 
 _heartbeat: Any = None

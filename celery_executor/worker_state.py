@@ -9,6 +9,7 @@ time, so a step never sees another location's modules."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -31,6 +32,12 @@ from opgraph.user_code import running
 log = logging.getLogger("opgraph.celery")
 
 MAX_CACHED_RUNS = 8
+# The code locations this fleet's pool processes loaded last (kv key; JSON list, newest
+# first): a pool process starting later loads them before its first task (opgraph_celery.
+# warmup). Written once per location per process, off the step's path.
+RECENT_LOCATIONS_KEY = "opgraph_celery/recent_locations"
+MAX_RECENT_LOCATIONS = 4
+NOTE_THREAD = "opgraph-note-location"
 HEARTBEAT_SECONDS = 2.0
 LIVE_EVENTS_SECONDS = 0.25
 KEEPER_TICK_SECONDS = 0.05
@@ -108,15 +115,23 @@ class WorkerState:
         self.pid = os.getpid()
         self.keeper = AttemptKeeper(self.instance)
         self._runs: OrderedDict[str, _RunEnvironment] = OrderedDict()
+        # The warm-up thread and a task may ask for the same run at once: built once.
+        self._building = threading.Lock()
+        self._noted: set[str] = set()
 
     def environment(self, run_id: str) -> StepEnvironment:
         """The run's plan and resources, built once per process (LRU of recent runs)."""
+        with self._building:
+            return self._environment(run_id)
+
+    def _environment(self, run_id: str) -> StepEnvironment:
         cached = self._runs.get(run_id)
         if cached is not None:
             self._runs.move_to_end(run_id)
             return cached.env
         run = self.instance.get_run(run_id)
         job = load_job(run.code_pointer or {}, run.job_name)
+        self._note_location(run.code_pointer or {}, run.job_name, run_id)
         stack = ExitStack()
         with running(job):
             resolved = validate_run_config(job, run.run_config)
@@ -140,10 +155,48 @@ class WorkerState:
             oldest.close()
         return env
 
+    def _note_location(self, pointer: dict[str, Any], job_name: str, run_id: str) -> None:
+        """Add the run's code location to the fleet's recent ones, once per process."""
+        key = json.dumps(pointer, sort_keys=True)
+        if key in self._noted:
+            return
+        self._noted.add(key)
+        entry = {"pointer": pointer, "job_name": job_name, "run_id": run_id}
+        storage = self.instance.storage
+        threading.Thread(
+            target=note_recent_location, args=(storage, entry), name=NOTE_THREAD, daemon=True
+        ).start()
+
     def running(self, run_id: str) -> AbstractContextManager[Any]:
         """The run's code location active while its step runs."""
         cached = self._runs.get(run_id)
         return running(cached.job if cached is not None else None)
+
+
+def recent_locations(storage: Any) -> list[dict[str, Any]]:
+    """The code locations pool processes loaded last, newest first (see RECENT_LOCATIONS_KEY)."""
+    try:
+        entries = json.loads(storage.kv_get(RECENT_LOCATIONS_KEY) or "[]")
+    except ValueError:  # written by hand or by another version: nothing to warm
+        return []
+    if not isinstance(entries, list):
+        return []
+    return [
+        e
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("pointer"), dict) and e.get("job_name")
+    ]
+
+
+def note_recent_location(storage: Any, entry: dict[str, Any]) -> None:
+    """Put `entry` first among the recent locations. Two processes writing at once may
+    lose one entry: it only means one less location warmed in advance."""
+    try:
+        others = [e for e in recent_locations(storage) if e["pointer"] != entry["pointer"]]
+        entries = [entry, *others][:MAX_RECENT_LOCATIONS]
+        storage.kv_set(RECENT_LOCATIONS_KEY, json.dumps(entries))
+    except Exception:  # e.g. the database is down: the warm-up is an optimization only
+        log.debug("could not note the recent code location", exc_info=True)
 
 
 _state: WorkerState | None = None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from opgraph.events import EventType
 from opgraph.instance_config import TagConcurrencyLimit
 from opgraph.ports import QueueLimits, RunCoordinator, RunStatusError
 from opgraph.run_lifecycle import append_lifecycle_event, cancel_run
-from opgraph_storage.records import RunRecord
+from opgraph_storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
@@ -22,7 +24,7 @@ class ImmediateRunCoordinator(RunCoordinator):
         self._instance = instance
 
     def submit_run(self, run: RunRecord) -> RunRecord:
-        return self._instance.launch_run(run.run_id)
+        return self._instance.launch_run(run.run_id, run)
 
     def cancel_run(self, run_id: str) -> bool:
         return cancel_run(self._instance, run_id)
@@ -63,7 +65,9 @@ class QueuedRunCoordinator(RunCoordinator):
             raise RunStatusError(
                 f"run {run.run_id} is {status}; only NOT_STARTED runs can be submitted"
             )
-        return self._instance.get_run(run.run_id)
+        # The run as this submit left it, without reading it back (two statements of a
+        # launchRun's few): the daemon may launch it any moment, so any read is a snapshot.
+        return replace(run, status=RunStatus.QUEUED, updated_at=time.time())
 
     def cancel_run(self, run_id: str) -> bool:
         return cancel_run(self._instance, run_id)

@@ -40,6 +40,14 @@ class SubprocessLauncherConfig(_Strict):
         description="Fork run workers from a warm parent that has imported opgraph already "
         "(Linux); false starts a new interpreter per run.",
     )
+    worker_niceness: int = Field(
+        0,
+        ge=0,
+        le=19,
+        description="Run workers (and the ops they run) at this niceness (0-19): on a "
+        "machine shared with the webserver and the daemon, a burst of runs then leaves them "
+        "the CPU they need to answer. 0 runs them as any other process.",
+    )
 
 
 IMMEDIATE_COORDINATOR = ComponentPlugin(

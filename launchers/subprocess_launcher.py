@@ -4,6 +4,11 @@ Workers are forked from a warm zygote (launchers/zygote.py) that has imported op
 already, so a run starts in tens of milliseconds instead of half a second; where that is
 not possible a cold interpreter is started instead. Either way a worker that exits before
 its run started fails the run with its own error (opgraph.worker_exit).
+
+A short-lived command that has imported opgraph and loaded the job already (`opgraph runs
+launch`) launches inside `fork_run_workers_here()`: its worker is forked from the
+command's own process (zygote.fork_here) instead of from a zygote it would first have to
+start.
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +32,7 @@ from opgraph.ports import (
     RUN_WORKER_HOST_TAG,
     RUN_WORKER_PID_TAG,
     RUN_WORKER_START_TAG,
+    WORKER_NICENESS_ENV,
     RunLauncher,
     WorkerHealth,
 )
@@ -30,7 +40,8 @@ from opgraph.process_lifetime import pid_exists, process_start_time
 from opgraph.run_lifecycle import mark_launch_failed, mark_starting, require_started
 from opgraph.worker_exit import record_early_exit
 from opgraph_launchers.warm_start import Zygote, ZygoteUnavailable
-from opgraph_storage.records import RunRecord
+from opgraph_launchers.zygote import fork_here
+from opgraph_storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
@@ -38,7 +49,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RUN_WORKER_MODULE = "opgraph.run_worker"
-# Directory that holds the `opgraph` package: the worker must import the same code as us.
+_FORK_HERE: ContextVar[bool] = ContextVar("fork_run_workers_here", default=False)
+
+
+@contextmanager
+def fork_run_workers_here() -> Iterator[None]:
+    """Launches inside fork their run worker from this process (see the module doc)."""
+    token = _FORK_HERE.set(True)
+    try:
+        yield
+    finally:
+        _FORK_HERE.reset(token)
 
 
 class SubprocessRunLauncher(RunLauncher):
@@ -51,10 +72,12 @@ class SubprocessRunLauncher(RunLauncher):
         instance: OpgraphInstance,
         terminate_grace_seconds: float = 10.0,
         warm_start: bool = True,
+        worker_niceness: int = 0,
     ):
         self._instance = instance
         self.terminate_grace_seconds = terminate_grace_seconds
         self.warm_start = warm_start
+        self.worker_niceness = worker_niceness
         self._zygote: Zygote | None = None
         # Handles of the workers this process started, so that finished ones get reaped
         # (a zombie would still answer `kill -0`). A short-lived parent such as
@@ -74,8 +97,12 @@ class SubprocessRunLauncher(RunLauncher):
         except OSError as exc:
             mark_launch_failed(self._instance, run.run_id, f"Could not start the run worker: {exc}")
             return self._instance.get_run(run.run_id)
-        self._record_worker(run.run_id, pid)
-        return self._instance.get_run(run.run_id)
+        tags = self._record_worker(run.run_id, pid)
+        # As this launch left it, not read back (two statements of each launch in the
+        # daemon's serial dequeue loop): the worker may move it any moment anyway.
+        return replace(
+            run, status=RunStatus.STARTING, tags={**run.tags, **tags}, updated_at=time.time()
+        )
 
     def resume_run(self, run: RunRecord) -> RunRecord:
         require_started(run)
@@ -83,12 +110,13 @@ class SubprocessRunLauncher(RunLauncher):
         self._record_worker(run.run_id, self._spawn(run, resume=True))
         return self._instance.get_run(run.run_id)
 
-    def _record_worker(self, run_id: str, pid: int) -> None:
+    def _record_worker(self, run_id: str, pid: int) -> dict[str, str]:
         tags = {RUN_WORKER_PID_TAG: str(pid), RUN_WORKER_HOST_TAG: socket.gethostname()}
         start_time = process_start_time(pid)
         if start_time is not None:  # an instant-exit worker may already be gone
             tags[RUN_WORKER_START_TAG] = start_time
         self._instance.storage.add_run_tags(run_id, tags)
+        return tags
 
     def prepare(self) -> None:
         """Start the zygote ahead of the first launch (e.g. when a webserver starts)."""
@@ -101,6 +129,8 @@ class SubprocessRunLauncher(RunLauncher):
     def _worker_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["OPGRAPH_HOME"] = str(Path(self._instance.home).resolve())
+        if self.worker_niceness:
+            env[WORKER_NICENESS_ENV] = str(self.worker_niceness)
         return env
 
     def _get_zygote(self) -> Zygote:
@@ -117,8 +147,19 @@ class SubprocessRunLauncher(RunLauncher):
         cwd = pointer.get("working_directory")
         log_path = self.logs_dir / f"{run.run_id}.log"
         args = [run.run_id, "--resume"] if resume else [run.run_id]
+        request = {"args": args, "env": env, "cwd": cwd, "log_path": str(log_path)}
+        if self.warm_start and _FORK_HERE.get():
+            # No open connection crosses the fork: SQLite's per-process lock bookkeeping
+            # would make the worker's own connections write past the caller's locks (a
+            # test saw a write lost), and a PostgreSQL socket is one session. This
+            # process reconnects on its next query.
+            self._instance.storage.dispose()
+            try:
+                return fork_here(request)
+            except OSError as exc:
+                with open(log_path, "a") as log:
+                    log.write(f"cannot fork the run worker here ({exc}); using the zygote\n")
         if self.warm_start:
-            request = {"args": args, "env": env, "cwd": cwd, "log_path": str(log_path)}
             try:
                 return self._get_zygote().spawn(request)
             except ZygoteUnavailable as exc:

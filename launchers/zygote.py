@@ -16,6 +16,11 @@ its next fork to inherit.
 It stops forking when stdin closes, i.e. when the process that started it exits, and
 exits once the last worker it forked has exited (they lead their own sessions and run on
 whatever happens to the launching process).
+
+`fork_here` does the same from a process that is warm already: `opgraph runs launch`
+has imported opgraph and loaded the job before it launches, so starting a zygote (about
+0.4 s of imports) would only make it wait. It forks a watcher, which forks the worker
+and watches it as the zygote would, then exits.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -40,15 +46,18 @@ def _preload() -> None:
 
     head_revision()  # reads the migration scripts once, for every child
     from opgraph.executors.definitions import multi_or_in_process_config
-    from opgraph.instance_config import default_instance_config
+    from opgraph.instance_config import default_instance_config, prepare_component_models
 
     # The plugins' entry points read, their modules imported and the instance model
     # composed once here: about 40 ms per child otherwise (measured on a forked worker).
     default_instance_config()
+    prepare_component_models()  # what reading the child's instance.yaml builds: 3 ms
     multi_or_in_process_config()
     # The default executors, which a run worker would otherwise import per run.
+    import opgraph.executors.adaptive
     import opgraph.executors.in_process
-    import opgraph.executors.multiprocess  # noqa: F401
+    import opgraph.executors.multiprocess
+    import opgraph.partitions.assets  # noqa: F401  (each step imports it: step_runner)
 
     try:
         import psycopg2  # noqa: F401
@@ -60,13 +69,7 @@ def _run_child(request: dict[str, Any]) -> int:
     """In the forked child: become the run worker (`request["args"]`: run id [--resume])."""
     os.setsid()  # its own session: terminate() signals the whole group
     _forget_zygote_state()
-    log_fd = os.open(request["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    null_fd = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null_fd, 0)  # the request pipe belongs to the zygote
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    os.close(null_fd)
-    os.close(log_fd)
+    _detach_stdio(request["log_path"])  # the request pipe belongs to the zygote
     # The same environment, directory and import path as a cold `python -m` start.
     os.environ.clear()
     os.environ.update(request["env"])
@@ -77,7 +80,12 @@ def _run_child(request: dict[str, Any]) -> int:
     # start does; the run's own modules load through opgraph.user_code, never sys.path.
     args = request.get("args") or [request["run_id"]]  # e.g. [run_id, "--resume"]
     sys.argv = ["opgraph.run_worker", *args]
-    from opgraph import run_worker
+    from opgraph import run_worker, user_code
+
+    # A worker forked by fork_here loads its job itself, as a cold one would (and fails
+    # the same way where the job's modules do not load): the launching process's loaded
+    # locations are dropped. The libraries they imported stay imported: that is the gain.
+    user_code._loaded.clear()
 
     try:
         return run_worker.main(args)
@@ -159,14 +167,17 @@ class _Children:
     def __bool__(self) -> bool:
         return bool(self.workers or self.reporters)
 
-    def reap(self) -> None:
+    def reap(self, block: bool = False) -> None:
+        """Reap the children that exited; with `block`, wait for one first."""
+        flags = 0 if block else os.WNOHANG
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, flags)
             except ChildProcessError:
                 return  # no children at all
             if pid == 0:
                 return  # the others still run
+            flags = os.WNOHANG
             self.reporters.discard(pid)
             request = self.workers.pop(pid, None)
             returncode = os.waitstatus_to_exitcode(status)
@@ -175,6 +186,63 @@ class _Children:
                     self.reporters.add(_report(request, pid, returncode))
                 except OSError as exc:  # cannot fork: the daemon's run monitoring is left
                     print(f"cannot report the exit of run worker {pid}: {exc}", file=sys.stderr)
+
+
+def fork_here(request: dict[str, Any]) -> int:
+    """Fork a run worker from this process (see the module doc); returns its pid.
+
+    Only for a process with one thread: a fork copies no other thread, so a lock another
+    thread held (logging's, a connection pool's) would stay held in the worker forever.
+    The caller's open connections are copied too; the worker makes its own and, leaving
+    through os._exit, never closes (and so never ends) the caller's."""
+    if threading.active_count() > 1:
+        raise OSError("this process runs other threads: it cannot fork a run worker safely")
+    if not sys.flags.safe_path:  # e.g. `flask --app opgraph_app runs launch`
+        raise OSError("this process runs without -P: its sys.path may hold a project directory")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_fd, write_fd = os.pipe()
+    watcher = os.fork()
+    if watcher == 0:
+        code = 1
+        try:
+            os.close(read_fd)
+            os.setsid()  # neither the caller's Ctrl-C nor its exit reaches the run
+            _detach_stdio(request["log_path"])
+            children = _Children()
+            pid = _fork(request)
+            children.workers[pid] = request
+            os.write(write_fd, f"{pid}\n".encode())
+            os.close(write_fd)
+            while children:
+                children.reap(block=True)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as answer:
+        line = answer.readline()
+    # Reaped when it exits, should this process outlive the run (`--wait`).
+    threading.Thread(target=os.waitpid, args=(watcher, 0), daemon=True).start()
+    if not line.strip().isdigit():
+        raise OSError(
+            f"the watcher process could not fork the run worker (see {request['log_path']})"
+        )
+    return int(line)
+
+
+def _detach_stdio(log_path: str) -> None:
+    """stdin from /dev/null, stdout and stderr to the run's log: not the caller's terminal
+    or pipes (a caller reading our output to its end would wait for the run)."""
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null_fd, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(null_fd)
+    os.close(log_fd)
 
 
 def _answer(line: bytes, children: _Children) -> dict[str, Any]:

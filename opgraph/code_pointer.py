@@ -2,6 +2,7 @@
 
 {"python_file": "/abs/jobs.py", "attribute": "my_job", "working_directory": "/abs"}
 {"python_module": "my_pkg.jobs", "attribute": "defs"}
+plus, for a run of some ops only, "op_selection": ["*op", ...] (opgraph.op_selection).
 
 The code itself is imported by `opgraph.user_code`, into the module table of the pointer's
 code location; the job remembers its location, and `opgraph.user_code.running(job)`
@@ -25,6 +26,8 @@ def load_job(pointer: dict[str, Any], job_name: str | None = None) -> Any:
     location = location_for(pointer)
     assert location.module is not None
     job = find_job(location.module, job_name, pointer.get("attribute"))
+    if pointer.get("op_selection"):  # a run of some ops only (opgraph.op_selection)
+        job = job.get_subset(pointer["op_selection"])
     remember(location, [job])
     return job
 
@@ -38,6 +41,12 @@ class ReconstructableJob:
 
     def get_definition(self) -> Any:
         return load_job(self.pointer, self.job_name)
+
+    def get_subset(self, op_selection: list[str]) -> ReconstructableJob:
+        """The same job, run with only these ops (opgraph.op_selection) wherever it loads."""
+        return ReconstructableJob(
+            {**self.pointer, "op_selection": list(op_selection)}, self.job_name
+        )
 
 
 def reconstructable(job: Any) -> ReconstructableJob:

@@ -6,10 +6,11 @@ run_config.py) so that every problem is reported at once, by path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_origin
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Tag, create_model
 
+from opgraph import config_types as ct
 from opgraph.errors import DefinitionError
 
 
@@ -69,28 +70,83 @@ def _python_type(schema: Any, name: str) -> Any:
         if len(schema) != 1:
             raise DefinitionError(f"config schema list for {name!r} must hold one element type")
         return list[_python_type(schema[0], name)]  # type: ignore[misc]
-    if schema is Any or isinstance(schema, type):
-        return schema
+    if isinstance(schema, ct.ConfigType):
+        return _structured_type(schema, name)
+    if schema is Any or isinstance(schema, type) or get_origin(schema) is not None:
+        return schema  # typing generics (List[int], Optional[str]) are pydantic's to check
     raise DefinitionError(
         f"config schema for {name!r}: expected a type, dict, list or Field, got {schema!r}"
     )
 
 
-def _model_from_dict(schema: dict[str, Any], name: str) -> type[BaseModel]:
+def _structured_type(schema: ct.ConfigType, name: str) -> Any:
+    """Dagster's config types as the pydantic types `_model_from_dict` builds models of."""
+    if isinstance(schema, ct.Permissive):
+        return _model_from_dict(schema.fields, name, extra="allow")
+    if isinstance(schema, ct.Shape):
+        return _model_from_dict(schema.fields, name)
+    if isinstance(schema, ct.Selector):
+        return _selector_type(schema, name)
+    if isinstance(schema, ct.Array):
+        return list[_python_type(schema.inner_type, name)]  # type: ignore[misc]
+    if isinstance(schema, ct.Noneable):
+        return _python_type(schema.inner_type, name) | None
+    if isinstance(schema, ct.Enum):
+        names = tuple(choice.config_value for choice in schema.enum_values)
+        return Annotated[Literal[names], AfterValidator(schema.python_value)]  # type: ignore[valid-type]
+    raise DefinitionError(f"config schema for {name!r}: unknown config type {schema!r}")
+
+
+def _selector_type(schema: ct.Selector, name: str) -> Any:
+    """Exactly one key: a union of single-field models, picked by the key that was given."""
+    keys = list(schema.fields)
+    choices = [
+        Annotated[_model_from_dict({key: value}, f"{name}.{key}"), Tag(key)]
+        for key, value in schema.fields.items()
+    ]
+
+    def given_key(raw: Any) -> str | None:
+        if isinstance(raw, BaseModel):
+            raw = raw.model_dump(exclude_unset=True)
+        if isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in keys:
+            return str(next(iter(raw)))
+        return None
+
+    return Annotated[
+        Union[tuple(choices)],  # noqa: UP007
+        Discriminator(
+            given_key,
+            custom_error_type="selector",
+            custom_error_message=f"expected exactly one of {keys}",
+        ),
+    ]
+
+
+def _is_noneable(value: Any) -> bool:
+    return isinstance(value, ct.Noneable) or (
+        isinstance(value, Field) and isinstance(value.config, ct.Noneable)
+    )
+
+
+def _model_from_dict(
+    schema: dict[str, Any], name: str, extra: Literal["forbid", "allow"] = "forbid"
+) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for key, value in schema.items():
         if isinstance(value, Field):
             annotation = _python_type(value.config, f"{name}.{key}")
             if value.default_value is not _REQUIRED:
                 fields[key] = (annotation, value.default_value)
-            elif value.is_required:
+            elif value.is_required and not _is_noneable(value):
                 fields[key] = (annotation, ...)
             else:
                 fields[key] = (annotation | None, None)
+        elif _is_noneable(value):  # Dagster: a Noneable field may be left out (None)
+            fields[key] = (_python_type(value, f"{name}.{key}"), None)
         else:
             fields[key] = (_python_type(value, f"{name}.{key}"), ...)
     return create_model(  # type: ignore[call-overload,no-any-return]
-        f"{name}_config", __config__=ConfigDict(extra="forbid"), **fields
+        f"{name}_config", __config__=ConfigDict(extra=extra), **fields
     )
 
 

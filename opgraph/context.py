@@ -75,6 +75,13 @@ class OpExecutionContext:
         self.log = log
         self.instance = instance
         self._mapping_key = mapping_key
+        # Set by the step runner: where log_event sends asset events.
+        self.record_event: Callable[[Any], None] | None = None
+        self.added_output_metadata: dict[str, dict[str, Any]] = {}
+        # Set by the step runner: the job (Dagster's context.job_def) and its partitions
+        # definition (None: not partitioned).
+        self.job_def: Any = None
+        self.partitions_def: Any = None
 
     @property
     def run_id(self) -> str:
@@ -105,6 +112,54 @@ class OpExecutionContext:
     def get_mapping_key(self) -> str | None:
         return self._mapping_key
 
+    # -- partitions (read from the run's tags: opgraph.partitions.tags) -----------------
+    @property
+    def has_partition_key(self) -> bool:
+        from opgraph.partitions import context
+
+        return context.has_partition_key(self.run.tags)
+
+    @property
+    def has_partition_key_range(self) -> bool:
+        from opgraph.partitions import context
+
+        return context.has_partition_key_range(self.run.tags)
+
+    @property
+    def partition_key(self) -> str:
+        from opgraph.partitions import context
+
+        return context.partition_key(self.run.tags, self.partitions_def)
+
+    @property
+    def partition_key_range(self) -> Any:
+        from opgraph.partitions import context
+
+        return context.partition_key_range(self.run.tags, self.partitions_def)
+
+    @property
+    def partition_keys(self) -> Any:
+        from opgraph.partitions import context
+
+        return context.partition_keys(self.run.tags, self.partitions_def)
+
+    @property
+    def partition_time_window(self) -> Any:
+        from opgraph.partitions import context
+
+        return context.partition_time_window(self.run.tags, self.partitions_def)
+
+    def log_event(self, event: Any) -> None:
+        """Record an AssetMaterialization or AssetObservation in the run's event log."""
+        if self.record_event is None:
+            return  # a directly invoked op: nowhere to record it
+        self.record_event(event)
+
+    def add_output_metadata(
+        self, metadata: dict[str, Any], output_name: str = "result", mapping_key: Any = None
+    ) -> None:
+        self.added_output_metadata.setdefault(output_name, {}).update(metadata)
+
 
 def build_op_context(
     op_config: Any = None,
@@ -112,11 +167,17 @@ def build_op_context(
     run_tags: dict[str, str] | None = None,
     retry_number: int = 0,
     mapping_key: str | None = None,
+    partition_key: str | None = None,
 ) -> OpExecutionContext:
     """A context for calling an op function directly in a unit test (Dagster's helper)."""
     logs: list[tuple[str, str]] = []
+    tags = dict(run_tags or {})
+    if partition_key is not None:
+        from opgraph.partitions.tags import partition_tags
+
+        tags.update(partition_tags(partition_key))
     return OpExecutionContext(
-        run=RunInfo(run_id="direct-invocation", job_name="", tags=dict(run_tags or {})),
+        run=RunInfo(run_id="direct-invocation", job_name="", tags=tags),
         op_def=None,
         step_key="",
         op_config=op_config,

@@ -16,20 +16,26 @@ class Definitions:
         sensors: Iterable[Any] | None = None,
         resources: Mapping[str, Any] | None = None,
         executor: Any = None,
+        assets: Iterable[Any] | None = None,
+        asset_checks: Iterable[Any] | None = None,
     ):
+        from opgraph.assets.repository import AssetsOfDefinitions
+
         self.resources = dict(resources or {})
         self.executor = executor
         self.schedules = list(schedules or [])
         self.sensors = list(sensors or [])
         jobs_by_name: dict[str, Any] = {}
-        # Jobs named only by schedules/sensors are part of the location too.
-        for job in [*(jobs or []), *(d.job for d in [*self.schedules, *self.sensors] if d.job)]:
+        # Assets compile to jobs: define_asset_job's and the implicit all-assets job.
+        self.asset_repo = AssetsOfDefinitions(assets, asset_checks, self.resources)
+        given = [*(jobs or []), *(d.job for d in [*self.schedules, *self.sensors] if d.job)]
+        for job in [*self.asset_repo.resolve_jobs(given), *self.asset_repo.implicit_jobs()]:
             if job.name in jobs_by_name and jobs_by_name[job.name] is not job:
                 raise DefinitionError(f"two different jobs are named {job.name!r}")
             jobs_by_name[job.name] = job
         self._jobs = {name: self._bind(job) for name, job in jobs_by_name.items()}
         for definition in [*self.schedules, *self.sensors]:
-            if definition.job_name not in self._jobs:
+            if definition.job_name and definition.job_name not in self._jobs:  # "": none
                 raise DefinitionError(
                     f"{definition.name!r} targets job {definition.job_name!r}, "
                     f"which is not in these Definitions ({sorted(self._jobs)})"
@@ -54,11 +60,39 @@ class Definitions:
         return list(self._jobs.values())
 
     def get_job_def(self, name: str) -> Any:
+        if name not in self._jobs and self.asset_repo.is_subset_name(name):
+            return self._bind(self.asset_repo.subset_job(name, self._jobs))
         if name not in self._jobs:
             raise DefinitionError(f"no job named {name!r}; jobs are {sorted(self._jobs)}")
         return self._jobs[name]
 
+    def resolve_job_def(self, name: str) -> Any:
+        return self.get_job_def(name)
+
+    def get_implicit_global_asset_job_def(self) -> Any:
+        return self.get_job_def(self.asset_repo.implicit_job_name)
+
+    def resolve_implicit_global_asset_job_def(self) -> Any:
+        return self.get_implicit_global_asset_job_def()
+
+    def get_assets_def(self, key: Any) -> Any:
+        return self.asset_repo.get_assets_def(key)
+
+    def resolve_assets_def(self, key: Any) -> Any:
+        return self.get_assets_def(key)
+
+    @property
+    def assets(self) -> list[Any]:
+        return self.asset_repo.given_assets
+
+    @property
+    def asset_checks(self) -> list[Any]:
+        return self.asset_repo.given_checks
+
     def only_job(self) -> Any:
+        if len(self._jobs) == 2 and self.asset_repo.implicit_job_name in self._jobs:
+            # A file of one op job and some assets: the op job is the one meant.
+            return next(j for n, j in self._jobs.items() if n != self.asset_repo.implicit_job_name)
         if len(self._jobs) != 1:
             raise DefinitionError(f"these Definitions hold jobs {sorted(self._jobs)}; name one")
         return next(iter(self._jobs.values()))

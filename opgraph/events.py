@@ -30,6 +30,9 @@ class EventType(str, Enum):
     LOGS_CAPTURED = "LOGS_CAPTURED"
     LOG = "LOG"
     ENGINE_EVENT = "ENGINE_EVENT"
+    ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
+    ASSET_OBSERVATION = "ASSET_OBSERVATION"
+    ASSET_CHECK_EVALUATION = "ASSET_CHECK_EVALUATION"
 
 
 # The events that begin a step attempt (a first start or a retry). EventType is a str

@@ -68,6 +68,7 @@ class ExecuteJobResult:
         op_def = self.job.flat_ops[handle].op_def
         manager_key = op_def.outs[output_name].io_manager_key
         upstream = OutputContext(step_key, output_name, self.run_id, mapping_key, op_def)
+        upstream.asset_key, upstream.partition_key = self._asset_of(handle, output_name)
         context = InputContext(output_name, step_key, upstream, op_def)
         resolved = validate_run_config(self.job, self.dagster_run.run_config)
         # The job's location active: an output of one of its classes unpickles as that class.
@@ -78,6 +79,21 @@ class ExecuteJobResult:
             ) as resources,
         ):
             return resources[manager_key].load_input(context)
+
+    def _asset_of(self, handle: str, output_name: str) -> tuple[Any, str | None]:
+        """An asset output is stored by its key (and the run's partition), not by run."""
+        from opgraph.assets.step_events import asset_key_for_output
+        from opgraph.partitions.assets import run_partition_keys
+
+        key = asset_key_for_output(self.job, handle, output_name)
+        if key is None:
+            return None, None
+        graph = getattr(self.job, "asset_graph", None)
+        definition = graph.assets_def_by_key.get(key) if graph is not None else None
+        keys = run_partition_keys(
+            self.dagster_run.tags, getattr(definition, "partitions_def", None)
+        )
+        return key, keys[0] if keys is not None and len(keys) == 1 else None
 
     def output_for_node(self, node_str: str, output_name: str = "result") -> Any:
         """The value an op produced; a dict by mapping key for a mapped or dynamic op."""
@@ -170,6 +186,7 @@ def execute_job(
     run_config: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
     raise_on_error: bool = False,
+    op_selection: list[str] | None = None,
 ) -> ExecuteJobResult:
     """Run a `reconstructable(job)` in this process with its configured executor."""
     from opgraph.code_pointer import ReconstructableJob
@@ -178,6 +195,8 @@ def execute_job(
         raise OpgraphError(
             "execute_job takes reconstructable(job); use job.execute_in_process otherwise"
         )
+    if op_selection:
+        job = job.get_subset(op_selection)
     definition = job.get_definition()
     resolved = validate_run_config(definition, run_config)
     plan = ExecutionPlan.build(definition, resolved)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from opgraph.active_execution import ActiveExecution
 from opgraph.context import RunInfo
+from opgraph.errors import RunNotFound
 from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.plan import ExecutionPlan
 from opgraph.reexecution import reused_steps
@@ -87,7 +88,10 @@ class EventSink:
         self.flush()
         if append_lifecycle_event(self.instance, self.run_id, event_type, message, **(data or {})):
             return TRANSITIONS[event_type].to_status
-        return self.instance.get_run(self.run_id).status
+        status = self.instance.storage.get_run_status(self.run_id)
+        if status is None:
+            raise RunNotFound(f"no run with id {self.run_id!r}")
+        return status
 
 
 @dataclass
@@ -138,9 +142,8 @@ class RunContext:
         due = now - self._last_check >= CANCEL_CHECK_INTERVAL
         if fresh or due or self.interruption.event.is_set():
             self._last_check = now
-            current = self.instance.storage.get_run(self.run.run_id)
             # CANCELED too: a forced cancel marks the run CANCELED before its worker stops.
-            self._cancel_seen = current is not None and current.status in _CANCELED
+            self._cancel_seen = self.instance.storage.get_run_status(self.run.run_id) in _CANCELED
         return self._cancel_seen or self.interruption.event.is_set()
 
     def fail_step(self, active: ActiveExecution, step_key: str, attempt: int, message: str) -> None:

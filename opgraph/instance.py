@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +31,12 @@ from opgraph_storage import Storage, create_storage
 from opgraph_storage.records import EventRecord, RunRecord, RunStatus
 
 DEFAULT_HOME = ".opgraph"
+# create_run's records, kept for the submit_run that nearly always follows it in the same
+# process (GraphQL, CLI, daemon, backfills): it need not read the run back (two statements,
+# a tenth of a launchRun's database time). Only briefly, so that what it hands the
+# coordinator is what storage holds.
+_JUST_CREATED_SECONDS = 2.0
+_JUST_CREATED_MAX = 256
 
 
 def home_from_env() -> Path:
@@ -57,6 +65,8 @@ class OpgraphInstance:
         self.home = home
         self.config = config
         self._storage = storage
+        self._just_created: OrderedDict[str, tuple[float, RunRecord]] = OrderedDict()
+        self._just_created_lock = threading.Lock()
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -148,7 +158,19 @@ class OpgraphInstance:
             created_at=now,
             updated_at=now,
         )
-        return self.storage.add_run(record)
+        stored = self.storage.add_run(record)
+        with self._just_created_lock:
+            self._just_created[stored.run_id] = (time.monotonic(), stored)
+            while len(self._just_created) > _JUST_CREATED_MAX:
+                self._just_created.popitem(last=False)
+        return stored
+
+    def _take_just_created(self, run_id: str) -> RunRecord | None:
+        with self._just_created_lock:
+            created = self._just_created.pop(run_id, None)
+        if created is None or time.monotonic() - created[0] > _JUST_CREATED_SECONDS:
+            return None
+        return created[1]
 
     def get_run(self, run_id: str) -> RunRecord:
         run = self.storage.get_run(run_id)
@@ -158,14 +180,39 @@ class OpgraphInstance:
 
     def submit_run(self, run_id: str) -> RunRecord:
         """Hand a NOT_STARTED run to the configured run coordinator."""
-        return self.run_coordinator.submit_run(self.get_run(run_id))
+        run = self._take_just_created(run_id) or self.get_run(run_id)
+        return self.run_coordinator.submit_run(run)
 
-    def launch_run(self, run_id: str) -> RunRecord:
-        """Hand a run straight to the run launcher (coordinators and the daemon call this)."""
-        return self.run_launcher.launch_run(self.get_run(run_id))
+    def launch_run(self, run_id: str, run: RunRecord | None = None) -> RunRecord:
+        """Hand a run straight to the run launcher (coordinators and the daemon call this).
+        `run`: its record as the caller has just read it, not read again; the launcher's
+        compare-and-set into STARTING makes a stale one harmless."""
+        if run is None:
+            run = self._take_just_created(run_id) or self.get_run(run_id)
+        return self.run_launcher.launch_run(run)
 
     def cancel_run(self, run_id: str) -> bool:
         return self.run_coordinator.cancel_run(run_id)
 
     def store_events(self, events: Sequence[EventRecord]) -> None:
         self.storage.store_events(events)
+
+    # -- dynamic partitions (Dagster's instance methods; a DynamicPartitionsStore) -------
+    def add_dynamic_partitions(
+        self, partitions_def_name: str, partition_keys: Sequence[str]
+    ) -> None:
+        """Add keys to a DynamicPartitionsDefinition(name=partitions_def_name); keys it
+        has already are left as they are."""
+        from opgraph.partitions.definitions import check_key_characters
+
+        keys = check_key_characters(partition_keys, f"dynamic partitions {partitions_def_name!r}")
+        self.storage.add_dynamic_partitions(partitions_def_name, keys)
+
+    def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
+        self.storage.delete_dynamic_partition(partitions_def_name, partition_key)
+
+    def get_dynamic_partitions(self, partitions_def_name: str) -> list[str]:
+        return self.storage.get_dynamic_partitions(partitions_def_name)
+
+    def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        return self.storage.has_dynamic_partition(partitions_def_name, partition_key)

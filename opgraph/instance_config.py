@@ -29,6 +29,7 @@ from pydantic import (
 
 from opgraph import plugins
 from opgraph.config_files import field_model, is_model, read_mapping, validate
+from opgraph.data_bounds import DataLimits
 from opgraph.errors import InstanceConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -170,13 +171,28 @@ def _component(kind: str, value: Any) -> Any:
     short = names.get(name)
     if short is None:
         raise ValueError(f"unknown {kind.replace('_', ' ')} {name!r}; expected {expected}")
-    # A one-field wrapper keeps the short name in error locations: run_coordinator.queued.x
-    fields: dict[str, Any] = {name: (short.config_model, ...)}
-    wrapper = create_model(f"{kind}_{name}", __base__=_Strict, **fields)
+    wrapper = _wrapper_model(kind, name, short.config_model)
     parsed = getattr(wrapper.model_validate({name: options or {}}), name)
     return ComponentConfig(
         module=short.module, class_name=short.class_name, config=parsed.model_dump()
     )
+
+
+@cache
+def _wrapper_model(kind: str, name: str, config_model: type[BaseModel]) -> type[BaseModel]:
+    """A one-field wrapper keeps the short name in error locations: run_coordinator.queued.x.
+    Built once per plugin and process: pydantic takes about 1.5 ms to build one, which every
+    run worker paid twice reading instance.yaml (prepare_component_models)."""
+    fields: dict[str, Any] = {name: (config_model, ...)}
+    return create_model(f"{kind}_{name}", __base__=_Strict, **fields)
+
+
+def prepare_component_models() -> None:
+    """Build the wrapper of every installed coordinator and launcher plugin now, in a
+    process whose children read instance.yaml (the zygote, a Celery worker's parent)."""
+    for kind, group in _PLUGIN_GROUPS.items():
+        for name, plugin in plugins.components(group).items():
+            _wrapper_model(kind, name, plugin.config_model)
 
 
 _PLUGIN_GROUPS = {
@@ -316,6 +332,15 @@ class LivenessConfig(_Strict):
         description="A remote step attempt of a run whose run worker is gone, QUEUED this long "
         "(no worker took it), is marked LOST. Acts: the executor plugin's step sweeper.",
     )
+    step_unclaimed_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        description="A remote step attempt whose message left its queue this long ago while "
+        "no worker claimed it (the worker that took the message died or hangs, or the broker "
+        "lost it) is marked LOST and published again as a new attempt. Independent of the "
+        "broker's redelivery (Redis visibility timeout); keep it above the time a fresh "
+        "worker process takes to load your code. Acts: the run's executor.",
+    )
 
     @property
     def grace_seconds(self) -> float:
@@ -353,6 +378,25 @@ class RetentionConfig(_Strict):
     )
 
 
+class AutoMaterializeConfig(_Strict):
+    enabled: bool = Field(
+        True,
+        description="Whether the daemon evaluates the assets' automation conditions and "
+        "requests their runs (its AUTOMATION part; docs/automation.md).",
+    )
+    minimum_interval_seconds: float = Field(
+        30, gt=0, description="How often the automation conditions are evaluated."
+    )
+    run_tags: dict[str, str] = Field(
+        default_factory=dict, description="Tags added to every run automation requests."
+    )
+    purge_after_days: int | None = Field(
+        30,
+        ge=1,
+        description="Delete automation evaluations older than this many days; null keeps them.",
+    )
+
+
 class DaemonConfig(_Strict):
     lease_seconds: float = Field(
         10,
@@ -380,6 +424,37 @@ class DaemonConfig(_Strict):
     )
 
 
+class RequestLimitsConfig(_Strict):
+    """What one webserver request may ask for (docs/security.md lists each limit)."""
+
+    max_query_cost: int = Field(
+        100_000,
+        ge=1,
+        description="Budget of one GraphQL request: each object field costs 1, times the "
+        "list size it asks for (`limit`, `maxBytes` in KiB, `runIds`), through aliases, "
+        "fragments and nesting; variables count.",
+    )
+    max_response_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest GraphQL answer, in bytes."
+    )
+    statement_timeout_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="Longest a database query of the webserver may run before it is "
+        "cancelled (0: no limit).",
+    )
+    max_tag_filters: int = Field(
+        20, ge=1, le=1000, description="Most tags in one runs filter (`filter.tags`)."
+    )
+    max_json_depth: int = Field(
+        100, ge=8, le=400, description="Deepest nesting of a JSON request body."
+    )
+    run_config: DataLimits = Field(
+        default_factory=DataLimits,
+        description="Bounds on a run config sent to the webserver or given to `-c`.",
+    )
+
+
 class WebserverConfig(_Strict):
     read_only: bool = Field(False, description="Refuse every mutation (launch, cancel, delete).")
     auth_token: str | None = Field(
@@ -387,6 +462,22 @@ class WebserverConfig(_Strict):
     )
     host: str = Field("127.0.0.1", description="Interface the webserver binds to.")
     port: int = Field(3000, ge=1, le=65535, description="Port the webserver listens on.")
+    limits: RequestLimitsConfig = Field(
+        default_factory=RequestLimitsConfig,
+        description="Limits on one request: cost, answer size, query time, run config.",
+    )
+    max_streams: int = Field(
+        1000,
+        ge=1,
+        description="Live event streams (`/runs/<id>/events`) one webserver process serves "
+        "at once; past it a viewer gets 503 with Retry-After.",
+    )
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host header values the webserver answers (e.g. `opgraph.example.com`, "
+        "`*.example.com`, `*` for any); others get 400. Default: the loopback names "
+        "(localhost, 127.0.0.1, [::1]) when bound to loopback, any host otherwise.",
+    )
 
 
 class ComputeLogsConfig(_Strict):
@@ -428,6 +519,11 @@ class InstanceConfig(_Strict):
     )
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="When old records are deleted."
+    )
+    auto_materialize: AutoMaterializeConfig = Field(
+        default_factory=AutoMaterializeConfig,
+        description="Declarative automation: the daemon part that evaluates automation "
+        "conditions (Dagster's default automation condition sensor).",
     )
     daemon: DaemonConfig = Field(
         default_factory=DaemonConfig,

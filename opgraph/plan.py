@@ -184,6 +184,8 @@ class ExecutionPlan:
         return plan
 
     def _check_inputs(self) -> None:
+        from opgraph.assets.step_events import asset_key_for_input
+
         problems = []
         for op in self.ops.values():
             for name, spec in op.op_def.ins.items():
@@ -191,6 +193,8 @@ class ExecutionPlan:
                     continue
                 if self.run_config.input_value(op.handle, name) is not None:
                     continue
+                if asset_key_for_input(self.job, op.handle, name) is not None:
+                    continue  # an asset input: its latest value is loaded from storage
                 problems.append(
                     f"ops.{op.handle}.inputs.{name}: input {name!r} of op {op.handle!r} is not "
                     "connected to an upstream output and has no default; give it in run config"

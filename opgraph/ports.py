@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from opgraph_storage.stats import InstanceStats  # SQLAlchemy: not for `import opgraph`
 
 # Tags a launcher writes on the run it started: where its run worker runs.
+WORKER_NICENESS_ENV = "OPGRAPH_RUN_WORKER_NICENESS"  # set by a launcher, applied by the worker
 RUN_WORKER_PID_TAG = "opgraph/run_worker_pid"
 RUN_WORKER_HOST_TAG = "opgraph/run_worker_host"
 # The worker process's start time (Linux clock ticks since boot): with the pid it tells

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import inspect
 import logging
 import os
 import pickle
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -15,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from opgraph.config import ConfigSchema, Field, normalize_config_schema
+from opgraph.env_var import env_var_fields, read_env_vars, with_placeholders
+from opgraph.errors import OpgraphError
 
 log = logging.getLogger("opgraph")
 
@@ -81,6 +86,17 @@ class ConfigurableResource(BaseModel):
     """A resource whose config is its pydantic fields (Dagster's Pythonic resources)."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # Fields given as EnvVar("NAME"): read from the environment when a run builds it.
+    _env_vars: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_env_vars(cls, data: Any, handler: Any) -> Any:
+        fields = env_var_fields(data)
+        instance = handler(with_placeholders(cls, data) if fields else data)
+        if fields and isinstance(instance, ConfigurableResource):
+            instance._env_vars = fields
+        return instance
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Override to open connections once per run (or per worker process)."""
@@ -101,14 +117,33 @@ class OutputContext:
     config: Any = None
     resources: Any = None
     log: logging.Logger = field(default_factory=lambda: log)
+    asset_key: Any = None  # an AssetKey when this output materializes an asset
+    partition_key: str | None = None  # the partition of a partitioned asset it is
+
+    @property
+    def has_asset_key(self) -> bool:
+        return self.asset_key is not None
 
     def get_identifier(self) -> list[str]:
+        # An asset is stored by its key (and partition), so a later run finds it.
+        if self.asset_key is not None:
+            return self.get_asset_identifier()
         parts = [self.run_id, self.step_key, self.name]
         return [*parts, self.mapping_key] if self.mapping_key else parts
 
+    def get_asset_identifier(self) -> list[str]:
+        path = list(self.asset_key.path)
+        return [*path, self.partition_key] if self.partition_key is not None else path
+
     @property
     def has_partition_key(self) -> bool:
-        return False
+        return self.partition_key is not None
+
+    @property
+    def asset_partition_key(self) -> str:
+        if self.partition_key is None:
+            raise OpgraphError(f"output {self.name!r} is not for one asset partition")
+        return self.partition_key
 
 
 @dataclass
@@ -121,10 +156,45 @@ class InputContext:
     config: Any = None
     resources: Any = None
     log: logging.Logger = field(default_factory=lambda: log)
+    asset_key: Any = None  # the AssetKey this input loads, if it is an asset
+    # The upstream asset's partitions this input reads (None: it is not partitioned).
+    asset_partition_keys: list[str] | None = None
+
+    @property
+    def has_asset_key(self) -> bool:
+        return self.asset_key is not None
+
+    @property
+    def has_asset_partitions(self) -> bool:
+        return self.asset_partition_keys is not None
 
     @property
     def has_partition_key(self) -> bool:
-        return False
+        return self.asset_partition_keys is not None and len(self.asset_partition_keys) == 1
+
+    @property
+    def partition_key(self) -> str:
+        if not self.has_partition_key:
+            raise OpgraphError(
+                f"input {self.name!r} reads {len(self.asset_partition_keys or [])} asset "
+                "partitions, not one: use asset_partition_keys"
+            )
+        assert self.asset_partition_keys is not None
+        return self.asset_partition_keys[0]
+
+    @property
+    def asset_partition_key(self) -> str:
+        return self.partition_key
+
+    def partition_identifiers(self) -> list[tuple[str, list[str]]] | None:
+        """(partition key, storage identifier) of each upstream partition this input reads,
+        when it reads several (IO managers then load a dict of them, as Dagster's)."""
+        upstream = self.upstream_output
+        keys = self.asset_partition_keys
+        if upstream is None or upstream.asset_key is None or keys is None or len(keys) == 1:
+            return None
+        path = list(upstream.asset_key.path)
+        return [(key, [*path, key]) for key in keys]
 
 
 class IOManager(ABC):
@@ -180,15 +250,48 @@ class PickledObjectFilesystemIOManager(IOManager):
         try:
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+            # An asset is stored by key, so its file is replaced on every materialization;
+            # ext4 (auto_da_alloc) flushes a file renamed over another one to disk first:
+            # 1.9 ms a step against 0.3 ms for a new name (1,000-asset fan-out, this VM).
+            # The old file goes first; a reader in that short gap retries (load_input).
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    # A reader that finds no file while a writer replaces it (unlink, then rename) retries
+    # for up to this long before the missing file is an error.
+    REPLACE_GAP_SECONDS = 0.5
+
     def load_input(self, context: InputContext) -> Any:
         assert context.upstream_output is not None
-        with open(self._path(context.upstream_output), "rb") as f:
-            return pickle.load(f)
+        several = context.partition_identifiers()
+        if several is not None:  # {partition key: value}, as Dagster's UPathIOManager
+            return {key: self._read(self.base_dir.joinpath(*ident)) for key, ident in several}
+        return self._read(self._path(context.upstream_output))
+
+    def _read(self, path: Path) -> Any:
+        deadline = time.monotonic() + self.REPLACE_GAP_SECONDS
+        quiet = 0  # checks in a row that saw neither the file nor a writer's temporary one
+        while True:
+            try:
+                with open(path, "rb") as f:
+                    return pickle.load(f)
+            except FileNotFoundError:
+                # Renamed into place since, or about to be: read again. A writer can finish
+                # one replacement and start the next between two checks, so only a few
+                # quiet checks in a row (a few ms) mean the file is missing.
+                quiet = 0 if path.exists() or _replacing(path) else quiet + 1
+                if time.monotonic() > deadline or quiet > 3:
+                    raise
+                time.sleep(0.001)
+
+
+def _replacing(path: Path) -> bool:
+    """Whether a writer's temporary file for `path` exists (it is being replaced)."""
+    return any(path.parent.glob(f".{glob.escape(path.name)}.*"))
 
 
 class InMemoryIOManager(IOManager):
@@ -200,6 +303,9 @@ class InMemoryIOManager(IOManager):
 
     def load_input(self, context: InputContext) -> Any:
         assert context.upstream_output is not None
+        several = context.partition_identifiers()
+        if several is not None:
+            return {key: self.values[tuple(ident)] for key, ident in several}
         return self.values[tuple(context.upstream_output.get_identifier())]
 
 
@@ -229,9 +335,7 @@ class DatabaseIOManager(IOManager):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         value = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        self.storage.put_output(
-            context.run_id, context.step_key, context.name, context.mapping_key, value
-        )
+        self.storage.put_output(*_output_key(context), value)
 
     def load_input(self, context: InputContext) -> Any:
         upstream = context.upstream_output
@@ -254,7 +358,8 @@ class DatabaseIOManager(IOManager):
         self._prefetched = self.storage.get_outputs(keys)
 
     def _remember(self, key: tuple[Any, ...], value: bytes) -> None:
-        if len(value) > self.CACHED_OUTPUT_MAX_BYTES:
+        # An asset's stored value changes with each materialization: never cached.
+        if len(value) > self.CACHED_OUTPUT_MAX_BYTES or key[0] == "__asset__":
             return
         self._recent[key] = value
         self._recent.move_to_end(key)
@@ -263,6 +368,8 @@ class DatabaseIOManager(IOManager):
 
 
 def _output_key(context: OutputContext) -> tuple[str, str, str, str | None]:
+    if context.asset_key is not None:  # by key, not by run: the latest value of the asset
+        return ("__asset__", context.asset_key.to_user_string(), "value", None)
     return (context.run_id, context.step_key, context.name, context.mapping_key)
 
 
@@ -330,7 +437,9 @@ def build_resources(
             context = InitResourceContext(raw, Resources(values), instance, run_id)
             if isinstance(definition, ConfigurableResource):
                 overrides = raw if isinstance(raw, dict) else {}
-                obj = type(definition)(**{**definition.model_dump(exclude_unset=True), **overrides})
+                from_env = read_env_vars(f"resources.{key}", definition._env_vars, type(definition))
+                given = definition.model_dump(exclude_unset=True)
+                obj = type(definition)(**{**given, **from_env, **overrides})
                 obj.setup_for_execution(context)
                 stack.callback(obj.teardown_after_execution, context)
                 values[key] = obj

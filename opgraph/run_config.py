@@ -153,6 +153,13 @@ class _Validator:
                 continue
             _unknown_keys(entry, ["config", "inputs"], node_path, self.problems)
             handle = f"{prefix}{name}"
+            if handle not in self.job.flat_ops:
+                # Left out by op_selection: its config may be given (and is checked) but is
+                # not required, as in Dagster.
+                if entry.get("config") is not None:
+                    schema = node.definition.config_schema
+                    self.op_config(handle, schema, entry["config"], f"{node_path}.config")
+                continue
             self.op_config(
                 handle, node.definition.config_schema, entry.get("config"), f"{node_path}.config"
             )

@@ -7,6 +7,7 @@ picks, heartbeats into storage, and stops cleanly when the run is canceled.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ from opgraph.executors.definitions import load_executor
 from opgraph.instance import OpgraphInstance
 from opgraph.logs import configure_logging, set_log_context
 from opgraph.plan import ExecutionPlan
+from opgraph.ports import WORKER_NICENESS_ENV
 from opgraph.run_config import validate_run_config
 from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph.step_runner import error_data
@@ -85,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id")
     parser.add_argument("--resume", action="store_true", help="continue from the event log")
     args = parser.parse_args(argv)
+    niceness = os.environ.get(WORKER_NICENESS_ENV, "")
+    if niceness.isdigit():  # the launcher's worker_niceness; relative to a parent at 0
+        os.nice(int(niceness))
     configure_logging("run_worker")  # JSON when OPGRAPH_LOG_FORMAT=json
     set_log_context(run_id=args.run_id)
     instance = OpgraphInstance.get()

@@ -30,6 +30,8 @@ class RunRequest:
     run_config: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     job_name: str | None = None
+    # A partition of the job: the run gets its partition tags and partitioned config.
+    partition_key: str | None = None
 
 
 @dataclass
@@ -44,6 +46,19 @@ class TickResult:
     run_requests: list[RunRequest] = field(default_factory=list)
     skip_message: str | None = None
     cursor: str | None = None
+    # Add/DeleteDynamicPartitionsRequest: the daemon applies them before the run requests.
+    dynamic_partitions_requests: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class SensorResult:
+    """Dagster's sensor return value: run requests or a skip reason, the new cursor, and
+    keys to add to or delete from dynamic partitions definitions."""
+
+    run_requests: list[RunRequest] | None = None
+    skip_reason: SkipReason | str | None = None
+    cursor: str | None = None
+    dynamic_partitions_requests: list[Any] | None = None
 
 
 class ScheduleEvaluationContext:
@@ -88,6 +103,14 @@ def _collect(
         return TickResult()
     if isinstance(result, SkipReason):
         return TickResult(skip_message=result.skip_message)
+    if isinstance(result, SensorResult):
+        skip = result.skip_reason
+        return TickResult(
+            list(result.run_requests or []),
+            skip.skip_message if isinstance(skip, SkipReason) else skip,
+            result.cursor,
+            list(result.dynamic_partitions_requests or []),
+        )
     if isinstance(result, RunRequest):
         return TickResult([result])
     if isinstance(result, Mapping):  # a schedule may return just the run config
@@ -102,6 +125,39 @@ def _collect(
     raise DefinitionError(
         f"a schedule or sensor returned {result!r}; expected RunRequest(s), SkipReason or a run config"
     )
+
+
+def _resolve_partitions(tick: TickResult, job: Any, instance: Any) -> None:
+    """A request for a partition gets the partition's run config and tags (its job's
+    partitioned config), here in user code where the job is loaded; a request naming
+    another job only gets the partition tags."""
+    from opgraph.partitions.runs import PendingDynamicPartitions, needs_instance, partition_run
+    from opgraph.partitions.tags import partition_tags
+
+    stored = instance if hasattr(instance, "get_dynamic_partitions") else None
+    store = PendingDynamicPartitions(stored, tick.dynamic_partitions_requests)
+    for request in tick.run_requests:
+        if request.partition_key is None:
+            continue
+        if job is not None and request.job_name in (None, job.name):
+            # Without an instance, stored dynamic keys cannot be checked here (only the
+            # ones this tick adds): the run is made, as the key's own request said.
+            checkable = stored is not None or not needs_instance(job.partitions_def)
+            request.run_config, request.tags = partition_run(
+                job,
+                request.partition_key,
+                request.run_config,
+                request.tags,
+                store,
+                validate=checkable,
+            )
+        else:
+            request.tags = {**request.tags, **partition_tags(request.partition_key)}
+
+
+def _store_of(context: Any) -> Any:
+    instance = getattr(context, "instance", None)
+    return instance if hasattr(instance, "get_dynamic_partitions") else None
 
 
 def _job_name(job: Any, job_name: str | None) -> str:
@@ -152,11 +208,15 @@ class ScheduleDefinition:
         return self._execution_fn(context)
 
     def evaluate_tick(self, context: ScheduleEvaluationContext) -> TickResult:
-        result = _collect(self(context), self.run_config, self.tags)
-        for request in result.run_requests:
-            request.tags = {**self.tags, **request.tags}
-            if not request.run_config and self.run_config:
-                request.run_config = dict(self.run_config)
+        from opgraph.partitions.definitions import dynamic_partitions_store
+
+        with dynamic_partitions_store(_store_of(context)):
+            result = _collect(self(context), self.run_config, self.tags)
+            for request in result.run_requests:
+                request.tags = {**self.tags, **request.tags}
+                if not request.run_config and self.run_config:
+                    request.run_config = dict(self.run_config)
+            _resolve_partitions(result, self.job, context.instance)
         return result
 
     def next_tick_after(self, after: dt.datetime) -> dt.datetime:
@@ -217,11 +277,16 @@ class SensorDefinition:
         return self._evaluation_fn(context)
 
     def evaluate_tick(self, context: SensorEvaluationContext) -> TickResult:
-        result = self(context)
-        if inspect.isgenerator(result):
-            result = list(result)
-        tick = _collect(result, {}, {})
-        tick.cursor = context.cursor
+        from opgraph.partitions.definitions import dynamic_partitions_store
+
+        with dynamic_partitions_store(_store_of(context)):
+            result = self(context)
+            if inspect.isgenerator(result):
+                result = list(result)
+            tick = _collect(result, {}, {})
+            _resolve_partitions(tick, self.job, context.instance)
+        if tick.cursor is None:  # a SensorResult's cursor wins over context.update_cursor
+            tick.cursor = context.cursor
         return tick
 
 

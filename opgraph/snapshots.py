@@ -13,15 +13,15 @@ import hashlib
 import inspect
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from opgraph.config import ConfigSchema
+from opgraph.config_scaffold import ConfigAction, scaffold_run_config
 from opgraph.executors.definitions import multi_or_in_process_executor
+from opgraph.partitions.snapshot import partitions_snapshot
 from opgraph.plan import FlatCollect, FlatItem, FlatMany, FlatOp, FlatOutput, FlatSource
 from opgraph.resources import ConfigurableResource, resource_config_schema
 from opgraph.run_config import job_resource_defs
@@ -256,6 +256,10 @@ def _resource_config(definition: Any, builder: _SchemaBuilder) -> tuple[dict[str
     if isinstance(definition, ConfigurableResource):
         schema = builder.resolved(type(definition))
         given = definition.model_dump(exclude_unset=True)
+        for name, var in definition._env_vars.items():  # the variable's name, never its value
+            schema.setdefault("properties", {}).setdefault(name, {})["description"] = (
+                f'EnvVar("{var}"): read from the environment when the run starts'
+            )
         still_required = [key for key in schema.get("required", []) if key not in given]
         if still_required:
             schema["required"] = still_required
@@ -320,99 +324,37 @@ def run_config_schema(job: JobDefinition) -> dict[str, Any]:
 
 
 # -- the launchpad scaffold ---------------------------------------------------------------------
-def _placeholder(annotation: Any) -> Any:
-    """A value of the right shape for a required field the user has to fill in."""
-    origin = get_origin(annotation)
-    if origin is not None and origin not in (list, dict):  # e.g. `int | None`
-        members = [a for a in get_args(annotation) if a is not type(None)]
-        return _placeholder(members[0]) if members else None
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return _model_scaffold(annotation, {})
-    simple = {int: 0, float: 0.0, str: "", bool: False, list: [], dict: {}}
-    return copy.copy(simple.get(origin or annotation))
-
-
-def _model_scaffold(model: type[BaseModel], given: dict[str, Any]) -> dict[str, Any]:
-    scaffold: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        if name in given:
-            scaffold[name] = given[name]
-        elif field.default is not PydanticUndefined:
-            scaffold[name] = to_jsonable_python(field.default, fallback=str)
-        elif field.default_factory is not None:
-            scaffold[name] = to_jsonable_python(field.default_factory(), fallback=str)  # type: ignore[call-arg]
-        else:
-            scaffold[name] = _placeholder(field.annotation)
-    return scaffold
-
-
-def _op_scaffolds(graph: GraphDefinition) -> dict[str, Any]:
-    from opgraph.definitions.graph import GraphDefinition
-
-    ops: dict[str, Any] = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node.definition, GraphDefinition):
-            inner = _op_scaffolds(node.definition)
-            if inner:
-                ops[name] = {"ops": inner}
-            continue
-        schema = node.definition.config_schema
-        if schema.model is None:
-            continue
-        config = _model_scaffold(schema.model, {})
-        ops[name] = {"config": config[_VALUE_KEY] if _is_value_wrapper(schema) else config}
-    return ops
-
-
-def run_config_scaffold(job: JobDefinition) -> str:
-    """YAML of every op config field (defaults filled in, required ones as placeholders of
-    their type) and of the resource config fields that must be given."""
-    from opgraph.run_config import deep_merge
-
-    scaffold: dict[str, Any] = {}
-    ops = _op_scaffolds(job.graph)
-    if ops:
-        scaffold["ops"] = ops
-    resources: dict[str, Any] = {}  # only what must be filled in: most resources need nothing
-    for key, definition in job_resource_defs(job).items():
-        model: type[BaseModel] | None = resource_config_schema(definition).model
-        given: dict[str, Any] = {}
-        if isinstance(definition, ConfigurableResource):
-            model, given = type(definition), definition.model_dump(exclude_unset=True)
-        if model is None:
-            continue
-        missing = {
-            name: _placeholder(field.annotation)
-            for name, field in model.model_fields.items()
-            if field.is_required() and name not in given
-        }
-        if missing:
-            resources[key] = {"config": missing}
-    if resources:
-        scaffold["resources"] = resources
-    merged = deep_merge(jsonable(scaffold), jsonable(job.default_run_config))
-    header = (
-        f"# Run config for job {job.name}: defaults filled in; replace the placeholder "
-        "values (0, '', false) of required fields.\n"
+def run_config_scaffold(job: JobDefinition, schema: dict[str, Any] | None = None) -> str:
+    """YAML of every op config field (defaults filled in) and of the resource config fields
+    that must be given; a required field without a default is a placeholder
+    (`name:  # required: integer`, YAML null) that never validates."""
+    made = scaffold_run_config(
+        run_config_schema(job) if schema is None else schema,
+        ConfigAction.SCAFFOLD,
+        default_run_config=jsonable(job.default_run_config),
     )
-    if not merged:
-        return header + "{}\n"
-    return header + str(yaml.safe_dump(merged, sort_keys=False))
+    header = f"# Run config for job {job.name}: defaults filled in"
+    if made.missing:
+        header += f"; fill in the {len(made.missing)} field(s) marked required"
+    return f"{header}\n{made.text}"
 
 
 # -- jobs, schedules, sensors -------------------------------------------------------------------
 def job_snapshot(job: JobDefinition) -> JobSnapshot:
     executor_def = job.executor_def or multi_or_in_process_executor
+    schema = run_config_schema(job)
     snapshot = JobSnapshot(
         name=job.name,
         description=job.description,
         tags=jsonable(job.tags),
         ops=tuple(_op_snapshot(op) for op in job.flat_ops.values()),
-        run_config_schema=run_config_schema(job),
+        run_config_schema=schema,
         default_run_config=jsonable(job.default_run_config),
-        run_config_scaffold=run_config_scaffold(job),
+        run_config_scaffold=run_config_scaffold(job, schema),
         resource_keys=tuple(sorted(job_resource_defs(job))),
         executor=executor_def.name,
+        partitions=partitions_snapshot(getattr(job, "partitions_def", None)),
+        has_partitioned_config=getattr(job, "partitioned_config", None) is not None,
     )
     body = json.dumps(snapshot.to_json(), sort_keys=True)
     return dataclasses.replace(snapshot, snapshot_id=_digest(body))
@@ -441,4 +383,7 @@ def sensor_snapshot(sensor: SensorDefinition) -> SensorSnapshot:
         minimum_interval_seconds=sensor.minimum_interval_seconds,
         default_status=sensor.default_status.value,
         description=sensor.description,
+        run_status=status.value if (status := getattr(sensor, "run_status", None)) else None,
+        monitored_jobs=list(getattr(sensor, "monitored_job_names", [])),
+        monitor_all_code_locations=getattr(sensor, "monitor_all_code_locations", False),
     )

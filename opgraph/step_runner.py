@@ -11,22 +11,37 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from opgraph.assets.step_events import (
+    asset_key_for_input,
+    asset_key_for_output,
+    events_for_output,
+    is_logged_asset_event,
+    logged_event,
+)
 from opgraph.compute_logs import capture_file_descriptors, capture_python_streams
 from opgraph.context import OpExecutionContext, OpLogger, RunInfo
+from opgraph.dagster_errors import DagsterTypeCheckDidNotPass
+from opgraph.dagster_helpers import ExpectationResult
+from opgraph.dagster_types import TypeCheckContext, check_value, input_types, output_type
 from opgraph.definitions.io import DynamicOutput, Output
 from opgraph.errors import Failure, RetryRequested
 from opgraph.events import EventType, make_event
+from opgraph.hooks import HookContext, HookDefinition, HookKind, hooks_of, run_hooks
 from opgraph.logs import log_context
+from opgraph.metadata import metadata_to_json
 from opgraph.plan import ExecutionPlan
 from opgraph.resources import InputContext, OutputContext, Resources
 from opgraph.steps import ExecutionStep, UpstreamOutput
 from opgraph_storage.records import EventRecord
 
 Emit = Callable[[EventRecord], None]
+
+# The upstream "op" of an asset input loaded from storage rather than from a step.
+_ASSET_SOURCE: Any = object()
 
 
 @dataclass
@@ -63,7 +78,7 @@ def error_data(exc: BaseException, user_code: bool) -> dict[str, Any]:
 
 def retry_delay(op_def: Any, attempt: int, exc: BaseException) -> float | None:
     """Seconds before the next attempt, or None when the step must fail now."""
-    if isinstance(exc, Failure):
+    if isinstance(exc, (Failure, DagsterTypeCheckDidNotPass)):
         return None
     if isinstance(exc, RetryRequested):
         return float(exc.seconds_to_wait) if attempt < exc.max_retries else None
@@ -80,6 +95,7 @@ class StepRun:
         self.emit_record = emit
         self.op = env.plan.ops[step.handle]
         self.op_def = self.op.op_def
+        self.added_metadata: dict[str, dict[str, Any]] = {}  # context.add_output_metadata
 
     def emit(
         self, event_type: EventType, message: str = "", level: str = "INFO", **data: Any
@@ -107,10 +123,56 @@ class StepRun:
             op_def=upstream_op,
             metadata=dict(upstream_op.outs[source.output_name].metadata),
             resources=self.env.resources,
+            asset_key=asset_key_for_output(
+                self.env.plan.job, source.step_key.split("[", 1)[0], source.output_name
+            ),
         )
+
+    def _asset_upstream(self, input_name: str, asset_key: Any) -> OutputContext:
+        """An asset input no step of this run feeds: the asset's latest stored value."""
+        return OutputContext(
+            step_key="",
+            name="result",
+            run_id=self.env.run.run_id,
+            op_def=_ASSET_SOURCE,
+            resources=self.env.resources,
+            asset_key=asset_key,
+        )
+
+    # -- partitioned assets (opgraph.partitions.assets) ---------------------------------
+    def _assets_def(self, key: Any) -> Any:
+        graph = getattr(self.env.plan.job, "asset_graph", None)
+        return graph.assets_def_by_key.get(key) if graph is not None and key is not None else None
+
+    def _input_partitions(self, upstream: OutputContext) -> list[str] | None:
+        """The upstream asset's partitions this input reads (None: not partitioned)."""
+        upstream_def = self._assets_def(upstream.asset_key)
+        if getattr(upstream_def, "partitions_def", None) is None:
+            return None
+        from opgraph.partitions.assets import input_partition_keys
+
+        return input_partition_keys(
+            getattr(self.op_def, "assets_def", None),
+            upstream_def,
+            upstream.asset_key,
+            self.env.run.tags,
+            self.env.instance,
+        )
+
+    def _output_partition(self, asset_key: Any) -> str | None:
+        """The partition an asset output is stored for: the run's one partition."""
+        partitions_def = getattr(self._assets_def(asset_key), "partitions_def", None)
+        if partitions_def is None:
+            return None
+        from opgraph.partitions.assets import run_partition_keys
+
+        keys = run_partition_keys(self.env.run.tags, partitions_def)
+        return keys[0] if keys is not None and len(keys) == 1 else None
 
     def _manager_key(self, input_name: str, upstream: OutputContext) -> str:
         spec = self.op_def.ins[input_name]
+        if upstream.op_def is _ASSET_SOURCE:
+            return spec.input_manager_key or "io_manager"
         return spec.input_manager_key or upstream.op_def.outs[upstream.name].io_manager_key
 
     def _prefetch(self, input_name: str, upstreams: list[OutputContext]) -> None:
@@ -126,6 +188,9 @@ class StepRun:
     def _load(self, input_name: str, upstream: OutputContext) -> Any:
         manager_key = self._manager_key(input_name, upstream)
         spec = self.op_def.ins[input_name]
+        partitions = self._input_partitions(upstream)
+        if partitions is not None and len(partitions) == 1:
+            upstream = replace(upstream, partition_key=partitions[0])
         context = InputContext(
             name=input_name,
             step_key=self.step.key,
@@ -133,6 +198,8 @@ class StepRun:
             op_def=self.op_def,
             metadata=dict(spec.metadata),
             resources=self.env.resources,
+            asset_key=upstream.asset_key,
+            asset_partition_keys=partitions,
         )
         value = self.env.resources[manager_key].load_input(context)
         self.emit(
@@ -160,6 +227,8 @@ class StepRun:
                 values[name] = loaded if step_input.fan_in else loaded[0]
             elif self.env.plan.run_config.input_value(self.op.handle, name) is not None:
                 values[name] = self.env.plan.run_config.input_value(self.op.handle, name)
+            elif (key := asset_key_for_input(self.env.plan.job, self.op.handle, name)) is not None:
+                values[name] = self._load(name, self._asset_upstream(name, key))
             else:
                 values[name] = spec.default_value
             self.emit(EventType.STEP_INPUT, f'Got input "{name}"', input_name=name)
@@ -170,7 +239,10 @@ class StepRun:
         def log_event(level: str, message: str) -> None:
             self.emit(EventType.LOG, message, level=level)
 
-        return OpExecutionContext(
+        def record(item: Any) -> None:  # context.log_event(AssetMaterialization(...))
+            self._emit_asset_event(item)
+
+        context = OpExecutionContext(
             run=self.env.run,
             op_def=self.op_def,
             step_key=self.step.key,
@@ -181,6 +253,20 @@ class StepRun:
             log=OpLogger(log_event),
             instance=self.env.instance,
         )
+        context.record_event = record
+        context.job_def = self.env.plan.job
+        context.partitions_def = getattr(self.env.plan.job, "partitions_def", None)
+        self.added_metadata = context.added_output_metadata
+        return context
+
+    def _emit_asset_event(self, item: Any) -> None:
+        if not is_logged_asset_event(item):
+            raise _StepFailed(
+                f"op {self.op_def.name!r} logged {item!r}; expected AssetMaterialization "
+                "or AssetObservation"
+            )
+        event_type, message, data = logged_event(item)
+        self.emit(event_type, message, **data)
 
     def call_op(self, inputs: dict[str, Any]) -> Iterator[Output]:
         kwargs = dict(inputs)
@@ -194,6 +280,12 @@ class StepRun:
         result = self.op_def.compute_fn(*args, **kwargs)
         if inspect.isgenerator(result):
             for item in result:
+                if is_logged_asset_event(item):
+                    self._emit_asset_event(item)
+                    continue
+                if isinstance(item, ExpectationResult):
+                    self._emit_expectation(item)
+                    continue
                 if not isinstance(item, Output):
                     raise _StepFailed(
                         f"op {self.op_def.name!r} yielded {item!r}; expected Output or DynamicOutput"
@@ -239,18 +331,26 @@ class StepRun:
                 + " twice"
             )
         seen.add((output.output_name, mapping_key))
+        metadata = {**output.metadata, **self.added_metadata.get(output.output_name, {})}
+        checked = output_type(self.op_def, output.output_name)
+        if checked is not None:
+            check_value(
+                checked, output.value, self._type_context(), f'output "{output.output_name}"'
+            )
         self.emit(
             EventType.STEP_OUTPUT,
             f'Yielded output "{output.output_name}"'
             + (f' with mapping key "{mapping_key}"' if mapping_key else ""),
             output_name=output.output_name,
             mapping_key=mapping_key,
-            metadata=_jsonable(output.metadata),
+            metadata=metadata_to_json(metadata),
         )
-        if out.is_nothing:
+        if out.is_nothing or getattr(output, "skip_io_manager", False):
+            self._asset_events(output, metadata)
             return
         if self.env.output_capture is not None:
             self.env.output_capture[(self.step.key, output.output_name, mapping_key)] = output.value
+        asset_key = asset_key_for_output(self.env.plan.job, self.op.handle, output.output_name)
         context = OutputContext(
             step_key=self.step.key,
             name=output.output_name,
@@ -259,6 +359,8 @@ class StepRun:
             op_def=self.op_def,
             metadata=dict(out.metadata),
             resources=self.env.resources,
+            asset_key=asset_key,
+            partition_key=self._output_partition(asset_key),
         )
         self.env.resources[out.io_manager_key].handle_output(context, output.value)
         self.emit(
@@ -268,6 +370,22 @@ class StepRun:
             mapping_key=mapping_key,
             manager_key=out.io_manager_key,
         )
+        self._asset_events(output, metadata)
+
+    def _asset_events(self, output: Output, metadata: dict[str, Any]) -> None:
+        """ASSET_MATERIALIZATION / ASSET_CHECK_EVALUATION for an asset job's output."""
+        json_metadata = metadata_to_json(metadata)
+        storage = self.env.instance.storage if self.env.instance is not None else None
+        for event_type, message, data in events_for_output(
+            self.env.plan.job,
+            self.op.handle,
+            output,
+            json_metadata,
+            self.env.run.tags,
+            self.env.run.run_id,
+            storage,
+        ):
+            self.emit(event_type, message, **data)
 
     # -- the whole step --------------------------------------------------------------------
     def _capture(self) -> AbstractContextManager[list[Path]]:
@@ -277,13 +395,27 @@ class StepRun:
         capture = capture_file_descriptors if self.env.capture == "fd" else capture_python_streams
         return capture(base, self.env.run.run_id, self.step.key)
 
+    def _planned_partitions(self) -> dict[str, Any]:
+        """A partitioned asset step's STEP_START / STEP_FAILURE data: the asset partitions
+        it materializes, IN_PROGRESS then FAILED in the partition status table."""
+        from opgraph.partitions.assets import step_asset_partitions
+
+        pairs = step_asset_partitions(
+            self.env.plan.job, self.op.handle, self.op_def.outs, self.env.run.tags
+        )
+        return {"asset_partitions": pairs} if pairs else {}
+
     def run(self) -> None:
+        planned = self._planned_partitions()
         if self.step.attempt == 0:
-            self.emit(EventType.STEP_START, f'Started execution of step "{self.step.key}"')
+            self.emit(
+                EventType.STEP_START, f'Started execution of step "{self.step.key}"', **planned
+            )
         else:
             self.emit(
                 EventType.STEP_RESTARTED,
                 f'Started re-execution (attempt # {self.step.attempt + 1}) of step "{self.step.key}"',
+                **planned,
             )
         started = time.perf_counter()
         captured: list[Path] = []
@@ -291,9 +423,17 @@ class StepRun:
             with self._capture() as captured:
                 self._execute()
         except _StepFailed as exc:
-            self.emit(EventType.STEP_FAILURE, str(exc), level="ERROR", **error_data(exc, False))
+            self.emit(
+                EventType.STEP_FAILURE,
+                str(exc),
+                level="ERROR",
+                **error_data(exc, False),
+                **self._planned_partitions(),
+            )
+            self._hooks("failure", exc)
         except Exception as exc:
-            self._user_error(exc)
+            if self._user_error(exc):
+                self._hooks("failure", exc)
         else:
             duration_ms = (time.perf_counter() - started) * 1000
             self.emit(
@@ -301,6 +441,7 @@ class StepRun:
                 f'Finished execution of step "{self.step.key}" in {duration_ms:.1f}ms',
                 duration_ms=duration_ms,
             )
+            self._hooks("success", None)
         finally:
             if captured:
                 self.emit(
@@ -311,6 +452,9 @@ class StepRun:
 
     def _execute(self) -> None:
         inputs = self.load_inputs()
+        for name, checked in input_types(self.op_def).items():
+            if name in inputs:
+                check_value(checked, inputs[name], self._type_context(), f'input "{name}"')
         seen: set[tuple[str, str | None]] = set()
         for output in self.call_op(inputs):
             self.handle_output(output, seen)
@@ -323,7 +467,58 @@ class StepRun:
         if missing:
             raise _StepFailed(f"op {self.op_def.name!r} did not produce required outputs {missing}")
 
-    def _user_error(self, exc: Exception) -> None:
+    # -- Dagster types and hooks (opgraph.dagster_types, opgraph.hooks) ------------------------
+    def _type_context(self) -> TypeCheckContext:
+        return TypeCheckContext(self.env.run.run_id, self._context().log, self.env.resources)
+
+    def _emit_expectation(self, result: ExpectationResult) -> None:
+        """A data quality check the op made; it does not change the step's outcome."""
+        label = result.label or "expectation"
+        self.emit(
+            EventType.ENGINE_EVENT,
+            f'Expectation "{label}" {"passed" if result.success else "failed"}'
+            + (f": {result.description}" if result.description else ""),
+            level="INFO" if result.success else "WARNING",
+            expectation={
+                "label": result.label,
+                "success": result.success,
+                "description": result.description,
+                "metadata": metadata_to_json(result.metadata),
+            },
+        )
+
+    def _hooks(self, kind: HookKind, exc: BaseException | None) -> None:
+        def make_context(hook: HookDefinition) -> HookContext:
+            context = self._context()
+            return HookContext(
+                run_id=self.env.run.run_id,
+                job_name=self.env.plan.job.name,
+                step_key=self.step.key,
+                op=self.op_def,
+                op_config=context.op_config,
+                resources=self.env.resources,
+                log=context.log,
+                instance=self.env.instance,
+                hook_def=hook,
+                op_exception=exc,
+            )
+
+        def report(hook: HookDefinition, error: BaseException | None) -> None:
+            if error is None:
+                self.emit(EventType.ENGINE_EVENT, f'Hook "{hook.name}" completed', hook=hook.name)
+                return
+            self.emit(
+                EventType.ENGINE_EVENT,
+                f'Hook "{hook.name}" failed: {type(error).__name__}: {error}',
+                level="ERROR",
+                hook=hook.name,
+                **error_data(error, True),
+            )
+
+        run_hooks(hooks_of(self.env.plan.job, kind), make_context, report)
+
+    def _user_error(self, exc: Exception) -> bool:
+        """Record a user-code failure; True when the step failed for good (no retry)."""
         delay = retry_delay(self.op_def, self.step.attempt, exc)
         if delay is not None:
             self.emit(
@@ -334,27 +529,22 @@ class StepRun:
                 delay=delay,
                 **error_data(exc, True),
             )
-            return
+            return False
         if self.env.on_user_failure is not None:
             self.env.on_user_failure(exc)
         data = error_data(exc, True)
-        if isinstance(exc, Failure):
-            data["metadata"] = _jsonable(exc.metadata)
+        description = None
+        if isinstance(exc, (Failure, DagsterTypeCheckDidNotPass)):  # described by the op
+            data["metadata"] = metadata_to_json(exc.metadata)
+            description = exc.description
         message = (
-            exc.description
-            if isinstance(exc, Failure) and exc.description
-            else f'Execution of step "{self.step.key}" failed: {type(exc).__name__}: {exc}'
+            description
+            or f'Execution of step "{self.step.key}" failed: {type(exc).__name__}: {exc}'
         )
-        self.emit(EventType.STEP_FAILURE, message, level="ERROR", **data)
-
-
-def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
-    safe: dict[str, Any] = {}
-    for key, value in metadata.items():
-        safe[str(key)] = (
-            value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+        self.emit(
+            EventType.STEP_FAILURE, message, level="ERROR", **data, **self._planned_partitions()
         )
-    return safe
+        return True
 
 
 def run_step(env: StepEnvironment, step: ExecutionStep, emit: Emit) -> None:

@@ -435,6 +435,10 @@ def find_job(module: ModuleType, job_name: str | None, attribute: str | None = N
             return next(iter(jobs.values()))
         raise CodePointerError(f"{where} defines jobs {sorted(jobs)}; choose one with -j/--job")
     if job_name not in jobs:
+        # A run of some assets of an asset job is recorded as `job[a~b,c]`.
+        for value in list(vars(module).values()):
+            if isinstance(value, Definitions) and value.asset_repo.is_subset_name(job_name):
+                return value.get_job_def(job_name)
         raise CodePointerError(f"no job named {job_name!r} in {where}; it defines {sorted(jobs)}")
     return jobs[job_name]
 

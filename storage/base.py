@@ -7,6 +7,9 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from opgraph_storage.assets_base import AssetCatalogStorage
+from opgraph_storage.automation_base import AutomationStorage
+from opgraph_storage.partitions_base import PartitionStorage
 from opgraph_storage.records import (
     DaemonHeartbeat,
     DaemonLease,
@@ -58,6 +61,12 @@ class RunStorage(ABC):
 
     @abstractmethod
     def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def get_run_status(self, run_id: str) -> RunStatus | None:
+        """Only the run's status (None: no such run): what a run worker's cancel checks
+        read, several times a run."""
+        run = self.get_run(run_id)
+        return None if run is None else run.status
 
     @abstractmethod
     def get_runs(
@@ -196,6 +205,18 @@ class RunQueueStorage(ABC):
         """Runs in `statuses` that ended after `ended_after`, in the order they ended."""
 
     @abstractmethod
+    def get_run_status_changes(
+        self, event_types: Sequence[str], after_id: int, limit: int
+    ) -> list[EventRecord]:
+        """Events of these (RUN_*) types of every run, in storage-id order, strictly after
+        `after_id` (run status sensors read runs reaching a status this way)."""
+
+    @abstractmethod
+    def newest_event_id(self) -> int:
+        """The storage id of the newest event of any run (0 with none): a cursor to read
+        changes from now on."""
+
+    @abstractmethod
     def purge_runs(self, ended_before: float, limit: int = 1000) -> int:
         """Delete up to `limit` finished runs (with tags, events, attempts, outputs)
         that ended before `ended_before`; returns how many."""
@@ -328,6 +349,9 @@ class OutputStorage(ABC):
 
 
 class Storage(
+    AssetCatalogStorage,
+    AutomationStorage,
+    PartitionStorage,
     RunStorage,
     EventLogStorage,
     KeyValueStorage,

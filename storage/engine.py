@@ -21,6 +21,7 @@ once with the reason.
 
 from __future__ import annotations
 
+import logging
 import select
 import time
 import weakref
@@ -34,13 +35,57 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from opgraph_storage.base import StorageError, StorageUnreachable
 from opgraph_storage.urls import redact_url
 
+logger = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_S = 30.0
 PG_CONNECT_TIMEOUT_S = 10
 _WRITE_OPTION = "opgraph_write"
+_FIRST_RETRY_DELAY_S = 0.1
 _MAX_RETRY_DELAY_S = 2.0
 # Seconds this process keeps trying to connect before a checkout fails (see below).
 _patience = {"seconds": 0.0}
 _reached_pools: weakref.WeakSet[Any] = weakref.WeakSet()  # pools that connected once
+
+
+# Longest a single statement may run in this process (None: no limit); the webserver
+# sets it so no request can keep a database backend busy after its client gave up.
+_statement_timeout: dict[str, float | None] = {"seconds": None}
+
+
+def set_statement_timeout(seconds: float | None) -> None:
+    """Cancel any statement of this process's engines that runs longer than `seconds`:
+    PostgreSQL's `statement_timeout` (set on each connection at its next checkout),
+    SQLite's progress handler (checked every few thousand VM instructions)."""
+    _statement_timeout["seconds"] = seconds if seconds and seconds > 0 else None
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Was `exc` a statement cancelled by `set_statement_timeout`?"""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) == "57014":  # query_canceled
+        return True
+    return orig is not None and "interrupted" in str(orig) and "sqlite" in type(orig).__module__
+
+
+def _apply_statement_timeout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    seconds = _statement_timeout["seconds"]
+    if record.info.get("statement_timeout", None) == seconds:
+        return
+    if hasattr(dbapi_connection, "set_progress_handler"):  # sqlite3
+        info = record.info
+        info["deadline"] = float("inf")
+        handler = None if seconds is None else (lambda: time.monotonic() > info["deadline"])
+        dbapi_connection.set_progress_handler(handler, 10_000)
+    else:  # at checkout the connection is in autocommit: SET lasts for the session
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {int((seconds or 0) * 1000)}")
+    record.info["statement_timeout"] = seconds
+
+
+def _sqlite_statement_start(conn: Connection, *_: Any) -> None:
+    seconds = _statement_timeout["seconds"]
+    if seconds is not None:
+        conn.info["deadline"] = time.monotonic() + seconds
 
 
 def set_connect_patience(seconds: float) -> None:
@@ -90,6 +135,8 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
+    event.listen(engine, "checkout", _apply_statement_timeout)
+    event.listen(engine, "before_cursor_execute", _sqlite_statement_start)
     return engine
 
 
@@ -116,6 +163,7 @@ def _postgres_engine(url: URL) -> Engine:
     engine = sa.create_engine(url, connect_args=_postgres_connect_args(url))
     event.listen(engine, "connect", _postgres_on_connect)
     event.listen(engine, "checkout", _postgres_on_checkout)
+    event.listen(engine, "checkout", _apply_statement_timeout)
     event.listen(engine, "begin", _postgres_on_begin)
     event.listen(engine, "checkin", _postgres_on_checkin)
     return engine
@@ -185,7 +233,7 @@ def connect_or_raise(engine: Engine) -> Connection:
     wrong URL is reported at once and not after the patience ran out."""
     reached_before = engine.pool in _reached_pools
     deadline = time.monotonic() + (_patience["seconds"] if reached_before else 0.0)
-    delay = 0.1
+    delay = _FIRST_RETRY_DELAY_S
     while True:
         try:
             connection = engine.connect()
@@ -194,6 +242,12 @@ def connect_or_raise(engine: Engine) -> Connection:
         except sa.exc.DBAPIError as exc:
             if time.monotonic() + delay > deadline:
                 raise StorageUnreachable(_unreachable_message(engine, exc)) from exc
+            if delay == _FIRST_RETRY_DELAY_S:  # once per outage met: a silent wait hides it
+                logger.warning(
+                    "%s Trying again for up to %gs (storage.reconnect_timeout_seconds).",
+                    _unreachable_message(engine, exc),
+                    _patience["seconds"],
+                )
         time.sleep(delay)
         delay = min(delay * 2, _MAX_RETRY_DELAY_S)
 

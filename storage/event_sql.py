@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from opgraph_storage.daemon_notify import RUN_QUEUE_CHANNEL
 from opgraph_storage.pg_notify import CHANNEL
 from opgraph_storage.schema import event_logs
 from opgraph_storage.steps import OutputRow
@@ -60,6 +61,19 @@ _PG_INSERT_EVENTS = sa.text(
 )
 
 
+# The events of a compare-and-set statement whose CTE `moved` has a row only if it moved:
+# lock the runs and insert the events as _PG_INSERT_EVENTS does, only then.
+_IF_MOVED_LOCK_AND_INSERT = f"""locked AS (
+        {_LOCK_RUNS}
+        WHERE EXISTS (SELECT 1 FROM moved)
+    ),
+    inserted AS (
+        {_INSERT_EVENT_ARRAYS}
+        WHERE (SELECT count(*) FROM locked) >= 0 AND EXISTS (SELECT 1 FROM moved)
+        ORDER BY position
+        RETURNING id
+    )"""
+
 # One autocommitted statement: finish a RUNNING attempt (compare-and-set) and, only if it
 # moved, store its outputs and lock the run and insert the events as _PG_INSERT_EVENTS
 # does. It returns whether the attempt moved.
@@ -81,21 +95,39 @@ PG_COMPLETE_ATTEMPT = sa.text(
         ON CONFLICT (run_id, step_key, output_name, mapping_key)
         DO UPDATE SET value = EXCLUDED.value, created_at = EXCLUDED.created_at
     ),
-    locked AS (
-        {_LOCK_RUNS}
-        WHERE EXISTS (SELECT 1 FROM moved)
-    ),
-    inserted AS (
-        {_INSERT_EVENT_ARRAYS}
-        WHERE (SELECT count(*) FROM locked) >= 0 AND EXISTS (SELECT 1 FROM moved)
-        ORDER BY position
-        RETURNING id
-    )
+    {_IF_MOVED_LOCK_AND_INSERT}
     SELECT (SELECT count(*) FROM moved)
         + 0 * (SELECT count(*) FROM inserted)
         + 0 * (SELECT count(pg_notify('{CHANNEL}', run_id))
                FROM unnest(CAST(:notify AS text[])) AS run_id
                WHERE EXISTS (SELECT 1 FROM moved))
+    """
+)
+
+
+# One autocommitted statement for a run lifecycle event that moves the run: the
+# compare-and-set of its status (whose row lock serializes appends to one run, as the
+# FOR UPDATE of the transactional path does) and, only if it moved, the event inserted as
+# _PG_INSERT_EVENTS does, the run notified, and the run queue woken when `:wake_queue`.
+# One round trip instead of five (lock, update, insert, notify, commit): each run makes
+# four such moves (queued, starting, started, finished). Returns the event's id, or no
+# row when the run was not in an allowed status (the caller then takes the locked path,
+# which tells why).
+PG_MOVE_RUN = sa.text(
+    f"""
+    WITH moved AS (
+        UPDATE runs SET status = :to_status, updated_at = :now,
+            started_at = CASE WHEN :set_started THEN :at ELSE started_at END,
+            ended_at = CASE WHEN :set_ended THEN :at ELSE ended_at END
+        WHERE run_id = :the_run AND status = ANY(CAST(:allowed AS text[]))
+        RETURNING run_id
+    ),
+    {_IF_MOVED_LOCK_AND_INSERT}
+    SELECT inserted.id,
+        (SELECT count(pg_notify('{CHANNEL}', run_id))
+         FROM unnest(CAST(:notify AS text[])) AS run_id),
+        (SELECT count(pg_notify('{RUN_QUEUE_CHANNEL}', '')) WHERE CAST(:wake_queue AS boolean))
+    FROM inserted
     """
 )
 

@@ -184,3 +184,142 @@ run_claims = sa.Table(
 # Retention deletes by age; run retries read failures in the order they ended.
 sa.Index("ix_ticks_timestamp", ticks.c.timestamp)
 sa.Index("ix_runs_status_ended_at", runs.c.status, runs.c.ended_at)
+
+# -- the asset catalog (migration 0004), written with the asset events that change it -------------
+# Keys are user strings (`warehouse/orders`): names never contain '/', so a prefix is a LIKE.
+asset_keys = sa.Table(
+    "asset_keys",
+    metadata,
+    sa.Column("asset_key", sa.String(512), primary_key=True),
+    sa.Column("last_materialization_id", sa.BigInteger),  # event_logs.id
+    sa.Column("last_materialization_at", Timestamp),
+    sa.Column("last_materialization_run_id", sa.String(255)),
+    sa.Column("last_materialization_data", sa.Text),  # the event's data (metadata, code version)
+    sa.Column("last_observation_id", sa.BigInteger),
+    sa.Column("last_observation_at", Timestamp),
+    sa.Column("materialization_count", sa.Integer, nullable=False, server_default="0"),
+)
+
+# One row per asset event: a key's history is an index range, never a scan of the log.
+asset_events = sa.Table(
+    "asset_events",
+    metadata,
+    sa.Column("event_id", sa.BigInteger, primary_key=True),  # event_logs.id
+    sa.Column("asset_key", sa.String(512), nullable=False),
+    sa.Column("event_type", sa.String(63), nullable=False),
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Index("ix_asset_events_key_type_id", "asset_key", "event_type", "event_id"),
+)
+
+asset_check_executions = sa.Table(
+    "asset_check_executions",
+    metadata,
+    sa.Column("event_id", sa.BigInteger, primary_key=True),  # event_logs.id
+    sa.Column("asset_key", sa.String(512), nullable=False),
+    sa.Column("check_name", sa.String(255), nullable=False),
+    sa.Column("run_id", sa.String(255), nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("severity", sa.String(15), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_asset_check_executions_key_name_id", "asset_key", "check_name", "event_id"),
+)
+
+# -- partitions (migration 0005) -------------------------------------------------------------
+# A dynamic partitions definition's keys, in the order they were added (`id`).
+dynamic_partitions = sa.Table(
+    "dynamic_partitions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("partitions_def_name", sa.String(255), nullable=False),
+    sa.Column("partition_key", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_dynamic_partitions_name_key", "partitions_def_name", "partition_key", unique=True),
+)
+
+# One row per asset partition that ever had news: MATERIALIZED, FAILED or IN_PROGRESS
+# (a partition without a row is missing), so a status bar of 10,000 partitions is one
+# index range, never a scan of the event log.
+asset_partitions = sa.Table(
+    "asset_partitions",
+    metadata,
+    sa.Column("asset_key", sa.String(512), primary_key=True),
+    sa.Column("partition_key", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(31), nullable=False),
+    sa.Column("last_event_id", sa.BigInteger),  # event_logs.id of the newest news
+    sa.Column("last_materialization_id", sa.BigInteger),
+    sa.Column("last_run_id", sa.String(255)),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_asset_partitions_key_status", "asset_key", "status"),
+)
+
+# A backfill: what to run (`data`, JSON) over which partitions, and how far it got.
+backfills = sa.Table(
+    "backfills",
+    metadata,
+    sa.Column("backfill_id", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(31), nullable=False),
+    sa.Column("job_name", sa.String(255)),
+    sa.Column("location_name", sa.String(255)),
+    sa.Column("max_runs_in_flight", sa.Integer),
+    sa.Column("num_partitions", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("ended_at", Timestamp),
+    sa.Index("ix_backfills_status_created_at", "status", "created_at"),
+)
+
+# One row per (backfill, target, partition): the primary key is what keeps a backfill from
+# ever submitting two runs for one asset partition (target: an asset key, or the job name).
+backfill_partitions = sa.Table(
+    "backfill_partitions",
+    metadata,
+    sa.Column("backfill_id", sa.String(255), primary_key=True),
+    sa.Column("target", sa.String(512), primary_key=True),
+    sa.Column("partition_key", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(31), nullable=False),
+    sa.Column("run_id", sa.String(255)),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_backfill_partitions_backfill_status", "backfill_id", "status"),
+    sa.Index("ix_backfill_partitions_run_id", "run_id"),
+)
+
+# -- declarative automation (migration 0006) -------------------------------------------------
+# One row per evaluation of every automation condition (a tick): its id is taken by insert,
+# so two daemons never commit the same evaluation; `data` lists the runs it requests.
+automation_ticks = sa.Table(
+    "automation_ticks",
+    metadata,
+    sa.Column("evaluation_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("status", sa.String(31), nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("num_evaluated", sa.Integer, nullable=False),
+    sa.Column("num_requested", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+# Per asset: what its condition's nodes remember (since, newly_true, what was requested).
+automation_asset_states = sa.Table(
+    "automation_asset_states",
+    metadata,
+    sa.Column("asset_key", sa.String(512), primary_key=True),
+    sa.Column("evaluation_id", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+# Why an asset was or was not requested: its condition tree with what each node was true for.
+automation_evaluations = sa.Table(
+    "automation_evaluations",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("evaluation_id", sa.BigInteger, nullable=False),
+    sa.Column("asset_key", sa.String(512), nullable=False),
+    sa.Column("timestamp", Timestamp, nullable=False),
+    sa.Column("num_requested", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_automation_evaluations_key_id", "asset_key", "id"),
+    sa.Index("ix_automation_evaluations_timestamp", "timestamp"),
+)

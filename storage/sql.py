@@ -24,6 +24,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from opgraph_storage import daemon_sql, steps
+from opgraph_storage.assets_sql import (
+    PG_COMPLETE_ATTEMPT_WITH_ASSETS,
+    AssetCatalogSql,
+    has_asset_events,
+    has_observations,
+    index_asset_events,
+)
+from opgraph_storage.automation_sql import AutomationSql
 from opgraph_storage.base import (
     DuplicateRunKey,
     DuplicateTickKey,
@@ -36,6 +44,7 @@ from opgraph_storage.daemon_notify import RUN_QUEUE_CHANNEL, RunQueueListener
 from opgraph_storage.engine import connect_or_raise, dbapi_connect, make_engine, write_engine
 from opgraph_storage.event_sql import (
     PG_COMPLETE_ATTEMPT,
+    PG_MOVE_RUN,
     event_arrays,
     insert_events_postgres,
     insert_events_sqlite,
@@ -43,6 +52,7 @@ from opgraph_storage.event_sql import (
     output_arrays,
 )
 from opgraph_storage.migration import ensure_schema
+from opgraph_storage.partitions_sql import PartitionSql, has_partitioned_materializations
 from opgraph_storage.pg_notify import EventNotifyListener, NotifyUnavailable
 from opgraph_storage.records import (
     FINISHED_STATUSES,
@@ -104,7 +114,7 @@ _LIFECYCLE_PREFIX = "RUN_"
 _FORK_ABANDONED_POOLS: list[Any] = []
 
 
-class SqlStorage(Storage):
+class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self._engine = make_engine(self.url)
@@ -230,6 +240,11 @@ class SqlStorage(Storage):
         found = self.get_runs(RunsFilter(run_ids=[run_id]), limit=1)
         return found[0] if found else None
 
+    def get_run_status(self, run_id: str) -> RunStatus | None:
+        query = sa.select(runs.c.status).where(runs.c.run_id == run_id)
+        status = self._read(lambda conn: conn.execute(query).scalar())
+        return None if status is None else RunStatus(status)
+
     def get_runs(
         self,
         filters: RunsFilter | None = None,
@@ -287,6 +302,11 @@ class SqlStorage(Storage):
         insert = insert_events_postgres if self._postgres else insert_events_sqlite
 
         def write() -> list[int]:
+            if has_asset_events(rows):  # the catalog rows commit with the events
+                with self._begin() as conn:
+                    ids = insert(conn, rows)
+                    index_asset_events(conn, rows, ids)
+                    return ids
             with self._write_one() as conn:
                 return insert(conn, rows)
 
@@ -314,6 +334,10 @@ class SqlStorage(Storage):
         refusals: dict[RunStatus, tuple[Any, ...] | None] = {}
 
         def write() -> RunEventOutcome:
+            if self._postgres and moved_to is not None:
+                moved = self._move_run_postgres(row, moved_to, allowed, event.timestamp)
+                if moved is not None:
+                    return moved  # else: not in an allowed status; the locked path says why
             with self._begin() as conn:
                 # PostgreSQL: the row lock serializes appends to one run (and delete_run);
                 # SQLite: the transaction already holds the database's write lock.
@@ -361,6 +385,30 @@ class SqlStorage(Storage):
 
         return _again_if_dropped(write, after_drop)
 
+    def _move_run_postgres(
+        self,
+        row: tuple[Any, ...],
+        to_status: RunStatus,
+        allowed: frozenset[RunStatus],
+        timestamp: float,
+    ) -> RunEventOutcome | None:
+        """`append_run_event`'s usual case in one statement (event_sql.PG_MOVE_RUN); None
+        when the run is not in an allowed status (or does not exist)."""
+        params = {
+            **event_arrays([row]),
+            "the_run": row[0],
+            "to_status": to_status.value,
+            "allowed": sorted(status.value for status in allowed),
+            "now": time.time(),
+            "at": timestamp,
+            "set_started": to_status is RunStatus.STARTED,
+            "set_ended": to_status in FINISHED_STATUSES,
+            "wake_queue": to_status in _RUN_QUEUE_CHANGES,
+        }
+        with self._connect() as conn:
+            stored_id = conn.execute(PG_MOVE_RUN, params).scalar()
+        return None if stored_id is None else RunEventOutcome(True, to_status, stored_id)
+
     def get_events(
         self,
         run_id: str,
@@ -369,21 +417,26 @@ class SqlStorage(Storage):
         event_types: Sequence[str] | None = None,
         step_key: str | None = None,
     ) -> list[EventRecord]:
-        query = sa.select(event_logs).where(event_logs.c.run_id == run_id)
+        query = sa.select(event_logs).where(*_of_run(run_id))
         if after_id is not None:
             query = query.where(event_logs.c.id > after_id)
         if event_types is not None:
             query = query.where(event_logs.c.event_type.in_([enum_text(t) for t in event_types]))
         if step_key is not None:
             query = query.where(event_logs.c.step_key == step_key)
-        query = query.order_by(event_logs.c.id)
+        query = query.order_by(event_logs.c.run_id, event_logs.c.id)
         if limit is not None:
             query = query.limit(limit)
         return self._read(lambda conn: [event_from_row(row) for row in conn.execute(query)])
 
     def last_event_id(self, run_id: str) -> int | None:
-        query = sa.select(sa.func.max(event_logs.c.id)).where(event_logs.c.run_id == run_id)
-        return self._read(lambda conn: conn.execute(query).scalar_one())
+        query = (  # max(id), in the order of the (run_id, id) index (see _of_run)
+            sa.select(event_logs.c.id)
+            .where(*_of_run(run_id))
+            .order_by(event_logs.c.run_id.desc(), event_logs.c.id.desc())
+            .limit(1)
+        )
+        return self._read(lambda conn: conn.execute(query).scalar())
 
     def wait_for_events(
         self,
@@ -587,6 +640,25 @@ class SqlStorage(Storage):
         with self._connect() as conn:
             return daemon_sql.finished_runs(conn, statuses, ended_after, limit)
 
+    def get_run_status_changes(
+        self, event_types: Sequence[str], after_id: int, limit: int
+    ) -> list[EventRecord]:
+        # The primary key's range from the cursor: a sensor reads only what came after it.
+        query = (
+            sa.select(event_logs)
+            .where(
+                event_logs.c.id > after_id,
+                event_logs.c.event_type.in_([enum_text(t) for t in event_types]),
+            )
+            .order_by(event_logs.c.id)
+            .limit(limit)
+        )
+        return self._read(lambda conn: [event_from_row(row) for row in conn.execute(query)])
+
+    def newest_event_id(self) -> int:
+        query = sa.select(sa.func.max(event_logs.c.id))
+        return self._read(lambda conn: conn.execute(query).scalar()) or 0
+
     def purge_runs(self, ended_before: float, limit: int = 1000) -> int:
         with self._begin() as conn:
             run_ids = daemon_sql.finished_run_ids_before(
@@ -658,7 +730,17 @@ class SqlStorage(Storage):
     ) -> bool:
         rows = [event_row(event) for event in events]
         _refuse_lifecycle_events(rows, "complete_step_attempt")
-        if self._postgres:
+        # PostgreSQL: one statement, which also indexes asset events (opgraph_storage.
+        # assets_sql); a step that logged observations takes the transaction below.
+        if (
+            self._postgres
+            and not has_observations(rows)
+            # Partition status rows are written in the transaction below (no CTE yet).
+            and not has_partitioned_materializations(rows)
+        ):
+            statement = (
+                PG_COMPLETE_ATTEMPT_WITH_ASSETS if has_asset_events(rows) else PG_COMPLETE_ATTEMPT
+            )
             params = event_arrays(rows)
             params.update(output_arrays(outputs))
             params.update(
@@ -670,7 +752,7 @@ class SqlStorage(Storage):
 
             def complete() -> bool:
                 with self._connect() as conn:
-                    return bool(conn.execute(PG_COMPLETE_ATTEMPT, params).scalar_one())
+                    return bool(conn.execute(statement, params).scalar_one())
 
             def landed(attempt: StepAttempt) -> bool:
                 return (attempt.status, attempt.ended_at) == (status, now)
@@ -683,7 +765,8 @@ class SqlStorage(Storage):
             if outputs:
                 conn.execute(self._put_output, list(outputs))
             if rows:
-                insert_events_sqlite(conn, rows)
+                insert = insert_events_postgres if self._postgres else insert_events_sqlite
+                index_asset_events(conn, rows, insert(conn, rows))
             return True
 
     def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:
@@ -771,9 +854,20 @@ def _run_conditions(filters: RunsFilter | None) -> list[sa.ColumnElement[bool]]:
         conditions.append(runs.c.job_name == filters.job_name)
     if filters.statuses is not None:
         conditions.append(runs.c.status.in_([enum_text(s) for s in filters.statuses]))
-    for key, value in (filters.tags or {}).items():
-        tagged = sa.select(run_tags.c.run_id).where(
-            run_tags.c.key == key, run_tags.c.value == value
+    if filters.tags:
+        # One subquery for every tag (not one per tag: 200 of those kept a PostgreSQL
+        # backend busy for minutes): rows matching any (key, value) through the
+        # (key, value) index, kept for runs that match all of them; (run_id, key) is
+        # unique, so the count is the number of tags matched.
+        wanted = [
+            sa.and_(run_tags.c.key == key, run_tags.c.value == value)
+            for key, value in filters.tags.items()
+        ]
+        tagged = (
+            sa.select(run_tags.c.run_id)
+            .where(sa.or_(*wanted))
+            .group_by(run_tags.c.run_id)
+            .having(sa.func.count() == len(wanted))
         )
         conditions.append(runs.c.run_id.in_(tagged))
     if filters.created_before is not None:
@@ -835,3 +929,14 @@ def _lock_run_status(conn: Connection, run_id: str) -> RunStatus | None:
     query = sa.select(runs.c.status).where(runs.c.run_id == run_id).with_for_update()
     status = conn.execute(query).scalar()
     return None if status is None else RunStatus(status)
+
+
+def _of_run(run_id: str) -> tuple[Any, Any]:
+    """A run's events, as a range on the run id. With `run_id = X`, PostgreSQL takes X as a
+    constant, satisfies `ORDER BY id` (or `max(id)`) by walking the primary key and filters
+    as it goes: the last page of a run with 1,000,000 events read every later event of
+    other runs (110 ms past 200,000 of them; 400 ms for the first page of a run stored
+    after a big one; 68 ms for its last event id). A range is not a constant, so the
+    (run_id, id) index serves filter and order: under 1 ms for any page (EXPLAIN ANALYZE,
+    1,200,000 events in two runs)."""
+    return event_logs.c.run_id >= run_id, event_logs.c.run_id <= run_id

@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-pytest_plugins = ["tests.celery_fleet"]
+pytest_plugins = ["tests.celery_fleet", "tests.browser"]
 
 PG_URL = os.environ.get("OPGRAPH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OPGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("OPGRAPH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def _unavailable(what: str, error: Exception) -> NoReturn:
@@ -170,6 +171,19 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """RabbitMQ at OPGRAPH_TEST_AMQP_URL; tests name their own queues, so runs never meet."""
+    import kombu
+
+    try:
+        with kombu.Connection(AMQP_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        _unavailable(f"RabbitMQ at {AMQP_URL}", exc)
+    return AMQP_URL
 
 
 IN_MEMORY_LAUNCHER = {"module": "opgraph_launchers.testing", "class": "InMemoryRunLauncher"}

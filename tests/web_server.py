@@ -76,6 +76,13 @@ defs = Definitions(jobs=[numbers, sleepy])
 """
 
 
+# `opgraph webserver` as production runs it (gunicorn, the gevent worker, PYTHONMALLOC=malloc),
+# for `Webserver(home, command=OPGRAPH_WEBSERVER)`.
+OPGRAPH_WEBSERVER = [
+    sys.executable, "-m", "flask", "--app", "opgraph_app", "webserver", "--port", "{port}",
+]  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -54,6 +54,11 @@ def snapshot() -> ResponseReturnValue:
     )
 
 
+@routes.get("/assets")
+def assets() -> ResponseReturnValue:
+    return jsonify(asset_nodes=_location().asset_nodes())
+
+
 @routes.get("/jobs/<job_name>")
 def job(job_name: str) -> ResponseReturnValue:
     return jsonify(_location().job(job_name).to_json())
@@ -70,12 +75,24 @@ def _run_config() -> dict[str, Any] | None:
 
 @routes.post("/jobs/<job_name>/validate")
 def validate(job_name: str) -> ResponseReturnValue:
-    return jsonify(errors=_location().validate_run_config(job_name, _run_config()))
+    selection = _field(_body(), "op_selection", (list,), "a list of op selection clauses")
+    if selection is not None and not all(isinstance(c, str) for c in selection):
+        raise BadRequest(f"op_selection: expected a list of strings, given {selection!r}")
+    return jsonify(errors=_location().validate_run_config(job_name, _run_config(), selection))
 
 
 @routes.post("/jobs/<job_name>/execution_plan")
 def execution_plan(job_name: str) -> ResponseReturnValue:
     return jsonify(_location().execution_plan(job_name, _run_config()))
+
+
+@routes.post("/jobs/<job_name>/partition_runs")
+def partition_runs(job_name: str) -> ResponseReturnValue:
+    keys = _field(_body(), "partition_keys", (list,), "a list of partition keys")
+    if keys is None or not all(isinstance(k, str) for k in keys):
+        raise BadRequest(f"partition_keys: expected a list of strings, given {keys!r}")
+    runs = _location().partition_runs(job_name, keys)
+    return jsonify(runs=[run.to_json() for run in runs])
 
 
 @routes.post("/schedules/<name>/evaluate")

@@ -13,14 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from opgraph.errors import OpgraphError
 from opgraph_app.dev.processes import Service, start_service
 
 # A Unix socket path is limited to 107 bytes (sun_path); deeper homes use a temp dir.
 _MAX_SOCKET_PATH = 100
 
 
-class BrokerStartError(RuntimeError):
-    pass
+class BrokerStartError(OpgraphError):
+    """The broker `opgraph dev` was to start or use cannot serve (a readable message)."""
 
 
 def redis_server_executable() -> str:
@@ -67,3 +68,42 @@ def start_embedded_redis(
             raise BrokerStartError(f"redis-server not listening after {timeout:.0f}s")
         time.sleep(0.01)
     return service, f"redis+socket://{sock}"
+
+
+# `opgraph dev --broker NAME`: the brokers a developer machine usually runs, by name.
+NAMED_BROKERS = {
+    "redis": "redis://127.0.0.1:6379/0",
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
+}
+EMBEDDED = "embedded"
+
+
+def broker_url_for(choice: str) -> str | None:
+    """The broker URL `--broker` names: None for the embedded Redis, the local server's
+    URL for `redis` or `rabbitmq`, else the URL itself (redis://, amqp://...)."""
+    if choice == EMBEDDED:
+        return None
+    if choice in NAMED_BROKERS:
+        return NAMED_BROKERS[choice]
+    if "://" not in choice:
+        raise BrokerStartError(
+            f"--broker {choice!r}: expected {EMBEDDED}, {', '.join(NAMED_BROKERS)} "
+            "or a broker URL (redis://HOST:6379/0, amqp://USER:PASSWORD@HOST:5672/VHOST)"
+        )
+    return choice
+
+
+def check_broker(url: str, timeout: float = 5.0) -> None:
+    """Fail at once, naming the broker, when nothing answers there."""
+    import kombu
+
+    try:
+        with kombu.Connection(url, connect_timeout=timeout) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        hint = (
+            " (start it: rabbitmq-server -detached, or `--broker embedded`)"
+            if url.startswith("amqp")
+            else ""
+        )
+        raise BrokerStartError(f"broker {url} is not reachable: {exc}{hint}") from None

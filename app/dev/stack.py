@@ -20,12 +20,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
-from opgraph_app.dev.broker import start_embedded_redis
+from opgraph_app.dev.broker import broker_url_for, check_broker, start_embedded_redis
 from opgraph_app.dev.client import LocationInfo, WebClient
 from opgraph_app.dev.processes import (
     Service,
@@ -47,6 +48,9 @@ from opgraph_storage.records import RunsFilter, RunStatus
 FLASK = [sys.executable, "-P", "-m", "opgraph_app"]
 DAEMON_COMMAND = ["daemon", "run"]
 READY_TIMEOUT = 60.0
+# A worker or the daemon that exits is started again, unless it exited this often lately.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 600.0
 IN_FLIGHT = (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING)
 
 
@@ -76,6 +80,7 @@ class DevSettings:
     log_format: str = "text"
     with_daemon: bool = True
     stop_grace: float = 10.0
+    broker: str | None = None  # --broker: embedded, redis, rabbitmq or a URL
 
 
 class DevStack:
@@ -89,6 +94,7 @@ class DevStack:
         self.broker_url = ""
         self.queues: list[str] = []
         self.started_at = time.time()
+        self._restarts: dict[str, list[float]] = {}  # service name -> monotonic restart times
         token = self.instance.config.webserver.auth_token
         self.client = WebClient(self.url, token)
 
@@ -137,6 +143,16 @@ class DevStack:
                 ) from None
 
     def _start_broker(self) -> None:
+        if self.settings.broker is not None:
+            chosen = broker_url_for(self.settings.broker)
+            if chosen is not None:
+                check_broker(chosen)
+                self.broker_url = chosen
+                return
+            self.broker, self.broker_url = start_embedded_redis(
+                self.settings.home / "dev", self._log("redis")
+            )
+            return
         configured = os.environ.get("OPGRAPH_CELERY_BROKER_URL")
         celery = instance_celery_section(self.instance)
         if configured or "broker_url" in celery.model_fields_set:
@@ -230,13 +246,45 @@ class DevStack:
         self._wait("the daemon", beating)
 
     def check(self) -> None:
-        """Raise DevError naming the first service that stopped on its own."""
+        """Restart a Celery worker or the daemon that exited on its own (a worker exits on
+        an unrecoverable broker error, the daemon when a part cannot be restarted), as a
+        deployment's restart policy would; raise DevError naming a service that stopped
+        and is not restarted (the webserver, the broker) or that keeps exiting."""
+        for index, worker in enumerate(self.workers):
+            if not worker.running():
+                self.workers[index] = self._restart(worker, partial(self._start_worker, worker))
+        for index, service in enumerate(self.front):
+            if service.name == "daemon" and not service.running():
+                self.front[index] = self._restart(
+                    service, lambda: self._start("daemon", [*FLASK, *DAEMON_COMMAND]).popen
+                )
         for service in self.services:
             if not service.running():
-                raise DevError(
-                    f"{service.name} exited with code {service.popen.returncode}; "
-                    f"the end of {service.log_path}:\n{service.log_tail()}"
-                )
+                raise self._exited(service)
+
+    def _start_worker(self, worker: Service) -> Any:
+        name = worker.name.removeprefix("worker ")
+        return self._local_workers.start(name, self.queues, self.settings.concurrency, wait=False)
+
+    def _restart(self, service: Service, start: Callable[[], Any]) -> Service:
+        now = time.monotonic()
+        recent = [t for t in self._restarts.get(service.name, []) if now - t < RESTART_WINDOW]
+        if len(recent) >= MAX_RESTARTS:
+            raise self._exited(service, f" ({len(recent)} restarts in {RESTART_WINDOW:.0f}s)")
+        self._restarts[service.name] = [*recent, now]
+        service.signal_group(signal.SIGKILL)  # its pool processes, if any outlived it
+        self.echo(
+            f"{service.name} exited with code {service.popen.returncode}; restarting it "
+            f"(see {service.log_path})"
+        )
+        return Service(service.name, start(), service.log_path)
+
+    @staticmethod
+    def _exited(service: Service, why: str = "") -> DevError:
+        return DevError(
+            f"{service.name} exited with code {service.popen.returncode}{why}; "
+            f"the end of {service.log_path}:\n{service.log_tail()}"
+        )
 
     # -- stop -----------------------------------------------------------------------------
     def stop(self) -> list[int]:

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from opgraph.data_bounds import DataLimitExceeded
 from opgraph.instance import OpgraphInstance
+from opgraph.instance_config import RequestLimitsConfig
 from opgraph.workspace.base import Workspace
 from opgraph_app.graphql.errors import ReadOnlyError, UnauthorizedError
 
@@ -22,6 +24,22 @@ class GraphQLContext:
     auth_token: str | None = None  # the instance's webserver.auth_token
     authorization: str | None = None  # the request's Authorization header
     cache: dict[str, Any] = field(default_factory=dict)  # per-request memo (e.g. events)
+    limits: RequestLimitsConfig = field(default_factory=RequestLimitsConfig)
+    answer_bytes: int = 0  # bulk bytes (captured logs) this request has read so far
+
+    def charge_answer_bytes(self, count: int) -> None:
+        """Count `count` bytes toward `limits.max_response_bytes` before reading them, so
+        aliases of a large log read fail before the memory is spent."""
+        self.answer_bytes += count
+        maximum = self.limits.max_response_bytes
+        if self.answer_bytes > maximum:
+            raise DataLimitExceeded(
+                "this request",
+                "the size of the answer in bytes",
+                f"over {maximum}",
+                maximum,
+                "webserver.limits.max_response_bytes",
+            )
 
     @cached_property
     def workspace(self) -> Workspace | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import graphene
 
+from opgraph.daemon.supervision import part_state
 from opgraph.instance import OpgraphInstance
 from opgraph_app.graphql.fleet_types import worker_fleets
 from opgraph_storage.urls import redact_url
@@ -31,6 +32,22 @@ class DaemonStatus(graphene.ObjectType):
     last_heartbeat_time = graphene.Float(required=True)
     seconds_since_heartbeat = graphene.Float(required=True)
     last_heartbeat_errors = graphene.List(graphene.NonNull(graphene.String), required=True)
+    state = graphene.String(
+        required=True,
+        description="running, restarting (its thread died and was restarted), failing (its "
+        "last ticks raised), stale (no beat within staleAfterSeconds), failed (the daemon "
+        "gave up its lease), standby, active",
+    )
+    interval_seconds = graphene.Float(description="How often the part ticks.")
+    stale_after_seconds = graphene.Float(
+        required=True,
+        description="Its next beat is due within this long of the last one: its wait (the "
+        "interval, or a backoff after failures) plus the liveness grace.",
+    )
+    consecutive_failures = graphene.Int(required=True, description="Failed ticks in a row.")
+    restarts = graphene.Int(
+        required=True, description="Times the daemon restarted the part's thread."
+    )
 
 
 class DaemonHealth(graphene.ObjectType):
@@ -47,21 +64,26 @@ class DaemonHealth(graphene.ObjectType):
         for beat in sorted(root.storage.get_daemon_heartbeats().values(), key=_by_type):
             if any(fleet.owns_heartbeat(beat.daemon_type) for fleet in fleets):
                 continue
-            errors = beat.info.get("errors") or []
-            age = max(0.0, now - beat.timestamp)
-            # A part beats once per tick: it is late after its own interval plus the grace.
-            due = float(beat.info.get("interval_seconds") or 0) + grace
-            statuses.append(
-                DaemonStatus(
-                    daemon_type=beat.daemon_type,
-                    id=beat.daemon_id,
-                    healthy=age <= due and not errors,
-                    last_heartbeat_time=beat.timestamp,
-                    seconds_since_heartbeat=age,
-                    last_heartbeat_errors=[str(e) for e in errors],
-                )
-            )
+            statuses.append(_status(beat, now, grace))
         return statuses
+
+
+def _status(beat: Any, now: float, grace: float) -> DaemonStatus:
+    """The same reading of a beat as `opgraph daemon status` (opgraph.daemon.supervision)."""
+    part = part_state(beat, now, grace)
+    return DaemonStatus(
+        daemon_type=part.name,
+        id=part.daemon_id,
+        healthy=part.healthy,
+        last_heartbeat_time=part.last_beat,
+        seconds_since_heartbeat=part.age_seconds,
+        last_heartbeat_errors=part.errors,
+        state=part.state,
+        interval_seconds=part.interval_seconds,
+        stale_after_seconds=part.stale_after_seconds,
+        consecutive_failures=part.consecutive_failures,
+        restarts=part.restarts,
+    )
 
 
 def _by_type(beat: Any) -> str:

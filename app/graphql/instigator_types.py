@@ -56,9 +56,9 @@ def tick(record: TickRecord) -> Tick:
     )
 
 
-def _resolve_ticks(root: Any, info: Any, limit: int = 10) -> list[Tick]:
+def _resolve_ticks(root: Any, info: Any, limit: int | None = 10) -> list[Tick]:
     """`ticks` of a Schedule or a Sensor (`root.key` is set by `_rooted`)."""
-    limit = max(1, min(limit, MAX_TICKS))
+    limit = max(1, min(10 if limit is None else limit, MAX_TICKS))  # null: the default
     return [tick(t) for t in info.context.instance.storage.get_ticks(root.key, limit=limit)]
 
 
@@ -80,9 +80,10 @@ class Schedule(graphene.ObjectType):
     )
 
     @staticmethod
-    def resolve_next_tick_timestamps(root: Any, _info: Any, limit: int = 5) -> list[float]:
+    def resolve_next_tick_timestamps(root: Any, _info: Any, limit: int | None = 5) -> list[float]:
         assert isinstance(root.definition, ScheduleSnapshot)
-        return next_tick_times(root.definition, time.time(), max(1, min(limit, MAX_NEXT_TICKS)))
+        limit = max(1, min(5 if limit is None else limit, MAX_NEXT_TICKS))  # null: the default
+        return next_tick_times(root.definition, time.time(), limit)
 
     resolve_ticks = staticmethod(_resolve_ticks)
 

@@ -19,10 +19,14 @@ from opgraph.workspace.runs import create_location_run
 from opgraph_app.graphql import errors as e
 from opgraph_app.graphql.arguments import (
     JOB_SELECTOR_ERRORS,
+    check_id,
+    check_step_key,
     job_location,
+    op_selection_of,
     parse_run_config,
     tags_dict,
 )
+from opgraph_app.graphql.asset_launch import create_selected_asset_run
 from opgraph_app.graphql.errors import Refused, check_mutation_allowed, typed_errors
 from opgraph_app.graphql.instigator_schema import InstigatorMutations
 from opgraph_app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
@@ -126,14 +130,29 @@ class LaunchRun(graphene.Mutation):
     def mutate(_root: Any, info: Any, execution_params: Any) -> Any:
         check_mutation_allowed(info)
         selector = execution_params.selector
-        location = job_location(info.context.workspace, selector)
-        run_config = parse_run_config(execution_params.get("run_config_data"))
+        run_config = parse_run_config(
+            execution_params.get("run_config_data"), info.context.limits.run_config
+        )
         metadata = execution_params.get("execution_metadata") or {}
-        tags = tags_dict(metadata.get("tags"), "executionParams.executionMetadata.tags")
+        tags = tags_dict(
+            metadata.get("tags"), "executionParams.executionMetadata.tags", to_set=True
+        )
+        location = job_location(info.context.workspace, selector)
+        op_selection = op_selection_of(selector)  # refused beside an asset selection
         try:
-            run = create_location_run(
-                info.context.instance, location, selector.job_name, run_config, tags
-            )
+            if selector.get("asset_selection") is not None:
+                run = create_selected_asset_run(
+                    info.context.instance, location, selector, run_config, tags
+                )
+            else:
+                run = create_location_run(
+                    info.context.instance,
+                    location,
+                    selector.job_name,
+                    run_config,
+                    tags,
+                    op_selection,
+                )
         except RunConfigError as exc:
             return e.config_errors(selector.job_name, exc.errors)
         return LaunchRunSuccess(run=submit_or_fail(info.context.instance, run))
@@ -157,6 +176,9 @@ class LaunchRunReexecution(graphene.Mutation):
         check_mutation_allowed(info)
         instance = info.context.instance
         strategy = getattr(strategy, "value", strategy)
+        check_id("parentRunId", parent_run_id)
+        for step_key in step_keys or []:
+            check_step_key(step_key)
         parent = instance.storage.get_run(parent_run_id)
         if parent is None:
             return e.RunNotFoundError(

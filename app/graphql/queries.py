@@ -12,10 +12,12 @@ from opgraph.errors import RunConfigError
 from opgraph_app.graphql import errors as e
 from opgraph_app.graphql.arguments import (
     JOB_SELECTOR_ERRORS,
+    check_id,
     check_limit,
     check_offset,
     check_step_key,
     job_location,
+    op_selection_of,
     parse_event_cursor,
     parse_run_config,
     require_workspace,
@@ -156,7 +158,9 @@ class Query(InstigatorQueries, graphene.ObjectType):
     ) -> Any:
         storage = info.context.instance.storage
         check_limit("limit", limit, MAX_RUNS_PAGE)
-        filters = runs_filter(filter)
+        filters = runs_filter(filter, info.context.limits.max_tag_filters)
+        if cursor is not None:
+            check_id("cursor", cursor)
         if cursor is not None and storage.get_run(cursor) is None:
             return e.InvalidCursorError(
                 message=f"cursor {cursor!r} is not the id of a run (was it deleted?); "
@@ -169,6 +173,7 @@ class Query(InstigatorQueries, graphene.ObjectType):
     @staticmethod
     @typed_errors
     def resolve_run_or_error(_root: Any, info: Any, run_id: str) -> Any:
+        check_id("runId", run_id)
         run = info.context.instance.storage.get_run(run_id)
         return run or _run_not_found(run_id)
 
@@ -182,6 +187,7 @@ class Query(InstigatorQueries, graphene.ObjectType):
         limit: int = DEFAULT_EVENTS_PAGE,
     ) -> Any:
         storage = info.context.instance.storage
+        check_id("runId", run_id)
         check_limit("limit", limit, MAX_EVENTS_PAGE)
         after_id = parse_event_cursor(after_cursor)
         events = storage.get_events(run_id, after_id=after_id, limit=limit + 1)
@@ -207,16 +213,14 @@ class Query(InstigatorQueries, graphene.ObjectType):
         check_offset("stdoutCursor", stdout_cursor)
         check_offset("stderrCursor", stderr_cursor)
         check_step_key(step_key)
+        check_id("runId", run_id)
         run = instance.storage.get_run(run_id)
         if run is None:
             return _run_not_found(run_id)
         run_dir = instance.compute_logs_dir / run.run_id
-        return CapturedLogs(
-            run_id=run.run_id,
-            step_key=step_key,
-            stdout=_read_chunk(run_dir / f"{step_key}.out", stdout_cursor, max_bytes),
-            stderr=_read_chunk(run_dir / f"{step_key}.err", stderr_cursor, max_bytes),
-        )
+        stdout = _read_chunk(info.context, run_dir / f"{step_key}.out", stdout_cursor, max_bytes)
+        stderr = _read_chunk(info.context, run_dir / f"{step_key}.err", stderr_cursor, max_bytes)
+        return CapturedLogs(run_id=run.run_id, step_key=step_key, stdout=stdout, stderr=stderr)
 
     @staticmethod
     @typed_errors
@@ -228,9 +232,11 @@ class Query(InstigatorQueries, graphene.ObjectType):
     def resolve_is_run_config_valid(
         _root: Any, info: Any, selector: Any, run_config_data: Any = None
     ) -> Any:
+        run_config = parse_run_config(run_config_data, info.context.limits.run_config)
         location = job_location(info.context.workspace, selector)
-        run_config = parse_run_config(run_config_data)
-        problems = location.validate_run_config(selector.job_name, run_config)
+        problems = location.validate_run_config(
+            selector.job_name, run_config, op_selection_of(selector)
+        )
         if problems:
             return e.config_errors(selector.job_name, problems)
         return RunConfigValid(job_name=selector.job_name)
@@ -240,8 +246,8 @@ class Query(InstigatorQueries, graphene.ObjectType):
     def resolve_execution_plan_or_error(
         _root: Any, info: Any, selector: Any, run_config_data: Any = None
     ) -> Any:
+        run_config = parse_run_config(run_config_data, info.context.limits.run_config)
         location = job_location(info.context.workspace, selector)
-        run_config = parse_run_config(run_config_data)
         try:
             snapshot = location.execution_plan(selector.job_name, run_config)
         except RunConfigError as exc:
@@ -257,12 +263,13 @@ def _run_not_found(run_id: str) -> Any:
     return e.RunNotFoundError(message=f"no run with id {run_id!r}", run_id=run_id)
 
 
-def _read_chunk(path: Path, offset: int, max_bytes: int) -> LogChunk:
+def _read_chunk(context: Any, path: Path, offset: int, max_bytes: int) -> LogChunk:
     """Up to max_bytes from offset; a partial last line waits for the next read."""
     try:
         with open(path, "rb") as file:
             size = file.seek(0, 2)
             file.seek(min(offset, size))
+            context.charge_answer_bytes(min(max_bytes, size - min(offset, size)))
             data = file.read(max_bytes)
     except FileNotFoundError:  # the step printed nothing (yet)
         return LogChunk(data="", cursor=offset, has_more=False)

@@ -15,6 +15,7 @@ import yaml
 from graphene.types.generic import GenericScalar
 
 from opgraph.ports import RUN_WORKER_HOST_TAG
+from opgraph_app.graphql.asset_types import AssetCheckHandleInput, AssetKeyInput
 from opgraph_app.run_views import StepSummary, step_summaries
 from opgraph_storage.records import LIVE_STATUSES, EventRecord, RunRecord
 from opgraph_storage.records import RunsFilter as RunsFilterValue
@@ -52,6 +53,15 @@ class RunsFilter(graphene.InputObjectType):
 class JobSelector(graphene.InputObjectType):
     location_name = graphene.String(required=True)
     job_name = graphene.String(required=True)
+    # Dagster's selector fields: materialize only these assets of an asset job (and run
+    # these checks; without assetCheckSelection, the selected assets' checks).
+    asset_selection = graphene.List(graphene.NonNull(AssetKeyInput))
+    asset_check_selection = graphene.List(graphene.NonNull(AssetCheckHandleInput))
+    op_selection = graphene.List(
+        graphene.NonNull(graphene.String),
+        description="Run only these ops: clauses such as `emit`, `*report`, `double+` "
+        "(Dagster's solidSelection); validation and launch both take it.",
+    )
 
 
 class ExecutionMetadata(graphene.InputObjectType):

@@ -1,5 +1,6 @@
-"""Fields the web UI needs beyond the run API: which daemon holds the lease, and the
-deployment page's actions (reload a code location, drain a worker).
+"""Fields the web UI needs beyond the run API: which daemon holds the lease, a cheap
+"have the runs changed?" mark for pages that keep themselves fresh, and the deployment
+page's actions (reload a code location, drain a worker).
 
 Like every mutation the actions first ask the context whether this request may change
 anything (read-only mode, bearer token) and answer typed errors, never a 500.
@@ -7,6 +8,7 @@ anything (read-only mode, bearer token) and answer typed errors, never a 500.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -16,8 +18,14 @@ from opgraph_app.graphql import errors as e
 from opgraph_app.graphql.arguments import require_workspace
 from opgraph_app.graphql.errors import check_mutation_allowed, typed_errors
 from opgraph_app.graphql.fleet_types import drain_worker
+from opgraph_app.graphql.ui_config import UiConfigQuery
 from opgraph_app.graphql.unions import or_error
 from opgraph_app.graphql.workspace_types import CodeLocationEntry
+from opgraph_storage.records import LIVE_STATUSES, RunsFilter
+
+# Live runs named in the change mark, at most: more than this many live runs and a status
+# change among the others goes unseen until the newest run or this set changes.
+LIVE_RUNS_WATCHED = 200
 
 
 class DaemonLease(graphene.ObjectType):
@@ -34,10 +42,40 @@ class DaemonLease(graphene.ObjectType):
     )
 
 
-class UiQuery(graphene.ObjectType):
+class RunsChange(graphene.ObjectType):
+    """What a page compares with its last look to know whether to read its runs again."""
+
+    newest_run_id = graphene.String(description="The run created last; null: no runs.")
+    live_mark = graphene.String(
+        required=True,
+        description="Changes whenever a live run (not started, queued, starting, started, "
+        "canceling) appears, changes status or finishes.",
+    )
+
+
+class UiQuery(UiConfigQuery):
     daemon_lease = graphene.Field(
         DaemonLease, description="The active daemon; null when no daemon holds the lease."
     )
+    runs_change = graphene.Field(
+        RunsChange,
+        required=True,
+        description="A cheap mark of the runs' state (two indexed reads), polled by pages "
+        "that keep themselves fresh instead of reading their whole data every second.",
+    )
+
+    @staticmethod
+    def resolve_runs_change(_root: Any, info: Any) -> RunsChange:
+        storage = info.context.instance.storage
+        newest = storage.get_runs(limit=1)
+        live = storage.get_runs(RunsFilter(statuses=sorted(LIVE_STATUSES)), limit=LIVE_RUNS_WATCHED)
+        digest = hashlib.sha1(usedforsecurity=False)
+        for run in live:
+            digest.update(f"{run.run_id}:{run.status.value};".encode())
+        return RunsChange(
+            newest_run_id=newest[0].run_id if newest else None,
+            live_mark=f"{len(live)}:{digest.hexdigest()[:16]}",
+        )
 
     @staticmethod
     def resolve_daemon_lease(_root: Any, info: Any) -> Any:

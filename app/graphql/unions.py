@@ -7,6 +7,7 @@ from typing import Any
 import graphene
 
 from opgraph.workspace.base import Workspace as WorkspaceValue
+from opgraph_app.graphql.errors import InvalidArgumentError, LimitExceededError
 from opgraph_app.graphql.types import EventConnection, EventsPage, Run, Runs, RunsPage
 from opgraph_app.graphql.workspace_types import Workspace
 from opgraph_storage.records import RunRecord
@@ -32,6 +33,11 @@ class OrError(graphene.Union):
         return type(instance)
 
 
+# Any field may refuse an argument or a limit (docs/graphql.md, the error contract).
+_ALWAYS = (InvalidArgumentError, LimitExceededError)
+
+
 def or_error(name: str, *members: Any) -> type[OrError]:
+    members = (*members, *(error for error in _ALWAYS if error not in members))
     meta = type("Meta", (), {"types": members})
     return type(name, (OrError,), {"Meta": meta})

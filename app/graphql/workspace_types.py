@@ -11,6 +11,7 @@ from typing import Any
 import graphene
 from graphene.types.generic import GenericScalar
 
+from opgraph.assets.job import is_hidden_job_name
 from opgraph.workspace.base import (
     CodeLocation,
     CodeLocationError,
@@ -89,7 +90,11 @@ class Job(graphene.ObjectType):
     ops = graphene.List(graphene.NonNull(Op), required=True)
     run_config_schema = GenericScalar(required=True)
     default_run_config = GenericScalar(required=True)
-    run_config_scaffold = graphene.String(required=True, description="YAML to start from.")
+    run_config_scaffold = graphene.String(
+        required=True,
+        description="YAML to start from: defaults filled in, required fields as placeholders "
+        "(`name:  # required: integer`) that do not validate until filled in.",
+    )
     resource_keys = graphene.List(graphene.NonNull(graphene.String), required=True)
     executor = graphene.String(required=True)
     snapshot_id = graphene.String(required=True)
@@ -164,10 +169,11 @@ class CodeLocationEntry(graphene.ObjectType):
         return root.status().updated_at
 
     # A location that did not load has nothing to list; `state` and `loadError` say why.
+    # The implicit asset job is not listed (`job(name: "__ASSET_JOB")` still finds it).
     @staticmethod
     def resolve_jobs(root: CodeLocation, _info: Any) -> list[JobSnapshot]:
         try:
-            return root.jobs()
+            return [job for job in root.jobs() if not is_hidden_job_name(job.name)]
         except CodeLocationError:
             return []
 

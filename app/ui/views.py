@@ -7,6 +7,7 @@ rather than offered and then refused.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template
@@ -37,15 +38,30 @@ NAV = [
     ("overview", "/", "Overview"),
     ("runs", "/runs", "Runs"),
     ("jobs", "/jobs", "Jobs"),
+    ("assets", "/assets", "Assets"),
+    ("backfills", "/backfills", "Backfills"),
     ("schedules", "/schedules", "Schedules"),
     ("sensors", "/sensors", "Sensors"),
     ("deployment", "/deployment", "Deployment"),
+    ("graphiql", "/graphql", "GraphiQL"),  # the vendored IDE, served offline (graphiql_page)
 ]
 
 
-def _page(template: str, section: str, title: str, **data: str) -> ResponseReturnValue:
+def _policy_with_style_nonce(nonce: str) -> str:
+    """The policy, plus style elements that carry this response's nonce: the launchpad's
+    code editor (CodeMirror) puts its styles in <style> elements and is given the nonce.
+    Scripts stay 'self' only; an injected <style> without the nonce still does not apply."""
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
+
+
+def _page(
+    template: str, section: str, title: str, style_nonce: bool = False, **data: str
+) -> ResponseReturnValue:
     extension: OpgraphExtension = current_app.extensions["opgraph"]
     settings = extension.instance.config.webserver
+    nonce = secrets.token_urlsafe(16) if style_nonce else None
+    if nonce:
+        data = {**data, "style_nonce": nonce}
     body_data = {
         "page": template,
         "read-only": "1" if extension.read_only or settings.read_only else "0",
@@ -63,7 +79,8 @@ def _page(template: str, section: str, title: str, **data: str) -> ResponseRetur
         **data,
     )
     response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    policy = _policy_with_style_nonce(nonce) if nonce else CONTENT_SECURITY_POLICY
+    response.headers["Content-Security-Policy"] = policy
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
@@ -92,7 +109,27 @@ def jobs() -> ResponseReturnValue:
 
 @ui_blueprint.get("/jobs/<location>/<job>")
 def job(location: str, job: str) -> ResponseReturnValue:
-    return _page("job", "jobs", f"{job} · {location}", location=location, job=job)
+    return _page("job", "jobs", f"{job} · {location}", style_nonce=True, location=location, job=job)
+
+
+@ui_blueprint.get("/assets")
+def assets() -> ResponseReturnValue:
+    return _page("assets", "assets", "Assets")
+
+
+@ui_blueprint.get("/assets/<path:key>")
+def asset(key: str) -> ResponseReturnValue:
+    return _page("asset", "assets", f"Asset {key}", asset_key=key)
+
+
+@ui_blueprint.get("/backfills")
+def backfills() -> ResponseReturnValue:
+    return _page("backfills", "backfills", "Backfills")
+
+
+@ui_blueprint.get("/backfills/<backfill_id>")
+def backfill(backfill_id: str) -> ResponseReturnValue:
+    return _page("backfill", "backfills", f"Backfill {backfill_id}", backfill_id=backfill_id)
 
 
 @ui_blueprint.get("/schedules")

@@ -8,6 +8,11 @@ active daemon dies, even by kill -9, its lease runs out and a standby takes over
 `lease_seconds` + 1 s; on a clean stop it releases the lease and the standby takes over
 at its next try. A daemon that cannot renew stops its parts before its lease could have
 run out, so two daemons are never active at once (given clocks kept in step by NTP).
+
+Every second the active daemon looks at its parts (supervision.py): a part whose thread
+died is restarted; one that dies too often, or is stuck (silent 10 minutes past its
+interval), makes the daemon release its lease and `run` raise `DaemonPartFailure` (the CLI
+exits 1), so the standby takes over within a second instead of a dead part going unseen.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from typing import Any
 
 from opgraph import plugins
 from opgraph.daemon.monitoring import RunMonitor
-from opgraph.daemon.part import Clock, DaemonPart, TickReport
+from opgraph.daemon.part import Clock, DaemonPart
 from opgraph.daemon.remote_steps import PluginStepTerminators
 from opgraph.daemon.retention import Retention
 from opgraph.daemon.run_queue import RunQueue
 from opgraph.daemon.run_retries import RunRetries
 from opgraph.daemon.scheduler import Scheduler
 from opgraph.daemon.sensors import SensorDaemon
+from opgraph.daemon.supervision import STUCK_AFTER_SECONDS, PartRunner
+from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
 from opgraph.ports import StepTerminator
 from opgraph.workspace.base import Workspace
@@ -42,7 +49,11 @@ DAEMON_HEARTBEAT = "DAEMON"  # the active daemon itself (lease, host)
 STANDBY_HEARTBEAT = "DAEMON_STANDBY"
 STANDBY_POLL_SECONDS = 1.0
 PART_JOIN_SECONDS = 30.0
-MAX_ERRORS_SHOWN = 10
+PART_CHECK_SECONDS = 1.0  # how soon a dead part thread is restarted
+
+
+class DaemonPartFailure(OpgraphError):
+    """A part died too often or is stuck: the daemon released its lease and stops."""
 
 
 def new_daemon_id() -> str:
@@ -70,6 +81,24 @@ def build_parts(
             )
         )
         parts.append(SensorDaemon(instance, workspace, daemon.sensor_interval_seconds))
+        # Backfills make runs through the code locations (a partition's run config).
+        # Imported here: opgraph.partitions.backfill imports this package's parts.
+        from opgraph.partitions.backfill import BackfillDaemon
+
+        parts.append(BackfillDaemon(instance, workspace))
+        automation = config.auto_materialize
+        if automation.enabled:
+            from opgraph.automation.daemon import AutomationDaemon
+
+            parts.append(
+                AutomationDaemon(
+                    instance,
+                    workspace,
+                    automation.minimum_interval_seconds,
+                    automation.run_tags,
+                    automation.purge_after_days,
+                )
+            )
     parts.append(RunQueue(instance, daemon_id))
     if terminator is None:
         terminator = PluginStepTerminators(instance)
@@ -96,6 +125,8 @@ class Daemon:
         daemon_id: str | None = None,
         clock: Clock = time.time,
         lease_seconds: float | None = None,
+        grace_seconds: float | None = None,
+        stuck_after_seconds: float = STUCK_AFTER_SECONDS,
     ):
         self.instance = instance
         self.parts = list(parts)
@@ -105,6 +136,11 @@ class Daemon:
         self.host = socket.gethostname()
         self.lease: DaemonLease | None = None
         self.active = threading.Event()  # set while this daemon's parts run
+        self.grace_seconds = (
+            instance.config.liveness.grace_seconds if grace_seconds is None else grace_seconds
+        )
+        self.stuck_after_seconds = stuck_after_seconds
+        self.failure: str | None = None  # why it gave up its lease, if it did
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -117,6 +153,8 @@ class Daemon:
                     stop.wait(STANDBY_POLL_SECONDS)
                     continue
                 self._run_active(lease, stop)
+                if self.failure is not None:
+                    break
         finally:
             if self.lease is not None:
                 try:
@@ -126,6 +164,12 @@ class Daemon:
                 self.lease = None
             for part in self.parts:
                 part.close()
+        if self.failure is not None:
+            raise DaemonPartFailure(
+                f"daemon {self.daemon_id} stopped: {self.failure}. It gave up its lease so "
+                "that a standby takes over; restart it (a process supervisor does) once the "
+                "cause in its log is fixed."
+            )
 
     def _acquire(self) -> DaemonLease | None:
         """The lease if it is ours now; None if another daemon has it. Raises when the
@@ -147,19 +191,30 @@ class Daemon:
         log.info("daemon %s is active (lease generation %d)", self.daemon_id, lease.generation)
         self._heartbeat(DAEMON_HEARTBEAT, self._lease_info(lease))
         halt = threading.Event()
-        threads = [
-            threading.Thread(
-                target=self._part_loop, args=(part, halt), name=f"daemon-{part.name}", daemon=True
+        runners = [
+            PartRunner(
+                part, self._heartbeat, self.clock, self.grace_seconds, self.stuck_after_seconds
             )
             for part in self.parts
         ]
         self.active.set()
-        for thread in threads:
-            thread.start()
+        for runner in runners:
+            runner.start(halt)
         renew_every = self.lease_seconds / 4
+        check_every = min(renew_every, PART_CHECK_SECONDS)
         expires_at = lease.expires_at
+        next_renewal = time.monotonic() + renew_every
         try:
-            while not stop.wait(renew_every):
+            while not stop.wait(check_every):
+                failure = self._check_parts(runners, halt)
+                if failure is not None:
+                    log.error("daemon %s gives up its lease: %s", self.daemon_id, failure)
+                    self.failure = failure
+                    self._heartbeat(DAEMON_HEARTBEAT, {"state": "failed", "errors": [failure]})
+                    break
+                if time.monotonic() < next_renewal:
+                    continue
+                next_renewal = time.monotonic() + renew_every
                 try:
                     renewed = self._acquire()
                 except Exception as exc:
@@ -176,29 +231,17 @@ class Daemon:
         finally:
             halt.set()
             self.active.clear()
-            for thread in threads:
-                thread.join(PART_JOIN_SECONDS)
+            for runner in runners:
+                runner.join(PART_JOIN_SECONDS)
             log.info("daemon %s stopped its parts", self.daemon_id)
 
-    def _part_loop(self, part: DaemonPart, halt: threading.Event) -> None:
-        while not halt.is_set():
-            started = time.monotonic()
-            try:
-                report = part.tick(self.clock())
-            except Exception as exc:  # a part's bad tick must not end the daemon
-                log.exception("daemon part %s failed", part.name)
-                report = TickReport(errors=[f"{type(exc).__name__}: {exc}"])
-            info: dict[str, Any] = {
-                **report.info,
-                "errors": report.errors[:MAX_ERRORS_SHOWN],
-                "tick_seconds": round(time.monotonic() - started, 4),
-                "interval_seconds": part.interval_seconds,
-            }
-            for error in report.errors[:MAX_ERRORS_SHOWN]:
-                log.warning("%s: %s", part.name, error)
-            self._heartbeat(part.name, info)
-            if not halt.is_set():
-                part.wait(part.interval_seconds, halt)
+    def _check_parts(self, runners: list[PartRunner], halt: threading.Event) -> str | None:
+        """Restart parts whose thread died; why the daemon must give up, or None."""
+        for runner in runners:
+            failure = runner.check(halt)
+            if failure is not None:
+                return failure
+        return None
 
     def _lease_info(self, lease: DaemonLease) -> dict[str, Any]:
         return {

@@ -7,21 +7,22 @@ Deadlines and grace come from instance.yaml's `liveness` section (docs/liveness.
   with that reason instead of sitting there forever.
 - STARTING longer than `start_timeout_seconds`: the worker is terminated, the run FAILS.
 - STARTED with a dead run worker (the launcher says so, or no heartbeat for the liveness
-  grace, `missed_heartbeats` beats): its remote steps are stopped, then the run is
-  resumed by a new worker that continues from the event log (up to
-  `max_resume_run_attempts` times, counted in the run's `opgraph/resume_attempts` tag),
-  or it FAILS.
+  grace, `missed_heartbeats` beats): the run is resumed by a new worker that continues
+  from the event log (up to `max_resume_run_attempts` times, counted in the run's
+  `opgraph/resume_attempts` tag) and adopts the remote steps still running on live
+  workers; only steps whose own worker went silent are stopped first. Without resume
+  attempts left, its remote steps are all stopped and it FAILS.
 - STARTED longer than its `opgraph/max_runtime_seconds` tag: terminated, FAILS.
 - CANCELING longer than `cancel_timeout_seconds`: terminated, CANCELED.
 
 "Terminated" is real: the launcher kills the worker's process group and Celery steps are
-revoked with SIGKILL. Every decision is an event on the run that says why.
+revoked with SIGKILL (on a resume, only those whose worker is gone). Every decision is an event on the run that says why.
 """
 
 from __future__ import annotations
 
 from opgraph.daemon.part import DaemonPart, TickReport
-from opgraph.daemon.remote_steps import stop_run_steps, worker_last_seen
+from opgraph.daemon.remote_steps import stop_orphaned_steps, stop_run_steps, worker_last_seen
 from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import LivenessConfig, RunMonitoringConfig
@@ -124,13 +125,23 @@ class RunMonitor(DaemonPart):
         dead = self._dead_reason(run, now)
         if dead is None:
             return
-        stop_run_steps(self.instance, self.terminator, run.run_id, f"run worker {dead}", now)
         attempts = int(run.tags.get(RESUME_ATTEMPTS_TAG, "0") or 0)
         resumable = self.launcher.supports_resume
         if resumable and attempts < self.config.max_resume_run_attempts:
+            # Steps still running on live workers are the new run worker's to adopt: only
+            # those whose own worker is gone are given up (and run again by the new one).
+            stop_orphaned_steps(
+                self.instance,
+                self.terminator,
+                run.run_id,
+                f"run worker {dead}",
+                now,
+                self.liveness.grace_seconds,
+            )
             self._resume(run, now, dead, attempts + 1)
             report.count("resumed")
             return
+        stop_run_steps(self.instance, self.terminator, run.run_id, f"run worker {dead}", now)
         why = f"Run worker {dead}"
         if self.config.max_resume_run_attempts and resumable:
             why += (

@@ -1,10 +1,12 @@
 """Remote step attempts (the step-attempt table) as the daemon sees them.
 
 An executor that runs steps in other processes (the Celery plugin) records each try as a
-step attempt. When run monitoring resumes or fails a run whose worker died, it first stops
-that run's live attempts here: each is compare-and-set to LOST or CANCELED, revoked through
-the `StepTerminator`s that plugins register (`opgraph.step_terminators`), and logged on
-the run. A plugin's own sweeper (a daemon part) uses the same `give_up`.
+step attempt. When run monitoring fails a run whose worker died, it first stops that run's
+live attempts here: each is compare-and-set to LOST or CANCELED, revoked through the
+`StepTerminator`s that plugins register (`opgraph.step_terminators`), and logged on the
+run. When it resumes the run instead, it stops only the attempts whose own worker is gone
+(`stop_orphaned_steps`): the others are adopted by the new run worker and run once. A
+plugin's own sweeper (a daemon part) uses the same `give_up`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,34 @@ def stop_run_steps(
     stopped = 0
     for attempt in instance.storage.get_step_attempts(run_id=run_id, statuses=LIVE_ATTEMPTS):
         if give_up(instance, terminator, attempt, status, reason, now):
+            stopped += 1
+    return stopped
+
+
+def stop_orphaned_steps(
+    instance: OpgraphInstance,
+    terminator: StepTerminator | None,
+    run_id: str,
+    reason: str,
+    now: float,
+    grace_seconds: float,
+) -> int:
+    """Before a resume: mark LOST (and kill, in case it only went quiet) every RUNNING
+    attempt of the run whose worker has not heartbeated for the liveness grace; returns how
+    many. QUEUED attempts and those running on a live worker are left alone: the resumed
+    run worker adopts them, so an op in flight is not killed and run a second time."""
+    stopped = 0
+    for attempt in instance.storage.get_step_attempts(
+        run_id=run_id, statuses=[StepAttemptStatus.RUNNING]
+    ):
+        silent = now - (attempt.heartbeat_at or attempt.started_at or attempt.queued_at)
+        if silent <= grace_seconds:
+            continue
+        why = (
+            f"{reason}, and the step's own worker {attempt.hostname} (pid {attempt.pid}) has "
+            f"not heartbeated for {silent:.0f}s (liveness grace: {grace_seconds:g}s)"
+        )
+        if give_up(instance, terminator, attempt, StepAttemptStatus.LOST, why, now):
             stopped += 1
     return stopped
 

@@ -118,16 +118,18 @@ class RunQueue(DaemonPart):
         storage = self.instance.storage
         claimed = storage.claim_queued_runs(self.daemon_id, now, choose, CLAIM_TTL_SECONDS)
         report.errors.extend(problems[:10])
-        for run in claimed:
-            try:
+        try:
+            for run in claimed:
                 self._launch(run, report)
-            finally:
-                storage.release_run_claims([run.run_id])
+        finally:
+            # In one statement: a launched run's claim holds nothing back (it is no longer
+            # QUEUED), so releasing each as it went cost a round trip a run for nothing.
+            storage.release_run_claims([run.run_id for run in claimed])
         return report
 
     def _launch(self, run: RunRecord, report: TickReport) -> None:
         try:
-            self.instance.launch_run(run.run_id)
+            self.instance.launch_run(run.run_id, run)
         except Exception as exc:
             current = self.instance.storage.get_run(run.run_id)
             if current is None or current.status not in (RunStatus.QUEUED, RunStatus.STARTING):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opgraph.definitions.composition import (
@@ -136,10 +136,12 @@ class JobDefinition:
         name: str,
         description: str | None = None,
         tags: Mapping[str, Any] | None = None,
-        config: Mapping[str, Any] | None = None,
+        config: Any = None,  # a run config dict, or a PartitionedConfig
         resource_defs: Mapping[str, Any] | None = None,
         executor_def: Any = None,
         metadata: Mapping[str, Any] | None = None,
+        hooks: Iterable[Any] | None = None,
+        partitions_def: Any = None,
     ):
         if graph.input_names:
             raise DefinitionError(f"job {name!r} cannot take inputs: {graph.input_names}")
@@ -147,16 +149,40 @@ class JobDefinition:
         self.name = name
         self.description = description
         self.tags = {k: str(v) for k, v in (tags or {}).items()}
-        self.default_run_config = dict(config or {})
+        from opgraph.partitions.config import PartitionedConfig
+
+        # A PartitionedConfig computes each partition's run config when its run is made.
+        self.partitioned_config = config if isinstance(config, PartitionedConfig) else None
+        self.default_run_config = {} if self.partitioned_config else dict(config or {})
+        if self.partitioned_config is not None:
+            if (
+                partitions_def is not None
+                and partitions_def != self.partitioned_config.partitions_def
+            ):
+                raise DefinitionError(
+                    f"job {name!r}: partitions_def differs from its partitioned config's; "
+                    "give one of them"
+                )
+            partitions_def = self.partitioned_config.partitions_def
+        self.partitions_def = partitions_def
         self.resource_defs = dict(resource_defs or {})
         self.executor_def = executor_def
         self.metadata = dict(metadata or {})
+        self.hook_defs = frozenset(hooks or ())  # opgraph.hooks.HookDefinition, run per step
         # Filled in by @job/@graph so reconstructable() can find the defining module.
         self.defining_module: str | None = None
         self.defining_file: str | None = None
         from opgraph.plan import flatten_graph  # validates the graph eagerly
 
         self.flat_ops = flatten_graph(self.graph)
+        self.op_selection: tuple[str, ...] | None = None  # set by get_subset
+
+    def get_subset(self, op_selection: Iterable[str]) -> JobDefinition:
+        """A copy that runs only the selected ops (Dagster's op_selection; see
+        opgraph.op_selection for the clause syntax)."""
+        from opgraph.op_selection import subset_job
+
+        return subset_job(self, list(op_selection))
 
     def with_resources(self, resource_defs: Mapping[str, Any]) -> JobDefinition:
         """A copy with extra resources (Definitions binds its resources this way)."""
@@ -166,12 +192,20 @@ class JobDefinition:
             self.name,
             self.description,
             self.tags,
-            self.default_run_config,
+            self.partitioned_config or self.default_run_config,
             merged,
             self.executor_def,
             self.metadata,
+            self.hook_defs,
+            self.partitions_def,
         )
         job.defining_module, job.defining_file = self.defining_module, self.defining_file
+        return job.get_subset(self.op_selection) if self.op_selection else job
+
+    def with_hooks(self, hooks: Iterable[Any]) -> JobDefinition:
+        """A copy that also runs these hooks (Dagster's `job.with_hooks`)."""
+        job = self.with_resources({})
+        job.hook_defs = self.hook_defs | frozenset(hooks)
         return job
 
     def execute_in_process(
@@ -182,10 +216,19 @@ class JobDefinition:
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
         resources: Mapping[str, Any] | None = None,
+        op_selection: Iterable[str] | None = None,
+        partition_key: str | None = None,
     ) -> Any:
         from opgraph.execute import execute_in_process
 
         job = self.with_resources(resources) if resources else self
+        job = job.get_subset(op_selection) if op_selection else job
+        if partition_key is not None:
+            from opgraph.partitions.runs import partition_run
+
+            run_config, tags = partition_run(
+                job, partition_key, run_config, tags, dynamic_partitions_store=instance
+            )
         return execute_in_process(
             job,
             run_config=run_config,
@@ -210,10 +253,12 @@ def job(
     name: str | None = None,
     description: str | None = None,
     tags: Mapping[str, Any] | None = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,  # a run config dict, or a PartitionedConfig
     resource_defs: Mapping[str, Any] | None = None,
     executor_def: Any = None,
     metadata: Mapping[str, Any] | None = None,
+    hooks: Iterable[Any] | None = None,
+    partitions_def: Any = None,
 ) -> Any:
     """Dagster's `@job`: an op graph that can be run."""
 
@@ -221,7 +266,16 @@ def job(
         job_name = name or fn.__name__
         built = build_graph(fn, job_name, description)
         job_def = JobDefinition(
-            built, job_name, built.description, tags, config, resource_defs, executor_def, metadata
+            built,
+            job_name,
+            built.description,
+            tags,
+            config,
+            resource_defs,
+            executor_def,
+            metadata,
+            hooks,
+            partitions_def,
         )
         job_def.defining_module = fn.__module__
         job_def.defining_file = inspect.getsourcefile(fn)

@@ -65,11 +65,16 @@ class Output:
     """A value an op yields or returns for one of its outputs."""
 
     def __init__(
-        self, value: Any = None, output_name: str = "result", metadata: dict | None = None
+        self,
+        value: Any = None,
+        output_name: str = "result",
+        metadata: dict | None = None,
+        data_version: Any = None,  # a DataVersion, for an asset's output
     ):
         self.value = value
         self.output_name = output_name
         self.metadata = metadata or {}
+        self.data_version = data_version
 
 
 class DynamicOutput(Output):

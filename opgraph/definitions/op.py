@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any, get_origin
 
 from pydantic import BaseModel
 
@@ -106,15 +106,32 @@ class _AliasedOp:
         return composition.add_node(self.op_def, self.alias, args, kwargs)
 
 
+def _annotation(fn: Callable[..., Any], param: inspect.Parameter) -> Any:
+    """The parameter's annotation, evaluated when it is a string (a job file with `from
+    __future__ import annotations`); one that names what only type checkers import stays
+    a string, as before."""
+    annotation = param.annotation
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        # The user's own annotation, in the namespace of the module that wrote it.
+        return eval(annotation, getattr(fn, "__globals__", {}))
+    except Exception:
+        return annotation
+
+
 def _resource_param_names(fn: Callable[..., Any]) -> dict[str, str]:
     """Parameters annotated with a ConfigurableResource subclass are resources (Pythonic API)."""
+    from opgraph.dagster_helpers import RESOURCE_PARAM
     from opgraph.resources import ConfigurableResource
 
     found = {}
     for param in inspect.signature(fn).parameters.values():
-        annotation = param.annotation
+        annotation = _annotation(fn, param)
         if isinstance(annotation, type) and issubclass(annotation, ConfigurableResource):
             found[param.name] = param.name
+        elif get_origin(annotation) is Annotated and RESOURCE_PARAM in annotation.__metadata__:
+            found[param.name] = param.name  # ResourceParam[T]: a plain object as resource
     return found
 
 
@@ -138,7 +155,7 @@ def build_op(
     resource_params = _resource_param_names(fn)
     input_params = []
     for param in params:
-        annotation = param.annotation
+        annotation = _annotation(fn, param)
         if (
             isinstance(annotation, type)
             and issubclass(annotation, BaseModel)

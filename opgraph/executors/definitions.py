@@ -34,7 +34,9 @@ class MultiprocessConfig(BaseModel):
 
 class MultiOrInProcessConfig(BaseModel):
     """The default executor's config: pick one of `in_process`, `multiprocess` or an
-    installed executor plugin's name (see `multi_or_in_process_config`)."""
+    installed executor plugin's name (see `multi_or_in_process_config`). Picking none
+    runs a serial plan in the run worker's process and any other in the multiprocess
+    pool (opgraph.executors.adaptive)."""
 
     model_config = ConfigDict(extra="forbid")
     in_process: InProcessConfig | None = None
@@ -106,8 +108,8 @@ class ExecutorDefinition:
         """(executor class path, its config) for a validated `execution.config`."""
         if isinstance(config, MultiOrInProcessConfig):
             chosen = config.chosen()
-            if chosen is None:
-                return MULTIPROCESS_EXECUTOR_CLASS, MultiprocessConfig().model_dump()
+            if chosen is None:  # nothing asked for: a pool only where it helps
+                return DEFAULT_EXECUTOR_CLASS, MultiprocessConfig().model_dump()
             name, options = chosen
             if name == "in_process":
                 return IN_PROCESS_EXECUTOR_CLASS, options.model_dump()
@@ -126,6 +128,7 @@ class ExecutorDefinition:
 
 IN_PROCESS_EXECUTOR_CLASS = "opgraph.executors.in_process:InProcessExecutor"
 MULTIPROCESS_EXECUTOR_CLASS = "opgraph.executors.multiprocess:MultiprocessExecutor"
+DEFAULT_EXECUTOR_CLASS = "opgraph.executors.adaptive:AdaptiveExecutor"
 
 in_process_executor = ExecutorDefinition("in_process", InProcessConfig, IN_PROCESS_EXECUTOR_CLASS)
 multiprocess_executor = ExecutorDefinition(

@@ -15,7 +15,10 @@ from opgraph_storage.records import EventRecord
 
 
 class InProcessExecutor:
-    def __init__(self, capture_outputs: bool = False, **_config: Any):
+    def __init__(self, capture_outputs: bool = False, capture: str = "python", **_config: Any):
+        # "python": sys.stdout/stderr (execute_in_process, which may share its process's
+        # file descriptors with threads); "fd": the process's, for a run worker
+        self.capture = capture
         # execute_in_process results read output values from here
         self.output_capture: dict[tuple[str, str, str | None], Any] | None = (
             {} if capture_outputs else None
@@ -35,7 +38,7 @@ class InProcessExecutor:
                 plan=ctx.plan,
                 resources=resources,
                 compute_logs_dir=ctx.instance.compute_logs_dir,
-                capture="python",
+                capture=self.capture,
                 instance=ctx.instance,
                 on_user_failure=ctx.user_exceptions.append,
                 output_capture=self.output_capture,

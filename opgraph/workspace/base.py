@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self, Union, get_args, get_origin, get_type_hints
 
@@ -140,6 +140,10 @@ class JobSnapshot(JsonRecord):
     run_config_scaffold: str = ""  # YAML the launchpad starts from
     resource_keys: tuple[str, ...] = ()
     executor: str = ""
+    # The job's partitions (opgraph.partitions.snapshot; None: not partitioned), and whether
+    # a partition's run config comes from its code (a PartitionedConfig).
+    partitions: dict[str, Any] | None = None
+    has_partitioned_config: bool = False
     snapshot_id: str = ""  # hash of everything above: equal ids, equal jobs
 
     def op(self, handle: str) -> OpSnapshot:
@@ -167,6 +171,11 @@ class SensorSnapshot(JsonRecord):
     minimum_interval_seconds: int = 30
     default_status: str = "STOPPED"  # RUNNING | STOPPED
     description: str | None = None
+    # A run status sensor (opgraph.run_status_sensors): the daemon evaluates it once per
+    # run that reaches this status, in these jobs (none: every job of its location).
+    run_status: str | None = None
+    monitored_jobs: list[str] = dataclasses.field(default_factory=list)
+    monitor_all_code_locations: bool = False
 
 
 # -- location state and tick results ---------------------------------------------------------
@@ -212,6 +221,24 @@ class RunRequestSnapshot(JsonRecord):
 
 
 @dataclasses.dataclass(frozen=True)
+class PartitionRunSnapshot(JsonRecord):
+    """The run config and tags of a job's run for one partition (its PartitionedConfig)."""
+
+    partition_key: str
+    run_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class DynamicPartitionsRequestSnapshot(JsonRecord):
+    """A sensor's Add/DeleteDynamicPartitionsRequest: `action` is "add" or "delete"."""
+
+    action: str
+    partitions_def_name: str
+    partition_keys: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class TickEvaluation(JsonRecord):
     """What one schedule or sensor tick asked for; `error` when the user function raised."""
 
@@ -219,6 +246,8 @@ class TickEvaluation(JsonRecord):
     skip_message: str | None = None
     cursor: str | None = None
     error: ErrorInfo | None = None
+    # Applied by the daemon before the run requests (which may name the new keys).
+    dynamic_partitions_requests: tuple[DynamicPartitionsRequestSnapshot, ...] = ()
 
 
 # -- the seam --------------------------------------------------------------------------------
@@ -251,6 +280,10 @@ class CodeLocation(ABC):
             f"location {self.name!r} has no job {name!r}; it has {sorted(self.job_names())}"
         )
 
+    def asset_nodes(self) -> list[dict[str, Any]]:
+        """The location's assets as JSON nodes (opgraph.assets.snapshot); none by default."""
+        return []
+
     def job_names(self) -> list[str]:
         return [job.name for job in self.jobs()]
 
@@ -261,8 +294,14 @@ class CodeLocation(ABC):
     def sensors(self) -> list[SensorSnapshot]: ...
 
     @abstractmethod
-    def validate_run_config(self, job_name: str, run_config: Mapping[str, Any] | None) -> list[str]:
-        """Every problem with `run_config` for the job, by path; [] when it fits."""
+    def validate_run_config(
+        self,
+        job_name: str,
+        run_config: Mapping[str, Any] | None,
+        op_selection: list[str] | None = None,
+    ) -> list[str]:
+        """Every problem with `run_config` for the job (cut down to `op_selection`, whose
+        own problems are under the path `op_selection`), by path; [] when it fits."""
 
     @abstractmethod
     def execution_plan(self, job_name: str, run_config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -279,6 +318,15 @@ class CodeLocation(ABC):
     @abstractmethod
     def code_pointer(self, job_name: str) -> dict[str, Any]:
         """What a run records, for `opgraph.code_pointer.load_job(pointer, job_name)`."""
+
+    def partition_runs(
+        self, job_name: str, partition_keys: Sequence[str]
+    ) -> list[PartitionRunSnapshot]:
+        """Each partition's run config and tags, in the given order (the job's partitioned
+        config runs in user code; the keys were checked by the caller)."""
+        raise CodeLocationError(
+            f"location {self.name!r} cannot compute partition run config"
+        )  # pragma: no cover - every location implements it
 
     @abstractmethod
     def reload(self) -> LocationStatus:

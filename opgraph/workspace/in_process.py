@@ -12,13 +12,14 @@ import threading
 import time
 import traceback
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from opgraph.definitions_repo import Definitions
 from opgraph.errors import CodePointerError, DefinitionError, RunConfigError
+from opgraph.op_selection import OpSelectionError
 from opgraph.plan import ExecutionPlan
 from opgraph.run_config import validate_run_config
 from opgraph.schedules import (
@@ -44,6 +45,7 @@ from opgraph.workspace.base import (
     JobSnapshot,
     LocationState,
     LocationStatus,
+    PartitionRunSnapshot,
     RunRequestSnapshot,
     ScheduleSnapshot,
     SensorSnapshot,
@@ -157,6 +159,13 @@ class InProcessCodeLocation(CodeLocation):
         self._definitions()
         return list(self._loaded.sensors)
 
+    def asset_nodes(self) -> list[dict[str, Any]]:
+        from opgraph.assets.snapshot import asset_node_snapshots
+
+        definitions = self._definitions()
+        with self._active():
+            return asset_node_snapshots(definitions)
+
     def _job(self, job_name: str) -> Any:
         definitions = self._definitions()
         try:
@@ -167,13 +176,22 @@ class InProcessCodeLocation(CodeLocation):
                 f"it has {sorted(job.name for job in definitions.jobs)}"
             ) from None
 
-    def validate_run_config(self, job_name: str, run_config: Mapping[str, Any] | None) -> list[str]:
+    def validate_run_config(
+        self,
+        job_name: str,
+        run_config: Mapping[str, Any] | None,
+        op_selection: list[str] | None = None,
+    ) -> list[str]:
         job = self._job(job_name)
         try:
             with self._active():  # Config classes are user code
+                if op_selection:
+                    job = job.get_subset(op_selection)
                 ExecutionPlan.build(job, validate_run_config(job, run_config))
         except RunConfigError as exc:
             return list(exc.errors)
+        except OpSelectionError as exc:
+            return [f"op_selection: {problem}" for problem in exc.problems]
         return []
 
     def execution_plan(self, job_name: str, run_config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -193,6 +211,25 @@ class InProcessCodeLocation(CodeLocation):
         if code.attribute:
             pointer["attribute"] = code.attribute
         return pointer
+
+    def partition_runs(
+        self, job_name: str, partition_keys: Sequence[str]
+    ) -> list[PartitionRunSnapshot]:
+        from opgraph.partitions.runs import partition_run
+
+        job = self._job(job_name)
+        runs: list[PartitionRunSnapshot] = []
+        with self._active():  # a PartitionedConfig's functions are user code
+            for key in partition_keys:
+                try:
+                    run_config, tags = partition_run(job, key, validate=False)
+                except Exception as exc:  # user code: reported with where it failed
+                    info = error_info(exc)
+                    raise CodeLocationError(
+                        f"job {job_name!r} partition {key!r}: {info.describe()}"
+                    ) from exc
+                runs.append(_partition_run(key, run_config, tags))
+        return runs
 
     # -- schedules and sensors ----------------------------------------------------------------
     def evaluate_schedule(self, name: str, scheduled_time: float) -> TickEvaluation:
@@ -220,8 +257,14 @@ class InProcessCodeLocation(CodeLocation):
             sensor = definitions.get_sensor_def(name)
         except DefinitionError:
             raise DefinitionNotFound(self._missing("sensor", name, definitions.sensors)) from None
-        context = SensorEvaluationContext(cursor=cursor, last_run_key=last_run_key)
         try:
+            from opgraph.assets.sensors import sensor_instance
+
+            # An asset sensor reads the catalog: the instance of this process's home.
+            instance = sensor_instance(sensor)
+            context = SensorEvaluationContext(
+                cursor=cursor, last_run_key=last_run_key, instance=instance
+            )
             with self._active():
                 result = sensor.evaluate_tick(context)
             return _tick(result)
@@ -242,11 +285,26 @@ def _run_request(request: RunRequest, index: int) -> RunRequestSnapshot:
     return RunRequestSnapshot(request.run_key, run_config, tags, request.job_name)
 
 
+def _partition_run(key: str, run_config: Any, tags: Mapping[str, str]) -> PartitionRunSnapshot:
+    try:  # the daemon stores these: JSON as they are
+        config = json.loads(json.dumps(dict(run_config)))
+    except (TypeError, ValueError) as exc:
+        raise CodeLocationError(
+            f"partition {key!r}: the partitioned config's run config is not JSON: {exc}"
+        ) from exc
+    return PartitionRunSnapshot(key, config, {str(k): str(v) for k, v in tags.items()})
+
+
 def _tick(result: TickResult) -> TickEvaluation:
+    from opgraph.partitions.runs import dynamic_partitions_request_snapshots
+
     return TickEvaluation(
         run_requests=tuple(_run_request(r, i) for i, r in enumerate(result.run_requests)),
         skip_message=result.skip_message,
         cursor=result.cursor,
+        dynamic_partitions_requests=dynamic_partitions_request_snapshots(
+            result.dynamic_partitions_requests
+        ),
     )
 
 

@@ -8,9 +8,10 @@ HTTP status below, so the client raises the same exception the server caught.
 | --- | --- | --- | --- |
 | GET | /status | | LocationStatus |
 | GET | /snapshot | | {status, jobs, schedules, sensors} |
+| GET | /assets | | {asset_nodes: [...]} (opgraph.assets.snapshot) |
 | GET | /jobs/<job> | | JobSnapshot |
 | GET | /jobs/<job>/code_pointer | | code pointer |
-| POST | /jobs/<job>/validate | {run_config} | {errors: [...]} |
+| POST | /jobs/<job>/validate | {run_config, op_selection?} | {errors: [...]} |
 | POST | /jobs/<job>/execution_plan | {run_config} | plan |
 | POST | /schedules/<name>/evaluate | {scheduled_time} | TickEvaluation |
 | POST | /sensors/<name>/evaluate | {cursor, last_run_key} | TickEvaluation |

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from opgraph.workspace.base import (
     JobSnapshot,
     LocationState,
     LocationStatus,
+    PartitionRunSnapshot,
     ScheduleSnapshot,
     SensorSnapshot,
     TickEvaluation,
@@ -277,6 +278,10 @@ class ManagedCodeLocation(CodeLocation):
             return self._exited(process)  # it died just now: say so, not "unreachable"
         return status
 
+    @property
+    def version(self) -> str | None:
+        return self._call(lambda client: client.version)
+
     def _exited(self, process: CodeServerProcess) -> LocationStatus:
         message = f"{process.exit_message()}; the supervisor restarts it"
         error = ErrorInfo(message, process.log_tail(), error_class="CodeServerExited")
@@ -308,11 +313,21 @@ class ManagedCodeLocation(CodeLocation):
     def schedules(self) -> list[ScheduleSnapshot]:
         return self._call(lambda client: client.schedules())
 
+    def asset_nodes(self) -> list[dict[str, Any]]:
+        return self._call(lambda client: client.asset_nodes())
+
     def sensors(self) -> list[SensorSnapshot]:
         return self._call(lambda client: client.sensors())
 
-    def validate_run_config(self, job_name: str, run_config: Mapping[str, Any] | None) -> list[str]:
-        return self._call(lambda client: client.validate_run_config(job_name, run_config))
+    def validate_run_config(
+        self,
+        job_name: str,
+        run_config: Mapping[str, Any] | None,
+        op_selection: list[str] | None = None,
+    ) -> list[str]:
+        return self._call(
+            lambda client: client.validate_run_config(job_name, run_config, op_selection)
+        )
 
     def execution_plan(self, job_name: str, run_config: Mapping[str, Any] | None) -> dict[str, Any]:
         return self._call(lambda client: client.execution_plan(job_name, run_config))
@@ -327,6 +342,11 @@ class ManagedCodeLocation(CodeLocation):
 
     def code_pointer(self, job_name: str) -> dict[str, Any]:
         return self._call(lambda client: client.code_pointer(job_name))
+
+    def partition_runs(
+        self, job_name: str, partition_keys: Sequence[str]
+    ) -> list[PartitionRunSnapshot]:
+        return self._call(lambda client: client.partition_runs(job_name, partition_keys))
 
     def reload(self, timeout: float = START_TIMEOUT) -> LocationStatus:
         """A fresh server imports the code; when it has loaded (or failed to) it replaces

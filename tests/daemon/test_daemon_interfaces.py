@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
-from daemon_env import DaemonEnv
+from daemon_env import DaemonEnv, MakeEnv
 
-from opgraph.daemon import Daemon
+from opgraph.daemon import Daemon, DaemonPart, TickReport
 from opgraph.daemon.run_queue import RunQueue
 from opgraph.daemon.scheduler import Scheduler
 from opgraph.daemon.sensors import SensorDaemon
@@ -122,6 +123,75 @@ def test_a_part_is_late_after_its_own_interval_plus_the_liveness_grace(env: Daem
     assert set(by_type) == {"SENSOR", "RETENTION"}
     assert by_type["SENSOR"]["healthy"] is False  # due every 5 s, silent for 100 s > 65 s
     assert by_type["RETENTION"]["healthy"] is True  # due every hour
+
+
+STATES = """{ instance { daemonHealth { allDaemonStatuses { daemonType healthy state
+  staleAfterSeconds consecutiveFailures restarts intervalSeconds } } } }"""
+
+
+def test_daemon_health_shows_restarts_failures_and_staleness(make_env: MakeEnv) -> None:
+    """What a real daemon writes: a part restarted after its thread died, a part in backoff
+    after failed ticks, an hourly part, and a part silent past its own deadline."""
+    env = make_env(liveness={"heartbeat_interval_seconds": 1, "missed_heartbeats": 10})
+    storage = env.instance.storage
+    now = time.time()
+
+    class Once(DaemonPart):
+        name = "RESTARTED"
+        interval_seconds = 0.05
+        ticks = 0
+
+        def tick(self, now: float) -> TickReport:
+            Once.ticks += 1
+            if Once.ticks == 1:
+                raise SystemExit("gone")
+            return TickReport()
+
+    class Fails(DaemonPart):
+        name = "FAILING"
+        interval_seconds = 0.05
+
+        def tick(self, now: float) -> TickReport:
+            raise ConnectionError("database unreachable")
+
+    hourly = DaemonHeartbeat(
+        "RETENTION", "d", now - 600, {"errors": [], "interval_seconds": 3600.0}
+    )
+    silent = DaemonHeartbeat(
+        "SILENT", "d", now - 30, {"errors": [], "interval_seconds": 1.0, "stale_after_seconds": 11}
+    )
+    storage.add_daemon_heartbeat(hourly)
+    storage.add_daemon_heartbeat(silent)
+    daemon = Daemon(env.instance, [Once(), Fails()], "d", lease_seconds=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+
+        def beats() -> dict[str, Any]:
+            statuses = gql(env, STATES)["instance"]["daemonHealth"]["allDaemonStatuses"]
+            return {s["daemonType"]: s for s in statuses}
+
+        deadline = time.monotonic() + 30
+        while not (
+            beats().get("RESTARTED", {}).get("restarts") == 1
+            and beats().get("FAILING", {}).get("consecutiveFailures", 0) >= 2
+        ):
+            assert time.monotonic() < deadline, beats()
+            time.sleep(0.05)
+        by_type = beats()
+    finally:
+        stop.set()
+        thread.join(30)
+    restarted = by_type["RESTARTED"]
+    assert restarted["healthy"] is True and restarted["state"] == "running"
+    failing = by_type["FAILING"]
+    assert failing["healthy"] is False and failing["state"] == "failing"
+    # In backoff: its next beat is due after the longer wait, plus the grace of 10 s.
+    assert failing["staleAfterSeconds"] > 10 + Fails.interval_seconds
+    assert by_type["RETENTION"]["healthy"] is True  # an hourly part, 10 minutes after a beat
+    assert by_type["RETENTION"]["staleAfterSeconds"] == 3600 + 10
+    assert by_type["SILENT"]["state"] == "stale" and by_type["SILENT"]["healthy"] is False
 
 
 def invoke(env: DaemonEnv, *args: str) -> Any:

@@ -145,6 +145,32 @@ def test_dead_run_worker_is_resumed_up_to_the_limit(env: DaemonEnv) -> None:
     assert "no resume attempts left (1 of 1)" in messages(env, run.run_id, "RUN_FAILURE")[0]
 
 
+def test_a_resume_stops_only_the_steps_whose_worker_is_gone(env: DaemonEnv) -> None:
+    run = started(env)
+    storage = env.instance.storage
+    now = time.time()
+    storage.add_step_attempts(
+        [
+            StepAttempt("healthy", run.run_id, "a", 1, queued_at=now - 100),
+            StepAttempt("silent", run.run_id, "b", 1, queued_at=now - 100),
+            StepAttempt("queued", run.run_id, "c", 1, queued_at=now - 100),
+        ]
+    )
+    storage.claim_step_attempt("healthy", "celery@w1", 41, now - 1)  # beat a second ago
+    storage.claim_step_attempt("silent", "celery@w2", 42, now - 90)  # its worker died
+    env.launcher.terminate(run.run_id)
+    revokes = Revokes()
+    config = {"max_resume_run_attempts": 1, "heartbeat_interval_seconds": 5}  # grace 60 s
+    report = monitor(env, revokes, **config).tick(now)
+    assert report.info == {"resumed": 1}
+    statuses = {a.attempt_id: a.status for a in storage.get_step_attempts(run_id=run.run_id)}
+    # The resumed worker adopts the healthy and the queued attempt: they run once.
+    assert statuses == {"healthy": A.RUNNING, "silent": A.LOST, "queued": A.QUEUED}
+    assert revokes.calls == [("silent", True)]
+    [lost] = storage.get_step_attempts(attempt_ids=["silent"])
+    assert "celery@w2 (pid 42) has not heartbeated for 90s" in (lost.reason or "")
+
+
 def test_max_runtime_and_cancel_timeout(env: DaemonEnv) -> None:
     slow = started(env, **{MAX_RUNTIME_TAG: "100"})
     bad = started(env, **{MAX_RUNTIME_TAG: "soon"})

@@ -329,3 +329,14 @@ def test_procfile_lines_are_the_services():
     name, options = check_celery(worker[1:])
     assert name == "worker" and options["queues"] == "opgraph,runs"
     check_opgraph(["daemon", "run"])
+
+
+def test_a_worker_or_daemon_that_exits_is_started_again():
+    """A Celery worker exits on an unrecoverable broker error, a daemon when a part cannot
+    be restarted (docs/troubleshooting.md): the deployment must bring each back."""
+    services = _compose()["services"]
+    for name in ("daemon", "worker", "code-server", "webserver"):
+        assert services[name]["restart"] in ("unless-stopped", "always"), name
+    for name, spec in _containers(_kubernetes()).items():
+        # A Deployment's pods may only restart Always (the default), never give up.
+        assert spec.get("restartPolicy", "Always") == "Always", name

@@ -8,7 +8,9 @@ runs below it, and checks by pid and start time that none outlives it.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -201,3 +203,63 @@ def test_ctrl_c_during_a_run_cancels_it_and_leaves_nothing(tmp_path, code, sessi
         assert run.status in (RunStatus.CANCELED, RunStatus.FAILURE), run.status
     finally:
         storage.dispose()
+
+
+def test_a_killed_celery_worker_is_restarted_and_runs_the_next_job(
+    tmp_path, code, sessions, pg_storage_url, redis_url
+):
+    """A worker that dies (SIGKILL here; an unrecoverable broker error in the wild) is
+    started again by `opgraph dev`, as a Compose or Kubernetes restart policy would."""
+    from opgraph_app.dev import runs
+    from opgraph_app.dev.client import WebClient
+    from opgraph_celery.fleet import HEARTBEAT_PREFIX
+
+    home = tmp_path / "home"
+    home.mkdir()
+    queue = f"dev-{uuid.uuid4().hex[:8]}"
+    instance = {
+        "storage": {"url": pg_storage_url},
+        "celery": {"broker_url": redis_url, "default_queue": queue},
+    }
+    (home / "instance.yaml").write_text(yaml.safe_dump(instance))
+    port = free_port()
+    dev = DevProcess(home, ["-f", str(code), "--port", str(port), "--no-daemon"], cwd=tmp_path)
+    sessions.append(dev)
+    dev.wait_for_line("Press Ctrl-C to stop everything.")
+    storage = create_storage(pg_storage_url)
+    try:
+
+        def worker_pids() -> set[int]:
+            return {
+                int(beat.info["pid"])
+                for name, beat in storage.get_daemon_heartbeats().items()
+                if name.startswith(HEARTBEAT_PREFIX) and queue in beat.info.get("queues", [])
+            }
+
+        [first] = _wait_for(worker_pids, "the worker's heartbeat")
+        os.kill(first, signal.SIGKILL)
+        dev.wait_for_line("worker dev1 exited with code -9; restarting it")
+        [second] = _wait_for(lambda: worker_pids() - {first}, "the new worker's heartbeat")
+        assert second != first and dev.popen.poll() is None
+        client = WebClient(f"http://127.0.0.1:{port}")
+        location, executor = runs.find_job(client.locations(), "fan_job")
+        run_id = client.launch(location, "fan_job", runs.celery_run_config({}, executor))
+        _wait_for(
+            lambda: storage.get_run(run_id).status in (RunStatus.SUCCESS, RunStatus.FAILURE),
+            "the run on the restarted worker",
+        )
+        assert storage.get_run(run_id).status is RunStatus.SUCCESS
+        assert {a.hostname for a in storage.get_step_attempts(run_id)} != {None}
+    finally:
+        storage.dispose()
+    dev.interrupt()
+    assert dev.wait(60) == 0, dev.output
+    assert dev.still_running() == []
+
+
+def _wait_for(condition, what: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return value

@@ -9,10 +9,13 @@ from collections import Counter
 
 os.environ.setdefault("OPGRAPH_TEST_QUEUE_SUFFIX", uuid.uuid4().hex[:8])
 
+import pytest
+
 from opgraph import execute_job, reconstructable
 from opgraph.events import EventType
 from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_storage.records import RunStatus, StepAttemptStatus
+from tests.celery_fleet import BROKERS
 from tests.fleet import jobs
 
 CELERY = {"celery": {"heartbeat_timeout_seconds": 4, "no_consumer_timeout_seconds": 3}}
@@ -54,10 +57,15 @@ def running_attempt(fleet, step_key):
     return None
 
 
+# The tests whose outcome rests on how the broker delivers run on both brokers.
+on_both_brokers = pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
+
+
 def successes(result):
     return Counter(e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS")
 
 
+@on_both_brokers
 def test_fan_out_of_200_runs_every_op_once_over_two_workers(celery_fleet, tmp_path):
     celery_fleet.start_worker("w2")
     try:
@@ -74,6 +82,7 @@ def test_fan_out_of_200_runs_every_op_once_over_two_workers(celery_fleet, tmp_pa
     assert {a.hostname for a in attempts} == {celery_fleet.node("w1"), celery_fleet.node("w2")}
 
 
+@on_both_brokers
 def test_a_killed_pool_process_mid_op_is_retried_and_succeeds_once(celery_fleet, tmp_path):
     thread, holder = run_in_thread(celery_fleet, jobs.long_job, tmp_path)
     attempt = wait_for(lambda: running_attempt(celery_fleet, "long_op"), what="long_op to run")
@@ -94,6 +103,7 @@ def test_a_killed_pool_process_mid_op_is_retried_and_succeeds_once(celery_fleet,
     assert retry and "stopped heartbeating" in retry[0].message
 
 
+@on_both_brokers
 def test_a_killed_worker_does_not_lose_the_run(celery_fleet, tmp_path):
     celery_fleet.stop_worker("w1")
     victim = celery_fleet.start_worker("victim")
@@ -301,18 +311,21 @@ def test_a_run_on_the_fleet_survives_the_database_dropping_every_connection(cele
     assert len(counts) == 10 and set(counts.values()) == {1}  # every op once, no event lost
 
 
+@on_both_brokers
 def test_a_run_waits_out_a_broker_outage(celery_fleet, tmp_path):
     from urllib.parse import urlsplit, urlunsplit
 
     from tests.tcp_proxy import TcpProxy
 
     broker = urlsplit(celery_fleet.broker_url)
-    redis_port = broker.port or 6379
+    redis_port = broker.port or (6379 if celery_fleet.broker == "redis" else 5672)
     proxies = [TcpProxy("127.0.0.1", 0, target_port=redis_port)]
     proxies[0].start()
     port = proxies[0].port
     # The run worker publishes through the proxy; the workers consume directly.
-    through_proxy = urlunsplit(broker._replace(netloc=f"127.0.0.1:{port}"))
+    user = broker.netloc.rpartition("@")[0]
+    netloc = f"{user}@127.0.0.1:{port}" if user else f"127.0.0.1:{port}"
+    through_proxy = urlunsplit(broker._replace(netloc=netloc))
     try:
         thread, holder = run_in_thread(
             celery_fleet,

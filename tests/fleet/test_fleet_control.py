@@ -9,44 +9,59 @@ import pytest
 from opgraph import execute_job, job, mem_io_manager, op, reconstructable
 from opgraph_app import create_app
 from opgraph_storage.records import StepAttemptStatus
+from tests.celery_fleet import BROKERS, make_fleet
 from tests.fleet import jobs
 
 CELERY = {"execution": {"config": {"celery": {}}}}
 
 
-def test_the_most_urgent_queued_op_runs_first(celery_fleet, tmp_path):
-    celery_fleet.stop_worker("w1")
-    holder = {}
-    thread = threading.Thread(
-        target=lambda: holder.update(
-            result=execute_job(
-                reconstructable(jobs.prioritized), celery_fleet.instance, run_config=CELERY
+# The fleet each broker needs for ten priority levels. RabbitMQ's default quorum queues
+# take no x-max-priority (3.x ignores their messages' priority, 4.x has two levels), so
+# there the test uses what docs/scaling.md tells a deployment that needs priorities to
+# set: classic queues with x-max-priority 9.
+PRIORITY_CONFIG = {
+    "redis": {},
+    "rabbitmq": {
+        "celery": {
+            "config_source": {
+                "task_default_queue_type": "classic",
+                "task_create_missing_queue_type": "classic",
+                "task_queue_max_priority": 9,
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_the_most_urgent_queued_op_runs_first(request, tmp_path, broker):
+    home = tmp_path / "home"
+    home.mkdir()
+    with make_fleet(request, home, broker, False, PRIORITY_CONFIG[broker]) as fleet:
+        holder = {}
+        thread = threading.Thread(
+            target=lambda: holder.update(
+                result=execute_job(
+                    reconstructable(jobs.prioritized), fleet.instance, run_config=CELERY
+                )
             )
         )
-    )
-    try:
         thread.start()
         deadline = time.monotonic() + 20
+        # All ten published before any worker takes one.
         while (
-            len(
-                celery_fleet.instance.storage.get_step_attempts(statuses=[StepAttemptStatus.QUEUED])
-            )
-            < 10
+            len(fleet.instance.storage.get_step_attempts(statuses=[StepAttemptStatus.QUEUED])) < 10
         ):
             assert time.monotonic() < deadline, "steps were not all queued"
             time.sleep(0.05)
-        celery_fleet.start_worker("prio", concurrency=1)
+        fleet.start_worker("prio", concurrency=1)
         thread.join(60)
-    finally:
-        if "prio" in celery_fleet.workers:
-            celery_fleet.stop_worker("prio")
-        celery_fleet.start_worker("w1")
-    result = holder["result"]
-    assert result.success
-    attempts = celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
-    first = min(attempts, key=lambda a: a.started_at)
-    assert first.step_key == "urgent"
-    assert {a.priority for a in attempts} == {0, 9}
+        result = holder["result"]
+        assert result.success
+        attempts = fleet.instance.storage.get_step_attempts(run_id=result.run_id)
+        first = min(attempts, key=lambda a: a.started_at)
+        assert first.step_key == "urgent"
+        assert {a.priority for a in attempts} == {0, 9}
 
 
 @op
@@ -71,6 +86,7 @@ def cli(celery_fleet):
     return create_app(celery_fleet.instance).test_cli_runner()
 
 
+@pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
 def test_workers_list_queues_ping_and_drain(celery_fleet, cli):
     node = celery_fleet.node("w1")
     listed = cli.invoke(args=["workers", "list", "--json"])
@@ -99,3 +115,42 @@ def test_workers_list_queues_ping_and_drain(celery_fleet, cli):
     finally:
         celery_fleet.stop_worker("w1")
         celery_fleet.start_worker("w1")
+
+
+@pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
+def test_queue_depth_counts_waiting_messages_for_the_cli_and_metrics(celery_fleet):
+    """What the autoscaler reads: messages waiting on a queue nobody consumes."""
+    from opgraph_celery.fleet import queue_depths
+    from opgraph_celery.metrics import CeleryMetrics
+
+    queue = f"{celery_fleet.queue}-depth"
+    for n in range(3):
+        celery_fleet.app.send_task("opgraph.not_a_task", args=[n], queue=queue)
+    assert queue_depths(celery_fleet.app, [queue, f"{queue}-never-declared"]) == {
+        queue: 3,
+        f"{queue}-never-declared": 0,
+    }
+    metrics = CeleryMetrics(celery_fleet.instance)
+    gauges = {m.name: m for m in metrics._queue_metrics({queue: 0})}
+    assert [(s.labels, s.value) for s in gauges["opgraph_celery_queue_depth"].samples] == [
+        ({"queue": queue}, 3)
+    ]
+    assert gauges["opgraph_broker_up"].samples[0].value == 1
+
+
+@pytest.mark.parametrize("celery_fleet", ["rabbitmq"], indirect=True)
+def test_rabbitmq_step_queues_are_quorum_queues(celery_fleet):
+    """Replicated, durable queues by default (docs/scaling.md, "Brokers")."""
+    import subprocess
+    from urllib.parse import urlsplit
+
+    vhost = urlsplit(celery_fleet.broker_url).path[1:] or "/"
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "type", "durable"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    queues = dict(line.split("\t", 1) for line in listed.splitlines() if "\t" in line)
+    assert queues[celery_fleet.queue].split("\t") == ["quorum", "true"], listed

@@ -4,6 +4,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from opgraph import OpgraphInstance, reconstructable
 from opgraph.daemon.monitoring import RESUME_ATTEMPTS_TAG, RunMonitor
 from opgraph.instance_config import RunMonitoringConfig, instance_config_model
@@ -11,6 +13,7 @@ from opgraph.ports import RUN_WORKER_PID_TAG
 from opgraph.submit import submit_job_run
 from opgraph_celery.run_launcher import RUN_TASK_TAG
 from opgraph_storage.records import FINISHED_STATUSES, RunStatus
+from tests.celery_fleet import BROKERS
 from tests.fleet import jobs
 
 
@@ -35,6 +38,7 @@ def wait_finished(instance, run_id, timeout=60):
     raise AssertionError(f"run {run_id} did not finish: {instance.get_run(run_id).status}")
 
 
+@pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
 def test_run_worker_as_a_celery_task_with_any_executor(celery_fleet, tmp_path):
     runs_queue = f"{celery_fleet.queue}-runs"
     celery_fleet.start_worker("runner", queues=[runs_queue], concurrency=2)
@@ -62,6 +66,7 @@ def test_run_worker_as_a_celery_task_with_any_executor(celery_fleet, tmp_path):
         instance.dispose()
 
 
+@pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
 def test_terminate_stops_the_run_worker_task(celery_fleet, tmp_path):
     runs_queue = f"{celery_fleet.queue}-runs2"
     celery_fleet.start_worker("runner2", queues=[runs_queue], concurrency=1)

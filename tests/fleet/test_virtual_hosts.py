@@ -1,5 +1,6 @@
 """Several machines: workers on virtual hosts (network namespaces) that reach PostgreSQL
-and Redis only over a virtual network; one host's link is cut in the middle of an op."""
+and the broker (Redis or RabbitMQ) only over a virtual network; one host's link is cut in
+the middle of an op."""
 
 import os
 import signal
@@ -13,10 +14,12 @@ import yaml
 
 from opgraph import execute_job, reconstructable
 from opgraph_storage.records import StepAttemptStatus
+from tests.celery_fleet import BROKERS
 from tests.fleet import jobs
 from tests.fleet.netns import virtual_host
 
 pytestmark = pytest.mark.slow
+BROKER_PORTS = {"redis": 6379, "rabbitmq": 5672}
 
 
 def _via(url: str, host: str) -> str:
@@ -44,18 +47,22 @@ def _home_for(fleet, tmp_path, host):
     return home
 
 
+@pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
 def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp_path):
+    """Host A's link is cut while it runs an op: no FIN reaches the broker, so neither
+    Redis nor RabbitMQ gives its message back; the run worker finds the attempt stranded
+    (silent, and its worker does not answer) and host B runs it again."""
     if os.geteuid() != 0:
         pytest.fail("virtual hosts need root (ip netns); CI runs as root")
     pg_port = urlsplit(celery_fleet.storage_url).port or 5432
-    redis_port = urlsplit(celery_fleet.broker_url).port or 6379
+    broker_port = urlsplit(celery_fleet.broker_url).port or BROKER_PORTS[celery_fleet.broker]
     suffix = celery_fleet.local.name_suffix[:4]
     subnet = 2 * (int(suffix, 16) % 120) + 2  # sessions running at once use other subnets
     celery_fleet.stop_worker("w1")  # only the virtual hosts work in this test
     try:
         with (
-            virtual_host(f"oga{suffix}", subnet, [pg_port, redis_port]) as host_a,
-            virtual_host(f"ogb{suffix}", subnet + 1, [pg_port, redis_port]) as host_b,
+            virtual_host(f"oga{suffix}", subnet, [pg_port, broker_port]) as host_a,
+            virtual_host(f"ogb{suffix}", subnet + 1, [pg_port, broker_port]) as host_b,
         ):
             for name, host in (("hosta", host_a), ("hostb", host_b)):
                 celery_fleet.local.start(

@@ -71,6 +71,16 @@ def starts_a_command():
 @job
 def command_job():
     starts_a_command()
+
+
+@op
+def records_niceness():
+    (Path(__file__).parent / "op.nice").write_text(str(os.nice(0)))
+
+
+@job
+def niceness_job():
+    records_niceness()
 """
 
 
@@ -245,6 +255,17 @@ def test_a_start_time_that_does_not_match_is_another_process(instance, jobs_file
     finally:
         other.kill()
         other.wait()
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_run_workers_and_their_ops_run_at_the_configured_niceness(
+    make_instance, jobs_file, warm_start
+):
+    launcher = {"subprocess": {"worker_niceness": 7, "warm_start": warm_start}}
+    instance = make_instance(launcher=launcher)
+    run = instance.launch_run(create(instance, jobs_file, "niceness_job").run_id)
+    assert wait_for(instance, run.run_id, FINISHED_STATUSES).status is RunStatus.SUCCESS
+    assert int((jobs_file.parent / "op.nice").read_text()) == os.nice(0) + 7
 
 
 def test_cold_start_without_warm_start(make_instance, jobs_file):

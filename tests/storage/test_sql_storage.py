@@ -71,12 +71,22 @@ def test_store_events_hot_path_statements(sql_storage: SqlStorage) -> None:
         assert steps_only[0] == "BEGIN IMMEDIATE"
         assert steps_only[1].startswith("INSERT INTO event_logs")
         assert steps_only[2] == "SELECT last_insert_rowid()"
-    # A lifecycle event: the run's row read (locked on PostgreSQL), one UPDATE of it,
-    # and the event insert, in one transaction.
+    if sql_storage.engine.dialect.name == "postgresql":
+        # A lifecycle event that moves the run: one autocommitted statement (the status's
+        # compare-and-set, the event insert, the notifications).
+        assert len(with_run_event) == 1 and with_run_event[0].startswith("WITH moved AS")
+        # One it refuses: the run's row read under its lock, then the refusal stored.
+        with statements(sql_storage) as refused:
+            outcome = sql_storage.append_run_event(
+                start, RunStatus.STARTED, [RunStatus.NOT_STARTED], lambda _: None
+            )
+        assert not outcome.moved and outcome.status is RunStatus.STARTED
+        assert refused[0].startswith("WITH moved AS")
+        assert refused[1].startswith("SELECT runs.status") and refused[1].endswith("FOR UPDATE")
+        return
+    # SQLite: the run's row read, one UPDATE of it and the event insert, in one transaction.
     reads = [s for s in with_run_event if "FROM runs" in s]
     assert len(reads) == 1
-    if sql_storage.engine.dialect.name == "postgresql":
-        assert reads[0].rstrip().endswith("FOR UPDATE")
     assert len([s for s in with_run_event if s.startswith("UPDATE runs")]) == 1
     inserts = [s for s in with_run_event if "INSERT INTO event_logs" in s]
     assert len(inserts) == 1
@@ -158,10 +168,13 @@ def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
     assert isinstance(storage, SqlStorage)
     admin_engine = sa.create_engine(storage.engine.url, isolation_level="AUTOCOMMIT")
     try:
+        # Storages of earlier tests on this database may still listen: count only ours.
+        with admin_engine.connect() as admin:
+            others = set(_listen_backends(admin))
         storage.store_events([_event("r1", "LOG")])
         assert storage.wait_for_events("r1", None, timeout=1)
         with admin_engine.connect() as admin:
-            [pid] = _listen_backends(admin)
+            [pid] = set(_listen_backends(admin)) - others
             admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
         for _ in range(2):  # first wait falls back to polling, the next one LISTENs again
@@ -171,7 +184,7 @@ def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
             assert storage.wait_for_events("r1", last, timeout=60)
             assert time.monotonic() - started < 30  # woken, not timed out
         with admin_engine.connect() as admin:
-            assert len(_listen_backends(admin)) == 1
+            assert len(set(_listen_backends(admin)) - others) == 1
     finally:
         admin_engine.dispose()
         storage.dispose()

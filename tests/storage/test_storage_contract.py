@@ -87,6 +87,8 @@ def test_add_and_get_run_round_trips_every_field(storage: Storage) -> None:
     assert added.updated_at > 0
     assert storage.get_run("r1") == added
     assert storage.get_run("missing") is None
+    assert storage.get_run_status("r1") is S.QUEUED
+    assert storage.get_run_status("missing") is None
 
 
 def test_add_run_fills_in_created_at(storage: Storage) -> None:

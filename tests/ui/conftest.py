@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,39 +22,12 @@ import yaml
 
 from tests.web_server import Webserver
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 JOBS_FILE = Path(__file__).resolve().parent / "ui_jobs.py"
 BROKEN_FILE = Path(__file__).resolve().parent / "broken_location.py"
+ASSETS_FILE = Path(__file__).resolve().parent / "ui_assets.py"
 LOCATION = "ui"
 VIEWPORT = {"width": 1440, "height": 900}  # a laptop screen
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from tests.conftest import _unavailable
-
-    if not CHROMIUM.exists():
-        _unavailable(
-            f"Chromium at {CHROMIUM}",
-            FileNotFoundError("install it with `apt-get install -y chromium` (.ci/run does)"),
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -170,7 +144,13 @@ class UiInstance:
             self._storage.dispose()
 
 
-def make_ui_home(base: Path, storage_url: str, broker_url: str, queue: str) -> Path:
+def make_ui_home(
+    base: Path,
+    storage_url: str,
+    broker_url: str,
+    queue: str,
+    extra_locations: dict[str, Path] | None = None,
+) -> Path:
     home = base / "home"
     home.mkdir(parents=True, exist_ok=True)
     config = {
@@ -183,20 +163,30 @@ def make_ui_home(base: Path, storage_url: str, broker_url: str, queue: str) -> P
         "load_from": [
             {"python_file": {"relative_path": str(JOBS_FILE), "location_name": LOCATION}},
             {"python_file": {"relative_path": str(BROKEN_FILE), "location_name": "broken"}},
+            {"python_file": {"relative_path": str(ASSETS_FILE), "location_name": "assets"}},
+            *(
+                {"python_file": {"relative_path": str(path), "location_name": name}}
+                for name, path in (extra_locations or {}).items()
+            ),
         ]
     }
     (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
     return home
 
 
-@pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[UiInstance]:
-    """A webserver on its own PostgreSQL database, for the tests of one module."""
+@contextmanager
+def running_ui(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_url: str,
+    extra_locations: dict[str, Path] | None = None,
+) -> Iterator[UiInstance]:
+    """A webserver on its own PostgreSQL database (with `extra_locations`, name -> file)."""
     from tests.conftest import _create_database, _drop_database
 
     database = _create_database("opgraph_ui")
     queue = f"opgraph-ui-{uuid.uuid4().hex[:8]}"
-    home = make_ui_home(tmp_path_factory.mktemp("ui"), database, redis_url, queue)
+    base = tmp_path_factory.mktemp("ui")
+    home = make_ui_home(base, database, redis_url, queue, extra_locations)
     instance = UiInstance(home, database, redis_url, queue)
     try:
         _ = instance.storage  # the schema exists before the webserver starts
@@ -205,6 +195,13 @@ def ui(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[UiI
     finally:
         instance.close()
         _drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[UiInstance]:
+    """A webserver on its own PostgreSQL database, for the tests of one module."""
+    with running_ui(tmp_path_factory, redis_url) as instance:
+        yield instance
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +216,9 @@ def fleet(ui: UiInstance) -> Iterator[Any]:
         yield workers
     finally:
         workers.stop_all()
+
+
+def set_config(page: Any, text: str) -> None:
+    """Replace the launchpad's run config (its code editor, once loaded, or text area)."""
+    page.wait_for_function("window.opgraphLaunchpad !== undefined")
+    page.evaluate("text => window.opgraphLaunchpad.setText(text)", text)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import UiInstance, open_page, shoot
+from tests.ui.conftest import UiInstance, open_page, set_config, shoot
 from tests.ui.test_ui_pages import wait_finished
 
 BAD_CONFIG = """execution:
@@ -44,14 +44,14 @@ def test_launch_from_launchpad_and_watch_it_live(
     open_page(page, ui.url + "/jobs/ui/numbers")
     page.wait_for_selector("#validation[data-state=valid]")
 
-    page.fill("#run-config-editor", BAD_CONFIG.format(gate=gate))
+    set_config(page, BAD_CONFIG.format(gate=gate))
     page.wait_for_selector("#validation[data-state=invalid]")
     error = page.locator("#config-errors li[data-path='ops.emit.config.n']")
     assert error.count() == 1
     assert page.is_disabled("#launch-run")
     shoot(page, "launchpad-error")
 
-    page.fill("#run-config-editor", BAD_CONFIG.format(gate=gate).replace("n: abc", "n: 5"))
+    set_config(page, BAD_CONFIG.format(gate=gate).replace("n: abc", "n: 5"))
     page.wait_for_selector("#validation[data-state=valid]")
     page.click("#add-tag")
     page.fill("#tag-rows .tag-key", "team")

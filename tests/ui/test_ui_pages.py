@@ -70,6 +70,7 @@ def test_runs_table_filters_and_pages(ui: UiInstance, runs: dict[str, str], page
     assert "CLI / API" in row.inner_text()
     shoot(page, "runs")
 
+    page.click("#runs-filter .status-details summary")
     page.check("input[name=status][value=FAILURE]")
     page.click("#runs-filter button[type=submit]")
     page.wait_for_function("document.querySelector('#runs-count').textContent.startsWith('1 ')")
@@ -165,6 +166,8 @@ def test_jobs_pages(ui: UiInstance, page: Any):
         "numbers",
         "sleepy",
         "wide",
+        "configured",
+        "chatty",
     ]
     assert "schedule hourly_numbers" in page.inner_text("[data-location=ui] tr[data-job=numbers]")
     broken = page.locator("[data-location=broken]")
@@ -262,8 +265,8 @@ def test_deployment_page(ui: UiInstance, page: Any):
 
 def test_unknown_run_shows_the_error(ui: UiInstance, page: Any):
     open_page(page, ui.url + "/runs/no-such-run")
-    assert "no run with id 'no-such-run'" in page.inner_text("#notices")
-    assert any("no-such-run" in text for text in page.console_errors)
+    assert "There is no run with id no-such-run" in page.inner_text("#run-missing")
+    assert page.inner_text("#notices") == ""  # said once, in the page, not as a notice too
 
 
 def test_read_only_hides_actions(ui: UiInstance, runs: dict[str, str], page: Any):
@@ -292,8 +295,13 @@ def test_read_only_hides_actions(ui: UiInstance, runs: dict[str, str], page: Any
 
         open_page(page, f"{server.url}/deployment")
         reloads = page.locator("#location-table button", has_text="Reload")
-        assert reloads.count() == 2
+        assert reloads.count() == 3
         assert all(button.is_hidden() for button in reloads.all())
+        assert page.locator("#reload-all").is_hidden()
+
+        open_page(page, f"{server.url}/assets")
+        assert page.locator("#materialize-selected").is_hidden()
+        assert page.locator("#select-downstream").is_hidden()
 
         open_page(page, f"{server.url}/schedules")
         assert page.locator("#instigator-table button[data-toggle]").is_hidden()

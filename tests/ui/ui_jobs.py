@@ -7,13 +7,16 @@ import time
 from opgraph import (
     Config,
     Definitions,
+    Field,
     RetryPolicy,
     ScheduleDefinition,
     SkipReason,
+    graph,
     job,
     op,
     sensor,
 )
+from opgraph.config_types import Array, Enum, EnumValue, Noneable, Permissive, Selector, Shape
 
 
 class EmitConfig(Config):
@@ -94,6 +97,70 @@ def wide():
     gather([leaf.alias(f"leaf_{i}")(start) for i in range(200)])
 
 
+@op(
+    config_schema={
+        "name": Field(str, description="who is greeted"),
+        "count": Field(int, default_value=3),
+        "shape": Shape({"a": int, "b": Field(str, is_required=False)}),
+        "pick": Selector({"csv": Shape({"path": str}), "table": str}),
+        "items": Array(str),
+        "maybe": Noneable(int),
+        "color": Enum("Color", [EnumValue("RED"), EnumValue("BLUE")]),
+        "extra": Permissive({"k": int}),
+    }
+)
+def typed(context) -> int:
+    context.log.info(f"typed config: {context.op_config}")
+    return 1
+
+
+@op
+def inner_first(x: int) -> int:
+    return x + 1
+
+
+@op
+def inner_second(x: int) -> int:
+    return x + 1
+
+
+@graph
+def inner(x: int):
+    return inner_second(inner_first(x))
+
+
+@op
+def last(x: int) -> int:
+    return x
+
+
+@job
+def configured():
+    """Dagster-style config types and a nested graph."""
+    last(inner(typed()))
+
+
+class ChattyConfig(Config):
+    events: int = 100  # log events
+    lines: int = 100  # stdout lines
+    pause_every: int = 0  # sleep 0.05 s after this many lines (0: never)
+
+
+@op
+def chatter(context, config: ChattyConfig) -> None:
+    for i in range(config.events):
+        context.log.info(f"event {i}")
+    for i in range(config.lines):
+        print(f"line {i}", flush=True)
+        if config.pause_every and i % config.pause_every == config.pause_every - 1:
+            time.sleep(0.05)
+
+
+@job
+def chatty():
+    chatter()
+
+
 hourly_numbers = ScheduleDefinition(name="hourly_numbers", job=numbers, cron_schedule="0 * * * *")
 
 
@@ -102,4 +169,8 @@ def quiet_sensor(context):
     return SkipReason("nothing to do")
 
 
-defs = Definitions(jobs=[numbers, sleepy, wide], schedules=[hourly_numbers], sensors=[quiet_sensor])
+defs = Definitions(
+    jobs=[numbers, sleepy, wide, configured, chatty],
+    schedules=[hourly_numbers],
+    sensors=[quiet_sensor],
+)

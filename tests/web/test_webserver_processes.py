@@ -1,13 +1,10 @@
 """Webserver processes on one PostgreSQL: read-only mode, the bearer token, two replicas."""
 
 import json
-import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 from tests.web_server import Webserver, make_home
 
@@ -22,31 +19,9 @@ STATUS = "query($id: String!) { runOrError(runId: $id) { ... on Run { status } }
 COUNT = "{ runsOrError { ... on Runs { count } } }"
 
 
-@pytest.fixture
-def servers():
-    started: list[Webserver] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-def test_read_only_flag_refuses_mutations(tmp_path, pg_storage_url, servers):
+def test_read_only_flag_refuses_mutations(tmp_path, pg_storage_url, opgraph_webserver):
     home = make_home(tmp_path, pg_storage_url)
-    command = [
-        sys.executable,
-        "-m",
-        "flask",
-        "--app",
-        "opgraph_app",
-        "webserver",
-        "--read-only",
-        "--port",
-        "{port}",
-        "--threads",
-        "4",
-    ]
-    server = Webserver(home, command=command)
-    servers.append(server)
+    server = opgraph_webserver(home, "--read-only", "--threads", "4")
 
     refused = server.gql(LAUNCH, {"job": "numbers"})["launchRun"]
 

@@ -183,6 +183,42 @@ def test_snapshot_cache_follows_a_reload_made_by_someone_else(
     wait_for(lambda: client.job_names() == ["second_job"], timeout=5, what="revalidation")
 
 
+def test_a_launch_asks_the_server_nothing_its_snapshot_knows(
+    start_server: StartServer, jobs_file: Path, write: Callable[[str, str], Path]
+) -> None:
+    """Version, code pointer and an accepted run config come from the snapshot while its
+    version holds; a rejected config is asked again; a new version asks everything again."""
+    _, client = start_server("-f", str(jobs_file), revalidate_seconds=3600)
+    asked: list[str] = []
+    request = client._request
+
+    def counting(method: str, path: str, *args: object) -> object:
+        asked.append(path)
+        return request(method, path, *args)
+
+    client._request = counting  # type: ignore[method-assign]
+    good = {"ops": {"greet": {"config": {"times": 2}}, "limit": {"config": 3}}}
+    bad = {"ops": {"limit": {"config": "x"}}}
+
+    def launch(run_config: dict[str, object]) -> tuple[object, ...]:
+        errors = client.validate_run_config("hello_job", run_config)
+        return client.version, client.code_pointer("hello_job"), errors
+
+    first = launch(good)
+    assert first[2] == []
+    assert asked == ["/snapshot", "/jobs/hello_job/validate", "/jobs/hello_job/code_pointer"]
+    asked.clear()
+    assert launch(good) == first and asked == []
+    assert launch(bad)[2] and launch(bad)[2]
+    assert asked == ["/jobs/hello_job/validate"] * 2  # errors always from the current code
+    write("jobs.py", jobs_file.read_text().replace("times: int", "times: str"))
+    assert client.reload().version != first[0]
+    asked.clear()
+    version, _, errors = launch(good)
+    assert version != first[0] and errors == ["ops.greet.config.times: expected str, got 2"]
+    assert asked == ["/snapshot", "/jobs/hello_job/validate", "/jobs/hello_job/code_pointer"]
+
+
 def test_unreachable_server_and_timeouts(start_server: StartServer, write: Callable) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

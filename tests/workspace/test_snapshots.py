@@ -117,16 +117,24 @@ def test_required_parts_of_the_schema(job: JobSnapshot) -> None:
     assert "url" not in resources["properties"]["db"]["properties"]["config"].get("required", [])
 
 
-def test_scaffold_is_yaml_that_fits_the_job(jobs_file: Path, job: JobSnapshot) -> None:
-    scaffold = yaml.safe_load(job.run_config_scaffold)
-    assert job.run_config_scaffold.startswith("# Run config for job hello_job")
-    assert scaffold["ops"]["greet"]["config"] == {"name": "world", "times": 0}
-    assert scaffold["ops"]["limit"]["config"] == 0
+def test_scaffold_marks_required_fields_and_never_validates_until_filled(
+    jobs_file: Path, job: JobSnapshot
+) -> None:
+    text = job.run_config_scaffold
+    scaffold = yaml.safe_load(text)
+    assert text.startswith("# Run config for job hello_job")
+    assert scaffold["ops"]["greet"]["config"] == {"name": "world", "times": None}
+    assert scaffold["ops"]["limit"]["config"] is None
+    assert "times:  # required: integer" in text
     assert "resources" not in scaffold  # nothing there must be filled in
     from opgraph.code_pointer import load_job
 
     hello = load_job({"python_file": str(jobs_file)}, "hello_job")
-    validate_run_config(hello, scaffold)  # placeholders have the right types
+    with pytest.raises(RunConfigError):  # a placeholder is never a valid value
+        validate_run_config(hello, scaffold)
+    scaffold["ops"]["greet"]["config"]["times"] = 1
+    scaffold["ops"]["limit"]["config"] = 2
+    validate_run_config(hello, scaffold)
 
 
 def test_snapshot_id_is_stable_and_follows_changes(

@@ -39,7 +39,8 @@ export function runDuration(run, now = Date.now() / 1000) {
 const STATUS_CLASS = {
   SUCCESS: "ok", FAILURE: "bad", CANCELED: "muted", CANCELING: "warn", STARTED: "live",
   STARTING: "live", QUEUED: "queued", NOT_STARTED: "queued", UP_FOR_RETRY: "warn",
-  SKIPPED: "muted", PENDING: "queued", RUNNING: "live", STOPPED: "muted", SKIP: "muted",
+  SKIPPED: "muted", PENDING: "queued", PLANNED: "planned", NOT_RUN: "muted", FRESH: "ok", STALE: "warn", MISSING: "muted", RUNNING: "live", STOPPED: "muted", SKIP: "muted",
+  MATERIALIZED: "ok", FAILED: "bad", IN_PROGRESS: "live", SUBMITTED: "live", REQUESTED: "live", COMPLETED: "ok",
 };
 
 export function statusClass(status) {
@@ -50,11 +51,15 @@ export function statusBadge(status) {
   return h("span", { class: ["badge", statusClass(status)], dataset: { status } }, status);
 }
 
-/** Tags as small chips; opgraph's own tags (opgraph/...) are dimmed. */
-export function tagChips(tags) {
-  return tags.map((tag) =>
-    h("span", { class: ["tag", tag.key.startsWith("opgraph/") && "tag-system"], title: `${tag.key}=${tag.value}` },
-      `${tag.key}=${tag.value}`));
+/** Tags as small chips; opgraph's own tags (opgraph/...) are dimmed. With `onPick(tag)`,
+ * each chip is a button that filters by its tag ("key=value"). */
+export function tagChips(tags, onPick = null) {
+  return tags.map((tag) => {
+    const text = `${tag.key}=${tag.value}`;
+    const cls = ["tag", tag.key.startsWith("opgraph/") && "tag-system", onPick && "tag-pick"];
+    if (!onPick) return h("span", { class: cls, title: text }, text);
+    return h("button", { type: "button", class: cls, title: `Show only runs tagged ${text}`, "data-tag": text, onclick: () => onPick(text) }, text);
+  });
 }
 
 /** Who or what launched a run, from its tags and parent (see docs/ui.md). */

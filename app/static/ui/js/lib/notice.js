@@ -7,10 +7,17 @@ function container() {
 }
 
 function notice(kind, title, detail) {
+  // The same problem again (e.g. a page refreshing itself while the webserver is down):
+  // one notice says it, not one more every few seconds.
+  for (const shown of container().children) {
+    if (shown.dataset.title === title && shown.dataset.kind === kind) return shown;
+  }
   const box = h("div", { class: ["notice", `notice-${kind}`], role: kind === "error" ? "alert" : "status" },
     h("button", { type: "button", class: "notice-close", "aria-label": "Dismiss", onclick: () => box.remove() }, "×"),
     h("strong", {}, title),
     detail ? h("div", { class: "notice-detail" }, detail) : null);
+  box.dataset.title = title;
+  box.dataset.kind = kind;
   container().append(box);
   return box;
 }

@@ -2,6 +2,7 @@
 import { $$ } from "./dom.js";
 import { setToken } from "./gql.js";
 import { showInfo } from "./notice.js";
+import { wireSearch } from "./search.js";
 
 export const pageData = document.body.dataset;
 export const readOnly = pageData.readOnly === "1";
@@ -19,11 +20,13 @@ export function markReady() {
   document.body.dataset.ready = "1";
 }
 
-/** Ask before doing something; resolves true when confirmed. */
-export function confirmAction(text, okLabel = "Confirm") {
+/** Ask before doing something; resolves true when confirmed. The two buttons say what
+ * each does ("Keep running" / "Stop the run"), never "Cancel" against "Cancel run". */
+export function confirmAction(text, okLabel = "Confirm", backLabel = "Back") {
   const dialog = document.getElementById("confirm-dialog");
   document.getElementById("confirm-text").textContent = text;
   document.getElementById("confirm-ok").textContent = okLabel;
+  document.getElementById("confirm-back").textContent = backLabel;
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
     dialog.returnValue = "cancel";
@@ -43,3 +46,4 @@ if (tokenButton) {
 }
 
 hideActions();
+wireSearch();

@@ -1,8 +1,9 @@
 // /deployment: code locations (reload), daemon parts, workers (drain) and queues.
-import { $, h, show } from "../lib/dom.js";
+import { $, $$, h, show } from "../lib/dom.js";
 import { formatAgo, formatTime, shortId } from "../lib/format.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError, showInfo } from "../lib/notice.js";
+import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { confirmAction, hideActions, markReady } from "../lib/page.js";
 import { DAEMON_FIELDS, FLEET_QUERY, LEASE_FIELDS, daemonTable } from "../views/fleet.js";
 import { loadErrorBox, locationBadge } from "../views/locations.js";
@@ -18,20 +19,59 @@ const RELOAD = `mutation($name: String!) { reloadLocation(locationName: $name) {
 const DRAIN = `mutation($name: String!) { drainWorker(workerName: $name) { ${ERROR_FIELDS}
   ... on DrainWorkerSuccess { queues } } }`;
 
-function locationRow(location) {
-  const reload = h("button", { type: "button", class: "button-small", "data-action": true, onclick: async () => {
-    reload.disabled = true;
-    try {
-      const data = await gql(RELOAD, { name: location.name });
-      const reloaded = expectType(data.reloadLocation, "ReloadLocationSuccess").location;
-      row.replaceWith(locationRow(reloaded));
-      if (reloaded.loadError) showError(reloaded.loadError.message, `Reloaded ${location.name}, but its code failed to load`);
-      else showInfo(`Reloaded ${location.name}: version ${reloaded.version}.`);
-    } catch (error) {
-      showError(error, `Reload ${location.name}`);
-      reload.disabled = false;
+let reloading = 0; // reloads in flight: the periodic refresh leaves the table alone meanwhile
+
+/** Reload one location, its row saying so while it does; resolves to true on success. */
+async function reloadLocation(name, { quiet = false } = {}) {
+  const row = $(`#location-table tr[data-location="${CSS.escape(name)}"]`);
+  const button = row?.querySelector("button.reload");
+  if (button) {
+    button.disabled = true;
+    button.textContent = "Reloading…";
+  }
+  row?.setAttribute("data-reloading", "1");
+  reloading += 1;
+  try {
+    const data = await gql(RELOAD, { name });
+    const reloaded = expectType(data.reloadLocation, "ReloadLocationSuccess").location;
+    $(`#location-table tr[data-location="${CSS.escape(name)}"]`)?.replaceWith(locationRow(reloaded));
+    if (reloaded.loadError) showError(reloaded.loadError.message, `Reloaded ${name}, but its code failed to load`);
+    else if (!quiet) showInfo(`Reloaded ${name}: version ${reloaded.version}.`);
+    return !reloaded.loadError;
+  } catch (error) {
+    showError(error, `Reload ${name}`);
+    row?.removeAttribute("data-reloading");
+    if (button) {
+      button.disabled = false;
+      button.textContent = "Reload";
     }
-  } }, "Reload");
+    return false;
+  } finally {
+    reloading -= 1;
+  }
+}
+
+/** Reload every location one after the other, with a progress bar and a summary. */
+async function reloadAll() {
+  const names = $$("#location-table tr[data-location]").map((row) => row.dataset.location);
+  const button = $("#reload-all");
+  const bar = h("progress", { id: "reload-progress", max: names.length, value: 0 });
+  const label = h("span", { class: "log-count", id: "reload-progress-label" });
+  button.disabled = true;
+  show($("#reload-all-status"), bar, " ", label);
+  let loaded = 0;
+  for (const [index, name] of names.entries()) {
+    label.textContent = `reloading ${name} (${index + 1} of ${names.length})…`;
+    if (await reloadLocation(name, { quiet: true })) loaded += 1;
+    bar.value = index + 1;
+  }
+  label.textContent = `reloaded ${names.length} location(s): ${loaded} loaded, ${names.length - loaded} with errors`;
+  label.dataset.done = "1";
+  button.disabled = false;
+}
+
+function locationRow(location) {
+  const reload = h("button", { type: "button", class: "button-small reload", "data-action": true, onclick: () => reloadLocation(location.name) }, "Reload");
   const row = h("tr", { "data-location": location.name },
     h("td", {}, h("a", { href: `/jobs#location-${location.name}` }, location.name)),
     h("td", {}, locationBadge(location.state)),
@@ -96,15 +136,14 @@ async function loadFleet() {
   }
 }
 
-async function main() {
-  loadFleet();
+async function loadMain() {
   try {
     const data = await gql(QUERY);
     $("#instance-info").textContent = data.instance.info.split("\n").join(" · ");
     show($("#daemons"), daemonTable(data.instance.daemonHealth.allDaemonStatuses, data.daemonLease));
     try {
       const workspace = expectType(data.workspaceOrError, "Workspace");
-      show($("#locations"), h("table", { id: "location-table" },
+      if (!reloading) show($("#locations"), h("table", { id: "location-table" },
         h("thead", {}, h("tr", {}, ["Location", "State", "Version", "Holds", "Updated", "Load error", ""].map((t) => h("th", {}, t)))),
         h("tbody", {}, workspace.locationEntries.map(locationRow))));
     } catch (error) {
@@ -114,8 +153,14 @@ async function main() {
   } catch (error) {
     showError(error, "Deployment");
   }
+  markUpdated();
   markReady();
 }
 
 $("#refresh-fleet").addEventListener("click", loadFleet);
-main();
+$("#reload-all").addEventListener("click", reloadAll);
+loadFleet();
+loadMain().then(() => {
+  keepFresh(loadMain, { onRuns: false, everyMs: 5000 }); // daemon health and locations
+  keepFresh(loadFleet, { onRuns: false, everyMs: 15000 }); // asking the workers costs more
+});

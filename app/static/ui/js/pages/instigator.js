@@ -4,6 +4,7 @@ import { $, h, show } from "../lib/dom.js";
 import { formatDuration, formatTime, runDuration, shortId, statusBadge } from "../lib/format.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError, showInfo } from "../lib/notice.js";
+import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { hideActions, markReady, pageData } from "../lib/page.js";
 import { KINDS, cadence, oneQuery, tickRow, toggleButton } from "../views/instigators.js";
 
@@ -14,6 +15,7 @@ const DRY_RUN = `mutation($name: String!) { ${k.dryRun}(name: $name) { ${ERROR_F
   ... on DryRun { skipReason cursor error runRequests { runKey jobName runConfig tags } } } }`;
 
 function renderItem(item) {
+  const dryRunResult = $("#dry-run-result") || h("div", { id: "dry-run-result" }); // kept across refreshes
   show($("#definition"),
     h("dt", {}, "Job"), h("dd", {}, h("a", { href: `/jobs/${encodeURIComponent(location)}/${encodeURIComponent(item.jobName)}` }, item.jobName)),
     h("dt", {}, kind === "schedule" ? "Schedule" : "Interval"), h("dd", { class: "mono" }, cadence(kind, item)),
@@ -30,7 +32,7 @@ function renderItem(item) {
     h("h3", {}, "Dry run"),
     h("p", {}, h("button", { type: "button", id: "dry-run", "data-action": true, onclick: dryRun }, kind === "schedule" ? "Evaluate the next tick" : "Evaluate now"),
       h("span", { class: "log-count" }, " makes no run and stores nothing")),
-    h("div", { id: "dry-run-result" }));
+    dryRunResult);
   show($("#ticks"), item.ticks.length
     ? h("table", { id: "tick-table" }, h("thead", {}, h("tr", {}, ["Time", "Status", "Runs", "Skip reason", "Error", "Cursor"].map((t) => h("th", {}, t)))),
       h("tbody", {}, item.ticks.map(tickRow)))
@@ -81,7 +83,8 @@ async function load() {
     show($("#definition"), h("p", { class: "empty" }, `The ${kind} could not be loaded.`));
     showError(error, `${kind} ${fullName}`);
   }
+  markUpdated();
   markReady();
 }
 
-load();
+load().then(() => keepFresh(load, { everyMs: 2000 })); // its runs at once, its ticks every 12 s

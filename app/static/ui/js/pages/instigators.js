@@ -4,6 +4,7 @@ import { $, h, show } from "../lib/dom.js";
 import { formatTime, statusBadge } from "../lib/format.js";
 import { expectType, gql } from "../lib/gql.js";
 import { showError, showInfo } from "../lib/notice.js";
+import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { hideActions, markReady, pageData } from "../lib/page.js";
 import { KINDS, cadence, listQuery, tickSummary, toggleButton } from "../views/instigators.js";
 
@@ -41,7 +42,8 @@ async function load() {
     show($("#instigator-list"), h("p", { class: "empty" }, `The ${k.plural} could not be loaded.`));
     showError(error, k.plural);
   }
+  markUpdated();
   markReady();
 }
 
-load();
+load().then(() => keepFresh(load, { onRuns: false, everyMs: 5000 }));

@@ -1,11 +1,16 @@
-// /jobs/<location>/<job>: the op graph, op details and the launchpad.
-import { $, h, show } from "../lib/dom.js";
+// /jobs/<location>/<job>: the op graph, op details, the launchpad and, for a partitioned
+// job, a partition picker in the launchpad and the backfill form.
+import { $, append, h, show } from "../lib/dom.js";
 import { formatDuration, formatTime, runDuration, shortId, statusBadge, tagChips } from "../lib/format.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError } from "../lib/notice.js";
+import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { markReady, pageData, readOnly } from "../lib/page.js";
+import { configTable } from "../views/configschema.js";
 import { drawGraph, graphOfOps } from "../views/graph.js";
 import { Launchpad } from "../views/launchpad.js";
+import { backfillForm, backfillHref } from "../views/partitions.js";
+import { selectSteps } from "../views/stepquery.js";
 import { loadErrorBox } from "../views/locations.js";
 
 const JOB = `query Job($job: String!) { workspaceOrError { ${ERROR_FIELDS}
@@ -15,8 +20,17 @@ const JOB = `query Job($job: String!) { workspaceOrError { ${ERROR_FIELDS}
         mappedOver { handle output }
         inputs { name kind description dagsterType hasDefault isNothing upstream { handle output } }
         outputs { name isRequired isDynamic ioManagerKey description dagsterType } } } } } } }`;
+const SCAFFOLD = `query Scaffold($selector: JobSelector!) {
+  launchpadConfig(selector: $selector, action: SCAFFOLD) { ${ERROR_FIELDS} ... on LaunchpadConfig { yaml schema } } }`;
+const FROM_RUN = `query FromRun($runId: String!) { runOrError(runId: $runId) { ${ERROR_FIELDS}
+  ... on Run { runId jobName runConfigYaml tags { key value } } } }`;
+const OP_SELECTION_TAG = "opgraph/op_selection"; // a run of some ops only (opgraph.op_selection)
 const RECENT = `query Recent($job: String!) { runsOrError(filter: {jobName: $job}, limit: 10) { ${ERROR_FIELDS}
   ... on Runs { results { runId status createdAt startTime endTime } } } }`;
+
+const PARTITION_SET = `query PartitionSet($job: String!, $location: String) {
+  partitionSetsOrError(pipelineName: $job, locationName: $location) { ${ERROR_FIELDS}
+    ... on PartitionSets { results { numPartitions partitionNames(limit: 10000) } } } }`;
 
 const locationName = pageData.location;
 const jobName = pageData.job;
@@ -41,7 +55,9 @@ function showOp(op) {
       out.dagsterType ? ` : ${out.dagsterType}` : "",
       out.isDynamic ? " (dynamic)" : "", out.isRequired ? "" : " (optional)", ` → ${out.ioManagerKey}`)))),
     op.mappedOver ? section("Mapped over", h("p", { class: "mono" }, `${op.mappedOver.handle}.${op.mappedOver.output}`)) : null,
-    section("Config schema", op.configSchema && Object.keys(op.configSchema).length ? json(op.configSchema) : h("p", { class: "empty" }, "No config.")),
+    section("Config", configTable(op.configSchema)
+      ? [configTable(op.configSchema), h("details", { class: "raw-schema" }, h("summary", {}, "As JSON Schema"), json(op.configSchema))]
+      : h("p", { class: "empty" }, "No config.")),
     section("Retry policy", op.retryPolicy ? json(op.retryPolicy) : h("p", { class: "empty" }, "None.")),
     section("Resources", h("p", {}, op.requiredResourceKeys.join(", ") || "—")),
     section("Tags", op.tags.length ? h("div", {}, tagChips(op.tags)) : h("p", { class: "empty" }, "None.")));
@@ -59,6 +75,83 @@ async function loadRecent() {
       : h("p", { class: "empty" }, "No runs yet."));
   } catch (error) {
     showError(error, "Recent runs");
+  }
+  markUpdated();
+}
+
+/** The launchpad, from the schema's scaffold, or from a run (?from_run=<id>: "Open in launchpad"). */
+// Asked at once, beside the job's own query: the launchpad needs both.
+const scaffoldAnswer = readOnly ? null : gql(SCAFFOLD, { selector: { locationName, jobName } }).catch((error) => error);
+
+async function startLaunchpad(job) {
+  const selector = { locationName, jobName };
+  let scaffold = job.runConfigScaffold;
+  let schema = null;
+  try {
+    const answer = await scaffoldAnswer;
+    if (answer instanceof Error) throw answer;
+    ({ yaml: scaffold, schema } = expectType(answer.launchpadConfig, "LaunchpadConfig"));
+  } catch (error) {
+    showError(error, "Scaffolding the run config");
+  }
+  const fromRun = new URLSearchParams(window.location.search).get("from_run");
+  let preset = {};
+  let opSelection = "";
+  if (fromRun) {
+    try {
+      const run = expectType((await gql(FROM_RUN, { runId: fromRun })).runOrError, "Run");
+      preset = { config: run.runConfigYaml || "{}\n", tags: run.tags.filter((t) => !t.key.startsWith("opgraph/")) };
+      opSelection = run.tags.find((t) => t.key === OP_SELECTION_TAG)?.value || "";
+      $("#launchpad-source").textContent = `config and tags of run ${shortId(run.runId)}`;
+    } catch (error) {
+      showError(error, `Opening run ${fromRun} in the launchpad`);
+    }
+  }
+  const launchpad = new Launchpad(selector, scaffold, { ...preset, schema });
+  if (opSelection) launchpad.setOpSelection(opSelection);
+  return launchpad;
+}
+
+/** The launchpad's op selection drawn on the graph; with "pick on the graph", a click on
+ * an op adds it to the selection or takes it out. */
+function wireOpSelection(job, graph, launchpad) {
+  const steps = job.ops.map((op) => ({ key: op.handle, upstream: op.inputs.flatMap((input) => input.upstream.map((u) => u.handle)) }));
+  const count = $("#op-selection-count");
+  const refresh = () => {
+    const picked = selectSteps(launchpad.opSelection().join(" "), steps, { ops: true });
+    for (const el of graph.svg.querySelectorAll(".graph-node")) el.classList.toggle("picked", Boolean(picked?.has(el.dataset.node)));
+    count.textContent = picked ? `${picked.size} of ${steps.length} ops run` : "every op runs";
+    count.dataset.count = picked ? String(picked.size) : "";
+  };
+  $("#op-selection").addEventListener("input", refresh);
+  refresh();
+  return (id) => {
+    const clauses = launchpad.opSelection();
+    const at = clauses.indexOf(id);
+    if (at >= 0) clauses.splice(at, 1);
+    else clauses.push(id);
+    launchpad.setOpSelection(clauses.join(", "));
+  };
+}
+
+/** A partitioned job's partition picker in the launchpad and its backfill form. */
+async function startPartitions() {
+  try {
+    const data = await gql(PARTITION_SET, { job: jobName, location: locationName });
+    const [set] = expectType(data.partitionSetsOrError, "PartitionSets").results;
+    if (!set) return; // not partitioned
+    const keys = set.partitionNames;
+    append($("#launch-partition"), keys.map((key) => h("option", { value: key }, key)));
+    $("#partition-picker").hidden = false;
+    $("#job-partitions").textContent = `${set.numPartitions} partitions${keys.length < set.numPartitions ? ` (the first ${keys.length} offered)` : ""}`;
+    show($("#job-backfill-form"), backfillForm({
+      target: { jobName, locationName }, what: `job ${jobName}`, keys,
+      onLaunched: (id) => { window.location.href = backfillHref(id); },
+      onError: (error) => showError(error, "Launch backfill"),
+    }));
+    $("#job-backfill").hidden = false;
+  } catch (error) {
+    showError(error, "Partitions of the job");
   }
 }
 
@@ -86,11 +179,15 @@ async function main() {
   }
   show($("#job-subtitle"), `· ${job.ops.length} ops · executor ${job.executor || "default"}`, job.description ? ` · ${job.description}` : "", " ", tagChips(job.tags));
   const ops = new Map(job.ops.map((op) => [op.handle, op]));
-  const graph = drawGraph($("#job-graph"), graphOfOps(job.ops), { onSelect: (id) => showOp(ops.get(id)) });
+  let pickOp = null; // toggles an op in the launchpad's op selection
+  const onSelect = (id) => ($("#pick-ops").checked && pickOp ? pickOp(id) : showOp(ops.get(id)));
+  const graph = drawGraph($("#job-graph"), graphOfOps(job.ops), { onSelect });
   show($("#graph-tools"), graph.tools);
-  if (!readOnly) new Launchpad({ locationName, jobName }, job.runConfigScaffold);
+  if (!readOnly) pickOp = wireOpSelection(job, graph, await startLaunchpad(job));
   markReady();
-  loadRecent();
+  if (!readOnly) await startPartitions();
+  await loadRecent();
+  keepFresh(loadRecent);
 }
 
 main();

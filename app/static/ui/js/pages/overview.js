@@ -3,10 +3,17 @@ import { $, h, show } from "../lib/dom.js";
 import { formatAgo, formatDuration, runDuration, shortId, statusBadge } from "../lib/format.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError } from "../lib/notice.js";
+import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { markReady } from "../lib/page.js";
-import { DAEMON_FIELDS, FLEET_QUERY, LEASE_FIELDS, daemonParts, daemonTable, fleetSummary } from "../views/fleet.js";
+import { drawRunsTimeline } from "../views/runstimeline.js";
+import { DAEMON_FIELDS, FLEET_QUERY, LEASE_FIELDS, daemonTable, daemonVerdict, fleetSummary } from "../views/fleet.js";
 
 const RUN_FIELDS = "count results { runId jobName status createdAt startTime endTime }";
+const TIMELINE_HOURS = 6;
+const TIMELINE_RUNS = 500; // the newest ones, when more ran
+const TIMELINE = `query Timeline($recent: Float!) {
+  runsOrError(filter: {createdAfter: $recent}, limit: ${TIMELINE_RUNS}) { ${ERROR_FIELDS} ... on Runs { results { runId jobName status createdAt startTime endTime } } }
+}`;
 const QUERY = `query Overview($since: Float!) {
   inProgress: runsOrError(filter: {statuses: [STARTING, STARTED, CANCELING]}, limit: 10) { ${ERROR_FIELDS} ... on Runs { ${RUN_FIELDS} } }
   queued: runsOrError(filter: {statuses: [QUEUED, NOT_STARTED]}, limit: 10) { ${ERROR_FIELDS} ... on Runs { ${RUN_FIELDS} } }
@@ -46,21 +53,32 @@ async function loadFleet() {
   }
 }
 
-async function main() {
-  loadFleet(); // asks the workers (up to a second): shown when it answers
+/** The runs timeline: read after the counts and lists are shown (it reads more rows). */
+async function loadTimeline() {
   try {
-    const data = await gql(QUERY, { since: Date.now() / 1000 - DAY });
+    const now = Date.now() / 1000;
+    const data = await gql(TIMELINE, { recent: now - TIMELINE_HOURS * 3600 });
+    drawRunsTimeline($("#runs-timeline"), expectType(data.runsOrError, "Runs").results, { hours: TIMELINE_HOURS, now });
+  } catch (error) {
+    showError(error, "Runs timeline");
+  }
+}
+
+async function loadRuns() {
+  try {
+    const now = Date.now() / 1000;
+    const data = await gql(QUERY, { since: now - DAY });
     const inProgress = expectType(data.inProgress, "Runs");
     const queued = expectType(data.queued, "Runs");
     const failures = expectType(data.failures, "Runs");
     const succeeded = expectType(data.succeeded, "Runs");
-    const parts = daemonParts(data.instance.daemonHealth.allDaemonStatuses);
+    const verdict = daemonVerdict(data.instance.daemonHealth.allDaemonStatuses, data.daemonLease);
     show($("#stats"),
       stat("stat-in-progress", inProgress.count, "runs in progress"),
       stat("stat-queued-runs", queued.count, "runs queued"),
       stat("stat-failures", failures.count, "failed in 24 h"),
       stat("stat-successes", succeeded.count, "succeeded in 24 h"),
-      stat("stat-daemon", !data.daemonLease ? "none" : parts.every((p) => p.healthy) ? "healthy" : "unhealthy",
+      stat("stat-daemon", verdict,
         data.daemonLease ? `daemon on ${data.daemonLease.host}` : "daemon"));
     show($("#in-progress"), runList(inProgress, "Nothing is running."));
     show($("#queued"), runList(queued, "Nothing is queued."));
@@ -71,7 +89,13 @@ async function main() {
     show($("#stats"), h("p", { class: "empty" }, "The overview could not be loaded."));
     showError(error, "Overview");
   }
+  markUpdated();
   markReady();
+  await loadTimeline();
 }
 
-main();
+loadFleet(); // asks the workers (up to a second): shown when it answers
+loadRuns().then(() => {
+  keepFresh(loadRuns); // runs and daemon: read again when the runs change
+  keepFresh(loadFleet, { onRuns: false, everyMs: 15000 }); // asking the workers costs more
+});

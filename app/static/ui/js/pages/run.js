@@ -5,16 +5,18 @@ import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { followRunEvents } from "../lib/live.js";
 import { showError, showInfo } from "../lib/notice.js";
 import { confirmAction, hideActions, markReady, pageData, readOnly } from "../lib/page.js";
+import { errorBox } from "../views/errors.js";
 import { EventLog } from "../views/eventlog.js";
 import { drawGraph, graphOfOps } from "../views/graph.js";
 import { StepTracker, opHandle } from "../views/steps.js";
 import { StepOutput } from "../views/stdio.js";
+import { selectSteps } from "../views/stepquery.js";
 import { drawTimeline } from "../views/timeline.js";
 
 const RUN_QUERY = `query Run($runId: String!) {
   runOrError(runId: $runId) {
     ${ERROR_FIELDS}
-    ... on Run { runId jobName status runConfigYaml tags { key value } parentRunId rootRunId
+    ... on Run { runId jobName status runConfig runConfigYaml tags { key value } parentRunId rootRunId
       locationName codeVersion createdAt startTime endTime runWorkerHost canTerminate }
   }
 }`;
@@ -28,6 +30,10 @@ const JOB_QUERY = `query JobGraph($job: String!) {
     ... on Workspace { locationEntries { name version job(name: $job) { ops { handle opName inputs { upstream { handle } } } } } }
   }
 }`;
+const PLAN_QUERY = `query Plan($selector: JobSelector!, $config: GenericScalar) {
+  executionPlanOrError(selector: $selector, runConfigData: $config) { ${ERROR_FIELDS}
+    ... on ExecutionPlan { steps { key upstreamKeys mappedOver { handle } } } }
+}`;
 const TERMINATE = `mutation Terminate($runId: String!, $policy: TerminateRunPolicy!) {
   terminateRun(runId: $runId, policy: $policy) { ${ERROR_FIELDS} ... on TerminateRunSuccess { message } }
 }`;
@@ -36,6 +42,9 @@ const REEXECUTE = `mutation Reexecute($runId: String!, $strategy: ReexecutionStr
     ${ERROR_FIELDS} ... on LaunchRunSuccess { run { runId } }
   }
 }`;
+const GROUP_QUERY = `query Group($root: String!) {
+  runsOrError(filter: {tags: [{key: "opgraph/root_run_id", value: $root}]}, limit: 1) {
+    ${ERROR_FIELDS} ... on Runs { results { runId status } } } }`;
 const LIVE = new Set(["NOT_STARTED", "QUEUED", "STARTING", "STARTED", "CANCELING"]);
 const RUN_EVENTS = /^RUN_/;
 
@@ -93,6 +102,12 @@ function renderHeader() {
   $("#reexecute-all").hidden = !finished;
   $("#reexecute-failure").hidden = !finished || run.status === "SUCCESS";
   $("#reexecute-selected").hidden = !finished;
+  // A run of a group (a re-execution, or a run re-executed since): the group's newest run.
+  $("#reexecute-group").hidden = !finished || !(run.rootRunId || run.parentRunId || $("#run-children li"));
+  if (jobHref) {
+    $("#open-launchpad").href = `${jobHref}?from_run=${encodeURIComponent(run.runId)}#launchpad`;
+    $("#open-launchpad").hidden = false;
+  }
   hideActions();
 }
 
@@ -121,9 +136,19 @@ function redrawSoon() {
   }), wait);
 }
 
+const timelineWindow = { from: 0, to: 1 }; // the part of the run the timeline shows
+let stepQuery = "";
+
+function redrawTimeline(steps = tracker.list()) {
+  const highlight = selectSteps(stepQuery, tracker.graph());
+  drawTimeline($("#timeline"), steps, { runEnd: tracker.runEnd ?? run?.endTime, window: timelineWindow, highlight });
+  return highlight;
+}
+
 function redraw() {
   const steps = tracker.list();
-  drawTimeline($("#timeline"), steps, { runEnd: tracker.runEnd ?? run?.endTime });
+  const highlight = redrawTimeline(steps);
+  for (const row of document.querySelectorAll("#steps-table tr[data-step]")) row.classList.toggle("step-hit", Boolean(highlight?.has(row.dataset.step)));
   renderSteps(steps);
   if (graph) colorGraph();
   output.setSteps(steps.map((step) => step.stepKey));
@@ -131,7 +156,8 @@ function redraw() {
 
 function renderSteps(steps) {
   const body = $("#steps-table tbody");
-  $("#steps-count").textContent = `${steps.length} steps`;
+  const waiting = steps.filter((step) => step.planned).length;
+  $("#steps-count").textContent = `${steps.length} steps${waiting ? ` (${waiting} ${tracker.runEnd === null ? "not started yet" : "not run"})` : ""}`;
   if (!steps.length) {
     show(body, h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No step has started yet.")));
     return;
@@ -140,7 +166,7 @@ function renderSteps(steps) {
   show(body, steps.map((step) => {
     const last = step.attempts.at(-1);
     const duration = step.startTime ? (step.endTime ?? now) - step.startTime : null;
-    return h("tr", { "data-step": step.stepKey },
+    return h("tr", { "data-step": step.stepKey, "data-status": step.status },
       h("td", { "data-action": true }, h("input", {
         type: "checkbox", "aria-label": `Select ${step.stepKey}`, checked: selectedSteps.has(step.stepKey),
         onchange: (e) => toggleStep(step.stepKey, e.target.checked),
@@ -215,10 +241,34 @@ function colorGraph() {
   }
 }
 
+/** Every step the run is to execute, from its execution plan (its run config, the job's
+ * current code): shown before each starts. Without a plan, steps appear as they start. */
+async function loadPlan() {
+  if (!run.locationName) return;
+  // A re-execution from failure or of selected steps reuses some of its parent's outputs:
+  // which ones the plan does not say, so its steps are listed as they start.
+  const strategy = run.tags.find((t) => t.key === "opgraph/reexecution_strategy")?.value;
+  if (strategy && strategy !== "ALL_STEPS") {
+    document.body.dataset.planSteps = "0";
+    return;
+  }
+  try {
+    const data = await gql(PLAN_QUERY, { selector: { locationName: run.locationName, jobName: run.jobName }, config: run.runConfig });
+    const plan = expectType(data.executionPlanOrError, "ExecutionPlan");
+    tracker.plan(plan.steps);
+    document.body.dataset.planSteps = String(plan.steps.length);
+    redrawSoon();
+  } catch {
+    // The job changed or left the workspace: the steps table shows the steps that ran.
+    document.body.dataset.planSteps = "0";
+  }
+}
+
 async function loadChildren() {
   try {
     const data = await gql(CHILDREN_QUERY, { tag: runId });
     const runs = expectType(data.runsOrError, "Runs").results;
+    if (runs.length && run && !LIVE.has(run.status)) $("#reexecute-group").hidden = readOnly;
     show($("#run-children"), runs.length
       ? h("ul", {}, runs.map((child) => h("li", {}, h("a", { href: `/runs/${encodeURIComponent(child.runId)}` }, child.runId), " ", statusBadge(child.status), ` ${formatTime(child.createdAt)}`)))
       : h("span", { class: "empty" }, "None."));
@@ -228,7 +278,38 @@ async function loadChildren() {
   }
 }
 
+const failures = new Map(); // stepKey -> its STEP_FAILURE event (the last attempt's)
+let runFailure = null; // the RUN_FAILURE event
+
+/** At the top of a failed run: which step failed, with what error, and its stack trace. */
+function renderFailures() {
+  const banner = $("#failure-banner");
+  if (!failures.size && !runFailure) return;
+  const boxes = [...failures.values()].map((event) => {
+    const error = event.data?.error && typeof event.data.error === "object" ? event.data.error : { class: "Failure", message: event.message };
+    return h("div", { class: "failure", "data-step": event.stepKey },
+      errorBox(error, { title: h("span", {}, "Step ", h("a", { href: "#", onclick: (e) => { e.preventDefault(); focusStep(event.stepKey); } }, event.stepKey), " failed") }));
+  });
+  if (!boxes.length && runFailure) {
+    const error = runFailure.data?.error && typeof runFailure.data.error === "object" ? runFailure.data.error : { class: "Run failure", message: runFailure.message };
+    boxes.push(h("div", { class: "failure" }, errorBox(error, { title: "The run failed" })));
+  }
+  show(banner, boxes);
+  banner.hidden = false;
+}
+
 function onEvents(events) {
+  let failed = false;
+  for (const event of events) {
+    if (event.eventType === "STEP_FAILURE") {
+      failures.set(event.stepKey, event);
+      failed = true;
+    } else if (event.eventType === "RUN_FAILURE") {
+      runFailure = event;
+      failed = true;
+    }
+  }
+  if (failed) renderFailures();
   tracker.add(events);
   log.add(events);
   if (events.some((event) => RUN_EVENTS.test(event.eventType))) refreshRunSoon();
@@ -255,11 +336,15 @@ async function act(label, mutation, variables, field, successType, onSuccess) {
 function wireActions() {
   if (readOnly) return;
   $("#cancel-run").addEventListener("click", async () => {
-    if (!(await confirmAction(`Cancel run ${runId}? It stops at its next step boundary.`, "Cancel run"))) return;
+    const waiting = run.status === "QUEUED" || run.status === "NOT_STARTED";
+    const text = waiting
+      ? `Run ${runId} has not started. Canceling it takes it off the queue: it will not run.`
+      : `Stop run ${runId}? The ops running now finish; no further op starts. The run ends as CANCELED.`;
+    if (!(await confirmAction(text, "Cancel the run", waiting ? "Keep it queued" : "Keep running"))) return;
     act("Cancel", TERMINATE, { runId, policy: "SAFE" }, "terminateRun", "TerminateRunSuccess", (r) => { showInfo(r.message); refreshRunSoon(); });
   });
   $("#force-cancel-run").addEventListener("click", async () => {
-    if (!(await confirmAction(`Force cancel run ${runId}? Its run worker is killed at once.`, "Force cancel"))) return;
+    if (!(await confirmAction(`Force cancel run ${runId}? Its run worker and the ops running now are stopped at once, mid-op. The run ends as CANCELED.`, "Force cancel", "Keep running"))) return;
     act("Force cancel", TERMINATE, { runId, policy: "FORCE" }, "terminateRun", "TerminateRunSuccess", (r) => { showInfo(r.message); refreshRunSoon(); });
   });
   const reexecute = (strategy, steps) => act("Re-execute", REEXECUTE, { runId, strategy, steps }, "launchRunReexecution", "LaunchRunSuccess",
@@ -267,21 +352,100 @@ function wireActions() {
   $("#reexecute-all").addEventListener("click", () => reexecute("ALL_STEPS", null));
   $("#reexecute-failure").addEventListener("click", () => reexecute("FROM_FAILURE", null));
   $("#reexecute-selected").addEventListener("click", () => reexecute("SELECTED", [...selectedSteps]));
+  $("#reexecute-group").addEventListener("click", async () => {
+    try {
+      const root = run.rootRunId || run.runId;
+      const newest = expectType((await gql(GROUP_QUERY, { root })).runsOrError, "Runs").results[0];
+      const from = newest && newest.runId !== run.runId ? newest : run;
+      if (from.status === "SUCCESS") {
+        showInfo(`The group's newest run ${from.runId.slice(0, 8)} succeeded: nothing failed to re-execute.`);
+        return;
+      }
+      act("Re-execute group", REEXECUTE, { runId: from.runId, strategy: "FROM_FAILURE", steps: null }, "launchRunReexecution", "LaunchRunSuccess",
+        (result) => { window.location.href = `/runs/${encodeURIComponent(result.run.runId)}`; });
+    } catch (error) {
+      showError(error, "Re-execute group");
+    }
+  });
+}
+
+/** The run is not there (or could not be read): say so once, instead of the page's panels. */
+function showMissing(error) {
+  const notFound = error.typename === "RunNotFoundError";
+  document.body.dataset.runMissing = notFound ? "not-found" : "error";
+  show($("#run-subtitle"), h("span", { class: "empty" }, notFound ? "No such run." : "This run could not be loaded."));
+  for (const panel of document.querySelectorAll("main > section, main > div.grid-2")) panel.hidden = true;
+  $("#run-actions").hidden = true;
+  const search = `/runs?run=${encodeURIComponent(runId)}`;
+  $("main").append(h("section", { class: "panel", id: "run-missing" },
+    h("h2", {}, notFound ? `There is no run with id ${runId}` : `Run ${runId} could not be loaded`),
+    h("p", {}, notFound
+      ? "It may have been deleted (by hand or by retention), or the id is mistyped."
+      : error.message),
+    h("p", {}, h("a", { href: "/runs" }, "All runs"), " · ", h("a", { href: search }, "search the runs for this id"))));
+  if (!notFound) showError(error, `Run ${runId}`);
+}
+
+/** Zoom by `factor` (< 1 zooms in) around `at` (a fraction of the shown window). */
+function zoomTimeline(factor, at = 0.5) {
+  const span = timelineWindow.to - timelineWindow.from;
+  const next = Math.min(1, Math.max(0.002, span * factor));
+  const pivot = timelineWindow.from + at * span;
+  timelineWindow.from = Math.max(0, Math.min(1 - next, pivot - at * next));
+  timelineWindow.to = timelineWindow.from + next;
+  redrawTimeline();
+}
+
+function wireTimeline() {
+  const frame = $("#timeline");
+  const plotOf = () => Math.max(1, frame.clientWidth - 226); // the timeline's label column and margin
+  $("#timeline-zoom-in").addEventListener("click", () => zoomTimeline(0.5));
+  $("#timeline-zoom-out").addEventListener("click", () => zoomTimeline(2));
+  $("#timeline-reset").addEventListener("click", () => { timelineWindow.from = 0; timelineWindow.to = 1; redrawTimeline(); });
+  let timer = null;
+  $("#step-query").addEventListener("input", (e) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { stepQuery = e.target.value; redraw(); }, 120);
+  });
+  frame.addEventListener("wheel", (event) => {
+    if (!event.ctrlKey) return;
+    event.preventDefault();
+    const at = Math.min(1, Math.max(0, (event.offsetX - 210) / plotOf()));
+    zoomTimeline(event.deltaY < 0 ? 0.8 : 1.25, at);
+  }, { passive: false });
+  let drag = null;
+  frame.addEventListener("pointerdown", (event) => {
+    drag = { x: event.clientX, from: timelineWindow.from, to: timelineWindow.to };
+    frame.setPointerCapture(event.pointerId);
+    frame.classList.add("panning");
+  });
+  frame.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const span = drag.to - drag.from;
+    const shift = -((event.clientX - drag.x) / plotOf()) * span;
+    timelineWindow.from = Math.max(0, Math.min(1 - span, drag.from + shift));
+    timelineWindow.to = timelineWindow.from + span;
+    redrawTimeline();
+  });
+  const stop = () => { drag = null; frame.classList.remove("panning"); };
+  frame.addEventListener("pointerup", stop);
+  frame.addEventListener("pointercancel", stop);
 }
 
 async function main() {
   try {
     await loadRun();
   } catch (error) {
-    show($("#run-subtitle"), h("span", { class: "empty" }, "This run could not be loaded."));
-    showError(error, `Run ${runId}`);
+    showMissing(error);
     markReady();
     return;
   }
   wireActions();
+  wireTimeline();
   redraw();
   markReady();
   loadGraph();
+  loadPlan();
   loadChildren();
   // History and live events through one stream; it ends after the run's last event.
   followRunEvents(runId, null, {

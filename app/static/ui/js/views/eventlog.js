@@ -1,8 +1,15 @@
 // The structured event log of a run. It holds every event but only puts the rows in view
 // into the page (fixed row height), so a run with tens of thousands of events scrolls and
 // filters without delay. Filters: step, event type, level, and a text search.
+//
+// No frame may show an empty viewport while events stream in: the rows for the new scroll
+// position are put in place in the same task that moves it (never one animation frame
+// later: new events arrive inside an animation frame, and a frame requested from there
+// runs after the paint, which then showed the old rows scrolled out of view). Rows stay in
+// the page while they remain in range, so a frame changes only the rows that enter.
 import { clear, h } from "../lib/dom.js";
 import { formatClock, formatTime } from "../lib/format.js";
+import { errorBox } from "./errors.js";
 
 const ROW = 22;
 const OVERSCAN = 10;
@@ -15,7 +22,7 @@ export class EventLog {
     this.steps = new Set();
     this.types = new Set();
     this.follow = true;
-    this.scheduled = false;
+    this.rendered = new Map(); // index in `shown` -> row element in the page
     this.#build(root);
   }
 
@@ -33,7 +40,14 @@ export class EventLog {
     this.countLabel = h("span", { class: "log-count", id: "log-count" });
     this.followBox = h("input", { type: "checkbox", checked: true, onchange: (e) => { this.follow = e.target.checked; if (this.follow) this.#scrollToEnd(); } });
     this.spacer = h("div", { class: "log-spacer" });
-    this.view = h("div", { class: "log-view", id: "event-log", tabindex: 0, onscroll: () => this.#onScroll() }, this.spacer);
+    this.view = h("div", {
+      class: "log-view", id: "event-log", tabindex: 0, onscroll: () => this.#onScroll(),
+      onclick: (e) => { // one listener for every row: rows are reused for other events
+        const row = e.target.closest(".log-row");
+        if (row) this.#showDetail(this.shown[Number(row.dataset.index)]);
+      },
+    }, this.spacer);
+    this.pool = []; // row elements out of range, reused for the rows that come into range
     this.detail = h("div", { class: "log-detail", hidden: true });
     root.append(
       h("div", { class: "log-filters" }, this.stepSelect, this.typeSelect, this.levelSelect, this.searchInput,
@@ -74,7 +88,15 @@ export class EventLog {
     Object.assign(this.filter, change);
     if ("step" in change) this.stepSelect.value = change.step;
     this.shown = this.events.filter((event) => this.#matches(event));
+    this.#drop();
     this.#update();
+  }
+
+  /** Forget every row in the page (the list they index changed). */
+  #drop() {
+    this.rendered.clear();
+    this.pool = [];
+    this.spacer.replaceChildren();
   }
 
   #update() {
@@ -84,7 +106,7 @@ export class EventLog {
     this.view.dataset.total = String(total);
     this.view.dataset.shown = String(this.shown.length);
     if (this.follow) this.#scrollToEnd();
-    this.#schedule();
+    this.#render();
   }
 
   #scrollToEnd() {
@@ -97,34 +119,49 @@ export class EventLog {
       this.follow = atEnd;
       this.followBox.checked = atEnd;
     }
-    this.#schedule();
-  }
-
-  #schedule() {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    requestAnimationFrame(() => { this.scheduled = false; this.#render(); });
+    this.#render(); // scroll events come before the frame's paint: the rows are there for it
   }
 
   #render() {
-    const first = Math.max(0, Math.floor(this.view.scrollTop / ROW) - OVERSCAN);
-    const last = Math.min(this.shown.length, Math.ceil((this.view.scrollTop + this.view.clientHeight) / ROW) + OVERSCAN);
-    const rows = [];
-    for (let i = first; i < last; i += 1) rows.push(this.#row(this.shown[i], i));
-    this.spacer.replaceChildren(...rows);
+    const top = this.view.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
+    const last = Math.min(this.shown.length, Math.ceil((top + (this.view.clientHeight || 420)) / ROW) + OVERSCAN);
+    for (const [index, row] of this.rendered) {
+      if (index < first || index >= last) {
+        this.pool.push(row);
+        this.rendered.delete(index);
+      }
+    }
+    // Rows leaving the range are filled with the entering events in place (no new
+    // elements, no layout of removed ones): a jump of a screen costs text updates only.
+    const entering = [];
+    for (let i = first; i < last; i += 1) {
+      if (!this.rendered.has(i)) {
+        const reused = this.pool.pop();
+        const row = this.#fill(reused || this.#newRow(), this.shown[i], i);
+        this.rendered.set(i, row);
+        if (!reused) entering.push(row);
+      }
+    }
+    for (const row of this.pool.splice(0)) row.remove();
+    if (entering.length) this.spacer.append(...entering);
   }
 
-  #row(event, index) {
-    const row = h("div", {
-      class: ["log-row", `level-${event.level}`, `type-${event.eventType}`],
-      "data-cursor": event.cursor, title: event.message,
-      onclick: () => this.#showDetail(event),
-    },
-      h("span", {}, formatClock(event.timestamp)),
-      h("span", {}, event.eventType),
-      h("span", {}, event.stepKey || ""),
-      h("span", {}, event.level),
-      h("span", { class: "log-message" }, event.message.split("\n", 1)[0]));
+  #newRow() {
+    return h("div", { class: "log-row" }, h("span"), h("span"), h("span"), h("span"), h("span", { class: "log-message" }));
+  }
+
+  #fill(row, event, index) {
+    row.className = `log-row level-${event.level} type-${event.eventType}`;
+    row.dataset.cursor = event.cursor;
+    row.dataset.index = String(index);
+    row.title = event.message;
+    const [clock, type, step, level, message] = row.children;
+    clock.textContent = formatClock(event.timestamp);
+    type.textContent = event.eventType;
+    step.textContent = event.stepKey || "";
+    level.textContent = event.level;
+    message.textContent = event.message.split("\n", 1)[0];
     row.style.top = `${index * ROW}px`;
     return row;
   }
@@ -132,10 +169,13 @@ export class EventLog {
   #showDetail(event) {
     clear(this.detail);
     this.detail.hidden = false;
-    const data = event.data && Object.keys(event.data).length ? JSON.stringify(event.data, null, 2) : null;
+    // An error is shown as text with its stack trace, not as JSON with \n escapes.
+    const { error, ...rest } = event.data || {};
+    const data = Object.keys(rest).length ? JSON.stringify(rest, null, 2) : null;
     this.detail.append(
       h("div", { class: "log-count" }, `${formatTime(event.timestamp)} · ${event.eventType}${event.stepKey ? ` · ${event.stepKey}` : ""}${event.attempt !== null && event.attempt !== undefined ? ` · attempt ${event.attempt + 1}` : ""} · ${event.level}`),
       h("pre", { class: "log-detail-message" }, event.message),
+      error && typeof error === "object" ? errorBox(error, { open: true }) : null,
       data ? h("pre", { class: "log-detail-data" }, data) : null,
       h("button", { type: "button", class: "button-small", onclick: () => { this.detail.hidden = true; } }, "Close"));
   }

@@ -5,6 +5,7 @@ import { statusClass } from "../lib/format.js";
 
 const NODE_HEIGHT = 38;
 const CHAR_WIDTH = 7.2;
+const GROUP_HEAD = 22;
 
 /** Nodes and edges of a job's ops (workspace `ops { handle opName inputs { upstream { handle } } }`). */
 export function graphOfOps(ops) {
@@ -23,13 +24,52 @@ export function graphOfOps(ops) {
   };
 }
 
-function layout(nodes, edges, rankdir) {
-  const g = new window.dagre.graphlib.Graph();
-  g.setGraph({ rankdir, nodesep: 14, ranksep: 46, edgesep: 8, marginx: 12, marginy: 12 });
-  g.setDefaultEdgeLabel(() => ({}));
+/** Every group (nested graph) a handle is inside: "a.b.op" -> ["a", "a.b"]. */
+function groupsOf(id) {
+  const parts = id.split(".");
+  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("."));
+}
+
+/**
+ * What is drawn, given the collapsed groups: ops of an open group sit inside its frame; a
+ * collapsed group is one node standing for its ops (edges to them go to it).
+ */
+function visibleGraph(nodes, edges, collapsed) {
+  const shownAs = (id) => groupsOf(id).find((group) => collapsed.has(group)) || id;
+  const shown = new Map();
+  const groups = new Map(); // open group id -> {id, label, count}
   for (const node of nodes) {
-    const chars = Math.max(node.label.length, (node.sub || "").length + 2, 10);
+    const as = shownAs(node.id);
+    if (as === node.id) shown.set(node.id, { ...node, parent: groupsOf(node.id).at(-1) || null });
+    else if (!shown.has(as)) shown.set(as, { id: as, label: as.split(".").at(-1), sub: "", group: true, collapsed: true, parent: groupsOf(as).at(-1) || null, count: 0 });
+    if (as !== node.id) shown.get(as).count += 1;
+    for (const group of groupsOf(as === node.id ? node.id : as)) {
+      if (!groups.has(group)) groups.set(group, { id: group, label: group.split(".").at(-1), parent: groupsOf(group).at(-1) || null, count: 0 });
+    }
+    for (const group of groupsOf(node.id)) if (groups.has(group)) groups.get(group).count += 1;
+  }
+  const pairs = new Set();
+  for (const [from, to] of edges) {
+    const a = shownAs(from);
+    const b = shownAs(to);
+    if (a !== b) pairs.add(`${a}\u0000${b}`);
+  }
+  return { shown: [...shown.values()], groups: [...groups.values()], edges: [...pairs].map((p) => p.split("\u0000")) };
+}
+
+function layout(shown, groups, edges, rankdir) {
+  const g = new window.dagre.graphlib.Graph({ compound: groups.length > 0 });
+  // A group's frame is drawn GROUP_HEAD above its ops (for its name): more room between nodes.
+  const spaced = groups.length > 0;
+  g.setGraph({ rankdir, nodesep: spaced ? GROUP_HEAD + 14 : 14, ranksep: 46, edgesep: 8, marginx: 12, marginy: spaced ? GROUP_HEAD + 12 : 12 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const group of groups) g.setNode(group.id, { label: group.label });
+  for (const group of groups) if (group.parent) g.setParent(group.id, group.parent);
+  for (const node of shown) {
+    const label = node.collapsed ? `▸ ${node.label}` : node.label;
+    const chars = Math.max(label.length, (node.sub || "").length + 2, 10);
     g.setNode(node.id, { width: Math.min(300, chars * CHAR_WIDTH + 28), height: NODE_HEIGHT });
+    if (node.parent) g.setParent(node.id, node.parent);
   }
   for (const [from, to] of edges) g.setEdge(from, to);
   window.dagre.layout(g);
@@ -38,42 +78,77 @@ function layout(nodes, edges, rankdir) {
 
 /**
  * Draw the graph into `frame`. `statusOf(id)` -> {status, count} | undefined colors nodes;
- * `onSelect(id)` is called when a node is clicked. Returns {select(id), redraw()}.
+ * `onSelect(id)` is called when a node is clicked. Nested graphs (handles "graph.op") are
+ * frames that fold into one node and open again on a click. Returns {svg, tools, select(id)}.
  */
-export function drawGraph(frame, { nodes, edges }, { statusOf = () => undefined, onSelect = () => {}, rankdir = "LR" } = {}) {
+export function drawGraph(frame, { nodes, edges }, { statusOf = () => undefined, onSelect = () => {}, rankdir = "LR", noun = "ops" } = {}) {
   if (!window.dagre) throw new Error("the graph layout library (dagre) did not load");
-  const g = layout(nodes, edges, rankdir);
-  const { width, height } = g.graph();
-  let scale = Math.min(1, Math.max(0.35, (frame.clientWidth - 4) / width));
+  const collapsed = new Set();
+  let scale = null;
   let selected = null;
-  const byId = new Map(nodes.map((node) => [node.id, node]));
+  let width = 0;
+  let height = 0;
+  let nodeEls = new Map();
+  const svg = s("svg", { class: "op-graph", role: "img", "aria-label": "Op graph", "data-nodes": nodes.length, "data-edges": edges.length });
 
-  const svg = s("svg", { class: "op-graph", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Op graph", "data-nodes": nodes.length, "data-edges": edges.length });
-  svg.append(s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
-    s("path", { d: "M0,0 L10,5 L0,10 z", class: "graph-arrow" }))));
-  for (const edge of g.edges()) {
-    const points = g.edge(edge).points;
-    const d = points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
-    svg.append(s("path", { d, class: "graph-edge", "marker-end": "url(#arrow)", "data-from": edge.v, "data-to": edge.w }));
-  }
-  const nodeEls = new Map();
-  for (const id of g.nodes()) {
-    const box = g.node(id);
-    const node = byId.get(id);
-    const state = statusOf(id);
-    const x = box.x - box.width / 2;
-    const y = box.y - box.height / 2;
-    const sub = state ? `${state.status}${state.count > 1 ? ` ×${state.count}` : ""}` : node.sub;
-    const el = s("g", { class: "graph-node", "data-node": id, "data-status": state?.status || "", tabindex: 0, role: "button" },
-      s("title", {}, [id, node.sub && `op ${node.sub}`, state && `status ${state.status}`].filter(Boolean).join("\n")),
-      s("rect", { x, y, width: box.width, height: box.height, rx: 5, class: "node-box" }),
-      s("rect", { x, y, width: 5, height: box.height, rx: 2, class: ["node-stripe", state ? statusClass(state.status).replace("status-", "fill-") : "fill-muted"] }),
-      s("text", { x: x + 12, y: y + (sub ? 16 : 23), class: "node-label" }, node.label.length > 40 ? `${node.label.slice(0, 39)}…` : node.label),
-      s("text", { x: x + 12, y: y + 30, class: "node-sub" }, sub || ""));
-    el.addEventListener("click", () => select(id, true));
-    el.addEventListener("keydown", (event) => { if (event.key === "Enter") select(id, true); });
-    nodeEls.set(id, el);
-    svg.append(el);
+  function render() {
+    const view = visibleGraph(nodes, edges, collapsed);
+    const g = layout(view.shown, view.groups, view.edges, rankdir);
+    ({ width, height } = g.graph());
+    if (scale === null) scale = Math.min(1, Math.max(0.35, (frame.clientWidth - 4) / width));
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.dataset.groups = String(view.groups.length + view.shown.filter((n) => n.group).length);
+    svg.replaceChildren(s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+      s("path", { d: "M0,0 L10,5 L0,10 z", class: "graph-arrow" }))));
+    for (const group of view.groups) {
+      const box = g.node(group.id);
+      if (!box || box.width === undefined) continue;
+      const depth = groupsOf(group.id).length; // an inner frame's head sits below its parent's
+      const x = box.x - box.width / 2;
+      const y = box.y - box.height / 2 - GROUP_HEAD * (1 - depth * 0.5);
+      const el = s("g", { class: "graph-group", "data-group": group.id, tabindex: 0, role: "button" },
+        s("title", {}, `graph ${group.id}: ${group.count} ops; click to fold`),
+        s("rect", { x, y, width: box.width, height: box.height + (box.y - box.height / 2 - y), rx: 8, class: "group-box" }),
+        s("text", { x: x + 10, y: y + 16, class: "group-label" }, `▾ ${group.label}`));
+      el.addEventListener("click", () => { collapsed.add(group.id); render(); });
+      svg.append(el);
+    }
+    for (const edge of g.edges()) {
+      const points = g.edge(edge).points;
+      const d = points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
+      svg.append(s("path", { d, class: "graph-edge", "marker-end": "url(#arrow)", "data-from": edge.v, "data-to": edge.w }));
+    }
+    nodeEls = new Map();
+    for (const node of view.shown) {
+      const box = g.node(node.id);
+      const x = box.x - box.width / 2;
+      const y = box.y - box.height / 2;
+      if (node.collapsed) {
+        const el = s("g", { class: "graph-folded", "data-group": node.id, tabindex: 0, role: "button" },
+          s("title", {}, `graph ${node.id}: ${node.count} ops; click to open`),
+          s("rect", { x, y, width: box.width, height: box.height, rx: 5, class: "node-box group-node" }),
+          s("text", { x: x + 12, y: y + 16, class: "node-label" }, `▸ ${node.label}`),
+          s("text", { x: x + 12, y: y + 30, class: "node-sub" }, `graph · ${node.count} ops`));
+        el.addEventListener("click", () => { collapsed.delete(node.id); render(); });
+        svg.append(el);
+        continue;
+      }
+      const state = statusOf(node.id);
+      const sub = state ? `${state.status}${state.count > 1 ? ` ×${state.count}` : ""}` : node.sub;
+      const label = node.label.split(".").at(-1);
+      const el = s("g", { class: "graph-node", "data-node": node.id, "data-status": state?.status || "", tabindex: 0, role: "button" },
+        s("title", {}, [node.id, node.sub && `op ${node.sub}`, state && `status ${state.status}`].filter(Boolean).join("\n")),
+        s("rect", { x, y, width: box.width, height: box.height, rx: 5, class: "node-box" }),
+        s("rect", { x, y, width: 5, height: box.height, rx: 2, class: ["node-stripe", state ? statusClass(state.status).replace("status-", "fill-") : "fill-muted"] }),
+        s("text", { x: x + 12, y: y + (sub ? 16 : 23), class: "node-label" }, label.length > 40 ? `${label.slice(0, 39)}…` : label),
+        s("text", { x: x + 12, y: y + 30, class: "node-sub" }, sub || ""));
+      el.addEventListener("click", () => select(node.id, true));
+      el.addEventListener("keydown", (event) => { if (event.key === "Enter") select(node.id, true); });
+      nodeEls.set(node.id, el);
+      svg.append(el);
+    }
+    if (selected) nodeEls.get(selected)?.classList.add("selected");
+    applyScale();
   }
 
   function applyScale() {
@@ -93,8 +168,8 @@ export function drawGraph(frame, { nodes, edges }, { statusOf = () => undefined,
     zoomLabel,
     h("button", { type: "button", class: "button-small", title: "Zoom in", onclick: () => { scale = Math.min(2, scale * 1.25); applyScale(); } }, "+"),
     h("button", { type: "button", class: "button-small", onclick: () => { scale = Math.min(1, (frame.clientWidth - 4) / width); applyScale(); } }, "Fit"),
-    h("span", { class: "log-count" }, `${nodes.length} ops`));
-  applyScale();
+    h("span", { class: "log-count" }, `${nodes.length} ${noun}`));
+  render();
   clear(frame);
   frame.append(svg);
   return { svg, tools, select: (id) => select(id, false) };

@@ -1,4 +1,6 @@
-// A step's captured stdout and stderr, read on by byte cursor while the run is live.
+// A step's captured stdout and stderr, read on by byte cursor while the run is live. The
+// box follows new output (as `tail -f` does) until the user scrolls up or pauses it; the
+// text read so far can be downloaded as it is.
 import { clear, h } from "../lib/dom.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError } from "../lib/notice.js";
@@ -24,8 +26,12 @@ export class StepOutput {
     this.tabs = ["stdout", "stderr"].map((name) => h("button", { type: "button", "aria-selected": String(name === "stdout"), onclick: () => this.#tab(name) }, name));
     this.outputs = { stdout: h("pre", { id: "stdout" }), stderr: h("pre", { id: "stderr", hidden: true }) };
     this.hint = h("p", { class: "empty" }, "Choose a step (or click one in the steps table) to see what it printed.");
-    this.box = h("div", { class: "stdio", id: "step-output", hidden: true }, this.outputs.stdout, this.outputs.stderr);
-    root.append(h("div", { class: "tabs" }, this.select, ...this.tabs), this.hint, this.box);
+    this.follow = true;
+    this.followBox = h("input", { type: "checkbox", id: "stdio-follow", checked: true, onchange: (e) => { this.follow = e.target.checked; this.#toEnd(); } });
+    this.download = h("a", { class: "button button-small", id: "stdio-download", href: "#", hidden: true, onclick: () => this.#download() }, "Download");
+    this.box = h("div", { class: "stdio", id: "step-output", hidden: true, onscroll: () => this.#onScroll() }, this.outputs.stdout, this.outputs.stderr);
+    root.append(h("div", { class: "tabs" }, this.select, ...this.tabs,
+      h("label", { class: "log-count" }, this.followBox, " follow"), this.download), this.hint, this.box);
   }
 
   setSteps(stepKeys) {
@@ -33,11 +39,33 @@ export class StepOutput {
     for (const key of stepKeys) if (!known.has(key)) this.select.append(h("option", { value: key }, key));
   }
 
+  #toEnd() {
+    if (this.follow) this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  #onScroll() {
+    // Scrolling up pauses following; scrolling back to the end resumes it.
+    const atEnd = this.box.scrollTop + this.box.clientHeight >= this.box.scrollHeight - 4;
+    if (atEnd !== this.follow) {
+      this.follow = atEnd;
+      this.followBox.checked = atEnd;
+    }
+  }
+
+  #download() {
+    const text = this.outputs[this.stream].textContent;
+    const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+    this.download.href = url;
+    this.download.download = `${this.runId}-${this.stepKey}.${this.stream}.txt`;
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+
   #tab(name) {
     this.stream = name;
     this.tabs.forEach((tab) => tab.setAttribute("aria-selected", String(tab.textContent === name)));
     this.outputs.stdout.hidden = name !== "stdout";
     this.outputs.stderr.hidden = name !== "stderr";
+    this.#toEnd();
   }
 
   async open(stepKey) {
@@ -50,6 +78,7 @@ export class StepOutput {
     clear(this.outputs.stderr);
     this.hint.hidden = Boolean(this.stepKey);
     this.box.hidden = !this.stepKey;
+    this.download.hidden = !this.stepKey;
     if (this.stepKey) await this.#read(this.generation);
   }
 
@@ -73,6 +102,7 @@ export class StepOutput {
         more ||= chunk.hasMore;
       }
       this.box.dataset.empty = String(!this.outputs.stdout.textContent && !this.outputs.stderr.textContent);
+      this.#toEnd();
     } catch (error) {
       showError(error, `Reading the output of ${this.stepKey}`);
       return;

@@ -22,6 +22,14 @@ export class StepTracker {
     this.steps = new Map(); // stepKey -> {stepKey, status, attempts: [...], startTime, endTime}
     this.runStart = null;
     this.runEnd = null;
+    this.planned = []; // [{key, mapped}] from the execution plan, in plan order
+  }
+
+  /** Steps the run is to execute (the plan), shown before their first event as PLANNED,
+   * and as NOT_RUN once the run ended without them (an upstream failed, or it was reused
+   * from the parent run). A mapped op is one planned row until its mapped steps appear. */
+  plan(steps) {
+    this.planned = steps.map((step) => ({ key: step.key, mapped: Boolean(step.mappedOver), upstream: step.upstreamKeys || [] }));
   }
 
   add(events) {
@@ -63,7 +71,32 @@ export class StepTracker {
   }
 
   list() {
-    return [...this.steps.values()];
+    if (!this.planned.length) return [...this.steps.values()];
+    const shown = [];
+    const covered = new Set();
+    const waiting = this.runEnd === null ? "PLANNED" : "NOT_RUN";
+    const placeholder = (stepKey) => ({ stepKey, status: waiting, attempts: [], startTime: null, endTime: null, planned: true });
+    for (const { key, mapped } of this.planned) {
+      const real = mapped ? [...this.steps.values()].filter((s) => opHandle(s.stepKey) === key) : [this.steps.get(key)].filter(Boolean);
+      if (real.length) {
+        for (const step of real) covered.add(step.stepKey);
+        shown.push(...real);
+      } else {
+        shown.push(placeholder(mapped ? `${key}[?]` : key));
+      }
+    }
+    for (const step of this.steps.values()) if (!covered.has(step.stepKey)) shown.push(step); // not in the plan read
+    return shown;
+  }
+
+  /** Steps with their upstream steps, for step queries (the plan's, else the steps seen). */
+  graph() {
+    if (this.planned.length) {
+      const keys = this.list().map((s) => s.stepKey);
+      const upOf = new Map(this.planned.map((p) => [p.key, p.upstream]));
+      return keys.map((key) => ({ key, upstream: (upOf.get(opHandle(key)) || []).flatMap((u) => keys.filter((k) => opHandle(k) === u)) }));
+    }
+    return this.list().map((s) => ({ key: s.stepKey, upstream: [] }));
   }
 
   /** Status per op handle (mapped steps folded into their op): the worst one wins. */

@@ -18,8 +18,12 @@ function fillClass(status) {
   return statusClass(status).replace("status-", "fill-");
 }
 
-/** Draw `steps` (StepTracker.list()) into `frame`; `now` extends running bars. */
-export function drawTimeline(frame, steps, { runEnd, now = Date.now() / 1000 }) {
+/**
+ * Draw `steps` (StepTracker.list()) into `frame`; `now` extends running bars. `window`
+ * ({from, to}, fractions of the run's span) zooms and pans; steps outside `highlight` (a
+ * Set of step keys, or null) are dimmed.
+ */
+export function drawTimeline(frame, steps, { runEnd, now = Date.now() / 1000, window = { from: 0, to: 1 }, highlight = null }) {
   const rows = steps.filter((step) => step.attempts.length).sort((a, b) => a.startTime - b.startTime);
   clear(frame);
   if (!rows.length) {
@@ -28,26 +32,32 @@ export function drawTimeline(frame, steps, { runEnd, now = Date.now() / 1000 }) 
     return;
   }
   // The axis starts at the first step: a run worker's own start-up would squeeze the bars.
-  const start = Math.min(...rows.map((r) => r.startTime));
+  const first = Math.min(...rows.map((r) => r.startTime));
   const ends = rows.flatMap((r) => r.attempts.map((a) => a.endTime ?? now));
-  const end = Math.max(runEnd ?? 0, ...ends, start + 0.001);
+  const last = Math.max(runEnd ?? 0, ...ends, first + 0.001);
+  const start = first + window.from * (last - first);
+  const end = first + window.to * (last - first);
   const width = Math.max(frame.clientWidth - 2, 600);
   const plot = width - LABEL_WIDTH - 16;
   const x = (t) => LABEL_WIDTH + ((t - start) / (end - start)) * plot;
   const height = AXIS + rows.length * ROW + 4;
-  const svg = s("svg", { width, height, class: "timeline", role: "img", "aria-label": "Timeline of steps" });
+  const svg = s("svg", { width, height, class: "timeline", role: "img", "aria-label": "Timeline of steps", "data-window": `${window.from.toFixed(3)},${window.to.toFixed(3)}` });
+  svg.append(s("defs", {}, s("clipPath", { id: "gantt-clip" }, s("rect", { x: LABEL_WIDTH, y: 0, width: plot + 16, height }))));
 
   const tick = niceStep(end - start, Math.max(2, Math.floor(plot / 110)));
   for (let t = 0; t <= end - start + 1e-9; t += tick) {
     const px = x(start + t);
     svg.append(s("line", { x1: px, x2: px, y1: AXIS - 4, y2: height, class: "gantt-grid" }),
-      s("text", { x: px + 2, y: 12, class: "gantt-axis" }, t ? `+${formatDuration(t)}` : formatTime(start).slice(11)));
+      s("text", { x: px + 2, y: 12, class: "gantt-axis" }, start + t > first ? `+${formatDuration(start + t - first)}` : formatTime(start).slice(11)));
   }
   let bars = 0;
   rows.forEach((step, index) => {
     const y = AXIS + index * ROW;
-    const row = s("g", { class: "gantt-row", "data-step": step.stepKey });
+    const dim = highlight && !highlight.has(step.stepKey);
+    const row = s("g", { class: ["gantt-row", dim && "gantt-dim", highlight && !dim && "gantt-hit"], "data-step": step.stepKey });
     row.append(s("text", { x: 6, y: y + 15, class: "gantt-label" }, step.stepKey.length > 30 ? `${step.stepKey.slice(0, 29)}…` : step.stepKey));
+    const barsOfRow = s("g", { "clip-path": "url(#gantt-clip)" });
+    row.append(barsOfRow);
     for (const attempt of step.attempts) {
       const x1 = x(attempt.startTime);
       const x2 = x(attempt.endTime ?? now);
@@ -62,7 +72,7 @@ export function drawTimeline(frame, steps, { runEnd, now = Date.now() / 1000 }) 
         `worker: ${attempt.worker || "unknown"}`,
         `started ${formatTime(attempt.startTime)}, ${attempt.endTime ? "took" : "running for"} ${formatDuration(duration)}`,
       ].join("\n")));
-      row.append(bar);
+      barsOfRow.append(bar);
       bars += 1;
     }
     svg.append(row);

@@ -1,0 +1,80 @@
+"""AssetKey and AssetCheckKey: the names assets and checks are found by everywhere."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opgraph.errors import DefinitionError
+
+# Dagster's rule for each path component: letters, digits, underscores (and dashes).
+_COMPONENT = re.compile(r"^[A-Za-z0-9_\-.]+$")
+
+
+@dataclass(frozen=True, order=True)
+class AssetKey:
+    """A path of names, e.g. AssetKey(["warehouse", "orders"]) shown as `warehouse/orders`."""
+
+    path: tuple[str, ...]
+
+    def __init__(self, path: str | Sequence[str]):
+        parts = (path,) if isinstance(path, str) else tuple(path)
+        if not parts or not all(isinstance(p, str) and _COMPONENT.match(p) for p in parts):
+            raise DefinitionError(
+                f"asset key {path!r}: expected a non-empty list of names made of letters, "
+                "digits, '_', '-' or '.'"
+            )
+        object.__setattr__(self, "path", parts)
+
+    def to_user_string(self) -> str:
+        return "/".join(self.path)
+
+    def to_string(self) -> str:
+        return json.dumps(list(self.path))
+
+    @staticmethod
+    def from_user_string(text: str) -> AssetKey:
+        return AssetKey(text.split("/"))
+
+    @staticmethod
+    def from_coercible(value: Any) -> AssetKey:
+        return to_asset_key(value)
+
+    def with_prefix(self, prefix: str | Sequence[str]) -> AssetKey:
+        parts = [prefix] if isinstance(prefix, str) else list(prefix)
+        return AssetKey([*parts, *self.path])
+
+    def __str__(self) -> str:
+        return self.to_user_string()
+
+    def __repr__(self) -> str:
+        return f"AssetKey({list(self.path)!r})"
+
+
+@dataclass(frozen=True, order=True)
+class AssetCheckKey:
+    asset_key: AssetKey
+    name: str
+
+    def to_user_string(self) -> str:
+        return f"{self.asset_key.to_user_string()}:{self.name}"
+
+
+def to_asset_key(value: Any) -> AssetKey:
+    """An AssetKey from a key, a `a/b` string, a list of names, or anything with a `.key`."""
+    if isinstance(value, AssetKey):
+        return value
+    if isinstance(value, str):
+        return AssetKey.from_user_string(value)
+    if isinstance(value, (list, tuple)):
+        return AssetKey(list(value))
+    key = getattr(value, "key", None)
+    if isinstance(key, AssetKey):
+        return key
+    raise DefinitionError(
+        f"expected an asset key (AssetKey, 'a/b' string, list of names, asset or spec), "
+        f"got {value!r}"
+    )

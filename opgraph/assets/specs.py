@@ -1,0 +1,140 @@
+"""The declarative parts of assets: AssetIn, AssetOut, AssetSpec, AssetCheckSpec."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from opgraph.assets.keys import AssetCheckKey, AssetKey, to_asset_key
+
+
+class AssetCheckSeverity(str, Enum):
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+def to_asset_keys(values: Iterable[Any] | None) -> list[AssetKey]:
+    """Keys from `deps=[...]`: asset defs (all their keys), specs, keys, strings."""
+    keys: list[AssetKey] = []
+    for value in values or ():
+        many = getattr(value, "keys", None)
+        if isinstance(many, (set, frozenset, list, tuple)) and not isinstance(value, (list, tuple)):
+            keys.extend(sorted(many))
+        else:
+            keys.append(to_asset_key(value))
+    return list(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True)
+class AssetIn:
+    """An upstream asset a parameter loads: `ins={"orders": AssetIn(key="raw/orders")}`."""
+
+    key: Any = None
+    metadata: Mapping[str, Any] | None = None
+    key_prefix: str | Sequence[str] | None = None
+    input_manager_key: str | None = None
+    dagster_type: Any = None
+    # Which upstream partitions a partition reads (opgraph.partitions.mappings; None:
+    # Dagster's default for the two partitions definitions).
+    partition_mapping: Any = None
+
+    def resolve_key(self, param_name: str) -> AssetKey:
+        if self.key is not None:
+            return to_asset_key(self.key)
+        key = AssetKey([param_name])
+        return key.with_prefix(self.key_prefix) if self.key_prefix else key
+
+
+@dataclass(frozen=True)
+class AssetOut:
+    """One output of a `@multi_asset`; the asset key defaults to the output's name."""
+
+    key: Any = None
+    key_prefix: str | Sequence[str] | None = None
+    dagster_type: Any = None
+    description: str | None = None
+    is_required: bool = True
+    io_manager_key: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    group_name: str | None = None
+    code_version: str | None = None
+    tags: Mapping[str, str] | None = None
+    kinds: set[str] | None = None
+    owners: Sequence[str] | None = None
+    automation_condition: Any = None
+
+    def resolve_key(self, output_name: str) -> AssetKey:
+        if self.key is not None:
+            return to_asset_key(self.key)
+        key = AssetKey([output_name])
+        return key.with_prefix(self.key_prefix) if self.key_prefix else key
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """An asset described without a function: an external asset, or one output of a
+    `@multi_asset(specs=[...])`."""
+
+    key: AssetKey
+    deps: tuple[AssetKey, ...] = ()
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    group_name: str | None = None
+    skippable: bool = False
+    code_version: str | None = None
+    owners: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    kinds: frozenset[str] = frozenset()
+    automation_condition: Any = None
+
+    def __init__(
+        self,
+        key: Any,
+        *,
+        deps: Iterable[Any] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        group_name: str | None = None,
+        skippable: bool = False,
+        code_version: str | None = None,
+        owners: Sequence[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        kinds: set[str] | None = None,
+        automation_condition: Any = None,
+    ):
+        object.__setattr__(self, "key", to_asset_key(key))
+        object.__setattr__(self, "deps", tuple(to_asset_keys(deps)))
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "metadata", dict(metadata or {}))
+        object.__setattr__(self, "group_name", group_name)
+        object.__setattr__(self, "skippable", skippable)
+        object.__setattr__(self, "code_version", code_version)
+        object.__setattr__(self, "owners", tuple(owners or ()))
+        object.__setattr__(self, "tags", dict(tags or {}))
+        object.__setattr__(self, "kinds", frozenset(kinds or ()))
+        object.__setattr__(self, "automation_condition", automation_condition)
+
+    def replace_attributes(self, **changes: Any) -> AssetSpec:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class AssetCheckSpec:
+    """A check of one asset, declared on `@asset(check_specs=[...])` or by `@asset_check`."""
+
+    name: str
+    asset: Any
+    description: str | None = None
+    blocking: bool = False
+    additional_deps: tuple[Any, ...] = ()
+    metadata: Mapping[str, Any] | None = None
+
+    @property
+    def asset_key(self) -> AssetKey:
+        return to_asset_key(self.asset)
+
+    @property
+    def key(self) -> AssetCheckKey:
+        return AssetCheckKey(self.asset_key, self.name)

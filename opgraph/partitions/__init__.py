@@ -1,0 +1,1 @@
+"""Partitions: how assets and jobs split into keys (days, hours, regions, ...)."""

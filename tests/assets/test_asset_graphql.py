@@ -1,0 +1,215 @@
+"""The asset GraphQL over a real webserver (gunicorn), PostgreSQL, and a run launched by
+`launchAssetRun` in a run worker process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.web_server import Webserver, make_home
+
+PROJECT = Path(__file__).with_name("asset_project.py")
+
+NODES = """{ assetNodes { assetKey { path } groupName isExecutable codeVersion jobNames
+  dependencyKeys { path } dependedByKeys { path } assetChecks { name blocking } } }"""
+ASSET = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) {
+  __typename
+  ... on Asset { key { path } latestMaterialization { runId metadata codeVersion }
+    assetMaterializations(limit: 5) { runId eventId }
+    definition { groupName staleness { status causes }
+      assetChecks { name latestExecution { passed status severity } } } }
+  ... on AssetNotFoundError { message } } }"""
+LAUNCH = """mutation($keys: [AssetKeyInput!]!) { launchAssetRun(assetKeys: $keys) {
+  __typename ... on LaunchRunSuccess { run { runId jobName } }
+  ... on Error { message } } }"""
+
+
+@pytest.fixture
+def webserver(tmp_path: Path, pg_storage_url: str) -> Iterator[Webserver]:
+    home = make_home(tmp_path, pg_storage_url)
+    workspace = {
+        "load_from": [{"python_file": {"relative_path": str(PROJECT), "location_name": "assets"}}]
+    }
+    (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+    server = Webserver(home)
+    yield server
+    server.stop()
+
+
+def _wait_for_run(server: Webserver, run_id: str) -> str:
+    query = "query($id: String!) { runOrError(runId: $id) { ... on Run { status } } }"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = server.gql(query, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            return status
+        time.sleep(0.2)  # polling the run's status, not waiting for time to pass
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+def test_catalog_and_materialize_over_http(webserver: Webserver) -> None:
+    nodes = webserver.gql(NODES)["assetNodes"]
+    by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    assert set(by_key) == {
+        "customers",
+        "doubled_revenue",
+        "external_feed",
+        "raw/orders",
+        "regions",
+        "report",
+        "revenue",
+    }
+    orders = by_key["raw/orders"]
+    assert orders["groupName"] == "raw" and orders["codeVersion"] == "1"
+    assert orders["dependencyKeys"] == [{"path": ["external_feed"]}]
+    assert {"path": ["revenue"]} in orders["dependedByKeys"]
+    assert orders["assetChecks"] == [{"name": "orders_not_empty", "blocking": True}]
+    assert not by_key["external_feed"]["isExecutable"]
+    assert "marts_job" in by_key["revenue"]["jobNames"]
+
+    # The implicit asset job is not in the location's job list, and is found by name.
+    [entry] = webserver.gql(
+        "{ workspaceOrError { ... on Workspace { locationEntries { jobs { name } "
+        'job(name: "__ASSET_JOB") { name } } } } }'
+    )["workspaceOrError"]["locationEntries"]
+    listed = {job["name"] for job in entry["jobs"]}
+    assert "marts_job" in listed and not any(n.startswith("__ASSET_JOB") for n in listed)
+    assert entry["job"] == {"name": "__ASSET_JOB"}
+
+    missing = webserver.gql(ASSET, {"key": {"path": ["raw", "orders"]}})["assetOrError"]
+    assert missing["latestMaterialization"] is None
+    assert missing["definition"]["staleness"] == {
+        "status": "MISSING",
+        "causes": ["never materialized"],
+    }
+
+    launched = webserver.gql(LAUNCH, {"keys": [{"path": ["raw", "orders"]}, {"path": ["revenue"]}]})
+    result = launched["launchAssetRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    run_id = result["run"]["runId"]
+    assert result["run"]["jobName"] == "__ASSET_JOB[raw~orders,revenue]"
+    assert _wait_for_run(webserver, run_id) == "SUCCESS"
+
+    asset = webserver.gql(ASSET, {"key": {"path": ["raw", "orders"]}})["assetOrError"]
+    assert asset["latestMaterialization"]["runId"] == run_id
+    assert asset["latestMaterialization"]["codeVersion"] == "1"
+    assert asset["definition"]["staleness"]["status"] == "FRESH"
+    [check] = asset["definition"]["assetChecks"]
+    assert check["latestExecution"] == {"passed": True, "status": "SUCCEEDED", "severity": "ERROR"}
+    revenue = webserver.gql(ASSET, {"key": {"path": ["revenue"]}})["assetOrError"]
+    assert revenue["latestMaterialization"]["metadata"]["total"] == 100
+
+    # raw/orders again: the same code version on the same inputs gives the same data
+    # version, so revenue (which read that version) stays fresh, as in Dagster.
+    again = webserver.gql(LAUNCH, {"keys": [{"path": ["raw", "orders"]}]})["launchAssetRun"]
+    assert _wait_for_run(webserver, again["run"]["runId"]) == "SUCCESS"
+    revenue = webserver.gql(ASSET, {"key": {"path": ["revenue"]}})["assetOrError"]
+    assert revenue["definition"]["staleness"] == {"status": "FRESH", "causes": []}
+    history = webserver.gql(ASSET, {"key": {"path": ["raw", "orders"]}})["assetOrError"]
+    assert [m["runId"] for m in history["assetMaterializations"]] == [
+        again["run"]["runId"],
+        run_id,
+    ]
+
+    page = webserver.gql(
+        "{ assetsOrError(limit: 3) { ... on AssetConnection { nodes { key { path } } cursor } } }"
+    )
+    first = page["assetsOrError"]
+    assert [n["key"]["path"] for n in first["nodes"]] == [
+        ["customers"],
+        ["doubled_revenue"],
+        ["external_feed"],
+    ]
+    assert first["cursor"] == "external_feed"
+    rest = webserver.gql(
+        'query($c: String) { assetsOrError(cursor: $c, group: "marts") { ... on AssetConnection { nodes { key { path } } } } }',
+        {"c": "external_feed"},
+    )["assetsOrError"]["nodes"]
+    assert [n["key"]["path"] for n in rest] == [["regions"], ["revenue"]]
+
+    wiped = webserver.gql(
+        'mutation { wipeAssets(assetKeys: [{path: ["raw", "orders"]}]) { ... on AssetWipeSuccess { wiped } } }'
+    )
+    assert wiped["wipeAssets"]["wiped"] == 1
+    after = webserver.gql(ASSET, {"key": {"path": ["raw", "orders"]}})["assetOrError"]
+    assert after["latestMaterialization"] is None and after["assetMaterializations"] == []
+
+    unknown = webserver.gql(ASSET, {"key": {"path": ["nope"]}})["assetOrError"]
+    assert unknown["__typename"] == "AssetNotFoundError"
+
+
+def test_asset_mutations_follow_the_mutation_rules(tmp_path: Path) -> None:
+    from opgraph import OpgraphInstance
+    from opgraph_app.graphql.context import GraphQLContext
+    from opgraph_app.graphql.schema import schema
+
+    instance = OpgraphInstance.ephemeral(tmp_path)
+    mutation = 'mutation { wipeAssets(assetKeys: [{path: ["a"]}]) { __typename ... on Error { message } } }'
+    launch = 'mutation { launchAssetRun(assetKeys: [{path: ["a"]}]) { __typename } }'
+    for context, expected in (
+        (
+            GraphQLContext(instance=instance, load_workspace=lambda: None, read_only=True),
+            "ReadOnlyError",
+        ),
+        (
+            GraphQLContext(instance=instance, load_workspace=lambda: None, auth_token="s3cret"),
+            "UnauthorizedError",
+        ),
+    ):
+        for query, field in ((mutation, "wipeAssets"), (launch, "launchAssetRun")):
+            result = schema.execute(query, context_value=context)
+            assert not result.errors, result.errors
+            assert result.data[field]["__typename"] == expected
+    bad = schema.execute(
+        'mutation { launchAssetRun(assetKeys: [{path: ["bad key"]}]) { __typename ... on InvalidArgumentError { argument } } }',
+        context_value=GraphQLContext(instance=instance, load_workspace=lambda: None),
+    )
+    assert bad.data["launchAssetRun"] == {
+        "__typename": "InvalidArgumentError",
+        "argument": "assetKey",
+    }
+    instance.dispose()
+
+
+LAUNCH_RUN = """mutation($selector: JobSelector!) {
+  launchRun(executionParams: {selector: $selector}) {
+    __typename ... on LaunchRunSuccess { run { runId jobName } }
+    ... on InvalidArgumentError { message argument } } }"""
+CHECKS = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
+  definition { assetChecks { name latestExecution { passed } } } } } }"""
+
+
+def test_launch_run_with_an_asset_selection(webserver: Webserver) -> None:
+    orders = {"path": ["raw", "orders"]}
+    selector = {"locationName": "assets", "jobName": "__ASSET_JOB", "assetSelection": [orders]}
+    # No check selected: raw/orders is materialized and its check does not run.
+    launched = webserver.gql(LAUNCH_RUN, {"selector": {**selector, "assetCheckSelection": []}})
+    result = launched["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    assert result["run"]["jobName"] == "__ASSET_JOB[raw~orders;]"
+    assert _wait_for_run(webserver, result["run"]["runId"]) == "SUCCESS"
+    asset = webserver.gql(ASSET, {"key": orders})["assetOrError"]
+    assert asset["latestMaterialization"]["runId"] == result["run"]["runId"]
+    checks = webserver.gql(CHECKS, {"key": orders})["assetOrError"]["definition"]
+    assert checks["assetChecks"] == [{"name": "orders_not_empty", "latestExecution": None}]
+
+    # Without assetCheckSelection the selected assets' checks run, as in Dagster.
+    launched = webserver.gql(LAUNCH_RUN, {"selector": selector})["launchRun"]
+    assert launched["run"]["jobName"] == "__ASSET_JOB[raw~orders]"
+    assert _wait_for_run(webserver, launched["run"]["runId"]) == "SUCCESS"
+    checks = webserver.gql(CHECKS, {"key": orders})["assetOrError"]["definition"]
+    assert checks["assetChecks"][0]["latestExecution"] == {"passed": True}
+
+    outside = {"locationName": "assets", "jobName": "marts_job", "assetSelection": [orders]}
+    refused = webserver.gql(LAUNCH_RUN, {"selector": outside})["launchRun"]
+    assert refused["__typename"] == "InvalidArgumentError"
+    assert refused["argument"] == "executionParams.selector.assetSelection"
+    assert "job 'marts_job' does not materialize ['raw/orders']" in refused["message"]
+    bad_check = {**selector, "assetCheckSelection": [{"assetKey": orders, "name": "nope"}]}
+    refused = webserver.gql(LAUNCH_RUN, {"selector": bad_check})["launchRun"]
+    assert refused["argument"] == "executionParams.selector.assetCheckSelection"
+    assert "raw/orders:nope" in refused["message"]

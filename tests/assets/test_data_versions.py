@@ -1,0 +1,104 @@
+"""Data versions: each materialization records one (given by the function, or computed
+from the code version and the input data versions), and staleness follows them as in
+Dagster: re-materializing an upstream with the same code and inputs leaves its
+downstream fresh; a new upstream data version makes it stale."""
+
+from __future__ import annotations
+
+import pytest
+
+from opgraph import DataVersion, Definitions, Output, asset, materialize
+from opgraph.assets.data_versions import (
+    DATA_VERSION_TAG,
+    INPUT_DATA_VERSION_PREFIX,
+    USER_PROVIDED_TAG,
+    logical_data_version,
+)
+from opgraph.assets.snapshot import asset_node_snapshots
+from opgraph.assets.staleness import staleness
+from opgraph.errors import DefinitionError
+from opgraph.instance import OpgraphInstance
+from opgraph.instance_config import InstanceConfig
+
+GIVEN: list[str | None] = [None]
+
+
+@asset(code_version="1")
+def source() -> Output:
+    given = GIVEN[0]
+    return Output(5, data_version=DataVersion(given) if given else None)
+
+
+@asset(code_version="1")
+def derived(source: int) -> int:
+    return source * 2
+
+
+@asset
+def unversioned(source: int) -> int:
+    return source + 1
+
+
+@pytest.fixture
+def instance(tmp_path, sqlite_url):
+    GIVEN[0] = None
+    local = OpgraphInstance(
+        tmp_path, InstanceConfig.model_validate({"storage": {"url": sqlite_url}})
+    )
+    yield local
+    local.dispose()
+
+
+def _tags(instance, key: str) -> dict[str, str]:
+    [record] = instance.storage.get_asset_records(asset_keys=[key])
+    return record.last_materialization_data["tags"]
+
+
+def _staleness(instance, key: str):
+    nodes = {
+        "/".join(n["key"]): n for n in asset_node_snapshots(Definitions(assets=[source, derived]))
+    }
+    records = {r.asset_key: r for r in instance.storage.get_asset_records()}
+    return staleness(nodes[key], records, nodes)
+
+
+def test_versions_are_computed_from_code_and_inputs(instance) -> None:
+    assert materialize([source, derived], instance=instance).success
+    first = _tags(instance, "source")[DATA_VERSION_TAG]
+    assert first == logical_data_version("1", {}).value
+    derived_tags = _tags(instance, "derived")
+    assert derived_tags[INPUT_DATA_VERSION_PREFIX + "source"] == first
+    assert USER_PROVIDED_TAG not in derived_tags
+    assert _staleness(instance, "derived").status == "FRESH"
+
+    # The same code on the same inputs: the same version, so derived stays fresh.
+    assert materialize([source, derived], instance=instance, selection=["source"]).success
+    assert _tags(instance, "source")[DATA_VERSION_TAG] == first
+    assert _staleness(instance, "derived").status == "FRESH"
+
+
+def test_a_new_upstream_version_makes_the_downstream_stale(instance) -> None:
+    assert materialize([source, derived], instance=instance).success
+    GIVEN[0] = "v2"
+    assert materialize([source, derived], instance=instance, selection=["source"]).success
+    tags = _tags(instance, "source")
+    assert tags[DATA_VERSION_TAG] == "v2" and tags[USER_PROVIDED_TAG] == "true"
+    assert _staleness(instance, "derived").causes == ["upstream source has a new data version"]
+
+    assert materialize([source, derived], instance=instance, selection=["derived"]).success
+    assert _tags(instance, "derived")[INPUT_DATA_VERSION_PREFIX + "source"] == "v2"
+    assert _staleness(instance, "derived").status == "FRESH"
+
+
+def test_without_a_code_version_each_run_is_a_new_version(instance) -> None:
+    first = materialize([source, unversioned], instance=instance)
+    second = materialize([source, unversioned], instance=instance, selection=["unversioned"])
+    assert first.success and second.success
+    tags = _tags(instance, "unversioned")
+    assert tags["dagster/code_version"] == second.run_id  # Dagster's default code version
+    assert tags[DATA_VERSION_TAG] != logical_data_version(first.run_id, {}).value
+
+
+def test_a_data_version_must_be_a_non_empty_string() -> None:
+    with pytest.raises(DefinitionError, match="non-empty string"):
+        DataVersion("")

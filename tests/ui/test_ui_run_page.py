@@ -1,0 +1,174 @@
+"""The run page built on the plan: every planned step from the start, a failure banner
+with a readable stack trace, an event log that never shows an empty viewport while
+events stream in, and a stdout box that follows new output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.ui.conftest import UiInstance, open_page, shoot
+from tests.ui.test_ui_pages import wait_finished
+
+# Runs in the page before its own scripts: after every animation frame (once the frame is
+# painted: a task queued from the frame runs after it), it records whether the event log
+# had events to show but none of its rows in the viewport.
+BLANK_FRAME_PROBE = """
+window.__frames = 0; window.__blank = 0; window.__blankAt = [];
+const probe = () => {
+  setTimeout(() => {
+    const view = document.getElementById('event-log');
+    if (view && Number(view.dataset.shown) > 0 && view.clientHeight > 0) {
+      window.__frames += 1;
+      const top = view.scrollTop, bottom = top + view.clientHeight;
+      let seen = false;
+      for (const row of view.firstChild.children) {
+        const y = parseFloat(row.style.top);
+        if (y + 22 > top && y < bottom) { seen = true; break; }
+      }
+      if (!seen) { window.__blank += 1; window.__blankAt.push([top, view.dataset.shown]); }
+    }
+  }, 0);
+  if (!document.body || !document.body.dataset.streamEnded) requestAnimationFrame(probe);
+};
+requestAnimationFrame(probe);
+"""
+STREAMED_EVENTS = 20_000
+
+
+def test_planned_steps_show_before_they_start(ui: UiInstance, page: Any, tmp_path: Path):
+    gate = tmp_path / "gate"
+    gate.write_text("closed")
+    run_id = ui.launch("numbers", {"ops": {"emit": {"config": {"gate": str(gate)}}}})
+    try:
+        open_page(page, f"{ui.url}/runs/{run_id}")
+        page.wait_for_selector("#steps-table tr[data-step=emit][data-status=STARTED]")
+        for step in ("double", "flaky", "report"):
+            page.wait_for_selector(f"#steps-table tr[data-step={step}][data-status=PLANNED]")
+        assert "3 not started yet" in page.inner_text("#steps-count")
+        shoot(page, "run-planned-steps")
+    finally:
+        gate.unlink()
+    assert wait_finished(ui, run_id) == "SUCCESS"
+    page.wait_for_selector("#steps-table tr[data-step=report][data-status=SUCCESS]")
+
+
+def test_failure_banner_names_the_step_and_error(ui: UiInstance, page: Any, tmp_path: Path):
+    marker = tmp_path / "fail"
+    marker.write_text("x")
+    run_id = ui.launch("numbers", {"ops": {"flaky": {"config": {"fail_while": str(marker)}}}})
+    assert wait_finished(ui, run_id) == "FAILURE"
+
+    open_page(page, f"{ui.url}/runs/{run_id}")
+    banner = page.locator("#failure-banner .failure[data-step=flaky]")
+    banner.wait_for()
+    assert "Step flaky failed" in banner.inner_text()
+    assert "RuntimeError: flaky failed on purpose" in banner.inner_text()
+    banner.locator("details.stack > summary").click()
+    user_frames = banner.locator(".frame-user")
+    assert user_frames.count() >= 1
+    assert "ui_jobs.py" in user_frames.first.inner_text()
+    assert 'raise RuntimeError("flaky failed on purpose")' in user_frames.first.inner_text()
+    # The step after the failed one was skipped.
+    page.wait_for_selector("body[data-stream-ended]")
+    page.wait_for_selector("#steps-table tr[data-step=report][data-status=SKIPPED]")
+    assert page.locator("#steps-table tr[data-status=PLANNED]").count() == 0
+    shoot(page, "run-failure-banner")
+
+    # The event's detail shows the traceback as text, not as JSON with \n escapes.
+    page.select_option("#event-log-root select[name=type]", "STEP_FAILURE")
+    page.wait_for_function("document.querySelector('#event-log').dataset.shown === '1'")
+    page.click("#event-log .log-row")
+    detail = page.locator("#event-log-root .log-detail")
+    assert detail.locator(".error-box").count() == 1
+    assert "\\n" not in detail.inner_text()
+
+
+def test_event_log_shows_no_blank_frame_while_events_stream(ui: UiInstance, page: Any):
+    run_id = ui.launch("chatty", {"ops": {"chatter": {"config": {"events": STREAMED_EVENTS}}}})
+    page.add_init_script(BLANK_FRAME_PROBE)
+    open_page(page, f"{ui.url}/runs/{run_id}")
+    page.wait_for_selector("body[data-stream-ended]", timeout=300_000)
+    frames, blank, where = page.evaluate("[window.__frames, window.__blank, window.__blankAt]")
+    assert int(page.get_attribute("#event-log", "data-total") or 0) > STREAMED_EVENTS
+    assert frames > 20, f"only {frames} frames sampled"
+    assert blank == 0, f"{blank} of {frames} frames showed an empty log viewport: {where[:10]}"
+    assert wait_finished(ui, run_id) == "SUCCESS"
+
+
+def test_stdout_follows_new_output(ui: UiInstance, page: Any):
+    config = {"events": 1, "lines": 400, "pause_every": 20}
+    run_id = ui.launch("chatty", {"ops": {"chatter": {"config": config}}})
+    open_page(page, f"{ui.url}/runs/{run_id}")
+    page.wait_for_selector("#steps-table tr[data-step=chatter] a")
+    page.click("#steps-table tr[data-step=chatter] a")
+    page.wait_for_selector("body[data-stream-ended]", timeout=120_000)
+    page.wait_for_function("document.querySelector('#stdout').textContent.includes('line 399')")
+    at_end = page.evaluate(
+        "(() => { const b = document.getElementById('step-output');"
+        " return b.scrollHeight > b.clientHeight && b.scrollTop + b.clientHeight >= b.scrollHeight - 4; })()"
+    )
+    assert at_end, "the stdout box did not follow its new output"
+    assert page.is_checked("#stdio-follow")
+    shoot(page, "run-stdout-follow")
+
+
+def test_gantt_zooms_pans_and_highlights_a_step_query(ui: UiInstance, page: Any):
+    run_id = ui.launch("numbers")
+    assert wait_finished(ui, run_id) == "SUCCESS"
+    open_page(page, f"{ui.url}/runs/{run_id}")
+    page.wait_for_selector("body[data-stream-ended]")
+    page.wait_for_function("document.querySelector('#timeline svg').dataset.bars === '4'")
+    window = "document.querySelector('#timeline svg').dataset.window"
+
+    page.click("#timeline-zoom-in")
+    page.wait_for_function(f"{window} === '0.250,0.750'")
+    box = page.locator("#timeline svg").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 600, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 400, y, steps=4)  # drag left: later in the run
+    page.mouse.up()
+    page.wait_for_function(f"Number({window}.split(',')[0]) > 0.25")
+    shown = page.evaluate(window).split(",")
+    assert abs(float(shown[1]) - float(shown[0]) - 0.5) < 0.002  # panning keeps the zoom
+
+    page.fill("#step-query", "flaky+")
+    page.wait_for_selector("#timeline .gantt-row.gantt-hit[data-step=report]")
+    hits = page.locator("#timeline .gantt-hit").evaluate_all("gs => gs.map(g => g.dataset.step)")
+    assert sorted(hits) == ["flaky", "report"]
+    assert page.locator("#timeline .gantt-dim").count() == 2
+    page.fill("#step-query", "*double")
+    page.wait_for_selector("#timeline .gantt-row.gantt-hit[data-step=emit]")
+    assert page.locator("#timeline .gantt-hit").count() == 2
+    shoot(page, "run-gantt-zoomed")
+    page.click("#timeline-reset")
+    page.wait_for_function(f"{window} === '0.000,1.000'")
+
+
+def test_reexecute_a_run_group_from_failure(ui: UiInstance, page: Any, tmp_path: Path):
+    """From the group's first run, "Re-execute group from failure" starts from its newest."""
+    marker = tmp_path / "fail"
+    marker.write_text("x")
+    root = ui.launch("numbers", {"ops": {"flaky": {"config": {"fail_while": str(marker)}}}})
+    assert wait_finished(ui, root) == "FAILURE"
+    child = ui.gql(
+        "mutation($id: String!) { launchRunReexecution(parentRunId: $id, strategy: FROM_FAILURE)"
+        " { ... on LaunchRunSuccess { run { runId } } } }",
+        {"id": root},
+    )["launchRunReexecution"]["run"]["runId"]
+    assert wait_finished(ui, child) == "FAILURE"
+    marker.unlink()
+
+    open_page(page, f"{ui.url}/runs/{root}")
+    page.wait_for_selector("#reexecute-group:not([hidden])")
+    page.click("#reexecute-group")
+    page.wait_for_url(lambda url: "/runs/" in url and not url.endswith(root))
+    newest = page.url.rsplit("/", 1)[-1]
+    assert wait_finished(ui, newest) == "SUCCESS"
+    parent = ui.gql(
+        "query($id: String!) { runOrError(runId: $id) { ... on Run { parentRunId rootRunId } } }",
+        {"id": newest},
+    )["runOrError"]
+    assert parent == {"parentRunId": child, "rootRunId": root}
