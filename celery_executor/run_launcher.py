@@ -20,7 +20,7 @@ from opgraph.ports import RunLauncher, WorkerHealth
 from opgraph.run_lifecycle import mark_launch_failed, mark_starting, require_started
 from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 from opgraph_celery.settings import RUN_TASK
-from opgraph_storage.records import RunRecord
+from opgraph_storage.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
@@ -35,6 +35,7 @@ class CeleryRunLauncher(RunLauncher):
     supports_terminate = True
     supports_health_check = True
     supports_resume = True
+    supports_relaunch = True
 
     def __init__(
         self,
@@ -80,6 +81,19 @@ class CeleryRunLauncher(RunLauncher):
             run.run_id, {RUN_TASK_TAG: task_id, RESUME_SENT_TAG: repr(sent_at)}
         )
         return self._instance.get_run(run.run_id)
+
+    def relaunch_run(self, run: RunRecord) -> bool:
+        """Send the run task that the cut-short launch did not get to send (or record)."""
+        if run.status is not RunStatus.STARTING or RUN_TASK_TAG in run.tags:
+            return False
+        task_id = f"run-{run.run_id}-relaunch-{uuid.uuid4().hex[:8]}"
+        self._app.send_task(
+            RUN_TASK, args=[{"run_id": run.run_id}], task_id=task_id, queue=self.queue
+        )
+        self._instance.storage.add_run_tags(
+            run.run_id, {RUN_TASK_TAG: task_id, RUN_QUEUE_TAG: self.queue}
+        )
+        return True
 
     def terminate(self, run_id: str) -> bool:
         """Revoke the run task; a running one has its run worker stopped with SIGTERM."""

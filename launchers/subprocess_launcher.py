@@ -66,6 +66,7 @@ class SubprocessRunLauncher(RunLauncher):
     supports_terminate = True
     supports_health_check = True
     supports_resume = True
+    supports_relaunch = True
 
     def __init__(
         self,
@@ -109,6 +110,13 @@ class SubprocessRunLauncher(RunLauncher):
         self._reap()
         self._record_worker(run.run_id, self._spawn(run, resume=True))
         return self._instance.get_run(run.run_id)
+
+    def relaunch_run(self, run: RunRecord) -> bool:
+        if run.status is not RunStatus.STARTING or RUN_WORKER_PID_TAG in run.tags:
+            return False
+        self._reap()
+        self._record_worker(run.run_id, self._spawn(run))
+        return True
 
     def _record_worker(self, run_id: str, pid: int) -> dict[str, str]:
         tags = {RUN_WORKER_PID_TAG: str(pid), RUN_WORKER_HOST_TAG: socket.gethostname()}

@@ -6,6 +6,7 @@ events), which keeps per-op overhead low on both SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -92,6 +93,19 @@ class EventSink:
         if status is None:
             raise RunNotFound(f"no run with id {self.run_id!r}")
         return status
+
+    def start_run(self, message: str, data: dict[str, Any] | None = None) -> RunStatus | None:
+        """RUN_START: the run's status afterwards, or None if another worker had already
+        stored it (the run is that worker's)."""
+        self.flush()
+        if append_lifecycle_event(
+            self.instance, self.run_id, EventType.RUN_START, message, **(data or {})
+        ):
+            return RunStatus.STARTED
+        status = self.instance.storage.get_run_status(self.run_id)
+        if status is None:
+            raise RunNotFound(f"no run with id {self.run_id!r}")
+        return None if status is RunStatus.STARTED else status
 
 
 @dataclass
@@ -225,11 +239,24 @@ def execute_run(
         sink.flush()
     else:
         active = ActiveExecution(plan, reused)
-        started = sink.append_lifecycle(
-            EventType.RUN_START,
+        started = sink.start_run(
             f"Started execution of run for {job.name!r}",
             {"reused_steps": active.reused_step_keys} if reused else None,
         )
+        if started is None:
+            # Another worker stored RUN_START first (a relaunch of a launch that was only
+            # thought cut short): it runs the run, this one must not run it a second time.
+            sink.emit(
+                make_event(
+                    run.run_id,
+                    EventType.ENGINE_EVENT,
+                    level="WARNING",
+                    message=f"Another run worker started this run first; this one "
+                    f"(pid {os.getpid()}) runs nothing",
+                )
+            )
+            sink.flush()
+            return ctx
         if started is not RunStatus.STARTED:
             # Canceled (or failed by the daemon) before this worker got going: run nothing.
             if started is RunStatus.CANCELING:

@@ -81,6 +81,7 @@ class RunLauncher(ABC):
     supports_terminate: bool = False
     supports_health_check: bool = False
     supports_resume: bool = False
+    supports_relaunch: bool = False
 
     @abstractmethod
     def launch_run(self, run: RunRecord) -> RunRecord:
@@ -98,6 +99,14 @@ class RunLauncher(ABC):
         the event log (`python -m opgraph.run_worker ID --resume`). Only where
         `supports_resume`: the daemon's run monitoring calls it."""
         raise NotImplementedError(f"{type(self).__name__} cannot resume runs")
+
+    def relaunch_run(self, run: RunRecord) -> bool:
+        """Start the run worker of a STARTING run whose launch was cut short (the launching
+        process died after RUN_STARTING, before it recorded a worker); False, doing
+        nothing, if a worker is recorded. Only where `supports_relaunch`: the daemon's run
+        monitoring calls it. Should a worker from the cut-short launch exist after all, the
+        first of the two to store RUN_START runs the run and the other runs nothing."""
+        raise NotImplementedError(f"{type(self).__name__} cannot relaunch runs")
 
     def prepare(self) -> None:  # noqa: B027 - most launchers need nothing ahead of time
         """Get ready before the first launch in a long-lived process (e.g. start the warm

@@ -12,8 +12,10 @@ import ctypes.util
 import os
 import select
 import signal
+import socket
 import sys
 import threading
+from collections.abc import Mapping
 
 _PR_SET_PDEATHSIG = 1
 
@@ -85,3 +87,26 @@ def process_start_time(pid: int) -> str | None:
     if not fields or fields[0] in ("Z", "X"):
         return None
     return fields[19]
+
+
+def this_process() -> dict[str, str]:
+    """Host, pid and start time of the calling process: what names it for good (see
+    `process_start_time`), e.g. to record who launched a run."""
+    pid = os.getpid()
+    return {
+        "host": socket.gethostname(),
+        "pid": str(pid),
+        "start_time": process_start_time(pid) or "",
+    }
+
+
+def process_gone(identity: Mapping[str, str]) -> bool | None:
+    """Whether the process `this_process()` described has exited; None when that cannot
+    be told from here (another host, or an identity without a pid)."""
+    pid = identity.get("pid", "")
+    if identity.get("host") != socket.gethostname() or not pid.isdigit():
+        return None
+    start_time = identity.get("start_time")
+    if start_time:  # pid + start time: a recycled pid is another process
+        return process_start_time(int(pid)) != start_time
+    return not pid_exists(int(pid))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from opgraph.events import EventType, make_event
 from opgraph.ports import RunStatusError
+from opgraph.process_lifetime import this_process
 from opgraph_storage.base import Storage
 from opgraph_storage.records import (
     FINISHED_STATUSES,
@@ -150,8 +151,12 @@ def _refusal(event: EventRecord, status: RunStatus) -> EventRecord:
 # -- the moves the platform makes ---------------------------------------------------------
 def mark_starting(instance: OpgraphInstance, run: RunRecord, message: str) -> None:
     """NOT_STARTED/QUEUED -> STARTING before a worker is started; RunStatusError if the
-    run is in any other status (e.g. another launcher got it first)."""
-    if not append_lifecycle_event(instance, run.run_id, EventType.RUN_STARTING, message):
+    run is in any other status (e.g. another launcher got it first). The event names the
+    launching process: should it die before it starts the worker, run monitoring can tell
+    that launch from a slow one (see RunMonitor)."""
+    if not append_lifecycle_event(
+        instance, run.run_id, EventType.RUN_STARTING, message, launched_by=this_process()
+    ):
         status = instance.get_run(run.run_id).status.value
         raise RunStatusError(
             f"run {run.run_id} is {status}; only NOT_STARTED or QUEUED runs can be launched"

@@ -5,6 +5,11 @@ Deadlines and grace come from instance.yaml's `liveness` section (docs/liveness.
 - NOT_STARTED longer than `start_timeout_seconds`: whatever created it (a webserver, a
   CLI command, a schedule) stopped before handing it to the run coordinator; it FAILS
   with that reason instead of sitting there forever.
+- STARTING with no run worker recorded, the liveness grace after RUN_STARTING, while the
+  process that stored RUN_STARTING is gone (it died in between: a daemon kill -9'd
+  mid-launch): the launcher starts the worker it never started, once (`relaunch_run`).
+  A launching process still alive is only slow, and one on another host is given the
+  grace alone.
 - STARTING longer than `start_timeout_seconds`: the worker is terminated, the run FAILS.
 - STARTED with a dead run worker (the launcher says so, or no heartbeat for the liveness
   grace, `missed_heartbeats` beats): the run is resumed by a new worker that continues
@@ -27,12 +32,14 @@ from opgraph.events import EventType, make_event
 from opgraph.instance import OpgraphInstance
 from opgraph.instance_config import LivenessConfig, RunMonitoringConfig
 from opgraph.ports import RUN_WORKER_PID_TAG, RunLauncher, StepTerminator, WorkerHealth
+from opgraph.process_lifetime import process_gone
 from opgraph.run_lifecycle import append_if_status, append_lifecycle_event
 from opgraph_storage.records import RunRecord, RunsFilter, RunStatus, StepAttemptStatus
 
 MAX_RUNTIME_TAG = "opgraph/max_runtime_seconds"
 RESUME_ATTEMPTS_TAG = "opgraph/resume_attempts"
 RESUMED_AT_TAG = "opgraph/resumed_at"
+RELAUNCHED_AT_TAG = "opgraph/relaunched_at"
 
 S = RunStatus
 
@@ -89,6 +96,8 @@ class RunMonitor(DaemonPart):
                 reason=why,
             )
             report.count("never_submitted")
+        elif run.status is S.STARTING and self._relaunch_cut_short(run, now, since):
+            report.count("relaunched")
         elif run.status is S.STARTING and since > start_timeout:
             self._end(
                 run,
@@ -109,6 +118,40 @@ class RunMonitor(DaemonPart):
             report.count("cancel_timeouts")
         elif run.status is S.STARTED:
             self._check_started(run, now, report)
+
+    def _relaunch_cut_short(self, run: RunRecord, now: float, since: float) -> bool:
+        """Start the worker of a launch cut short (see the module doc); True if it did."""
+        launcher = self.launcher
+        if (
+            not launcher.supports_relaunch
+            or since <= self.liveness.grace_seconds
+            or RELAUNCHED_AT_TAG in run.tags
+        ):
+            return False
+        starting = self.instance.storage.get_events(
+            run.run_id, event_types=[EventType.RUN_STARTING.value]
+        )
+        launched_by = starting[-1].data.get("launched_by", {}) if starting else {}
+        if process_gone(launched_by) is False:
+            return False  # the launch is slow, not cut short: the start timeout covers it
+        self.instance.storage.add_run_tags(run.run_id, {RELAUNCHED_AT_TAG: repr(now)})
+        if not launcher.relaunch_run(run):
+            return False  # it has a worker: the early-exit report or the timeout covers it
+        who = f"pid {launched_by.get('pid', '?')} on {launched_by.get('host', '?')}"
+        append_if_status(
+            self.instance,
+            make_event(
+                run.run_id,
+                EventType.ENGINE_EVENT,
+                level="WARNING",
+                message=f"The launch of this run was cut short: the process that started it "
+                f"({who}) is gone and no run worker was recorded {since:.0f}s later; "
+                "its run worker was started again",
+                data={"relaunched": True, "launched_by": launched_by},
+            ),
+            (S.STARTING, S.STARTED),
+        )
+        return True
 
     def _check_started(self, run: RunRecord, now: float, report: TickReport) -> None:
         limit = _max_runtime(run, report)
