@@ -27,19 +27,35 @@ def _refuse(argument: str, message: str, given: Any, expected: str) -> Refused:
     )
 
 
+def _key(value: Any, argument: str) -> AssetKey:
+    """`{path: [...]}` as the typed input or as plain JSON (Dagster's schema passes it
+    through a generic scalar): graphene's input objects are dicts too."""
+    path = value.get("path") if isinstance(value, Mapping) else None
+    if not isinstance(path, list) or not path or not all(isinstance(p, str) for p in path):
+        raise _refuse(argument, "expected {path: [String!]!}", value, '{"path": ["a", "b"]}')
+    return AssetKey(list(path))
+
+
+def _list(value: Any, argument: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _refuse(argument, "expected a list", value, "a list")
+    return value
+
+
 def create_selected_asset_run(
     instance: Any,
     location: Any,
-    selector: Any,
+    job_name: str,
+    asset_selection: Any,
+    asset_check_selection: Any,
     run_config: Mapping[str, Any] | None,
     tags: Mapping[str, str] | None,
 ) -> Any:
-    """The NOT_STARTED run of `selector.jobName` materializing `selector.assetSelection`
-    (and running `assetCheckSelection`, or, when that is not given, the selected assets'
-    checks). RunConfigError as for any launch; a key or check the job does not hold is
-    refused naming it and what the job holds."""
-    job_name = selector.job_name
-    keys = [AssetKey(list(k.path)) for k in selector.asset_selection]
+    """The NOT_STARTED run of `job_name` materializing `asset_selection` (and running
+    `asset_check_selection`, or, when that is None, the selected assets' checks).
+    RunConfigError as for any launch; a key or check the job does not hold is refused
+    naming it and what the job holds."""
+    keys = [_key(k, _FIELD) for k in _list(asset_selection, _FIELD)]
     if not keys:
         raise _refuse(_FIELD, "expected at least one asset key", [], "one or more asset keys")
     nodes = [n for n in location.asset_nodes() if job_name in n.get("job_names", [])]
@@ -52,10 +68,20 @@ def create_selected_asset_run(
             outside,
             f"keys of {sorted(k.to_user_string() for k in in_job)}",
         )
-    given_checks = selector.get("asset_check_selection")
     checks = None
-    if given_checks is not None:
-        checks = [AssetCheckKey(AssetKey(list(c.asset_key.path)), c.name) for c in given_checks]
+    if asset_check_selection is not None:
+        checks = []
+        for check in _list(asset_check_selection, _CHECK_FIELD):
+            name = check.get("name") if isinstance(check, Mapping) else None
+            if not isinstance(name, str):
+                raise _refuse(
+                    _CHECK_FIELD,
+                    "expected {assetKey: {path: [...]}, name: String!}",
+                    check,
+                    '{"assetKey": {"path": ["a"]}, "name": "check"}',
+                )
+            key = check.get("asset_key", check.get("assetKey"))  # typed input / plain JSON
+            checks.append(AssetCheckKey(_key(key, _CHECK_FIELD), name))
         known = {
             AssetCheckKey(AssetKey(list(n["key"])), check["name"])
             for n in nodes

@@ -30,6 +30,7 @@ from opgraph.workspace.base import (
 from opgraph.workspace.runs import create_location_run
 from opgraph_app.graphql import dagster_types as t
 from opgraph_app.graphql.arguments import parse_run_config, tags_dict
+from opgraph_app.graphql.asset_launch import create_selected_asset_run
 from opgraph_app.graphql.errors import Refused, unexpected_error_message
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
 
@@ -261,10 +262,27 @@ def _launch(info: Any, params: Any, success: type, invalid: type) -> Any:
     # Clients may not set the platform's own tags (opgraph/...), as with launchRun.
     tags = tags_dict(metadata.get("tags"), "executionParams.executionMetadata.tags", to_set=True)
     op_selection = list(selector.get("solid_selection") or []) or None
-    try:
-        run = create_location_run(
-            info.context.instance, location, job_name, run_config, tags, op_selection
+    asset_selection = selector.get("asset_selection")
+    if asset_selection is not None and op_selection:
+        return t.InvalidStepError(
+            message="executionParams.selector: give solidSelection or assetSelection, not both",
+            invalid_step_key="solidSelection and assetSelection",
         )
+    try:
+        if asset_selection is not None:  # materialize these keys (Refused: a PythonError)
+            run = create_selected_asset_run(
+                info.context.instance,
+                location,
+                job_name,
+                asset_selection,
+                selector.get("asset_check_selection"),
+                run_config,
+                tags,
+            )
+        else:
+            run = create_location_run(
+                info.context.instance, location, job_name, run_config, tags, op_selection
+            )
     except RunConfigError as exc:
         selection_problems = [e for e in exc.errors if e.startswith("op_selection: ")]
         if selection_problems:

@@ -142,7 +142,13 @@ class LaunchRun(graphene.Mutation):
         try:
             if selector.get("asset_selection") is not None:
                 run = create_selected_asset_run(
-                    info.context.instance, location, selector, run_config, tags
+                    info.context.instance,
+                    location,
+                    selector.job_name,
+                    selector.asset_selection,
+                    selector.get("asset_check_selection"),
+                    run_config,
+                    tags,
                 )
             else:
                 run = create_location_run(

@@ -213,3 +213,41 @@ def test_launch_run_with_an_asset_selection(webserver: Webserver) -> None:
     refused = webserver.gql(LAUNCH_RUN, {"selector": bad_check})["launchRun"]
     assert refused["argument"] == "executionParams.selector.assetCheckSelection"
     assert "raw/orders:nope" in refused["message"]
+
+
+DAGSTER_LAUNCH = """mutation GraphQLClientSubmitRun($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message } ... on InvalidStepError { invalidStepKey } } }"""
+
+
+def test_dagster_schema_launch_run_with_an_asset_selection(webserver: Webserver) -> None:
+    """Dagster's `launchRun(executionParams: {selector: {assetSelection}})`, as its clients
+    send it (the operation name routes it to the Dagster-shaped schema)."""
+    orders = {"path": ["raw", "orders"]}
+    selector = {
+        "repositoryLocationName": "assets",
+        "repositoryName": "__repository__",
+        "jobName": "__ASSET_JOB",
+        "assetSelection": [orders],
+        "assetCheckSelection": [],
+    }
+    launched = webserver.gql(DAGSTER_LAUNCH, {"executionParams": {"selector": selector}})
+    result = launched["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    run_id = result["run"]["runId"]
+    assert _wait_for_run(webserver, run_id) == "SUCCESS"
+    runs = webserver.gql(
+        "query($id: String!) { runOrError(runId: $id) { ... on Run { jobName } } }", {"id": run_id}
+    )
+    assert runs["runOrError"]["jobName"] == "__ASSET_JOB[raw~orders;]"
+    asset = webserver.gql(ASSET, {"key": orders})["assetOrError"]
+    assert asset["latestMaterialization"]["runId"] == run_id
+
+    malformed = {**selector, "assetSelection": [{"path": "raw/orders"}]}
+    refused = webserver.gql(DAGSTER_LAUNCH, {"executionParams": {"selector": malformed}})
+    assert refused["launchRun"]["__typename"] == "PythonError"
+    assert "assetSelection: expected {path: [String!]!}" in refused["launchRun"]["message"]
+    both = {**selector, "solidSelection": ["orders"]}
+    refused = webserver.gql(DAGSTER_LAUNCH, {"executionParams": {"selector": both}})
+    assert refused["launchRun"]["__typename"] == "InvalidStepError"
