@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import select
+import sqlite3
 import time
 import weakref
 from pathlib import Path
@@ -144,14 +145,30 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Stop pysqlite from emitting its own deferred BEGIN; _sqlite_on_begin does it.
     dbapi_connection.isolation_level = None
     dbapi_connection.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-    # WAL is a property of the file: set it only when it is not set yet. Setting it again
-    # needs a lock that SQLite may refuse at once ("database is locked", without waiting
-    # for busy_timeout) while other processes write.
-    mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
-    if str(mode).lower() != "wal":
-        dbapi_connection.execute("PRAGMA journal_mode = WAL")
+    _use_wal(dbapi_connection)
     # With WAL, NORMAL is still corruption-safe; it only risks the last commits on power loss.
     dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+
+def _use_wal(dbapi_connection: Any) -> None:
+    """WAL is a property of the file: set it only when it is not set yet. Setting it needs
+    a lock that SQLite refuses at once ("database is locked", without waiting for
+    busy_timeout) while another connection holds one, e.g. two processes opening a new
+    database together: then look again, a moment later, within the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    pause = 0.01
+    while True:
+        mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            return
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # another connection holds the lock: it is gone in milliseconds
+        pause = min(pause * 2, 0.2)
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
