@@ -172,3 +172,33 @@ def test_reexecute_a_run_group_from_failure(ui: UiInstance, page: Any, tmp_path:
         {"id": newest},
     )["runOrError"]
     assert parent == {"parentRunId": child, "rootRunId": root}
+
+
+def test_combined_output_interleaves_streams_and_follows(ui: UiInstance, page: Any):
+    """The combined view shows both streams, each line marked with its own stream and each
+    stream's lines in their order; it follows new output, and scrolling up stops that."""
+    config = {"events": 1, "lines": 400, "pause_every": 20, "stderr_every": 50}
+    run_id = ui.launch("chatty", {"ops": {"chatter": {"config": config}}})
+    open_page(page, f"{ui.url}/runs/{run_id}")
+    page.wait_for_selector("#steps-table tr[data-step=chatter] a")
+    page.click("#steps-table tr[data-step=chatter] a")
+    page.click("button:text-is('combined')")
+    assert page.is_visible("#stdio-combined") and not page.is_visible("#stdout")
+    page.wait_for_selector("body[data-stream-ended]", timeout=120_000)
+    page.wait_for_function(
+        "document.querySelectorAll('#stdio-combined .stdio-line').length === 408", timeout=60_000
+    )
+    lines = page.evaluate(
+        "[...document.querySelectorAll('#stdio-combined .stdio-line')]"
+        ".map((l) => [l.dataset.stream, l.querySelector('.stdio-mark').textContent, l.textContent])"
+    )
+    out = [text for stream, _, text in lines if stream == "stdout"]
+    err = [text for stream, _, text in lines if stream == "stderr"]
+    assert out == [f"out line {i}\n" for i in range(400)]
+    assert err == [f"err err {i}\n" for i in range(49, 400, 50)]
+    assert all(mark == ("out" if stream == "stdout" else "err") for stream, mark, _ in lines)
+    at_end = "(() => { const b = document.getElementById('step-output'); return b.scrollTop + b.clientHeight >= b.scrollHeight - 4; })()"
+    assert page.evaluate(at_end), "the combined view did not follow its new output"
+    page.evaluate("document.getElementById('step-output').scrollTop = 0")
+    page.wait_for_function("!document.getElementById('stdio-follow').checked")
+    shoot(page, "run-stdio-combined")

@@ -2,6 +2,7 @@
 server, run workers and Celery workers; never imported by the tests themselves)."""
 
 import os
+import sys
 import time
 
 from opgraph import (
@@ -144,6 +145,7 @@ class ChattyConfig(Config):
     events: int = 100  # log events
     lines: int = 100  # stdout lines
     pause_every: int = 0  # sleep 0.05 s after this many lines (0: never)
+    stderr_every: int = 0  # also print "err <i>" to stderr after every this many lines (0: never)
 
 
 @op
@@ -152,6 +154,8 @@ def chatter(context, config: ChattyConfig) -> None:
         context.log.info(f"event {i}")
     for i in range(config.lines):
         print(f"line {i}", flush=True)
+        if config.stderr_every and i % config.stderr_every == config.stderr_every - 1:
+            print(f"err {i}", file=sys.stderr, flush=True)
         if config.pause_every and i % config.pause_every == config.pause_every - 1:
             time.sleep(0.05)
 

@@ -1,6 +1,8 @@
 // A step's captured stdout and stderr, read on by byte cursor while the run is live. The
 // box follows new output (as `tail -f` does) until the user scrolls up or pauses it; the
-// text read so far can be downloaded as it is.
+// text read so far can be downloaded as it is. A third view, "combined", interleaves the two
+// streams line by line in the order they were read (each line marked with its stream): lines
+// read in the same poll keep their order within their stream, stdout first.
 import { clear, h } from "../lib/dom.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError } from "../lib/notice.js";
@@ -23,13 +25,18 @@ export class StepOutput {
     this.timer = null;
     this.generation = 0;
     this.select = h("select", { "aria-label": "Step", onchange: (e) => this.open(e.target.value) }, h("option", { value: "" }, "Choose a step…"));
-    this.tabs = ["stdout", "stderr"].map((name) => h("button", { type: "button", "aria-selected": String(name === "stdout"), onclick: () => this.#tab(name) }, name));
-    this.outputs = { stdout: h("pre", { id: "stdout" }), stderr: h("pre", { id: "stderr", hidden: true }) };
+    this.tabs = ["stdout", "stderr", "combined"].map((name) => h("button", { type: "button", "aria-selected": String(name === "stdout"), onclick: () => this.#tab(name) }, name));
+    this.outputs = {
+      stdout: h("pre", { id: "stdout" }),
+      stderr: h("pre", { id: "stderr", hidden: true }),
+      combined: h("pre", { id: "stdio-combined", "aria-label": "stdout and stderr, interleaved", hidden: true }),
+    };
+    this.partial = { stdout: "", stderr: "" }; // a line not yet ended, per stream
     this.hint = h("p", { class: "empty" }, "Choose a step (or click one in the steps table) to see what it printed.");
     this.follow = true;
     this.followBox = h("input", { type: "checkbox", id: "stdio-follow", checked: true, onchange: (e) => { this.follow = e.target.checked; this.#toEnd(); } });
     this.download = h("a", { class: "button button-small", id: "stdio-download", href: "#", hidden: true, onclick: () => this.#download() }, "Download");
-    this.box = h("div", { class: "stdio", id: "step-output", hidden: true, onscroll: () => this.#onScroll() }, this.outputs.stdout, this.outputs.stderr);
+    this.box = h("div", { class: "stdio", id: "step-output", hidden: true, onscroll: () => this.#onScroll() }, this.outputs.stdout, this.outputs.stderr, this.outputs.combined);
     root.append(h("div", { class: "tabs" }, this.select, ...this.tabs,
       h("label", { class: "log-count" }, this.followBox, " follow"), this.download), this.hint, this.box);
   }
@@ -65,7 +72,21 @@ export class StepOutput {
     this.tabs.forEach((tab) => tab.setAttribute("aria-selected", String(tab.textContent === name)));
     this.outputs.stdout.hidden = name !== "stdout";
     this.outputs.stderr.hidden = name !== "stderr";
+    this.outputs.combined.hidden = name !== "combined";
     this.#toEnd();
+  }
+
+  /** Add the complete lines of `data` to the combined view; keep an unended tail for later. */
+  #combine(stream, data, flush = false) {
+    const text = this.partial[stream] + data;
+    const lines = text.split("\n");
+    this.partial[stream] = flush ? "" : lines.pop();
+    if (flush && lines.at(-1) === "") lines.pop();
+    const mark = stream === "stdout" ? "out" : "err";
+    for (const line of lines) {
+      this.outputs.combined.append(h("span", { class: `stdio-line stdio-${stream}`, "data-stream": stream },
+        h("span", { class: "stdio-mark", title: stream, "aria-label": stream }, mark), " ", line, "\n"));
+    }
   }
 
   async open(stepKey) {
@@ -76,6 +97,8 @@ export class StepOutput {
     this.cursors = { stdout: 0, stderr: 0 };
     clear(this.outputs.stdout);
     clear(this.outputs.stderr);
+    clear(this.outputs.combined);
+    this.partial = { stdout: "", stderr: "" };
     this.hint.hidden = Boolean(this.stepKey);
     this.box.hidden = !this.stepKey;
     this.download.hidden = !this.stepKey;
@@ -97,10 +120,14 @@ export class StepOutput {
       const logs = expectType(data.capturedLogs, "CapturedLogs");
       for (const name of ["stdout", "stderr"]) {
         const chunk = logs[name];
-        if (chunk.data) this.outputs[name].append(chunk.data);
+        if (chunk.data) {
+          this.outputs[name].append(chunk.data);
+          this.#combine(name, chunk.data);
+        }
         this.cursors[name] = chunk.cursor;
         more ||= chunk.hasMore;
       }
+      if (!more && !this.isLive()) for (const name of ["stdout", "stderr"]) this.#combine(name, "", true);
       this.box.dataset.empty = String(!this.outputs.stdout.textContent && !this.outputs.stderr.textContent);
       this.#toEnd();
     } catch (error) {
