@@ -7,20 +7,31 @@ const NODE_HEIGHT = 38;
 const CHAR_WIDTH = 7.2;
 const GROUP_HEAD = 22;
 
-/** Nodes and edges of a job's ops (workspace `ops { handle opName inputs { upstream { handle } } }`). */
+/**
+ * Nodes and edges of a job's ops (workspace `ops { handle opName inputs { upstream { handle output } }
+ * outputs { name dagsterType } }`). `edgeTypes` maps "from\0to" to what the edge carries
+ * ("output: Type", one line per output), shown when the edge is hovered, as Dagster does.
+ */
 export function graphOfOps(ops) {
   const handles = new Set(ops.map((op) => op.handle));
-  const edges = new Set();
+  const typeOf = new Map();
+  for (const op of ops) for (const out of op.outputs || []) typeOf.set(`${op.handle}\u0000${out.name}`, out.dagsterType);
+  const edges = new Map();
   for (const op of ops) {
     for (const input of op.inputs) {
       for (const up of input.upstream) {
-        if (handles.has(up.handle) && up.handle !== op.handle) edges.add(`${up.handle}\u0000${op.handle}`);
+        if (!handles.has(up.handle) || up.handle === op.handle) continue;
+        const key = `${up.handle}\u0000${op.handle}`;
+        if (!edges.has(key)) edges.set(key, new Set());
+        const type = typeOf.get(`${up.handle}\u0000${up.output}`);
+        edges.get(key).add(type ? `${up.output}: ${type}` : up.output);
       }
     }
   }
   return {
     nodes: ops.map((op) => ({ id: op.handle, label: op.handle, sub: op.opName !== op.handle.split(".").at(-1) ? op.opName : "" })),
-    edges: [...edges].map((pair) => pair.split("\u0000")),
+    edges: [...edges.keys()].map((pair) => pair.split("\u0000")),
+    edgeTypes: new Map([...edges].map(([key, carried]) => [key, [...carried].join("\n")])),
   };
 }
 
@@ -81,7 +92,7 @@ function layout(shown, groups, edges, rankdir) {
  * `onSelect(id)` is called when a node is clicked. Nested graphs (handles "graph.op") are
  * frames that fold into one node and open again on a click. Returns {svg, tools, select(id)}.
  */
-export function drawGraph(frame, { nodes, edges }, { statusOf = () => undefined, onSelect = () => {}, rankdir = "LR", noun = "ops" } = {}) {
+export function drawGraph(frame, { nodes, edges, edgeTypes = new Map() }, { statusOf = () => undefined, onSelect = () => {}, rankdir = "LR", noun = "ops" } = {}) {
   if (!window.dagre) throw new Error("the graph layout library (dagre) did not load");
   const collapsed = new Set();
   let scale = null;
@@ -116,7 +127,12 @@ export function drawGraph(frame, { nodes, edges }, { statusOf = () => undefined,
     for (const edge of g.edges()) {
       const points = g.edge(edge).points;
       const d = points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
-      svg.append(s("path", { d, class: "graph-edge", "marker-end": "url(#arrow)", "data-from": edge.v, "data-to": edge.w }));
+      const carried = edgeTypes.get(`${edge.v}\u0000${edge.w}`);
+      const label = carried && `${edge.v} → ${edge.w}\n${carried}`;
+      const path = s("path", { d, class: "graph-edge", "marker-end": "url(#arrow)", "data-from": edge.v, "data-to": edge.w, "data-type": carried }, carried && s("title", {}, label));
+      // A wider, invisible twin of the edge, so that hovering near a 1.5px line shows its type.
+      if (carried) svg.append(s("path", { d, class: "graph-edge-hit", "aria-label": label }, s("title", {}, label)));
+      svg.append(path);
     }
     nodeEls = new Map();
     for (const node of view.shown) {
