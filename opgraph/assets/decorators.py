@@ -64,9 +64,20 @@ class _Signature:
 
 
 def _partition(
-    assets_def: AssetsDefinition, partitions_def: Any, ins: Mapping[str, AssetIn] | None
+    assets_def: AssetsDefinition,
+    partitions_def: Any,
+    ins: Mapping[str, AssetIn] | None,
+    backfill_policy: Any = None,
 ) -> None:
-    """partitions_def= and the ins' partition mappings (opgraph.partitions)."""
+    """partitions_def=, backfill_policy= and the ins' partition mappings (opgraph.partitions)."""
+    if backfill_policy is not None:
+        from opgraph.partitions.backfill_policy import BackfillPolicy
+
+        if not isinstance(backfill_policy, BackfillPolicy):
+            raise DefinitionError(
+                f"{assets_def!r}: backfill_policy must be a BackfillPolicy, got {backfill_policy!r}"
+            )
+        assets_def.backfill_policy = backfill_policy
     if partitions_def is not None:
         from opgraph.partitions.definitions import PartitionsDefinition
 
@@ -178,6 +189,7 @@ def asset(
     output_required: bool = True,
     partitions_def: Any = None,
     automation_condition: Any = None,
+    backfill_policy: Any = None,
 ) -> Any:
     """Dagster's `@asset`: a function that computes one asset from its upstream assets."""
 
@@ -234,7 +246,7 @@ def asset(
             attributes_by_key={asset_key: attributes},
             check_specs_by_output_name=checks,
         )
-        _partition(assets_def, partitions_def, ins)
+        _partition(assets_def, partitions_def, ins, backfill_policy)
         op_def.assets_def = assets_def  # type: ignore[attr-defined]
         return assets_def
 
@@ -258,6 +270,7 @@ def multi_asset(
     check_specs: Sequence[AssetCheckSpec] | None = None,
     partitions_def: Any = None,
     automation_condition: Any = None,
+    backfill_policy: Any = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """Dagster's `@multi_asset`: one function materializing several assets."""
     if bool(outs) == bool(specs):
@@ -321,7 +334,7 @@ def multi_asset(
             check_specs_by_output_name=checks,
             can_subset=can_subset,
         )
-        _partition(assets_def, partitions_def, ins)
+        _partition(assets_def, partitions_def, ins, backfill_policy)
         op_def.assets_def = assets_def  # type: ignore[attr-defined]
         return assets_def
 

@@ -102,6 +102,9 @@ class AssetsDefinition:
     # partitioned, and the partition mapping of an upstream key when one was given.
     partitions_def: Any = None
     partition_mappings: Mapping[AssetKey, Any] = MappingProxyType({})
+    # backfill_policy= (opgraph.partitions.backfill_policy): how a backfill groups its
+    # partitions into runs; None: one run per partition.
+    backfill_policy: Any = None
 
     def __init__(
         self,

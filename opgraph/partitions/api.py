@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opgraph.partitions.backfill_policy import BackfillPolicy, BackfillPolicyType
 from opgraph.partitions.config import (
     PartitionedConfig,
     daily_partitioned_config,
@@ -42,6 +43,8 @@ from opgraph.partitions.time_window import (
 __all__ = [
     "AddDynamicPartitionsRequest",
     "AllPartitionMapping",
+    "BackfillPolicy",
+    "BackfillPolicyType",
     "DailyPartitionsDefinition",
     "DeleteDynamicPartitionsRequest",
     "DynamicPartitionsDefinition",
