@@ -127,6 +127,14 @@ class AssetStaleness(graphene.ObjectType):
     causes = graphene.List(graphene.NonNull(graphene.String), required=True)
 
 
+class BackfillPolicy(graphene.ObjectType):
+    """How a backfill groups the asset's partitions into runs (Dagster's BackfillPolicy)."""
+
+    max_partitions_per_run = graphene.Int()
+    policy_type = graphene.String(required=True)
+    description = graphene.String(required=True)
+
+
 class AssetNode(graphene.ObjectType):
     """An asset as its code location defines it, with its catalog state."""
 
@@ -149,6 +157,7 @@ class AssetNode(graphene.ObjectType):
     latest_materialization = graphene.Field(MaterializationEvent)
     staleness = graphene.Field(AssetStaleness, required=True)
     automation_condition = graphene.Field(AutomationCondition)
+    backfill_policy = graphene.Field(BackfillPolicy)
     automation_evaluations = graphene.List(
         graphene.NonNull(AutomationEvaluation),
         required=True,
@@ -198,6 +207,16 @@ class AssetNode(graphene.ObjectType):
             )
             for c in self._node.get("checks", [])
         ]
+
+    def resolve_backfill_policy(self, _info: Any) -> BackfillPolicy | None:
+        policy = self._node.get("backfill_policy")
+        if policy is None:
+            return None
+        return BackfillPolicy(
+            max_partitions_per_run=policy.get("max_partitions_per_run"),
+            policy_type=policy["policy_type"],
+            description=policy["description"],
+        )
 
     def resolve_automation_condition(self, _info: Any) -> AutomationCondition | None:
         return condition_info(self._node)

@@ -48,6 +48,12 @@ def asset_node_snapshots(definitions: Any) -> list[dict[str, Any]]:
                 # The mappings its deps name ({upstream key: mapping JSON}); a dep without
                 # one takes Dagster's default (opgraph.partitions.mappings).
                 "partition_mappings": partition_mappings_snapshot(definition),
+                # opgraph.partitions.backfill_policy JSON; None: one run per partition.
+                "backfill_policy": (
+                    definition.backfill_policy.to_json()
+                    if getattr(definition, "backfill_policy", None) is not None
+                    else None
+                ),
                 # opgraph.automation.condition JSON; None: no automation condition.
                 "automation_condition": (
                     attrs.automation_condition.to_json()
