@@ -85,6 +85,8 @@ def launch_asset_backfill(
                 given = mapping_snapshot(infer_partition_mapping(None, own, upstream))
             parents[dep] = given
         assets[key] = {"partitions": node["partitions"], "parents": parents}
+        if node.get("backfill_policy") is not None:
+            assets[key]["backfill_policy"] = node["backfill_policy"]
     plan = AssetBackfillPlan.from_data({"assets": assets})
     rows = plan.select(instance, partitions)
     if not rows:

@@ -27,9 +27,10 @@ from typing import Any
 from opgraph.daemon.part import DaemonPart, TickReport
 from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
+from opgraph.partitions.backfill_policy import BackfillPolicy
 from opgraph.partitions.definitions import PartitionKeyError, PartitionKeyRange
 from opgraph.partitions.snapshot import partitions_from_snapshot
-from opgraph.partitions.tags import BACKFILL_ID_TAG, partition_tags
+from opgraph.partitions.tags import BACKFILL_ID_TAG, partition_range_tags, partition_tags
 from opgraph.workspace.base import Workspace
 from opgraph_storage.base import DuplicateRunKey, RunAlreadyExists
 from opgraph_storage.partitions_base import (
@@ -237,13 +238,33 @@ class BackfillDaemon(DaemonPart):
             candidates = None
             if "assets" in backfill.data:
                 candidates = self._ready_asset_rows(backfill, now, report)
-            claimed = storage.claim_backfill_partitions(
-                backfill.backfill_id,
-                room,
-                now,
-                lambda target, key: backfill_run_id(backfill.backfill_id, target, key),
-                candidates,
+            run_id_for = lambda target, key: backfill_run_id(  # noqa: E731
+                backfill.backfill_id, target, key
             )
+            ranges = None
+            if candidates and _policies(backfill):
+                ranges = _RangeRuns(self.instance, backfill, candidates)
+                runs_in_flight = len({_run_id_of(backfill, p) for p in in_flight})
+                room_runs = (
+                    backfill.max_runs_in_flight - runs_in_flight
+                    if backfill.max_runs_in_flight is not None
+                    else UNLIMITED_BATCH
+                )
+                candidates = ranges.rows(room_runs)
+                room = len(candidates)
+                run_id_for = ranges.run_id_for
+            claimed = (
+                storage.claim_backfill_partitions(
+                    backfill.backfill_id, room, now, run_id_for, candidates
+                )
+                if room > 0
+                else []
+            )
+            if claimed and ranges is not None:
+                ranges.submit(
+                    _AssetRunMaker(self.instance, self.workspace, backfill), claimed, report
+                )
+                return
             if claimed:
                 self._submit(backfill, claimed, report)
                 return
@@ -300,6 +321,8 @@ class BackfillDaemon(DaemonPart):
         }
         settled: dict[P, list[tuple[str, str]]] = {}
         in_flight: list[BackfillPartition] = []
+        unmade_ranges: dict[str, list[BackfillPartition]] = {}
+        policies = _policies(backfill)
         for partition in submitted:
             run = runs.get(_run_id_of(backfill, partition))
             if run is None or run.status is RunStatus.NOT_STARTED:
@@ -308,13 +331,26 @@ class BackfillDaemon(DaemonPart):
                         (partition.target, partition.partition_key)
                     )
                     continue
-                self._make_run(backfill, partition, report)  # recovery after a crash
+                if partition.target in policies:  # a range run: made once for its rows
+                    unmade_ranges.setdefault(_run_id_of(backfill, partition), []).append(partition)
+                else:
+                    self._make_run(backfill, partition, report)  # recovery after a crash
                 in_flight.append(partition)
             elif run.status in FINISHED_STATUSES:
                 to = _RUN_STATUS_TO_PARTITION.get(run.status, P.FAILED)
                 settled.setdefault(to, []).append((partition.target, partition.partition_key))
             else:
                 in_flight.append(partition)
+        if unmade_ranges:
+            maker = _AssetRunMaker(self.instance, self.workspace, backfill)
+            for run_id, partitions in unmade_ranges.items():
+                keys = _RangeRuns.ordered(
+                    self.instance,
+                    backfill,
+                    partitions[0].target,
+                    [p.partition_key for p in partitions],
+                )
+                maker.make_range(partitions[0].target, keys, run_id, report)
         for status, rows in settled.items():
             storage.move_backfill_partitions(backfill.backfill_id, rows, status, [P.SUBMITTED], now)
             report.count(f"partitions_{status.value.lower()}", len(rows))
@@ -415,6 +451,125 @@ class _AssetRunMaker:
                 run_key=f"backfill/{backfill.backfill_id}/{target}/{key}",
             ),
         )
+
+    def make_range(self, target: str, keys: Sequence[str], run_id: str, report: TickReport) -> None:
+        """One run of the asset partitions `keys` (contiguous, in the partitions
+        definition's order), tagged with their range as Dagster's backfill policies do."""
+        from opgraph.assets.keys import AssetKey
+        from opgraph.assets.launch import create_asset_run
+
+        backfill = self.backfill
+        start, end = keys[0], keys[-1]
+        tags = {
+            **backfill.data.get("tags", {}),
+            **partition_range_tags(start, end),
+            BACKFILL_ID_TAG: backfill.backfill_id,
+        }
+        _create_and_submit(
+            self.instance,
+            run_id,
+            report,
+            lambda: create_asset_run(
+                self.instance,
+                self.location,
+                [AssetKey.from_user_string(target)],
+                tags=tags,
+                run_id=run_id,
+                run_key=f"backfill/{backfill.backfill_id}/{target}/{start}...{end}",
+            ),
+        )
+
+
+def _policies(backfill: BackfillRecord) -> dict[str, BackfillPolicy]:
+    """The assets of an asset backfill that have a BackfillPolicy, by asset key."""
+    policies: dict[str, BackfillPolicy] = {}
+    for target, asset in (backfill.data.get("assets") or {}).items():
+        policy = BackfillPolicy.from_json(asset.get("backfill_policy"))
+        if policy is not None:
+            policies[target] = policy
+    return policies
+
+
+class _RangeRuns:
+    """An asset backfill tick's ready rows grouped into runs: the rows of an asset with a
+    BackfillPolicy in runs of contiguous partitions (split where a partition between two
+    ready ones is not ready, and at the policy's max_partitions_per_run); the others one
+    run per row."""
+
+    def __init__(
+        self, instance: OpgraphInstance, backfill: BackfillRecord, ready: Sequence[tuple[str, str]]
+    ):
+        self.backfill = backfill
+        policies = _policies(backfill)
+        self.runs: list[tuple[str, list[str]]] = []
+        by_target: dict[str, list[str]] = {}
+        for target, key in ready:
+            if target in policies:
+                by_target.setdefault(target, []).append(key)
+            else:
+                self.runs.append((target, [key]))
+        for target, keys in by_target.items():
+            order = self.positions(instance, backfill, target)
+            ranked = sorted(keys, key=lambda k: order.get(k, len(order)))
+            chunks: list[list[str]] = []
+            for key in ranked:
+                last = chunks[-1] if chunks else None
+                if (
+                    last is not None
+                    and key in order
+                    and order.get(last[-1]) == order[key] - 1
+                    and (
+                        policies[target].max_partitions_per_run is None
+                        or len(last) < policies[target].max_partitions_per_run  # type: ignore[operator]
+                    )
+                ):
+                    last.append(key)
+                else:
+                    chunks.append([key])
+            self.runs.extend((target, chunk) for chunk in chunks)
+        self._run_ids = {
+            (target, key): self.range_run_id(target, keys)
+            if target in policies
+            else backfill_run_id(backfill.backfill_id, target, key)
+            for target, keys in self.runs
+            for key in keys
+        }
+        self._policies = policies
+
+    def range_run_id(self, target: str, keys: Sequence[str]) -> str:
+        return backfill_run_id(self.backfill.backfill_id, target, f"{keys[0]}...{keys[-1]}")
+
+    @staticmethod
+    def positions(instance: Any, backfill: BackfillRecord, target: str) -> dict[str, int]:
+        partitions_def = partitions_from_snapshot(backfill.data["assets"][target]["partitions"])
+        keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+        return {str(k): i for i, k in enumerate(keys)}
+
+    @classmethod
+    def ordered(
+        cls, instance: Any, backfill: BackfillRecord, target: str, keys: Sequence[str]
+    ) -> list[str]:
+        order = cls.positions(instance, backfill, target)
+        return sorted(keys, key=lambda k: order.get(k, len(order)))
+
+    def rows(self, room_runs: int) -> list[tuple[str, str]]:
+        return [(t, k) for t, keys in self.runs[: max(room_runs, 0)] for k in keys]
+
+    def run_id_for(self, target: str, key: str) -> str:
+        return self._run_ids[(target, key)]
+
+    def submit(
+        self, maker: _AssetRunMaker, claimed: Sequence[tuple[str, str]], report: TickReport
+    ) -> None:
+        claimed_set = set(claimed)
+        for target, keys in self.runs:
+            mine = [k for k in keys if (target, k) in claimed_set]
+            if not mine:
+                continue
+            if target in self._policies:
+                maker.make_range(target, mine, self._run_ids[(target, mine[0])], report)
+            else:
+                maker.make(target, mine[0], report)
 
 
 class _TickLocation:
