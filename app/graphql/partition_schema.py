@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
+import yaml
+from graphql import GraphQLError
 
 from opgraph.assets.keys import AssetKey as Key
 from opgraph.errors import OpgraphError
@@ -28,6 +30,7 @@ from opgraph_app.graphql.arguments import require_workspace, tags_dict
 from opgraph_app.graphql.asset_types import AssetKey, AssetKeyInput, AssetNotFoundError
 from opgraph_app.graphql.dagster_types import ExecutionTag
 from opgraph_app.graphql.errors import Refused, check_mutation_allowed, typed_errors
+from opgraph_app.graphql.types import Tag
 from opgraph_app.graphql.unions import or_error
 from opgraph_storage.partitions_base import (
     AssetPartitionStatus as Status,
@@ -196,6 +199,16 @@ class PartitionBackfills(graphene.ObjectType):
     results = graphene.List(graphene.NonNull(PartitionBackfill), required=True)
 
 
+class PartitionRun(graphene.ObjectType):
+    """The run config (as YAML) and tags of a job's run for one partition, as its
+    PartitionedConfig makes them (computed in the code location): what the launchpad
+    fills in when a partition is picked."""
+
+    partition_name = graphene.String(required=True)
+    run_config_yaml = graphene.String(required=True)
+    tags = graphene.List(graphene.NonNull(Tag), required=True)
+
+
 class PartitionSet(graphene.ObjectType):
     name = graphene.String(required=True)
     pipeline_name = graphene.String(required=True)
@@ -205,9 +218,30 @@ class PartitionSet(graphene.ObjectType):
         graphene.NonNull(graphene.String), required=True, limit=graphene.Int(default_value=1000)
     )
 
+    partition_run = graphene.Field(
+        graphene.NonNull(PartitionRun),
+        partition_name=graphene.String(required=True),
+        description="The run config and tags of the job's run for this partition.",
+    )
+
     def resolve_partition_names(self, _info: Any, limit: int = 1000) -> list[str]:
         _check_limit("limit", limit, MAX_PARTITIONS_PAGE)
         return list(self.keys[:limit])  # type: ignore[attr-defined]
+
+    def resolve_partition_run(self, _info: Any, partition_name: str) -> PartitionRun:
+        if partition_name not in self.keys:  # type: ignore[attr-defined]
+            raise GraphQLError(  # a bad argument: its message names only what was given
+                f"partitionName: {partition_name!r} is not a partition of job "
+                f"{self.pipeline_name!r} (expected one of its partitionNames)"
+            )
+        [run] = self.location.partition_runs(self.pipeline_name, [partition_name])  # type: ignore[attr-defined]
+        return PartitionRun(
+            partition_name=partition_name,
+            run_config_yaml=yaml.safe_dump(run.run_config, sort_keys=False)
+            if run.run_config
+            else "",
+            tags=[Tag(key=k, value=v) for k, v in run.tags.items()],
+        )
 
 
 class PartitionSets(graphene.ObjectType):
@@ -491,6 +525,7 @@ class PartitionQueries(graphene.ObjectType):
                     num_partitions=len(keys),
                 )
                 result.keys = keys  # type: ignore[attr-defined]
+                result.location = location  # type: ignore[attr-defined]
                 results.append(result)
         return PartitionSets(results=results)
 

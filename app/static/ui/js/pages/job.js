@@ -31,6 +31,11 @@ const RECENT = `query Recent($job: String!) { runsOrError(filter: {jobName: $job
 const PARTITION_SET = `query PartitionSet($job: String!, $location: String) {
   partitionSetsOrError(pipelineName: $job, locationName: $location) { ${ERROR_FIELDS}
     ... on PartitionSets { results { numPartitions partitionNames(limit: 10000) } } } }`;
+// One partition's run config and tags, as the job's PartitionedConfig makes them (user code,
+// computed in the code location).
+const PARTITION_RUN = `query PartitionRun($job: String!, $location: String, $partition: String!) {
+  partitionSetsOrError(pipelineName: $job, locationName: $location) { ${ERROR_FIELDS}
+    ... on PartitionSets { results { partitionRun(partitionName: $partition) { partitionName runConfigYaml tags { key value } } } } } }`;
 
 const locationName = pageData.location;
 const jobName = pageData.job;
@@ -135,7 +140,7 @@ function wireOpSelection(job, graph, launchpad) {
 }
 
 /** A partitioned job's partition picker in the launchpad and its backfill form. */
-async function startPartitions() {
+async function startPartitions(launchpad) {
   try {
     const data = await gql(PARTITION_SET, { job: jobName, location: locationName });
     const [set] = expectType(data.partitionSetsOrError, "PartitionSets").results;
@@ -143,6 +148,7 @@ async function startPartitions() {
     const keys = set.partitionNames;
     append($("#launch-partition"), keys.map((key) => h("option", { value: key }, key)));
     $("#partition-picker").hidden = false;
+    $("#launch-partition").addEventListener("change", (event) => pickPartition(launchpad, event.target.value));
     $("#job-partitions").textContent = `${set.numPartitions} partitions${keys.length < set.numPartitions ? ` (the first ${keys.length} offered)` : ""}`;
     show($("#job-backfill-form"), backfillForm({
       target: { jobName, locationName }, what: `job ${jobName}`, keys,
@@ -152,6 +158,33 @@ async function startPartitions() {
     $("#job-backfill").hidden = false;
   } catch (error) {
     showError(error, "Partitions of the job");
+  }
+}
+
+/** Fill the launchpad with a picked partition's run config and tags (none: take its tags out). */
+let partitionTags = []; // the keys of the tags the last picked partition set
+let picking = 0;
+async function pickPartition(launchpad, key) {
+  const ticket = ++picking;
+  const picker = $("#launch-partition");
+  if (!key) {
+    launchpad.replaceTags(partitionTags, []);
+    partitionTags = [];
+    picker.dataset.filled = "";
+    return;
+  }
+  picker.dataset.filled = "";
+  try {
+    const data = await gql(PARTITION_RUN, { job: jobName, location: locationName, partition: key });
+    if (ticket !== picking) return; // another partition was picked since
+    const [set] = expectType(data.partitionSetsOrError, "PartitionSets").results;
+    const run = set.partitionRun;
+    launchpad.setText(run.runConfigYaml || "{}\n");
+    launchpad.replaceTags(partitionTags, run.tags);
+    partitionTags = run.tags.map((t) => t.key);
+    picker.dataset.filled = key;
+  } catch (error) {
+    showError(error, `Run config of partition ${key}`);
   }
 }
 
@@ -183,9 +216,10 @@ async function main() {
   const onSelect = (id) => ($("#pick-ops").checked && pickOp ? pickOp(id) : showOp(ops.get(id)));
   const graph = drawGraph($("#job-graph"), graphOfOps(job.ops), { onSelect });
   show($("#graph-tools"), graph.tools);
-  if (!readOnly) pickOp = wireOpSelection(job, graph, await startLaunchpad(job));
+  const launchpad = readOnly ? null : await startLaunchpad(job);
+  if (launchpad) pickOp = wireOpSelection(job, graph, launchpad);
   markReady();
-  if (!readOnly) await startPartitions();
+  if (launchpad) await startPartitions(launchpad);
   await loadRecent();
   keepFresh(loadRecent);
 }

@@ -132,6 +132,15 @@ export class Launchpad {
     $("#tag-rows").append(row);
   }
 
+  /** Take out the tag rows keyed `oldKeys` (and any keyed as a new tag), then add `tags`. */
+  replaceTags(oldKeys, tags) {
+    const drop = new Set([...oldKeys, ...tags.map((t) => t.key)]);
+    for (const row of [...$("#tag-rows").children]) {
+      if (drop.has(row.querySelector(".tag-key").value.trim())) row.remove();
+    }
+    for (const tag of tags) this.#addTagRow(tag.key, tag.value);
+  }
+
   tags() {
     const tags = [];
     for (const row of $("#tag-rows").children) {
