@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from opgraph import BackfillPolicy, DailyPartitionsDefinition, asset, materialize
+from opgraph import BackfillPolicy, asset
 from opgraph.errors import DefinitionError
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
@@ -77,9 +77,7 @@ def _backfill(env: Any, asset_key: str) -> tuple[list[Any], Any]:
     assert daemon.tick(T0 + 1).errors == []
     done = instance.storage.get_backfill(backfill.backfill_id)
     assert done is not None and done.status is BackfillStatus.COMPLETED
-    assert instance.storage.count_backfill_partitions(backfill.backfill_id) == {
-        P.MATERIALIZED: 7
-    }
+    assert instance.storage.count_backfill_partitions(backfill.backfill_id) == {P.MATERIALIZED: 7}
     return runs, backfill
 
 
@@ -112,8 +110,8 @@ def test_an_asset_without_a_policy_gets_one_run_per_partition(env: Any) -> None:
 
 def test_the_policy_is_in_the_asset_node_snapshot(env: Any) -> None:
     _, workspace = env
-    from opgraph.assets.launch import asset_location
     from opgraph.assets.keys import AssetKey
+    from opgraph.assets.launch import asset_location
 
     location = asset_location(workspace, [AssetKey(["multi"])])
     nodes = {"/".join(n["key"]): n for n in location.asset_nodes()}
