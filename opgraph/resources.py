@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import inspect
 import logging
@@ -119,10 +120,42 @@ class OutputContext:
     log: logging.Logger = field(default_factory=lambda: log)
     asset_key: Any = None  # an AssetKey when this output materializes an asset
     partition_key: str | None = None  # the partition of a partitioned asset it is
+    # Every partition of the asset the run materializes (several in a range run, as a
+    # BackfillPolicy makes), and the asset's partitions definition; None: not partitioned.
+    asset_partition_keys: list[str] | None = None
+    asset_partitions_def: Any = None
 
     @property
     def has_asset_key(self) -> bool:
         return self.asset_key is not None
+
+    @property
+    def has_asset_partitions(self) -> bool:
+        return self.asset_partition_keys is not None
+
+    @property
+    def asset_partition_key_range(self) -> Any:
+        from opgraph.partitions.definitions import PartitionKeyRange
+
+        keys = self.asset_partition_keys
+        if not keys:
+            raise OpgraphError(f"output {self.name!r} is not for asset partitions")
+        return PartitionKeyRange(keys[0], keys[-1])
+
+    @property
+    def asset_partitions_time_window(self) -> Any:
+        from opgraph.partitions.definitions import TimeWindow
+
+        key_range = self.asset_partition_key_range
+        time_window_for = getattr(self.asset_partitions_def, "time_window_for_partition_key", None)
+        if time_window_for is None:
+            raise OpgraphError(
+                f"output {self.name!r}: asset_partitions_time_window needs time-window "
+                f"partitions; the asset's are {self.asset_partitions_def}"
+            )
+        return TimeWindow(
+            time_window_for(key_range.start).start, time_window_for(key_range.end).end
+        )
 
     def get_identifier(self) -> list[str]:
         # An asset is stored by its key (and partition), so a later run finds it.
@@ -243,6 +276,25 @@ class PickledObjectFilesystemIOManager(IOManager):
         return self.base_dir.joinpath(*context.get_identifier())
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
+        keys = context.asset_partition_keys
+        if context.partition_key is None and keys is not None and len(keys) > 1:
+            # A range run (BackfillPolicy): as Dagster's UPathIOManager, the value is a
+            # {partition key: value} dict, each partition stored as a run of it would be.
+            missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+            if missing:
+                asset = context.asset_key.to_user_string() if context.asset_key else context.name
+                raise OpgraphError(
+                    f"asset {asset!r}: a run of the partition range {keys[0]}...{keys[-1]} "
+                    "must return a dict {partition key: value} to be stored by the "
+                    f"filesystem IO manager; got {type(obj).__name__}"
+                    + (f" missing partitions {missing[:5]}" if isinstance(obj, dict) else "")
+                )
+            for key in keys:
+                self.handle_output(
+                    dataclasses.replace(context, partition_key=key, asset_partition_keys=[key]),
+                    obj[key],
+                )
+            return
         path = self._path(context)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader never sees a half-written file.

@@ -169,6 +169,16 @@ class StepRun:
         keys = run_partition_keys(self.env.run.tags, partitions_def)
         return keys[0] if keys is not None and len(keys) == 1 else None
 
+    def _output_partitions(self, asset_key: Any) -> dict[str, Any]:
+        """Every partition of the asset this run materializes (a range run has several)."""
+        partitions_def = getattr(self._assets_def(asset_key), "partitions_def", None)
+        if partitions_def is None:
+            return {}
+        from opgraph.partitions.assets import run_partition_keys
+
+        keys = run_partition_keys(self.env.run.tags, partitions_def)
+        return {"asset_partition_keys": keys, "asset_partitions_def": partitions_def}
+
     def _manager_key(self, input_name: str, upstream: OutputContext) -> str:
         spec = self.op_def.ins[input_name]
         if upstream.op_def is _ASSET_SOURCE:
@@ -361,6 +371,7 @@ class StepRun:
             resources=self.env.resources,
             asset_key=asset_key,
             partition_key=self._output_partition(asset_key),
+            **self._output_partitions(asset_key),
         )
         self.env.resources[out.io_manager_key].handle_output(context, output.value)
         self.emit(
