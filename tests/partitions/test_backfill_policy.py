@@ -132,3 +132,60 @@ def test_policy_validation() -> None:
         @asset(backfill_policy="single")  # type: ignore[arg-type]
         def bad() -> int:
             return 1
+
+
+def test_a_range_run_sees_the_range_and_materializes_each_partition(env: Any) -> None:
+    instance, _ = env
+    from opgraph import DailyPartitionsDefinition, Definitions, IOManager, materialize
+
+    seen: dict[str, Any] = {}
+
+    class Recording(IOManager):
+        def handle_output(self, context: Any, obj: Any) -> None:
+            seen["out"] = (
+                context.has_asset_partitions,
+                list(context.asset_partition_keys),
+                tuple(context.asset_partition_key_range),
+                context.asset_partitions_time_window,
+            )
+
+        def load_input(self, context: Any) -> Any:
+            return None
+
+    daily = DailyPartitionsDefinition(start_date="2024-01-01")
+
+    @asset(partitions_def=daily, backfill_policy=BackfillPolicy.single_run(), io_manager_key="rec")
+    def ranged(context: Any) -> dict[str, int]:
+        seen["keys"] = list(context.partition_keys)
+        seen["range"] = tuple(context.partition_key_range)
+        seen["window"] = context.partition_time_window
+        with pytest.raises(Exception, match="partition range"):
+            _ = context.partition_key
+        return {k: 1 for k in context.partition_keys}
+
+    @asset(partitions_def=daily, backfill_policy=BackfillPolicy.single_run())
+    def stored(context: Any) -> dict[str, str]:
+        return {k: f"v{k}" for k in context.partition_keys}
+
+    @asset(partitions_def=daily)
+    def reader(context: Any, stored: str) -> str:
+        return stored
+
+    tags = {START: "2024-01-01", END: "2024-01-03"}
+    keys = ["2024-01-01", "2024-01-02", "2024-01-03"]
+    result = materialize([ranged], resources={"rec": Recording()}, tags=tags, instance=instance)
+    assert result.success
+    assert seen["keys"] == keys and seen["range"] == ("2024-01-01", "2024-01-03")
+    assert (seen["window"].start.day, seen["window"].end.day) == (1, 4)
+    assert seen["out"][:3] == (True, keys, ("2024-01-01", "2024-01-03"))
+    assert seen["out"][3] == seen["window"]
+    statuses = instance.storage.get_asset_partition_statuses("ranged")
+    assert {k: s.value for k, s in statuses.items()} == {k: "MATERIALIZED" for k in keys}
+    # The filesystem IO manager stores the {partition: value} dict per partition: a run
+    # of one partition reads its own value.
+    assert materialize([stored], tags=tags, instance=instance).success
+    one = materialize(
+        [stored, reader], selection=["reader"], partition_key="2024-01-02", instance=instance
+    )
+    assert one.success and one.output_for_node("reader") == "v2024-01-02"
+    del Definitions
