@@ -189,3 +189,29 @@ def test_a_range_run_sees_the_range_and_materializes_each_partition(env: Any) ->
     )
     assert one.success and one.output_for_node("reader") == "v2024-01-02"
     del Definitions
+
+
+def test_the_filesystem_io_manager_names_the_asset_and_range_it_cannot_store(env: Any) -> None:
+    from opgraph import DailyPartitionsDefinition, materialize
+
+    @asset(
+        partitions_def=DailyPartitionsDefinition(start_date="2024-01-01"),
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def not_a_dict(context: Any) -> int:
+        return 1
+
+    instance, _ = env
+    result = materialize(
+        [not_a_dict],
+        tags={START: "2024-01-01", END: "2024-01-02"},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    failures = [
+        e for e in instance.storage.get_events(result.run_id) if e.event_type == "STEP_FAILURE"
+    ]
+    assert "'not_a_dict'" in str(failures[0].data) and "2024-01-01...2024-01-02" in str(
+        failures[0].data
+    )
