@@ -215,3 +215,31 @@ def test_the_filesystem_io_manager_names_the_asset_and_range_it_cannot_store(env
     assert "'not_a_dict'" in str(failures[0].data) and "2024-01-01...2024-01-02" in str(
         failures[0].data
     )
+
+
+def test_max_runs_in_flight_counts_range_runs(env: Any) -> None:
+    instance, workspace = env
+    backfill = launch_asset_backfill(
+        instance,
+        workspace,
+        ["multi"],
+        PartitionSelection(range=("2024-01-01", "2024-01-07")),
+        max_runs_in_flight=1,
+    )
+    daemon = BackfillDaemon(instance, workspace)
+    seen: list[tuple[str, str]] = []
+    for tick in range(6):
+        assert daemon.tick(T0 + tick).errors == []
+        live = [r for r in _runs(instance, backfill.backfill_id) if r.status is RunStatus.STARTING]
+        assert len(live) <= 1
+        for run in live:
+            seen.append((run.tags[START], run.tags[END]))
+            append_lifecycle_event(instance, run.run_id, EventType.RUN_START)
+            assert append_lifecycle_event(instance, run.run_id, EventType.RUN_FAILURE)
+    assert seen == [
+        ("2024-01-01", "2024-01-03"),
+        ("2024-01-04", "2024-01-06"),
+        ("2024-01-07", "2024-01-07"),
+    ]
+    # A failed range run fails every partition of its range.
+    assert instance.storage.count_backfill_partitions(backfill.backfill_id) == {P.FAILED: 7}
