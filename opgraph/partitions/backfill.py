@@ -542,6 +542,8 @@ class _RangeRuns:
     @staticmethod
     def positions(instance: Any, backfill: BackfillRecord, target: str) -> dict[str, int]:
         partitions_def = partitions_from_snapshot(backfill.data["assets"][target]["partitions"])
+        if partitions_def is None:  # a backfill's assets are partitioned (launch checks)
+            return {}
         keys = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
         return {str(k): i for i, k in enumerate(keys)}
 
