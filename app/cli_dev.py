@@ -56,11 +56,11 @@ def dev_workspace(home: Path, python_files: tuple[str, ...], workspace: str | No
     return path
 
 
-def _read_run_config(path: str | None) -> dict[str, Any]:
+def _read_run_config(path: str | None, limits: DataLimits) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        data = load_yaml(Path(path).read_text(), DataLimits(), path) or {}
+        data = load_yaml(Path(path).read_text(), limits, path) or {}
     except (DataLimitExceeded, DataRefused) as exc:
         raise click.BadParameter(str(exc), param_hint="-c/--config") from None
     except yaml.YAMLError as exc:
@@ -125,11 +125,12 @@ def dev_command(
 
     configure_logging("dev", log_format)
     home = home_from_env()
-    run_config = _read_run_config(config_file)
+    webserver = load_instance_config(home).webserver
+    # -c is read under the instance's limits, as `opgraph webserver` and `runs launch` do.
+    run_config = _read_run_config(config_file, webserver.limits.run_config)
     try:
         if broker is not None:
             broker_url_for(broker)  # a wrong name fails before anything starts
-        webserver = load_instance_config(home).webserver
         stack = DevStack(
             DevSettings(
                 home=home,
