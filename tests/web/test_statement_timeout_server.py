@@ -46,7 +46,8 @@ def _backends(url: str, pid: int) -> list[str]:
 
 def test_a_query_past_the_timeout_is_a_typed_error_and_leaves_nothing(server, pg_storage_url):
     # The runs table locked by another session: the webserver's SELECT waits on the lock,
-    # and only its statement timeout (1 s) can end the wait (the lock is held 30 s or more).
+    # and only its statement timeout (1 s) can end the wait: the lock is held until after
+    # the answer and the check of pg_stat_activity.
     holder = _pg_connect(pg_storage_url)
     try:
         with holder.cursor() as cursor:
