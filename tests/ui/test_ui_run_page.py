@@ -186,7 +186,7 @@ def test_combined_output_interleaves_streams_and_follows(ui: UiInstance, page: A
     assert page.is_visible("#stdio-combined") and not page.is_visible("#stdout")
     page.wait_for_selector("body[data-stream-ended]", timeout=120_000)
     page.wait_for_function(
-        "document.querySelectorAll('#stdio-combined .stdio-line').length === 408", timeout=60_000
+        "document.querySelector('#stdio-combined').textContent.includes('err 399')", timeout=60_000
     )
     lines = page.evaluate(
         "[...document.querySelectorAll('#stdio-combined .stdio-line')]"

@@ -95,6 +95,7 @@ export class StepOutput {
     this.stepKey = stepKey || null;
     this.select.value = stepKey || "";
     this.cursors = { stdout: 0, stderr: 0 };
+    this.reading = false;
     clear(this.outputs.stdout);
     clear(this.outputs.stderr);
     clear(this.outputs.combined);
@@ -109,11 +110,16 @@ export class StepOutput {
   poke() {
     if (!this.stepKey) return;
     clearTimeout(this.timer);
-    this.#read(this.generation);
+    // A read in flight reads on once more when it ends: two at once would both append
+    // what lies after the same cursors.
+    if (this.reading) this.again = true;
+    else this.#read(this.generation);
   }
 
   async #read(generation) {
     let more = false;
+    this.reading = true;
+    this.again = false;
     try {
       const data = await gql(QUERY, { runId: this.runId, stepKey: this.stepKey, out: this.cursors.stdout, err: this.cursors.stderr });
       if (generation !== this.generation) return;
@@ -133,8 +139,11 @@ export class StepOutput {
     } catch (error) {
       showError(error, `Reading the output of ${this.stepKey}`);
       return;
+    } finally {
+      if (generation === this.generation) this.reading = false;
     }
-    if (more) this.#read(generation);
+    if (generation !== this.generation) return;
+    if (more || this.again) this.#read(generation);
     else if (this.isLive()) this.timer = setTimeout(() => this.#read(generation), POLL_MS);
   }
 }
