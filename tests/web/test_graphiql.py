@@ -6,6 +6,7 @@ and with the page's Content-Security-Policy enforced.
 
 from __future__ import annotations
 
+import sys
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,9 @@ QUERY = "{ instance { readOnly hasAuthToken } }"
 
 @pytest.fixture
 def server(tmp_path: Path, pg_storage_url: str) -> Iterator[Webserver]:
-    started = Webserver(make_home(tmp_path, pg_storage_url))
+    # The real default server: `opgraph webserver` (its gevent worker), not a test gunicorn.
+    command = [sys.executable, "-m", "opgraph_app", "webserver", "--host", "127.0.0.1"]
+    started = Webserver(make_home(tmp_path, pg_storage_url), [*command, "--port", "{port}"])
     yield started
     started.stop()
 
