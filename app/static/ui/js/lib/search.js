@@ -11,25 +11,30 @@ const NAMES = `{ workspaceOrError { __typename ... on Workspace { locationEntrie
 const RUN = `query($id: String!) { runOrError(runId: $id) { __typename ... on Run { runId jobName status } } }`;
 const MAX_SHOWN = 12;
 
-let entries = null; // [{kind, name, location, href}]
+let entries = null; // a promise of [{kind, name, location, href}], shared by every keystroke
 let active = 0;
-let lookup = 0;
+let generation = 0; // the latest keystroke's number: an answer for an older one is dropped
 
-async function loadEntries() {
-  if (entries) return entries;
+function loadEntries() {
+  // One read for all keystrokes typed while it is in flight; a failed read is tried again.
+  entries ??= readEntries().catch((error) => { entries = null; throw error; });
+  return entries;
+}
+
+async function readEntries() {
   const data = await gql(NAMES);
-  entries = [];
-  if (data.workspaceOrError.__typename !== "Workspace") return entries;
+  const list = [];
+  if (data.workspaceOrError.__typename !== "Workspace") return list;
   for (const loc of data.workspaceOrError.locationEntries) {
     const at = (kind, plural, name) => ({ kind, name, location: loc.name, href: `/${plural}/${encodeURIComponent(loc.name)}/${encodeURIComponent(name)}` });
-    for (const job of loc.jobs) entries.push(at("job", "jobs", job.name));
-    for (const item of loc.schedules) entries.push(at("schedule", "schedules", item.name));
-    for (const item of loc.sensors) entries.push(at("sensor", "sensors", item.name));
+    for (const job of loc.jobs) list.push(at("job", "jobs", job.name));
+    for (const item of loc.schedules) list.push(at("schedule", "schedules", item.name));
+    for (const item of loc.sensors) list.push(at("sensor", "sensors", item.name));
   }
   for (const node of data.assetNodes || []) {
-    entries.push({ kind: "asset", name: node.assetKey.path.join("/"), location: node.locationName, href: `/assets/${node.assetKey.path.map(encodeURIComponent).join("/")}` });
+    list.push({ kind: "asset", name: node.assetKey.path.join("/"), location: node.locationName, href: `/assets/${node.assetKey.path.map(encodeURIComponent).join("/")}` });
   }
-  return entries;
+  return list;
 }
 
 function rank(entry, needle) {
@@ -55,8 +60,10 @@ function row(kind, label, href, extra = null) {
 }
 
 async function update(text) {
+  const mine = ++generation;
   const needle = text.trim().toLowerCase();
   const all = await loadEntries();
+  if (mine !== generation) return; // a later keystroke owns the list now
   const found = needle
     ? all.map((e) => [rank(e, needle), e]).filter(([r]) => r >= 0).sort((a, b) => a[0] - b[0] || a[1].name.localeCompare(b[1].name)).slice(0, MAX_SHOWN).map(([, e]) => e)
     : all.slice(0, MAX_SHOWN);
@@ -66,11 +73,10 @@ async function update(text) {
   highlight(0);
   // A run id (or one being pasted): ask for it, and put it first when it exists.
   const id = text.trim();
-  const mine = ++lookup;
   if (id.length >= 8 && /^[\w-]+$/.test(id)) {
     try {
       const run = (await gql(RUN, { id })).runOrError;
-      if (mine !== lookup || run.__typename !== "Run") return;
+      if (mine !== generation || run.__typename !== "Run") return;
       $("#search-results").prepend(row("run", `${run.runId} (${run.jobName})`, `/runs/${encodeURIComponent(run.runId)}`, statusBadge(run.status)));
       highlight(0);
     } catch {
