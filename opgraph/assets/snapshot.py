@@ -56,7 +56,7 @@ def asset_node_snapshots(definitions: Any) -> list[dict[str, Any]]:
                 ),
                 # opgraph.automation.condition JSON; None: no automation condition.
                 "automation_condition": (
-                    attrs.automation_condition.to_json()
+                    attrs.automation_condition.resolved(graph).to_json()
                     if attrs.automation_condition is not None
                     else None
                 ),

@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -105,6 +105,47 @@ class AutomationCondition(ABC):
             | AutomationCondition.initial_evaluation()
         ).with_label("handled")
         return self.since(handled)
+
+    # -- rewriting the tree ---------------------------------------------------------------
+    def _with_children(self, children: Sequence[AutomationCondition]) -> AutomationCondition:
+        return self  # an operand has none
+
+    def _map(
+        self, change: Callable[[AutomationCondition], AutomationCondition]
+    ) -> AutomationCondition:
+        """This tree with `change` applied to every node, children first."""
+        kids = [child._map(change) for child in self.children]
+        # By identity: an unresolved selection does not take part in equality.
+        same = all(new is old for new, old in zip(kids, self.children, strict=True))
+        node = self if same else self._with_children(kids)
+        return change(node)
+
+    def allow(self, selection: Any) -> AutomationCondition:
+        """Only the deps in `selection` (an AssetSelection) count, in every deps condition
+        of this tree (`any_deps_match`, `all_deps_match` and what is made of them)."""
+        return self._map(lambda c: _set_deps_field(c, allow_selection=selection))
+
+    def ignore(self, selection: Any) -> AutomationCondition:
+        """The deps in `selection` (an AssetSelection) do not count, in every deps condition
+        of this tree."""
+        return self._map(lambda c: _set_deps_field(c, ignore_selection=selection))
+
+    def replace(
+        self, old: AutomationCondition | str, new: AutomationCondition
+    ) -> AutomationCondition:
+        """This tree with every node equal to `old` (or labeled `old`, given a string)
+        replaced by `new`."""
+
+        def swap(node: AutomationCondition) -> AutomationCondition:
+            matches = node.label == old if isinstance(old, str) else node == old
+            return new if matches else node
+
+        return self._map(swap)
+
+    def resolved(self, graph: Any) -> AutomationCondition:
+        """The deps conditions' allow/ignore selections resolved to asset keys against the
+        code location's asset graph: what the snapshot carries to the daemon."""
+        return self._map(lambda c: c._resolve_selections(graph) if _is_deps(c) else c)  # type: ignore[attr-defined]
 
     # -- JSON -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -452,6 +493,19 @@ class _Operands(AutomationCondition):
     def _fields_json(self) -> dict[str, Any]:
         return {"operands": [o.to_json() for o in self.operands]}
 
+    def _with_children(self, children: Sequence[AutomationCondition]) -> AutomationCondition:
+        return replace(self, operands=tuple(children))
+
+    def without(self, condition: AutomationCondition) -> AutomationCondition:
+        """This condition without the operand `condition` (compared by value, as
+        `eager().without(~AutomationCondition.any_deps_missing())`); keeps the label."""
+        if condition not in self.operands:
+            raise DefinitionError(
+                f"{self.describe()} has no operand {condition.describe()!r}; its operands: "
+                f"{[o.describe() for o in self.operands]}"
+            )
+        return replace(self, operands=tuple(o for o in self.operands if o != condition))
+
 
 @dataclass(frozen=True)
 class AndAutomationCondition(_Operands):
@@ -488,6 +542,9 @@ class _Operand1(AutomationCondition):
 
     def _fields_json(self) -> dict[str, Any]:
         return {"operand": self.operand.to_json()}
+
+    def _with_children(self, children: Sequence[AutomationCondition]) -> AutomationCondition:
+        return replace(self, operand=children[0])
 
 
 @dataclass(frozen=True)
@@ -526,6 +583,9 @@ class SinceCondition(AutomationCondition):
             "reset_condition": self.reset_condition.to_json(),
         }
 
+    def _with_children(self, children: Sequence[AutomationCondition]) -> AutomationCondition:
+        return replace(self, trigger_condition=children[0], reset_condition=children[1])
+
     def evaluate(self, context: AutomationContext) -> Subset:
         # The children see every partition, so no transition is missed outside the candidate.
         everything = context.data.full_subset(context.key)
@@ -562,10 +622,53 @@ class NewlyTrueCondition(_Operand1):
 
 @dataclass(frozen=True)
 class _DepsCondition(_Operand1):
+    # `.allow()` / `.ignore()`: AssetSelections while defined, asset keys ("a/b") once
+    # resolved against the asset graph (`resolved`), which is what travels as JSON.
+    allow_selection: Any = field(default=None, compare=False)
+    ignore_selection: Any = field(default=None, compare=False)
+    allow_keys: tuple[str, ...] | None = None
+    ignore_keys: tuple[str, ...] | None = None
+
+    def _fields_json(self) -> dict[str, Any]:
+        unresolved = (self.allow_selection is not None and self.allow_keys is None) or (
+            self.ignore_selection is not None and self.ignore_keys is None
+        )
+        if unresolved:  # the snapshot resolves them; nothing else should serialize them
+            raise DefinitionError(
+                f"{self.describe()}: its allow/ignore selection is resolved against the "
+                "asset graph first (AutomationCondition.resolved(graph))"
+            )
+        data = super()._fields_json()
+        if self.allow_keys is not None:
+            data["allow_keys"] = list(self.allow_keys)
+        if self.ignore_keys is not None:
+            data["ignore_keys"] = list(self.ignore_keys)
+        return data
+
+    def _resolve_selections(self, graph: Any) -> _DepsCondition:
+        def keys(selection: Any, resolved: tuple[str, ...] | None) -> tuple[str, ...] | None:
+            if selection is None:
+                return resolved
+            return tuple(sorted(k.to_user_string() for k in selection.resolve(graph)))
+
+        return replace(
+            self,
+            allow_keys=keys(self.allow_selection, self.allow_keys),
+            ignore_keys=keys(self.ignore_selection, self.ignore_keys),
+        )
+
+    def counts(self, dep: str) -> bool:
+        """Whether `dep` is one of the deps this condition looks at."""
+        if self.allow_keys is not None and dep not in self.allow_keys:
+            return False
+        return self.ignore_keys is None or dep not in self.ignore_keys
+
     def _per_dep(self, context: AutomationContext) -> list[Subset]:
         """For each dep, the candidate partitions where the operand is true for the dep."""
         found = []
         for dep in context.data.deps(context.key):
+            if not self.counts(dep):
+                continue
             dep_candidate = context.data.upstream_subset(context.key, dep, context.candidate)
             dep_true = context.for_dep(self.operand, dep, dep_candidate).evaluate()
             found.append(context.data.downstream_subset(dep, context.key, dep_true))
@@ -631,6 +734,15 @@ _KINDS: dict[str, type[AutomationCondition]] = {
 _NESTED = ("operand", "trigger_condition", "reset_condition")
 
 
+def _is_deps(condition: AutomationCondition) -> bool:
+    return isinstance(condition, _DepsCondition)
+
+
+def _set_deps_field(condition: AutomationCondition, **changes: Any) -> AutomationCondition:
+    """A deps condition with `changes`; any other condition as it is."""
+    return replace(condition, **changes) if isinstance(condition, _DepsCondition) else condition
+
+
 def condition_from_json(data: dict[str, Any]) -> AutomationCondition:
     """The condition `to_json()` gave; DefinitionError names an unknown type."""
     kind = data.get("type")
@@ -645,4 +757,7 @@ def condition_from_json(data: dict[str, Any]) -> AutomationCondition:
             fields[name] = condition_from_json(fields[name])
     if "operands" in fields:
         fields["operands"] = tuple(condition_from_json(o) for o in fields["operands"])
+    for name in ("allow_keys", "ignore_keys"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
     return cls(**fields)
