@@ -24,7 +24,14 @@ from opgraph.assets.sensors import (
     asset_sensor,
     multi_asset_sensor,
 )
-from opgraph.assets.specs import AssetCheckSeverity, AssetCheckSpec, AssetIn, AssetOut, AssetSpec
+from opgraph.assets.specs import (
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetDep,
+    AssetIn,
+    AssetOut,
+    AssetSpec,
+)
 
 __all__ = [
     "AssetCheckKey",
@@ -32,6 +39,7 @@ __all__ = [
     "AssetCheckSeverity",
     "AssetCheckSpec",
     "AssetChecksDefinition",
+    "AssetDep",
     "AssetExecutionContext",
     "AssetIn",
     "AssetKey",

@@ -17,7 +17,14 @@ from opgraph.assets.definition import (
 )
 from opgraph.assets.keys import AssetKey, to_asset_key
 from opgraph.assets.results import MaterializeResult
-from opgraph.assets.specs import AssetCheckSpec, AssetIn, AssetOut, AssetSpec, to_asset_keys
+from opgraph.assets.specs import (
+    AssetCheckSpec,
+    AssetIn,
+    AssetOut,
+    AssetSpec,
+    dep_partition_mappings,
+    to_asset_keys,
+)
 from opgraph.config import normalize_config_schema
 from opgraph.definitions.io import In, Nothing, Out
 from opgraph.definitions.op import OpDefinition
@@ -68,8 +75,10 @@ def _partition(
     partitions_def: Any,
     ins: Mapping[str, AssetIn] | None,
     backfill_policy: Any = None,
+    dep_mappings: Mapping[AssetKey, Any] | None = None,
 ) -> None:
-    """partitions_def=, backfill_policy= and the ins' partition mappings (opgraph.partitions)."""
+    """partitions_def=, backfill_policy= and the partition mappings of the ins and of the
+    `AssetDep`s among deps (opgraph.partitions)."""
     if backfill_policy is not None:
         from opgraph.partitions.backfill_policy import BackfillPolicy
 
@@ -87,9 +96,12 @@ def _partition(
             )
         assets_def.partitions_def = partitions_def
     mappings = {
-        asset_in.resolve_key(name): asset_in.partition_mapping
-        for name, asset_in in (ins or {}).items()
-        if asset_in.partition_mapping is not None
+        **(dep_mappings or {}),
+        **{
+            asset_in.resolve_key(name): asset_in.partition_mapping
+            for name, asset_in in (ins or {}).items()
+            if asset_in.partition_mapping is not None
+        },
     }
     if mappings:
         assets_def.partition_mappings = mappings
@@ -246,7 +258,7 @@ def asset(
             attributes_by_key={asset_key: attributes},
             check_specs_by_output_name=checks,
         )
-        _partition(assets_def, partitions_def, ins, backfill_policy)
+        _partition(assets_def, partitions_def, ins, backfill_policy, dep_partition_mappings(deps))
         op_def.assets_def = assets_def  # type: ignore[attr-defined]
         return assets_def
 
@@ -334,7 +346,10 @@ def multi_asset(
             check_specs_by_output_name=checks,
             can_subset=can_subset,
         )
-        _partition(assets_def, partitions_def, ins, backfill_policy)
+        dep_mappings = dep_partition_mappings(deps)
+        for spec in specs or ():
+            dep_mappings.update(spec.partition_mappings)
+        _partition(assets_def, partitions_def, ins, backfill_policy, dep_mappings)
         op_def.assets_def = assets_def  # type: ignore[attr-defined]
         return assets_def
 

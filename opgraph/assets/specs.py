@@ -8,11 +8,45 @@ from enum import Enum
 from typing import Any
 
 from opgraph.assets.keys import AssetCheckKey, AssetKey, to_asset_key
+from opgraph.errors import DefinitionError
 
 
 class AssetCheckSeverity(str, Enum):
     WARN = "WARN"
     ERROR = "ERROR"
+
+
+@dataclass(frozen=True, init=False)
+class AssetDep:
+    """A dependency without data, given in `deps=[...]`, with the partition mapping that
+    says which upstream partitions a partition waits for (Dagster's `AssetDep`)."""
+
+    asset_key: AssetKey
+    partition_mapping: Any = None
+
+    def __init__(self, asset: Any, *, partition_mapping: Any = None):
+        from opgraph.partitions.mappings import PartitionMapping
+
+        if partition_mapping is not None and not isinstance(partition_mapping, PartitionMapping):
+            raise DefinitionError(
+                f"AssetDep({asset!r}): partition_mapping must be a PartitionMapping, "
+                f"got {partition_mapping!r}"
+            )
+        object.__setattr__(self, "asset_key", to_asset_key(asset))
+        object.__setattr__(self, "partition_mapping", partition_mapping)
+
+    @property
+    def key(self) -> AssetKey:  # what to_asset_key reads
+        return self.asset_key
+
+
+def dep_partition_mappings(values: Iterable[Any] | None) -> dict[AssetKey, Any]:
+    """The partition mappings the `AssetDep`s among `deps=[...]` give, by upstream key."""
+    return {
+        v.asset_key: v.partition_mapping
+        for v in values or ()
+        if isinstance(v, AssetDep) and v.partition_mapping is not None
+    }
 
 
 def to_asset_keys(values: Iterable[Any] | None) -> list[AssetKey]:
@@ -88,6 +122,8 @@ class AssetSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     kinds: frozenset[str] = frozenset()
     automation_condition: Any = None
+    # From AssetDep(partition_mapping=) among deps, by upstream key.
+    partition_mappings: Mapping[AssetKey, Any] = field(default_factory=dict)
 
     def __init__(
         self,
@@ -103,9 +139,12 @@ class AssetSpec:
         tags: Mapping[str, str] | None = None,
         kinds: set[str] | None = None,
         automation_condition: Any = None,
+        partition_mappings: Mapping[AssetKey, Any] | None = None,  # kept by replace()
     ):
         object.__setattr__(self, "key", to_asset_key(key))
         object.__setattr__(self, "deps", tuple(to_asset_keys(deps)))
+        mappings = {**(partition_mappings or {}), **dep_partition_mappings(deps)}
+        object.__setattr__(self, "partition_mappings", mappings)
         object.__setattr__(self, "description", description)
         object.__setattr__(self, "metadata", dict(metadata or {}))
         object.__setattr__(self, "group_name", group_name)

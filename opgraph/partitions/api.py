@@ -31,6 +31,7 @@ from opgraph.partitions.mappings import (
     StaticPartitionMapping,
     TimeWindowPartitionMapping,
 )
+from opgraph.partitions.multi_mapping import DimensionPartitionMapping, MultiPartitionMapping
 from opgraph.partitions.schedule import build_schedule_from_partitioned_job
 from opgraph.partitions.time_window import (
     DailyPartitionsDefinition,
@@ -47,12 +48,14 @@ __all__ = [
     "BackfillPolicyType",
     "DailyPartitionsDefinition",
     "DeleteDynamicPartitionsRequest",
+    "DimensionPartitionMapping",
     "DynamicPartitionsDefinition",
     "HourlyPartitionsDefinition",
     "IdentityPartitionMapping",
     "LastPartitionMapping",
     "MonthlyPartitionsDefinition",
     "MultiPartitionKey",
+    "MultiPartitionMapping",
     "MultiPartitionsDefinition",
     "MultiToSingleDimensionPartitionMapping",
     "PartitionKeyRange",

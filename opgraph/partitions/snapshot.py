@@ -19,6 +19,7 @@ from opgraph.partitions.definitions import (
     PartitionsDefinition,
     StaticPartitionsDefinition,
 )
+from opgraph.partitions.multi_mapping import DimensionPartitionMapping, MultiPartitionMapping
 from opgraph.partitions.time_window import TimeWindowPartitionsDefinition
 
 
@@ -104,6 +105,17 @@ def mapping_snapshot(mapping: Any) -> dict[str, Any]:
         }
     if isinstance(mapping, m.MultiToSingleDimensionPartitionMapping):
         return {"type": "multi_to_single", "dimension": mapping.partition_dimension_name}
+    if isinstance(mapping, MultiPartitionMapping):
+        return {
+            "type": "multi",
+            "dimensions": {
+                upstream: {
+                    "dimension_name": dim.dimension_name,
+                    "mapping": mapping_snapshot(dim.partition_mapping),
+                }
+                for upstream, dim in mapping.downstream_mappings_by_upstream_dimension.items()
+            },
+        }
     for kind, cls in _PLAIN_MAPPINGS.items():
         if type(mapping) is getattr(m, cls):
             return {"type": kind}
@@ -131,6 +143,15 @@ def mapping_from_snapshot(snapshot: dict[str, Any]) -> Any:
         return m.StaticPartitionMapping(snapshot["downstream_by_upstream"])
     if kind == "multi_to_single":
         return m.MultiToSingleDimensionPartitionMapping(snapshot["dimension"])
+    if kind == "multi":
+        return MultiPartitionMapping(
+            {
+                upstream: DimensionPartitionMapping(
+                    dim["dimension_name"], mapping_from_snapshot(dim["mapping"])
+                )
+                for upstream, dim in snapshot["dimensions"].items()
+            }
+        )
     if kind in _PLAIN_MAPPINGS:
         return getattr(m, _PLAIN_MAPPINGS[kind])()
     raise DefinitionError(f"unknown partition mapping snapshot {snapshot!r}")
