@@ -151,8 +151,12 @@ class StepRun:
             return None
         from opgraph.partitions.assets import input_partition_keys
 
+        downstream_def = getattr(self.op_def, "assets_def", None)
+        if downstream_def is None:  # an op inside a graph asset reads as the graph asset
+            layer = getattr(self.env.plan.job, "asset_layer", None)
+            downstream_def = layer.assets_def_for_handle(self.step.handle) if layer else None
         return input_partition_keys(
-            getattr(self.op_def, "assets_def", None),
+            downstream_def,
             upstream_def,
             upstream.asset_key,
             self.env.run.tags,

@@ -16,6 +16,7 @@ from opgraph.assets.definition import (
     dep_input_name,
 )
 from opgraph.assets.keys import AssetKey, to_asset_key
+from opgraph.assets.partitioning import set_partitioning
 from opgraph.assets.results import MaterializeResult
 from opgraph.assets.specs import (
     AssetCheckSpec,
@@ -68,43 +69,6 @@ class _Signature:
         returns = signature.return_annotation
         # `-> None` or `-> MaterializeResult`: the function stores its data itself.
         self.returns_nothing = returns in (None, "None", MaterializeResult, "MaterializeResult")
-
-
-def _partition(
-    assets_def: AssetsDefinition,
-    partitions_def: Any,
-    ins: Mapping[str, AssetIn] | None,
-    backfill_policy: Any = None,
-    dep_mappings: Mapping[AssetKey, Any] | None = None,
-) -> None:
-    """partitions_def=, backfill_policy= and the partition mappings of the ins and of the
-    `AssetDep`s among deps (opgraph.partitions)."""
-    if backfill_policy is not None:
-        from opgraph.partitions.backfill_policy import BackfillPolicy
-
-        if not isinstance(backfill_policy, BackfillPolicy):
-            raise DefinitionError(
-                f"{assets_def!r}: backfill_policy must be a BackfillPolicy, got {backfill_policy!r}"
-            )
-        assets_def.backfill_policy = backfill_policy
-    if partitions_def is not None:
-        from opgraph.partitions.definitions import PartitionsDefinition
-
-        if not isinstance(partitions_def, PartitionsDefinition):
-            raise DefinitionError(
-                f"{assets_def!r}: partitions_def must be a PartitionsDefinition, got {partitions_def!r}"
-            )
-        assets_def.partitions_def = partitions_def
-    mappings = {
-        **(dep_mappings or {}),
-        **{
-            asset_in.resolve_key(name): asset_in.partition_mapping
-            for name, asset_in in (ins or {}).items()
-            if asset_in.partition_mapping is not None
-        },
-    }
-    if mappings:
-        assets_def.partition_mappings = mappings
 
 
 def _prefixed(key: AssetKey, key_prefix: str | Sequence[str] | None) -> AssetKey:
@@ -258,7 +222,9 @@ def asset(
             attributes_by_key={asset_key: attributes},
             check_specs_by_output_name=checks,
         )
-        _partition(assets_def, partitions_def, ins, backfill_policy, dep_partition_mappings(deps))
+        set_partitioning(
+            assets_def, partitions_def, ins, backfill_policy, dep_partition_mappings(deps)
+        )
         op_def.assets_def = assets_def  # type: ignore[attr-defined]
         return assets_def
 
@@ -349,7 +315,7 @@ def multi_asset(
         dep_mappings = dep_partition_mappings(deps)
         for spec in specs or ():
             dep_mappings.update(spec.partition_mappings)
-        _partition(assets_def, partitions_def, ins, backfill_policy, dep_mappings)
+        set_partitioning(assets_def, partitions_def, ins, backfill_policy, dep_mappings)
         op_def.assets_def = assets_def  # type: ignore[attr-defined]
         return assets_def
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from opgraph.assets.definition import AssetAttributes, AssetsDefinition, dep_input_name
 from opgraph.assets.keys import AssetKey, to_asset_key
-from opgraph.assets.specs import AssetIn, AssetOut, to_asset_keys
+from opgraph.assets.partitioning import set_partitioning
+from opgraph.assets.specs import AssetIn, AssetOut, dep_partition_mappings, to_asset_keys
 from opgraph.definitions.composition import (
     FromCollect,
     FromGraphInput,
@@ -100,6 +101,8 @@ def _graph_assets(
     deps: Iterable[Any],
     description: str | None,
     can_subset: bool = False,
+    partitions_def: Any = None,
+    backfill_policy: Any = None,
 ) -> AssetsDefinition:
     graph_def = build_graph(fn, name, description)
     missing = set(outs) - set(graph_def.output_mappings)
@@ -114,7 +117,7 @@ def _graph_assets(
         graph_def = _after_deps(graph_def, dep_keys, name)
         keys_by_input.update({dep_input_name(k): k for k in dep_keys})
     upstream = set(keys_by_input.values())
-    return AssetsDefinition(
+    assets_def = AssetsDefinition(
         node_def=graph_def,
         keys_by_output_name={out: key for out, (key, _) in outs.items()},
         keys_by_input_name=keys_by_input,
@@ -122,6 +125,8 @@ def _graph_assets(
         attributes_by_key={key: attrs for key, attrs in outs.values()},
         can_subset=can_subset,
     )
+    set_partitioning(assets_def, partitions_def, ins, backfill_policy, dep_partition_mappings(deps))
+    return assets_def
 
 
 def graph_asset(
@@ -139,6 +144,9 @@ def graph_asset(
     kinds: set[str] | None = None,
     owners: Sequence[str] | None = None,
     code_version: str | None = None,
+    partitions_def: Any = None,
+    backfill_policy: Any = None,
+    automation_condition: Any = None,
 ) -> Any:
     """Dagster's `@graph_asset`: one asset computed by the ops its function composes."""
 
@@ -154,10 +162,18 @@ def graph_asset(
             kinds=kinds,
             owners=owners,
             code_version=code_version,
+            automation_condition=automation_condition,
         )
         graph_name = name or fn.__name__
         return _graph_assets(
-            fn, graph_name, ins or {}, {"result": (asset_key, attrs)}, deps or (), desc
+            fn,
+            graph_name,
+            ins or {},
+            {"result": (asset_key, attrs)},
+            deps or (),
+            desc,
+            partitions_def=partitions_def,
+            backfill_policy=backfill_policy,
         )
 
     return decorator(compose_fn) if compose_fn is not None else decorator
@@ -171,6 +187,8 @@ def graph_multi_asset(
     group_name: str | None = None,
     description: str | None = None,
     can_subset: bool = False,
+    partitions_def: Any = None,
+    backfill_policy: Any = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """Dagster's `@graph_multi_asset`: the graph returns a dict, one output per asset.
     With can_subset=True a run may select some of the assets: it runs only the ops those
@@ -183,7 +201,15 @@ def graph_multi_asset(
         }
         graph_name = name or fn.__name__
         return _graph_assets(
-            fn, graph_name, ins or {}, resolved, (), description, can_subset=can_subset
+            fn,
+            graph_name,
+            ins or {},
+            resolved,
+            (),
+            description,
+            can_subset=can_subset,
+            partitions_def=partitions_def,
+            backfill_policy=backfill_policy,
         )
 
     return decorator

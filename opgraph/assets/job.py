@@ -199,7 +199,9 @@ def build_asset_job(
         for ck, src in check_producer.items()
         if graph.check_specs[ck].blocking and ck in check_keys
     }
-    layer = AssetLayer(selected_keys=frozenset(keys), selected_checks=frozenset(check_keys))
+    layer = AssetLayer(
+        selected_keys=frozenset(keys), selected_checks=frozenset(check_keys), assets_by_node=names
+    )
     nodes: dict[str, Node] = {}
     for definition in selected:
         node_name = definition.node_name

@@ -22,6 +22,11 @@ class AssetLayer:
     selected_keys: frozenset[AssetKey] = frozenset()
     selected_checks: frozenset[AssetCheckKey] = frozenset()
     check_severity_blocking: dict[AssetCheckKey, bool] = field(default_factory=dict)
+    # top-level node name -> its assets definition: what an op inside a graph asset is part of
+    assets_by_node: dict[str, Any] = field(default_factory=dict)
+
+    def assets_def_for_handle(self, handle: str) -> Any:
+        return self.assets_by_node.get(handle.split(".", 1)[0])
 
     def key_for_output(self, handle: str, output_name: str) -> AssetKey | None:
         return self.output_keys.get((handle, output_name))
