@@ -34,6 +34,7 @@ class Definitions:
                 raise DefinitionError(f"two different jobs are named {job.name!r}")
             jobs_by_name[job.name] = job
         self._jobs = {name: self._bind(job) for name, job in jobs_by_name.items()}
+        self.schedules = [self._resolve_schedule(s) for s in self.schedules]
         for definition in [*self.schedules, *self.sensors]:
             if definition.job_name and definition.job_name not in self._jobs:  # "": none
                 raise DefinitionError(
@@ -42,6 +43,14 @@ class Definitions:
                 )
         self._check_unique("schedule", self.schedules)
         self._check_unique("sensor", self.sensors)
+
+    def _resolve_schedule(self, schedule: Any) -> Any:
+        """A partitioned asset job's schedule, built now that its job is compiled."""
+        from opgraph.partitions.schedule import UnresolvedPartitionedAssetScheduleDefinition
+
+        if isinstance(schedule, UnresolvedPartitionedAssetScheduleDefinition):
+            return schedule.resolve(self._jobs[schedule.job_name])
+        return schedule
 
     def _bind(self, job: Any) -> Any:
         if self.executor is not None and job.executor_def is None:

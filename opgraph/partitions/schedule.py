@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opgraph.assets.job import UnresolvedAssetJobDefinition
 from opgraph.errors import DefinitionError
 from opgraph.partitions.definitions import (
     MultiPartitionsDefinition,
@@ -52,16 +53,21 @@ def build_schedule_from_partitioned_job(
     tags: Mapping[str, str] | None = None,
     cron_schedule: str | None = None,
     execution_timezone: str | None = None,
-) -> ScheduleDefinition:
+) -> Any:
     """Time partitions: at each tick of the partitions' cadence (optionally at another
     minute/hour/day), a run of the newest partition that has ended (its key is the run
-    key). Static partitions: a run of every partition at each tick of `cron_schedule`."""
+    key). Static partitions: a run of every partition at each tick of `cron_schedule`.
+    An asset job whose partitions come from its assets gives a schedule that Definitions
+    builds once it has compiled the job."""
     partitions_def = getattr(job, "partitions_def", None)
+    if partitions_def is None and isinstance(job, UnresolvedAssetJobDefinition):
+        arguments = dict(locals())
+        del arguments["job"], arguments["partitions_def"]
+        return UnresolvedPartitionedAssetScheduleDefinition(job, arguments)
     if partitions_def is None:
         raise DefinitionError(
             f"build_schedule_from_partitioned_job: job {getattr(job, 'name', job)!r} is not "
-            "partitioned (give it partitions_def= or a partitioned config; an asset job "
-            "needs define_asset_job(partitions_def=...) here)"
+            "partitioned (give it partitions_def= or a partitioned config)"
         )
     time_dimension = _time_dimension(partitions_def)
     if time_dimension is not None:
@@ -124,3 +130,17 @@ def build_schedule_from_partitioned_job(
         default_status=default_status,
         execution_fn=evaluate,
     )
+
+
+class UnresolvedPartitionedAssetScheduleDefinition:
+    """The schedule of an asset job whose partitions definition is its selected assets'
+    (Dagster's name): Definitions compiles the job, then builds the schedule for it."""
+
+    def __init__(self, job: UnresolvedAssetJobDefinition, arguments: Mapping[str, Any]):
+        self.job = job
+        self.job_name = job.name
+        self._arguments = dict(arguments)
+        self.name = self._arguments.get("name") or f"{job.name}_schedule"
+
+    def resolve(self, resolved_job: Any) -> ScheduleDefinition:
+        return build_schedule_from_partitioned_job(resolved_job, **self._arguments)  # type: ignore[no-any-return]

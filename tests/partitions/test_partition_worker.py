@@ -60,9 +60,8 @@ def daily_report(context, daily_total):
     (HERE / f"asset-{context.partition_key}.json").write_text(json.dumps(daily_total))
 
 
-assets_job = define_asset_job(
-    "assets_job", selection=["daily_total", "daily_report"], partitions_def=DAILY
-)
+# No partitions_def=: the job's (and so its schedule's) is its assets', as in Dagster.
+assets_job = define_asset_job("assets_job", selection=["daily_total", "daily_report"])
 
 defs = Definitions(
     assets=[daily_total, daily_report],

@@ -278,3 +278,37 @@ def test_a_sensor_adds_dynamic_partitions_and_runs_them(daemon_env: Any) -> None
     # The definition reads its keys from the instance.
     files = DynamicPartitionsDefinition(name="files")
     assert files.get_partition_keys(dynamic_partitions_store=instance) == ["b.csv", "c.csv"]
+
+
+def test_schedule_of_an_asset_job_takes_its_assets_partitions() -> None:
+    from opgraph import Definitions, HourlyPartitionsDefinition, asset, define_asset_job
+
+    hourly = HourlyPartitionsDefinition(start_date="2024-01-01-00:00", timezone="Europe/Berlin")
+
+    @asset(partitions_def=hourly)
+    def readings(context: Any) -> str:
+        return context.partition_key
+
+    readings_job = define_asset_job("readings_job", selection=[readings])
+    pending = build_schedule_from_partitioned_job(readings_job, minute_of_hour=5)
+    assert pending.name == "readings_job_schedule"
+    defs = Definitions(assets=[readings], jobs=[readings_job], schedules=[pending])
+    [schedule] = defs.schedules
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("5 * * * *", "Europe/Berlin")
+    tick = schedule.evaluate_tick(
+        ScheduleEvaluationContext(dt.datetime(2024, 3, 12, 2, 5, tzinfo=dt.UTC))
+    )
+    [request] = tick.run_requests
+    assert request.partition_key == "2024-03-12-02:00"  # 03:05 in Berlin: 02:00 has ended
+
+    @asset
+    def plain() -> int:
+        return 1
+
+    plain_job = define_asset_job("plain_job", selection=[plain])
+    with pytest.raises(DefinitionError, match="'plain_job' is not partitioned"):
+        Definitions(
+            assets=[plain],
+            jobs=[plain_job],
+            schedules=[build_schedule_from_partitioned_job(plain_job)],
+        )
