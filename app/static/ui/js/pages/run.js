@@ -1,5 +1,5 @@
 // /runs/<id>: status and actions, timeline, op graph, steps, live event log, step output.
-import { $, clear, h, show } from "../lib/dom.js";
+import { $, h, show } from "../lib/dom.js";
 import { formatDuration, formatTime, launchedBy, runDuration, statusBadge, tagChips } from "../lib/format.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { followRunEvents } from "../lib/live.js";
@@ -11,7 +11,8 @@ import { drawGraph, graphOfOps } from "../views/graph.js";
 import { StepTracker, opHandle } from "../views/steps.js";
 import { StepOutput } from "../views/stdio.js";
 import { selectSteps } from "../views/stepquery.js";
-import { drawTimeline } from "../views/timeline.js";
+import { StepTable } from "../views/steptable.js";
+import { Timeline } from "../views/timeline.js";
 
 const RUN_QUERY = `query Run($runId: String!) {
   runOrError(runId: $runId) {
@@ -60,6 +61,12 @@ let refreshPending = null;
 let ticker = null;
 
 const log = new EventLog($("#event-log-root"));
+const timeline = new Timeline($("#timeline"));
+const stepTable = new StepTable($("#steps-table"), $("#steps-table").closest(".table-wrap"), {
+  isSelected: (stepKey) => selectedSteps.has(stepKey),
+  onToggle: (stepKey, on) => toggleStep(stepKey, on),
+  onFocus: (stepKey) => focusStep(stepKey),
+});
 const output = new StepOutput($("#step-output-root"), runId, () => run && LIVE.has(run.status));
 
 async function loadRun() {
@@ -139,45 +146,38 @@ function redrawSoon() {
 const timelineWindow = { from: 0, to: 1 }; // the part of the run the timeline shows
 let stepQuery = "";
 
-function redrawTimeline(steps = tracker.list()) {
-  const highlight = selectSteps(stepQuery, tracker.graph());
-  drawTimeline($("#timeline"), steps, { runEnd: tracker.runEnd ?? run?.endTime, window: timelineWindow, highlight });
+let highlight = null; // the steps the step query selects, or null
+let highlightOf = null; // ... for this query and these steps
+
+/** The step query's steps; read again only when the query or the list of steps changed. */
+function queryHighlight(steps) {
+  if (!stepQuery) return null;
+  const shape = `${stepQuery}\u0000${steps.length}\u0000${tracker.planned.length}`;
+  if (highlightOf !== shape) {
+    highlight = selectSteps(stepQuery, tracker.graph());
+    highlightOf = shape;
+  }
   return highlight;
+}
+
+function redrawTimeline(steps = tracker.list()) {
+  const found = queryHighlight(steps);
+  timeline.draw(steps, { runStart: tracker.runStart ?? run?.startTime, runEnd: tracker.runEnd ?? run?.endTime, window: timelineWindow, highlight: found });
+  return found;
 }
 
 function redraw() {
   const steps = tracker.list();
-  const highlight = redrawTimeline(steps);
-  for (const row of document.querySelectorAll("#steps-table tr[data-step]")) row.classList.toggle("step-hit", Boolean(highlight?.has(row.dataset.step)));
-  renderSteps(steps);
+  const found = redrawTimeline(steps);
+  renderSteps(steps, found);
   if (graph) colorGraph();
   output.setSteps(steps.map((step) => step.stepKey));
 }
 
-function renderSteps(steps) {
-  const body = $("#steps-table tbody");
+function renderSteps(steps, found) {
   const waiting = steps.filter((step) => step.planned).length;
   $("#steps-count").textContent = `${steps.length} steps${waiting ? ` (${waiting} ${tracker.runEnd === null ? "not started yet" : "not run"})` : ""}`;
-  if (!steps.length) {
-    show(body, h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No step has started yet.")));
-    return;
-  }
-  const now = Date.now() / 1000;
-  show(body, steps.map((step) => {
-    const last = step.attempts.at(-1);
-    const duration = step.startTime ? (step.endTime ?? now) - step.startTime : null;
-    return h("tr", { "data-step": step.stepKey, "data-status": step.status },
-      h("td", { "data-action": true }, h("input", {
-        type: "checkbox", "aria-label": `Select ${step.stepKey}`, checked: selectedSteps.has(step.stepKey),
-        onchange: (e) => toggleStep(step.stepKey, e.target.checked),
-      })),
-      h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); focusStep(step.stepKey); } }, step.stepKey)),
-      h("td", {}, statusBadge(step.status)),
-      h("td", { class: "num" }, step.attempts.length),
-      h("td", { class: "num" }, formatDuration(duration)),
-      h("td", { class: "mono" }, last?.worker || "—"));
-  }));
-  hideActions(body);
+  stepTable.draw(steps, found);
 }
 
 function toggleStep(stepKey, on) {
@@ -190,6 +190,8 @@ function toggleStep(stepKey, on) {
 
 /** Show one step everywhere: log filtered to it, its output open, its node selected. */
 function focusStep(stepKey) {
+  timeline.select(stepKey);
+  stepTable.reveal(stepKey);
   log.setFilter({ step: stepKey });
   output.open(stepKey);
   graph?.select(opHandle(stepKey));
@@ -415,7 +417,10 @@ function wireTimeline() {
   }, { passive: false });
   let drag = null;
   frame.addEventListener("pointerdown", (event) => {
-    drag = { x: event.clientX, from: timelineWindow.from, to: timelineWindow.to };
+    // A press on the frame's scroll bar scrolls it: no pan, no click on a row.
+    const box = frame.getBoundingClientRect();
+    if (event.clientX - box.left - frame.clientLeft >= frame.clientWidth || event.clientY - box.top - frame.clientTop >= frame.clientHeight) return;
+    drag = { x: event.clientX, y: event.clientY, from: timelineWindow.from, to: timelineWindow.to };
     frame.setPointerCapture(event.pointerId);
     frame.classList.add("panning");
   });
@@ -428,7 +433,13 @@ function wireTimeline() {
     redrawTimeline();
   });
   const stop = () => { drag = null; frame.classList.remove("panning"); };
-  frame.addEventListener("pointerup", stop);
+  frame.addEventListener("pointerup", (event) => {
+    // A press and release without a drag is a click on a row: show that step everywhere.
+    const clicked = drag && Math.abs(event.clientX - drag.x) < 4 && Math.abs(event.clientY - drag.y) < 4;
+    stop();
+    const stepKey = clicked && timeline.stepAt(event.clientY);
+    if (stepKey && !stepKey.endsWith("[?]")) focusStep(stepKey);
+  });
   frame.addEventListener("pointercancel", stop);
 }
 

@@ -1,0 +1,107 @@
+// The run's steps as a table (select, step, status, attempts, duration, worker), windowed
+// like the timeline: rows have a fixed height (ROW, also in ui.css), two spacer rows stand
+// for the rows above and below the view, and only the rows in view (plus OVERSCAN) are in
+// the page. A run of 2,000 steps redrew 2,000 rows with their checkboxes four times a
+// second while it streamed; now it redraws about 30.
+import { h } from "../lib/dom.js";
+import { formatDuration, statusBadge } from "../lib/format.js";
+import { hideActions } from "../lib/page.js";
+
+const ROW = 33;
+const OVERSCAN = 8;
+
+export class StepTable {
+  /**
+   * `table` holds a thead and an empty tbody; `scroller` is the element that scrolls it.
+   * `isSelected(key)` / `onToggle(key, on)`: the steps picked for re-execution;
+   * `onFocus(key)`: a step's name was clicked.
+   */
+  constructor(table, scroller, { isSelected, onToggle, onFocus }) {
+    this.body = table.tBodies[0];
+    this.scroller = scroller;
+    this.isSelected = isSelected;
+    this.onToggle = onToggle;
+    this.onFocus = onFocus;
+    this.steps = [];
+    this.highlight = null;
+    this.rendered = new Map(); // step index -> its row in the page
+    this.above = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 6 }));
+    this.below = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 6 }));
+    scroller.addEventListener("scroll", () => this.#render());
+  }
+
+  /** Show `steps` (StepTracker.list()); steps in `highlight` (a Set, or null) are marked. */
+  draw(steps, highlight = null) {
+    this.steps = steps;
+    this.highlight = highlight;
+    this.now = Date.now() / 1000;
+    if (!steps.length) {
+      this.rendered.clear();
+      this.body.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No step has started yet.")));
+      return;
+    }
+    // Rows in view are built again (statuses and durations change); the spacers keep the
+    // table's height, so the scroll position stays where it was.
+    this.rendered.clear();
+    this.body.replaceChildren(this.above, this.below);
+    this.#render();
+  }
+
+  /** Scroll `stepKey`'s row into view. */
+  reveal(stepKey) {
+    const index = this.steps.findIndex((step) => step.stepKey === stepKey);
+    if (index === -1) return;
+    const top = index * ROW;
+    const view = this.scroller;
+    if (top < view.scrollTop || top + 2 * ROW > view.scrollTop + view.clientHeight) {
+      view.scrollTop = Math.max(0, top - view.clientHeight / 2);
+      this.#render();
+    }
+  }
+
+  #render() {
+    if (!this.steps.length) return;
+    const head = this.body.parentElement.tHead?.offsetHeight || 0;
+    const top = Math.max(0, this.scroller.scrollTop - head);
+    const height = this.scroller.clientHeight || 460;
+    const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
+    const last = Math.min(this.steps.length, Math.ceil((top + height) / ROW) + OVERSCAN);
+    for (const [index, row] of this.rendered) {
+      if (index < first || index >= last) {
+        row.remove();
+        this.rendered.delete(index);
+      }
+    }
+    // Rows go in order between the spacers: each before the first rendered row after it.
+    let next = this.below;
+    for (let i = last - 1; i >= first; i -= 1) {
+      let row = this.rendered.get(i);
+      if (!row) {
+        row = this.#row(this.steps[i]);
+        this.rendered.set(i, row);
+        this.body.insertBefore(row, next);
+      }
+      next = row;
+    }
+    this.above.firstChild.style.height = `${first * ROW}px`;
+    this.below.firstChild.style.height = `${(this.steps.length - last) * ROW}px`;
+    this.body.dataset.steps = String(this.steps.length);
+    this.body.dataset.drawn = String(this.rendered.size);
+    hideActions(this.body);
+  }
+
+  #row(step) {
+    const last = step.attempts.at(-1);
+    const duration = step.startTime ? (step.endTime ?? this.now) - step.startTime : null;
+    return h("tr", { "data-step": step.stepKey, "data-status": step.status, class: this.highlight?.has(step.stepKey) && "step-hit" },
+      h("td", { "data-action": true }, h("input", {
+        type: "checkbox", "aria-label": `Select ${step.stepKey}`, checked: this.isSelected(step.stepKey),
+        onchange: (e) => this.onToggle(step.stepKey, e.target.checked),
+      })),
+      h("td", { class: "step-key" }, h("a", { href: "#", title: step.stepKey, onclick: (e) => { e.preventDefault(); this.onFocus(step.stepKey); } }, step.stepKey)),
+      h("td", {}, statusBadge(step.status)),
+      h("td", { class: "num" }, step.attempts.length),
+      h("td", { class: "num" }, formatDuration(step.startTime ? duration : null)),
+      h("td", { class: "mono" }, last?.worker || "—"));
+  }
+}
