@@ -135,6 +135,66 @@ class BackfillPolicy(graphene.ObjectType):
     description = graphene.String(required=True)
 
 
+# Kinds of opgraph.partitions.snapshot.mapping_snapshot, by the class they stand for.
+MAPPING_CLASSES = {
+    "identity": "IdentityPartitionMapping",
+    "all": "AllPartitionMapping",
+    "last": "LastPartitionMapping",
+    "time_window": "TimeWindowPartitionMapping",
+    "static": "StaticPartitionMapping",
+    "multi_to_single": "MultiToSingleDimensionPartitionMapping",
+    "multi": "MultiPartitionMapping",
+}
+
+
+def describe_mapping(snapshot: dict[str, Any]) -> str:
+    """A partition mapping's snapshot as a sentence: which upstream partitions a partition reads."""
+    kind = snapshot.get("type")
+    if kind == "identity":
+        return "the upstream partition of the same key"
+    if kind == "all":
+        return "every upstream partition"
+    if kind == "last":
+        return "the last upstream partition"
+    if kind == "time_window":
+        start, end = snapshot.get("start_offset", 0), snapshot.get("end_offset", 0)
+        if start == end == 0:
+            return "the upstream partitions of the same time window"
+        return f"the upstream time windows offset {start} to {end}"
+    if kind == "static":
+        pairs = snapshot.get("downstream_by_upstream", {})
+        return "; ".join(f"{up} → {', '.join(down)}" for up, down in pairs.items())
+    if kind == "multi_to_single":
+        dimension = snapshot.get("dimension")
+        return f"every upstream partition of the same {dimension or 'dimension'} key"
+    if kind == "multi":
+        dimensions = snapshot.get("dimensions", {})
+        return "; ".join(
+            f"{up} → {dim.get('dimension_name')}: {describe_mapping(dim.get('mapping', {}))}"
+            for up, dim in dimensions.items()
+        )
+    return str(kind)
+
+
+class PartitionMapping(graphene.ObjectType):
+    """How a dependency's partitions map onto its downstream asset's (Dagster's GraphQL
+    PartitionMapping): the mapping's class, and which upstream partitions a partition reads."""
+
+    class_name = graphene.String(required=True)
+    description = graphene.String(required=True)
+
+
+class AssetDependency(graphene.ObjectType):
+    """One upstream asset of an asset node."""
+
+    asset_key = graphene.Field(AssetKey, required=True)
+    partition_mapping = graphene.Field(
+        PartitionMapping,
+        description="The partition mapping the dependency names; null when it names none "
+        "(Dagster's default for the two partitions definitions applies).",
+    )
+
+
 class AssetNode(graphene.ObjectType):
     """An asset as its code location defines it, with its catalog state."""
 
@@ -153,6 +213,11 @@ class AssetNode(graphene.ObjectType):
     job_names = graphene.List(graphene.NonNull(graphene.String), required=True)
     dependency_keys = graphene.List(graphene.NonNull(AssetKey), required=True)
     depended_by_keys = graphene.List(graphene.NonNull(AssetKey), required=True)
+    dependencies = graphene.List(
+        graphene.NonNull(AssetDependency),
+        required=True,
+        description="Its upstream assets (as dependencyKeys), each with its partition mapping.",
+    )
     asset_checks = graphene.List(graphene.NonNull(AssetCheck), required=True)
     latest_materialization = graphene.Field(MaterializationEvent)
     staleness = graphene.Field(AssetStaleness, required=True)
@@ -189,6 +254,24 @@ class AssetNode(graphene.ObjectType):
         self._node = node
         self._key = key
         self._catalog = catalog
+
+    def resolve_dependencies(self, _info: Any) -> list[AssetDependency]:
+        mappings = self._node.get("partition_mappings") or {}
+        found = []
+        for dep in self._node.get("deps", []):
+            mapping = mappings.get("/".join(dep))
+            found.append(
+                AssetDependency(
+                    asset_key=key_of(dep),
+                    partition_mapping=PartitionMapping(
+                        class_name=MAPPING_CLASSES.get(mapping.get("type"), "PartitionMapping"),
+                        description=describe_mapping(mapping),
+                    )
+                    if mapping
+                    else None,
+                )
+            )
+        return found
 
     def resolve_latest_materialization(self, _info: Any) -> Any:
         record = self._catalog.record(self._key)

@@ -11,7 +11,8 @@ import { assetHref, keyText, materialize, stalenessBadge } from "../views/assets
 import { drawGraph } from "../views/graph.js";
 
 const QUERY = `{ assetNodes { assetKey { path } locationName groupName description kinds owners isExecutable
-  dependencyKeys { path } latestMaterialization { runId timestamp } staleness { status causes }
+  dependencies { assetKey { path } partitionMapping { className description } }
+  latestMaterialization { runId timestamp } staleness { status causes }
   assetChecks { name latestExecution { passed } } } }`;
 
 let nodes = [];
@@ -65,7 +66,8 @@ function renderTable() {
 }
 
 function renderGraph() {
-  const shape = nodes.map((n) => `${graphId(n)}<${n.dependencyKeys.map(keyText).join(",")}`).join(";");
+  const mappingText = (dep) => (dep.partitionMapping ? `${dep.partitionMapping.className}: ${dep.partitionMapping.description}` : "");
+  const shape = nodes.map((n) => `${graphId(n)}<${n.dependencies.map((d) => `${keyText(d.assetKey)}=${mappingText(d)}`).join(",")}`).join(";");
   const byKey = new Map(nodes.map((n) => [keyText(n.assetKey), n]));
   const status = (id) => {
     const node = byKey.get(id.slice(id.indexOf(".") + 1));
@@ -80,9 +82,21 @@ function renderGraph() {
     return;
   }
   graphShape = shape;
+  // An edge carries the dependency's partition mapping, shown when it is hovered (as the
+  // job graph's edges show the type of what they carry): the asset GraphQL has no type
+  // for the value an asset passes on, and the mapping is what decides which upstream
+  // partitions a run reads. A dependency naming no mapping gets no label.
   const edges = [];
-  for (const node of nodes) for (const dep of node.dependencyKeys) if (byKey.has(keyText(dep))) edges.push([graphId(byKey.get(keyText(dep))), graphId(node)]);
-  graph = drawGraph($("#asset-graph"), { nodes: nodes.map((n) => ({ id: graphId(n), label: graphId(n), sub: "" })), edges }, {
+  const edgeTypes = new Map();
+  for (const node of nodes) {
+    for (const dep of node.dependencies) {
+      const up = byKey.get(keyText(dep.assetKey));
+      if (!up) continue;
+      edges.push([graphId(up), graphId(node)]);
+      if (dep.partitionMapping) edgeTypes.set(`${graphId(up)}\u0000${graphId(node)}`, mappingText(dep));
+    }
+  }
+  graph = drawGraph($("#asset-graph"), { nodes: nodes.map((n) => ({ id: graphId(n), label: graphId(n), sub: "" })), edges, edgeTypes }, {
     statusOf: status,
     noun: "assets",
     onSelect: (id) => {
@@ -110,7 +124,7 @@ function update() {
 
 /** Add every asset upstream (or downstream) of the selection to it. */
 function extend(direction) {
-  const deps = new Map(nodes.map((n) => [keyText(n.assetKey), n.dependencyKeys.map(keyText)]));
+  const deps = new Map(nodes.map((n) => [keyText(n.assetKey), n.dependencies.map((d) => keyText(d.assetKey))]));
   const next = new Map([...deps.keys()].map((k) => [k, []]));
   for (const [key, ups] of deps) for (const up of ups) next.get(up)?.push(key);
   const edges = direction === "up" ? deps : next;
