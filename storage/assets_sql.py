@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from opgraph_storage.assets_base import (
     AssetCatalogStorage,
     AssetCheckExecutionRecord,
 )
+from opgraph_storage.compiled_sql import CompiledStatement
 from opgraph_storage.event_sql import PG_COMPLETE_ATTEMPT
 from opgraph_storage.partitions_sql import (
     has_partitioned_materializations,
@@ -41,7 +42,7 @@ def has_asset_events(rows: Sequence[tuple[Any, ...]]) -> bool:
     )
 
 
-def _key_text(data: dict[str, Any]) -> str:
+def _key_text(data: Mapping[str, Any]) -> str:
     return "/".join(data["asset_key"])
 
 
@@ -81,112 +82,85 @@ _CHECK_COLUMNS = (
     "severity",
     "data",
 )
+# A catalog row of each kind: the key, what it adds to the count, its event's columns.
+_LATEST = ("asset_key", "materialization_count")
+_LATEST_COLUMNS = {
+    ASSET_MATERIALIZATION: (*_LATEST, *_MATERIALIZATION_COLUMNS),
+    ASSET_OBSERVATION: (*_LATEST, *_OBSERVATION_COLUMNS),
+}
 
 
-class _Statement:
-    """A catalog statement. On SQLite it is compiled once to the driver's SQL and run with
-    exec_driver_sql: a step's catalog write skips SQLAlchemy's per-call compile-cache
-    lookup and parameter processing (0.3 -> 0.1 ms a step, 1,000-asset fan-out,
-    benchmarks/assets.py). On PostgreSQL SQLAlchemy's executemany batches many rows into
-    one statement (insertmanyvalues) where psycopg2's own makes one round trip per row."""
-
-    def __init__(self, statement: Any, columns: tuple[str, ...], dialect: Any) -> None:
-        self.statement = statement
-        self.sql: str | None = None
-        self.order: tuple[str, ...] = ()
-        if dialect.name == "sqlite":
-            compiled = statement.compile(dialect=dialect, column_keys=list(columns))
-            self.sql, self.order = str(compiled), tuple(compiled.positiontup)
-
-    def execute(self, conn: Connection, params: list[dict[str, Any]]) -> None:
-        if self.sql is None:
-            conn.execute(self.statement, params)
-            return
-        order = self.order
-        conn.exec_driver_sql(self.sql, [tuple(p[name] for name in order) for p in params])
+# Compiled once per dialect: a step's catalog write (two statements) on SQLite is then two
+# driver calls (1,000-asset fan-out, benchmarks/assets.py).
+_COMPILED: dict[str, dict[str, CompiledStatement]] = {}
 
 
-_COMPILED: dict[str, dict[str, _Statement]] = {}
-
-
-def _statements(dialect: Any) -> dict[str, _Statement]:
+def _statements(dialect: Any) -> dict[str, CompiledStatement]:
     found = _COMPILED.get(dialect.name)
     if found is None:
         insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-        latest = ("asset_key", "materialization_count")
         found = _COMPILED[dialect.name] = {
-            "events": _Statement(
+            "events": CompiledStatement(
                 insert(asset_events).on_conflict_do_nothing(), _EVENT_INDEX_COLUMNS, dialect
             ),
-            "checks": _Statement(
+            "checks": CompiledStatement(
                 insert(asset_check_executions).on_conflict_do_nothing(), _CHECK_COLUMNS, dialect
             ),
-            ASSET_MATERIALIZATION: _Statement(
-                _moving_upsert(dialect.name, _MATERIALIZATION_COLUMNS),
-                (*latest, *_MATERIALIZATION_COLUMNS),
-                dialect,
-            ),
-            ASSET_OBSERVATION: _Statement(
-                _moving_upsert(dialect.name, _OBSERVATION_COLUMNS),
-                (*latest, *_OBSERVATION_COLUMNS),
-                dialect,
-            ),
+            **{
+                kind: CompiledStatement(
+                    _moving_upsert(dialect.name, columns[len(_LATEST) :]), columns, dialect
+                )
+                for kind, columns in _LATEST_COLUMNS.items()
+            },
         }
     return found
 
 
 def index_asset_events(
-    conn: Connection, rows: Sequence[tuple[Any, ...]], ids: Sequence[int]
+    conn: Connection,
+    rows: Sequence[tuple[Any, ...]],
+    ids: Sequence[int],
+    datas: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
     """Update the catalog for the asset events among `rows` (stored with `ids`), in the
-    caller's transaction. A key's row only moves forward (a larger event id wins), so two
-    writers of one key in either order leave its latest materialization."""
+    caller's transaction. `datas`, when given, are the rows' data already parsed (the
+    events' own dicts), so they are not parsed again. A key's row only moves forward (a
+    larger event id wins), so two writers of one key in either order leave its latest
+    materialization."""
     statements = _statements(conn.dialect)
-    indexed: list[dict[str, Any]] = []
-    checks: list[dict[str, Any]] = []
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for row, event_id in zip(rows, ids, strict=True):
+    indexed: list[tuple[Any, ...]] = []
+    checks: list[tuple[Any, ...]] = []
+    latest: dict[str, dict[str, tuple[Any, ...]]] = {
+        ASSET_MATERIALIZATION: {},
+        ASSET_OBSERVATION: {},
+    }
+    for position, (row, event_id) in enumerate(zip(rows, ids, strict=True)):
         kind = row[_TYPE]
         if kind not in ASSET_EVENT_TYPES:
             continue
-        data = json.loads(row[_DATA])
+        data = json.loads(row[_DATA]) if datas is None else datas[position]
         key = _key_text(data)
-        common = {"event_id": event_id, "asset_key": key, "run_id": row[_RUN_ID]}
-        indexed.append({**common, "event_type": kind, "timestamp": row[_TIMESTAMP]})
+        run_id, timestamp = row[_RUN_ID], row[_TIMESTAMP]
+        indexed.append((event_id, key, run_id, kind, timestamp))
         if kind == ASSET_CHECK_EVALUATION:
+            passed, severity = bool(data["passed"]), data.get("severity") or "ERROR"
             checks.append(
-                {
-                    **common,
-                    "check_name": data["check_name"],
-                    "timestamp": row[_TIMESTAMP],
-                    "passed": bool(data["passed"]),
-                    "severity": data.get("severity") or "ERROR",
-                    "data": row[_DATA],
-                }
+                (event_id, key, run_id, data["check_name"], timestamp, passed, severity, row[_DATA])
             )
-            continue
-        count = latest.get((key, kind), {}).get("materialization_count", 0)
-        if kind == ASSET_MATERIALIZATION:
-            values = dict(
-                zip(
-                    _MATERIALIZATION_COLUMNS,
-                    (event_id, row[_TIMESTAMP], row[_RUN_ID], row[_DATA]),
-                    strict=True,
-                )
-            )
-            count += 1
+        elif kind == ASSET_MATERIALIZATION:
+            before = latest[kind].get(key)
+            count = 1 + (before[1] if before is not None else 0)
+            latest[kind][key] = (key, count, event_id, timestamp, run_id, row[_DATA])
         else:
-            values = dict(zip(_OBSERVATION_COLUMNS, (event_id, row[_TIMESTAMP]), strict=True))
-        latest[(key, kind)] = {"asset_key": key, "materialization_count": count, **values}
+            latest[kind][key] = (key, 0, event_id, timestamp)
     if indexed:
         statements["events"].execute(conn, indexed)
     if checks:
         statements["checks"].execute(conn, checks)
-    for kind in (ASSET_MATERIALIZATION, ASSET_OBSERVATION):
-        # Sorted by key: two writers lock a batch's rows in one order, never crosswise.
-        params = [v for (key, k), v in sorted(latest.items()) if k == kind]
-        if params:
-            statements[kind].execute(conn, params)
+    for kind, newest in latest.items():
+        if newest:
+            # Sorted by key: two writers lock a batch's rows in one order, never crosswise.
+            statements[kind].execute(conn, [newest[key] for key in sorted(newest)])
     index_asset_partitions(conn, rows, ids)
 
 

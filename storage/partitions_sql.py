@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from opgraph_storage.compiled_sql import CompiledStatement
 from opgraph_storage.partitions_base import (
     FINISHED_BACKFILL_STATUSES,
     AssetPartitionStatus,
@@ -533,42 +534,27 @@ def _partition_news(row: tuple[Any, ...]) -> list[tuple[str, str, AssetPartition
     ]
 
 
-def index_asset_partitions(
-    conn: Connection, rows: Sequence[tuple[Any, ...]], ids: Sequence[int]
-) -> None:
-    """Move the partitions `rows` (stored with `ids`) give news of, in the caller's
-    transaction: a materialization makes its partition MATERIALIZED, a partitioned asset
-    step's start IN_PROGRESS and its failure FAILED (never over what the same run
-    materialized: a multi-asset step that failed after one output). A row only moves to a
-    newer event (a larger id), so two writers of one partition in either order leave the
-    newest."""
-    failed = AssetPartitionStatus.FAILED
-    materialized = AssetPartitionStatus.MATERIALIZED
-    values: dict[tuple[str, str], dict[str, Any]] = {}
-    for row, event_id in zip(rows, ids, strict=True):
-        if not _partitioned(row):
-            continue
-        for key, partition, status in _partition_news(row):
-            before = values.get((key, partition))
-            if (
-                status is failed
-                and before is not None
-                and before["status"] == materialized.value
-                and before["last_run_id"] == row[_RUN_ID]
-            ):
-                continue
-            values[(key, partition)] = {
-                "asset_key": key,
-                "partition_key": partition,
-                "status": status.value,
-                "last_event_id": event_id,
-                "last_materialization_id": event_id if status is materialized else None,
-                "last_run_id": row[_RUN_ID],
-                "updated_at": row[_TIMESTAMP],
-            }
-    if not values:
-        return
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+_PARTITION_COLUMNS = (
+    "asset_key",
+    "partition_key",
+    "status",
+    "last_event_id",
+    "last_materialization_id",
+    "last_run_id",
+    "updated_at",
+)
+_PARTITION_UPSERTS: dict[str, CompiledStatement] = {}
+
+
+def _partition_upsert(dialect: Any) -> CompiledStatement:
+    """Insert a partition's row, or move it to the given event if that event is newer (a
+    larger id) and is not a failure over what the same run materialized. Built once per
+    dialect: it is on every partitioned asset step's path."""
+    found = _PARTITION_UPSERTS.get(dialect.name)
+    if found is not None:
+        return found
+    failed, materialized = AssetPartitionStatus.FAILED, AssetPartitionStatus.MATERIALIZED
+    insert = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(
         asset_partitions
     )
     table, excluded = asset_partitions, insert.excluded
@@ -596,5 +582,47 @@ def index_asset_partitions(
     statement = insert.on_conflict_do_update(
         index_elements=["asset_key", "partition_key"], set_=set_
     )
+    found = _PARTITION_UPSERTS[dialect.name] = CompiledStatement(
+        statement, _PARTITION_COLUMNS, dialect
+    )
+    return found
+
+
+def index_asset_partitions(
+    conn: Connection, rows: Sequence[tuple[Any, ...]], ids: Sequence[int]
+) -> None:
+    """Move the partitions `rows` (stored with `ids`) give news of, in the caller's
+    transaction: a materialization makes its partition MATERIALIZED, a partitioned asset
+    step's start IN_PROGRESS and its failure FAILED (never over what the same run
+    materialized: a multi-asset step that failed after one output). A row only moves to a
+    newer event (a larger id), so two writers of one partition in either order leave the
+    newest."""
+    failed = AssetPartitionStatus.FAILED
+    materialized = AssetPartitionStatus.MATERIALIZED
+    # (key, partition) -> a row in the order of _PARTITION_COLUMNS
+    values: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for row, event_id in zip(rows, ids, strict=True):
+        if not _partitioned(row):
+            continue
+        for key, partition, status in _partition_news(row):
+            before = values.get((key, partition))
+            if (
+                status is failed
+                and before is not None
+                and before[2] == materialized.value
+                and before[5] == row[_RUN_ID]
+            ):
+                continue
+            values[(key, partition)] = (
+                key,
+                partition,
+                status.value,
+                event_id,
+                event_id if status is materialized else None,
+                row[_RUN_ID],
+                row[_TIMESTAMP],
+            )
+    if not values:
+        return
     # Sorted by key: two writers lock rows in one order, never crosswise.
-    conn.execute(statement, [values[k] for k in sorted(values)])
+    _partition_upsert(conn.dialect).execute(conn, [values[k] for k in sorted(values)])

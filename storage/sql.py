@@ -305,7 +305,7 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
             if has_asset_events(rows):  # the catalog rows commit with the events
                 with self._begin() as conn:
                     ids = insert(conn, rows)
-                    index_asset_events(conn, rows, ids)
+                    index_asset_events(conn, rows, ids, [e.data for e in events])
                     return ids
             with self._write_one() as conn:
                 return insert(conn, rows)
@@ -766,7 +766,8 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
                 conn.execute(self._put_output, list(outputs))
             if rows:
                 insert = insert_events_postgres if self._postgres else insert_events_sqlite
-                index_asset_events(conn, rows, insert(conn, rows))
+                ids = insert(conn, rows)
+                index_asset_events(conn, rows, ids, [e.data for e in events])
             return True
 
     def heartbeat_step_attempts(self, attempt_ids: Sequence[str], now: float) -> None:

@@ -66,9 +66,13 @@ def input_data_versions_of(event_data: Mapping[str, Any]) -> dict[str, str]:
 
 
 class _RunVersions:
-    """Data versions this process recorded in its current run: a step whose upstream ran
-    here (the in-process executor, a fan-out on one worker) reads it from memory instead
-    of the catalog (one query a step less)."""
+    """Data versions of assets materialized by this process's current run, recorded here
+    or read once from the catalog: a step whose upstream this run materialized (the
+    in-process executor; a fan-out whose steps are spread over Celery workers) reads its
+    version from memory instead of the catalog (one query a step less). Only the run's
+    own materializations are kept: within the run they do not change (a downstream step
+    starts after its upstream's succeeded), while another run may move a key the run does
+    not materialize at any time, so those are read each time."""
 
     def __init__(self) -> None:
         self.run_id: str | None = None
@@ -99,6 +103,8 @@ def upstream_data_versions(
             else:
                 found = data_version_of(record.last_materialization_data)
                 versions[key] = found or DEFAULT_DATA_VERSION
+                if record.last_materialization_run_id == run_id:
+                    known[key] = versions[key]
     for key in missing:
         versions.setdefault(key, NULL_DATA_VERSION)
     return versions

@@ -102,3 +102,27 @@ def test_without_a_code_version_each_run_is_a_new_version(instance) -> None:
 def test_a_data_version_must_be_a_non_empty_string() -> None:
     with pytest.raises(DefinitionError, match="non-empty string"):
         DataVersion("")
+
+
+def test_an_upstream_version_this_run_materialized_is_read_once(instance) -> None:
+    """A worker process that did not run the upstream step (a Celery fan-out) reads its
+    version from the catalog once per run; a version another run wrote is read again."""
+    from opgraph.assets.data_versions import upstream_data_versions
+    from opgraph.assets.keys import AssetKey
+
+    first = materialize([source], instance=instance)
+    storage = instance.storage
+    reads: list[list[str]] = []
+
+    class Counting:
+        def get_asset_records(self, asset_keys):
+            reads.append(list(asset_keys))
+            return storage.get_asset_records(asset_keys=asset_keys)
+
+    key = AssetKey("source")
+    [record] = storage.get_asset_records(asset_keys=["source"])
+    stored = record.last_materialization_data["tags"][DATA_VERSION_TAG]
+    for run_id in ("another run", "another run", first.run_id, first.run_id):
+        versions = upstream_data_versions([key], run_id, Counting())
+        assert versions[key].value == stored
+    assert reads == [["source"], ["source"], ["source"]]
