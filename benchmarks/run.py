@@ -26,6 +26,7 @@ from benchmarks import (
     daemon,
     latency,
     partitions,
+    ui_steps,
     web,
     web_streams,
 )
@@ -43,6 +44,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], tuple[list[dict], dict]]] = {
     "cli": cli.run_suite,
     "latency": latency.run_suite,
     "partitions": partitions.run_suite,
+    "ui_steps": ui_steps.run_suite,
 }
 
 
