@@ -1,4 +1,4 @@
-"""`opgraph assets list|show|materialize|wipe`: the asset catalog from the command line.
+"""`opgraph assets list|show|partitions|materialize|wipe`: the asset catalog from the command line.
 
 Definitions come from `-f file.py` (loaded here) or the workspace's code locations; the
 catalog (latest materialization, checks) from the instance's storage. Exit codes: 0
@@ -21,7 +21,7 @@ from opgraph.errors import OpgraphError, RunConfigError
 from opgraph_app.cli_format import CommandGroup, format_table, format_time, parse_run_tags
 from opgraph_app.extension import current_instance
 
-assets_cli = CommandGroup("assets", help="List, show, materialize and wipe assets.")
+assets_cli = CommandGroup("assets", help="List, show, materialize and wipe assets, and see their partitions.")
 
 _FILE = click.option(
     "-f", "--python-file", type=click.Path(exists=True, dir_okay=False), help="Load assets here."
@@ -194,6 +194,55 @@ def show_asset(
         click.echo(f"  check {check['name']}: {state}")
     causes = f" ({'; '.join(stale.causes)})" if stale.causes else ""
     click.echo(f"  staleness: {stale.status}{causes}")
+
+
+@assets_cli.command("partitions")
+@with_appcontext
+@click.argument("key")
+@_FILE
+@_WORKSPACE
+@click.option("--json", "as_json", is_flag=True, help="Every partition and its status.")
+def asset_partitions(
+    key: str, python_file: str | None, workspace_file: str | None, as_json: bool
+) -> None:
+    """A partitioned asset's status per partition: counts, the runs of one status as key
+    ranges, and a bar of one character per partition (M materialized, F failed,
+    I in progress, . missing)."""
+    from opgraph.partitions.snapshot import partitions_from_snapshot
+    from opgraph.partitions.status_bar import MISSING_CHAR, STATUS_NAMES, status_bar
+
+    wanted = _parse_key(key)
+    nodes = {_key_text(n): (loc, n) for loc, n in _nodes(_locations(python_file, workspace_file))}
+    if wanted not in nodes:
+        raise click.BadParameter(f"no asset {wanted}; assets are {sorted(nodes)}", param_hint="KEY")
+    location, node = nodes[wanted]
+    partitions = partitions_from_snapshot(node.get("partitions"))
+    if partitions is None:
+        raise click.BadParameter(f"asset {wanted} is not partitioned", param_hint="KEY")
+    instance = current_instance()
+    keys = [str(k) for k in partitions.get_partition_keys(dynamic_partitions_store=instance)]
+    bar = status_bar(keys, instance.storage.get_asset_partition_statuses(wanted))
+    if as_json:
+        shown = {
+            "key": wanted,
+            "location": location.name,
+            "partitions": {k: STATUS_NAMES[c] for k, c in zip(bar.keys, bar.text, strict=True)},
+        }
+        click.echo(json.dumps(shown, indent=2))
+        return
+    counts = ", ".join(f"{bar.count(c)} {name}" for c, name in STATUS_NAMES.items())
+    click.echo(f"{wanted}  ({location.name}): {len(keys)} partitions: {counts}")
+    click.echo(
+        format_table(
+            ["STATUS", "FIRST", "LAST", "COUNT"],
+            [[r.status, r.first, r.last, str(r.count)] for r in bar.ranges()],
+        )
+    )
+    if keys:
+        legend = f"M materialized, F failed, I in progress, {MISSING_CHAR} missing"
+        click.echo(f"\n{keys[0]} ... {keys[-1]} ({legend})")
+        for start in range(0, len(bar.text), 100):
+            click.echo(bar.text[start : start + 100])
 
 
 @assets_cli.command("materialize")

@@ -24,6 +24,7 @@ from opgraph.partitions.backfill import (
 )
 from opgraph.partitions.definitions import PartitionKeyError, check_key_characters
 from opgraph.partitions.snapshot import partitions_from_snapshot
+from opgraph.partitions.status_bar import MISSING_CHAR, status_bar
 from opgraph.workspace.base import DefinitionNotFound
 from opgraph_app.graphql import errors as e
 from opgraph_app.graphql.arguments import require_workspace, tags_dict
@@ -32,9 +33,6 @@ from opgraph_app.graphql.dagster_types import ExecutionTag
 from opgraph_app.graphql.errors import Refused, check_mutation_allowed, typed_errors
 from opgraph_app.graphql.types import Tag
 from opgraph_app.graphql.unions import or_error
-from opgraph_storage.partitions_base import (
-    AssetPartitionStatus as Status,
-)
 from opgraph_storage.partitions_base import (
     BackfillPartitionStatus,
     BackfillRecord,
@@ -45,8 +43,6 @@ MAX_BACKFILLS_PAGE = 100
 MAX_PARTITIONS_PAGE = 10_000
 PARTITION_SET_SUFFIX = "_partition_set"  # Dagster names a job's partition set so
 # One character per partition in a status bar, in the partitions' order.
-STATUS_CHARS = {Status.MATERIALIZED: "M", Status.FAILED: "F", Status.IN_PROGRESS: "I"}
-MISSING_CHAR = "."
 BACKFILL_STATUS_CHARS = {
     BackfillPartitionStatus.PENDING: "P",
     BackfillPartitionStatus.SUBMITTED: "S",
@@ -553,20 +549,15 @@ class PartitionQueries(graphene.ObjectType):
             )
         instance = info.context.instance
         keys = [str(k) for k in partitions.get_partition_keys(dynamic_partitions_store=instance)]
-        statuses = instance.storage.get_asset_partition_statuses(key)
-        chars = [
-            STATUS_CHARS.get(statuses[k], MISSING_CHAR) if k in statuses else MISSING_CHAR
-            for k in keys
-        ]
-        text = "".join(chars)
+        bar = status_bar(keys, instance.storage.get_asset_partition_statuses(key))
         result = AssetPartitionStatuses(
             asset_key=AssetKey(path=key.split("/")),
             num_partitions=len(keys),
-            num_materialized=text.count("M"),
-            num_failed=text.count("F"),
-            num_in_progress=text.count("I"),
-            num_missing=text.count(MISSING_CHAR),
-            status_string=text,
+            num_materialized=bar.count("M"),
+            num_failed=bar.count("F"),
+            num_in_progress=bar.count("I"),
+            num_missing=bar.count(MISSING_CHAR),
+            status_string=bar.text,
         )
         result.keys = keys  # type: ignore[attr-defined]
         return result

@@ -107,3 +107,49 @@ def test_asset_selection_and_missing_partitions(tmp_path: Path) -> None:
     assert neither.returncode == 2 and "--job JOB or --select" in neither.stderr
     two = cli(tmp_path, "launch", "--select", "raw", "--missing", "--failed", *w)
     assert two.returncode == 2 and "give one of" in two.stderr
+
+
+def test_assets_partitions_shows_each_partitions_status(tmp_path: Path) -> None:
+    import importlib.util
+
+    from opgraph import materialize
+    from opgraph.instance import OpgraphInstance
+
+    code = tmp_path / "assets.py"
+    code.write_text(ASSETS)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(yaml.safe_dump({"load_from": [{"python_file": str(code)}]}))
+    spec = importlib.util.spec_from_file_location("partitions_cli_assets", code)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    instance = OpgraphInstance.get(tmp_path)
+    for day in ("2024-01-02", "2024-01-03"):
+        materialize([module.raw], partition_key=day, instance=instance)
+    instance.dispose()
+
+    env = {**os.environ, "OPGRAPH_HOME": str(tmp_path)}
+
+    def assets(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [OPGRAPH, "assets", "partitions", *args, "-w", str(workspace)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    shown = assets("raw")
+    assert shown.returncode == 0, shown.stderr
+    assert "31 partitions: 2 materialized, 0 failed, 0 in progress, 29 missing" in shown.stdout
+    assert ".MM" + "." * 28 in shown.stdout
+    rows = [line.split() for line in shown.stdout.splitlines()[2:5]]
+    assert rows == [
+        ["missing", "2024-01-01", "2024-01-01", "1"],
+        ["materialized", "2024-01-02", "2024-01-03", "2"],
+        ["missing", "2024-01-04", "2024-01-31", "28"],
+    ]
+    as_json = json.loads(assets("raw", "--json").stdout)["partitions"]
+    assert as_json["2024-01-02"] == "materialized" and as_json["2024-01-01"] == "missing"
+    unknown = assets("nope")
+    assert unknown.returncode == 2 and "no asset nope" in unknown.stderr
