@@ -13,15 +13,28 @@ from opgraph.errors import OpgraphError, RunConfigError
 def asset_location(workspace: Any, keys: Iterable[AssetKey]) -> Any:
     """The one code location that defines every key (materializable there)."""
     wanted = {k.to_user_string() for k in keys}
+    names, broken = [], []
     for location in workspace.locations():
+        names.append(location.name)
         try:
             nodes = location.asset_nodes()
         except Exception:  # a broken location defines nothing
+            broken.append(location.name)
             continue
         here = {"/".join(n["key"]) for n in nodes if n.get("is_executable")}
         if wanted <= here:
             return location
-    raise OpgraphError(f"no code location defines all of {sorted(wanted)} as materializable assets")
+    if not names:
+        raise OpgraphError(
+            f"no code location defines {sorted(wanted)}: the workspace has no code locations "
+            "(give -w workspace.yaml, set OPGRAPH_WORKSPACE, or put a workspace.yaml in "
+            "OPGRAPH_HOME)"
+        )
+    failed = f"; {sorted(broken)} did not load" if broken else ""
+    raise OpgraphError(
+        f"no code location defines all of {sorted(wanted)} as materializable assets "
+        f"(locations: {sorted(names)}{failed})"
+    )
 
 
 def create_asset_run(

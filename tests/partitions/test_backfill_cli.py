@@ -107,6 +107,10 @@ def test_asset_selection_and_missing_partitions(tmp_path: Path) -> None:
     assert neither.returncode == 2 and "--job JOB or --select" in neither.stderr
     two = cli(tmp_path, "launch", "--select", "raw", "--missing", "--failed", *w)
     assert two.returncode == 2 and "give one of" in two.stderr
+    nowhere = cli(tmp_path / "empty", "launch", "--select", "raw", "--missing")
+    assert nowhere.returncode != 0 and "the workspace has no code locations" in nowhere.stderr
+    elsewhere = cli(tmp_path, "launch", "--select", "nope", "--missing", *w)
+    assert elsewhere.returncode != 0 and "(locations: ['assets'])" in elsewhere.stderr
 
 
 def test_assets_partitions_shows_each_partitions_status(tmp_path: Path) -> None:
