@@ -58,7 +58,6 @@ def status_bar(
 ) -> PartitionStatusBar:
     """`keys` (the definition's, in order) with the statuses stored for some of them."""
     text = "".join(
-        STATUS_CHARS.get(statuses[k], MISSING_CHAR) if k in statuses else MISSING_CHAR
-        for k in keys
+        STATUS_CHARS.get(statuses[k], MISSING_CHAR) if k in statuses else MISSING_CHAR for k in keys
     )
     return PartitionStatusBar(list(keys), text)
