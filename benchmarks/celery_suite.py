@@ -270,6 +270,7 @@ class _FleetBench:
         self.workers = LocalWorkers(self.home, self.app, self.queue, suffix)
         self.names: list[str] = []
         self.generation = 0
+        self.killed_at: dict[str, float] = {}  # node -> when it was SIGKILLed
 
     def start_worker(self, wait: bool = True) -> None:
         self.generation += 1
@@ -280,6 +281,7 @@ class _FleetBench:
     def kill_worker(self, name: str) -> None:
         import signal
 
+        self.killed_at[self.workers.node(name)] = time.time()
         for pid in self.workers.pids(name):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -519,21 +521,61 @@ def _kill_loop_rows(args: argparse.Namespace, bench: _FleetBench, figures: dict)
         bench.start_worker(wait=False)
         kills[0] += 1
 
-    _, chaotic, _, _ = bench.run(fan_and_chain_222, {"max_infra_retries": 100}, during=kill_loop)
+    run_id, chaotic, _, _ = bench.run(
+        fan_and_chain_222, {"max_infra_retries": 100}, during=kill_loop
+    )
     bound = bench.instance.config.liveness.step_unclaimed_timeout_seconds
     figures[f"{broker}_kill_loop_222_s"] = round(chaotic, 1)
     figures[f"{broker}_fault_free_222_s"] = round(calm, 1)
+    recovery = _recovery(bench, run_id)
+    figures.update({f"{broker}_{key}": value for key, value in recovery.items()})
     rows.append(
         {
             "broker": broker,
             "case": f"222 steps on 3 workers, one SIGKILLed every {args.kill_every:g}s "
             f"(for {KILL_FOR_AT_MOST_SECONDS:g}s at most), replaced",
-            "figure": f"{chaotic:.1f}s ({kills[0]} kills)",
+            "figure": f"{chaotic:.1f}s ({kills[0]} kills; {recovery['stranded']:g} attempts "
+            f"stranded, found p50 {recovery['found_after_kill_s_p50']:g}s after their "
+            f"worker's kill, new attempt started p50 {recovery['rerun_after_publish_s_p50']:g}s "
+            "after its publish)",
             "baseline": f"fault-free {calm:.1f}s; target <= 2 x {calm:.1f} + {bound:g}s "
             f"= {2 * calm + bound:.1f}s",
         }
     )
     return rows
+
+
+def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float]:
+    """Where the kill loop's time went, from the run's step attempts: how many were
+    stranded (LOST), how long after their worker's SIGKILL the run worker gave each up
+    (those claimed by a known worker), and how long each new attempt then waited in its
+    queue before a worker claimed it."""
+    attempts = bench.instance.storage.get_step_attempts(run_id)
+    by_step: dict[str, list[Any]] = {}
+    for attempt in sorted(attempts, key=lambda a: a.queued_at):
+        by_step.setdefault(attempt.step_key, []).append(attempt)
+    found: list[float] = []
+    rerun: list[float] = []
+    stranded = 0
+    for tries in by_step.values():
+        for lost, after in itertools.pairwise(tries):
+            if lost.status.value != "LOST":
+                continue
+            stranded += 1
+            killed = bench.killed_at.get(lost.hostname or "")
+            if killed is not None and lost.ended_at is not None:
+                found.append(lost.ended_at - killed)
+            if after.started_at is not None:
+                rerun.append(after.started_at - after.queued_at)
+
+    def p50(values: list[float]) -> float:
+        return round(statistics.median(values), 1) if values else float("nan")
+
+    return {
+        "stranded": float(stranded),
+        "found_after_kill_s_p50": p50(found),
+        "rerun_after_publish_s_p50": p50(rerun),
+    }
 
 
 def run_fleet_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:

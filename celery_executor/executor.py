@@ -35,6 +35,10 @@ RUN_PRIORITY_TAG = "celery/run_priority"
 TIMEOUT_TAG = "op/timeout_seconds"
 CHECK_SECONDS = 1.0
 WAIT_SECONDS = 1.0
+# While a look at the fleet is under way, the loop wakes this often to judge it the moment
+# it ends (a look lasts lost_messages.REPLY_TIMEOUT_SECONDS): waiting for the next check
+# cost a second per look, two per stranded attempt.
+LOOK_POLL_SECONDS = 0.1
 # A running attempt beats every HEARTBEAT_SECONDS: one silent for one and a half beats is
 # doubted, and its worker is asked whether it still runs it (the ask is cheap, so doubting
 # early costs nothing; only a worker's answer, or its silence twice, decides).
@@ -98,6 +102,9 @@ class CeleryExecutor:
         self.unclaimed_timeout = 0.0
         self.worker_silent_after = 0.0
         self.transport_options: dict[str, Any] = {}
+        # Steps whose attempt was lost and not yet published again: their new attempt goes
+        # one priority level up, ahead of the steps published after the lost one was.
+        self._republish: set[str] = set()
 
     # -- setup --------------------------------------------------------------------------
     def _app(self, ctx: RunContext) -> Any:
@@ -162,11 +169,14 @@ class CeleryExecutor:
                 timeout = WAIT_SECONDS
                 if active.next_retry_at is not None:
                     timeout = min(timeout, max(0.0, active.next_retry_at - time.time()))
+                if self._look is not None:
+                    timeout = min(timeout, LOOK_POLL_SECONDS)
                 fed = storage.wait_for_events(ctx.run.run_id, cursor, timeout, FED_EVENTS)
                 for event in fed:
                     cursor = event.storage_id
                     self._feed(active, event)
-                if time.monotonic() - last_check >= CHECK_SECONDS:
+                looked = self._look is not None and self._look.done()
+                if looked or time.monotonic() - last_check >= CHECK_SECONDS:
                     last_check = time.monotonic()
                     self._check_attempts(ctx, active, app)
         finally:
@@ -243,6 +253,9 @@ class CeleryExecutor:
         planned = []
         for step in steps:
             queue, priority, timeout = self._route(ctx, step)
+            if step.key in self._republish:
+                self._republish.discard(step.key)
+                priority += 1
             attempt = StepAttempt(
                 attempt_id=str(uuid.uuid4()),
                 run_id=ctx.run.run_id,
@@ -577,6 +590,7 @@ class CeleryExecutor:
             )
             return
         self.infra_retries[key] = retries + 1
+        self._republish.add(key)
         ctx.sink.emit(
             make_event(
                 ctx.run.run_id,
@@ -626,7 +640,8 @@ class CeleryExecutor:
         self.in_flight.clear()
 
     def _wait_stopped(self, ctx: RunContext, attempt_ids: list[str], revoked_at: float) -> None:
-        """Until each attempt finished or its heartbeat (every 2 s) stopped after the revoke."""
+        """Until each attempt finished or its heartbeat (every HEARTBEAT_SECONDS) stopped after
+        the revoke."""
         deadline = time.monotonic() + self.config.cancel_timeout_seconds
         pending = set(attempt_ids)
         while pending and time.monotonic() < deadline:
