@@ -9,6 +9,9 @@ EVENT_INTERVAL seconds, as a running op would.
 - health_ms / runs_ms (p50, p99): `GET /health` and `runsOrError(limit: 50)`, one request
   at a time, first with no viewer (the baseline), then while `--viewers` live streams of
   the running run are open and receiving its events (held by a separate client process).
+- runs_cpu_ms: the worker's CPU time (user + system) per `runsOrError` request while they
+  were measured: what one request costs the process, steadier than its latency on a
+  shared machine (with viewers it includes the fan-out of the events written meanwhile).
 - fanout_cpu_ms_per_event: the worker's CPU time (user + system) over a 10 s window with
   the viewers open and no request, per event of the run: what fanning one event out to
   every viewer costs, the time a request may wait behind it (less sensitive to the
@@ -134,12 +137,16 @@ class _EventWriter(threading.Thread):
 
 def _measure(server: _Server, prefix: str) -> dict[str, float]:
     health = _timed(lambda: server.get("/health"), REQUESTS)
+    pid = server.worker_pids()[0]
+    cpu = _cpu_seconds(pid)
     runs = _timed(lambda: server.answer(RUNS), REQUESTS)
+    runs_cpu_ms = 1000 * (_cpu_seconds(pid) - cpu) / REQUESTS
     return {
         f"{prefix}_health_ms_p50": round(statistics.median(health), 1),
         f"{prefix}_health_ms_p99": round(_p99(health), 1),
         f"{prefix}_runs_ms_p50": round(statistics.median(runs), 1),
         f"{prefix}_runs_ms_p99": round(_p99(runs), 1),
+        f"{prefix}_runs_cpu_ms": round(runs_cpu_ms, 2),
     }
 
 
