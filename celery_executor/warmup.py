@@ -9,13 +9,15 @@ and IO managers: 1 to 2.7 s against 0.2 s of op time in `make demo`, and still a
 - The worker's main process (`worker_init`, before the pool forks) composes what every
   step needs and no database or user code is involved in: each pool process inherits it.
 - Each pool process (`worker_process_init`) makes the instance and opens its database
-  connections (POOLED_CONNECTIONS), then, in a background thread, sends a step's
-  statements through each of them on an attempt that does not exist (`dry_step_path`),
+  connections (POOLED_CONNECTIONS), then, in a background thread, starts the threads a
+  step hands work to (its attempt keeper, its location notes), sends a step's
+  statements through each connection on an attempt that does not exist (`dry_step_path`),
   then prepares the step environment (job, plan,
   resources) of the runs that have steps waiting on the fleet's queues, newest first, and
   loads the code locations the fleet's pool processes loaded last
   (`worker_state.recent_locations`), building the plan of their latest run (no
-  resources), while within `BUDGET_SECONDS`.
+  resources), while within `BUDGET_SECONDS`. The newest of those is not noted again by
+  this process's steps.
 
 Why a thread: Celery kills a pool process whose init outlasts `worker_proc_alive_timeout`
 (4 s by default) and starts another, which would load the same slow module again. In the
@@ -90,6 +92,7 @@ def warm_pool_process(budget_seconds: float = BUDGET_SECONDS) -> list[str]:
     The recent code locations are loaded afterwards, within the same budget."""
     started = time.monotonic()
     state = worker_state()
+    state.start_threads()
     storage = state.instance.storage
     dry_step_path(storage)
     queued = storage.get_step_attempts(statuses=[StepAttemptStatus.QUEUED])
@@ -113,7 +116,10 @@ def warm_recent_locations(state: WorkerState, deadline: float) -> list[str]:
     (the config model and plan code warm, no resources); returns the job names loaded. A
     location whose code changed since is loaded as it is now (opgraph.user_code)."""
     loaded = []
-    for entry in recent_locations(state.instance.storage):
+    entries = recent_locations(state.instance.storage)
+    if entries:
+        state.newest_location_is(entries[0]["pointer"])
+    for entry in entries:
         if time.monotonic() > deadline:
             break
         try:

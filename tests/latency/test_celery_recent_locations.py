@@ -52,13 +52,50 @@ def test_a_step_notes_its_location_for_the_next_pool_process(home):
     pointer = {"python_file": str(home / "jobs.py"), "attribute": "one_op"}
     run = instance.create_run("one_op", code_pointer=pointer)
 
-    worker_state.worker_state().environment(run.run_id)
-    for thread in threading.enumerate():
-        if thread.name == worker_state.NOTE_THREAD:
-            thread.join(timeout=60)
+    state = worker_state.worker_state()
+    state.environment(run.run_id)
+    state.notes.join()
     [entry] = worker_state.recent_locations(instance.storage)
     assert entry == {"pointer": pointer, "job_name": "one_op", "run_id": run.run_id}
     instance.dispose()
+
+
+def test_a_location_already_newest_is_not_noted_again(home):
+    (home / "jobs.py").write_text(JOBS.format(value=1))
+    instance = OpgraphInstance.get(home)
+    pointer = {"python_file": str(home / "jobs.py"), "attribute": "one_op"}
+    older = instance.create_run("one_op", code_pointer=pointer)
+    entry = {"pointer": pointer, "job_name": "one_op", "run_id": older.run_id}
+    worker_state.note_recent_location(instance.storage, entry)
+    other = {"pointer": {"python_file": "/elsewhere.py"}, "job_name": "x", "run_id": "x"}
+
+    state = worker_state.worker_state()
+    assert warmup.warm_recent_locations(state, deadline=float("inf")) == ["one_op"]
+    state.environment(instance.create_run("one_op", code_pointer=pointer).run_id)
+    state.notes.put(other)  # written after anything the step would have noted
+    state.notes.join()
+    assert worker_state.recent_locations(instance.storage) == [other, entry]
+    instance.dispose()
+
+
+def test_after_the_warm_up_a_step_starts_no_thread(home):
+    (home / "jobs.py").write_text(JOBS.format(value=1))
+    instance = OpgraphInstance.get(home)
+    pointer = {"python_file": str(home / "jobs.py"), "attribute": "one_op"}
+    warmup.warm_pool_process(budget_seconds=600)
+    state = worker_state.worker_state()
+    before = set(threading.enumerate())
+    state.environment(instance.create_run("one_op", code_pointer=pointer).run_id)
+    state.keeper.add("an-attempt", NoLiveEvents())
+    state.keeper.remove("an-attempt")
+    state.notes.join()
+    assert not set(threading.enumerate()) - before
+    instance.dispose()
+
+
+class NoLiveEvents:
+    def flush_live(self, older_than: float) -> None:
+        pass
 
 
 def test_an_unreadable_entry_warms_nothing_and_fails_nothing(home):
