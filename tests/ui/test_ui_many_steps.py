@@ -136,3 +136,17 @@ def test_a_run_of_2000_steps_draws_only_the_rows_in_view(ui: UiInstance, page: A
         "document.querySelector('#event-log-root select[name=step]').value === 'fan_out'"
     )
     page.wait_for_selector("#timeline .gantt-row.gantt-selected[data-step=fan_out]")
+
+    # A step query marks its steps in both, among 2,002 (one level downstream of a piece);
+    # the redraw leaves both views where they were scrolled to (the end).
+    scroll_to(page, frame, "f.scrollHeight")
+    page.wait_for_selector(f"{table} tr[data-step=total]")
+    scroll_to(page, "#timeline", "f.scrollHeight")
+    page.wait_for_selector("#timeline .gantt-row[data-step=total]")
+    page.fill("#step-query", "piece[k1999]+")
+    page.wait_for_selector(f"{table} tr.step-hit[data-step=total]")
+    page.wait_for_selector("#timeline .gantt-row.gantt-hit[data-step=total]")
+    page.wait_for_selector("#timeline .gantt-row.gantt-hit[data-step='piece[k1999]']")
+    assert page.locator("#timeline .gantt-row.gantt-dim").count() > 0
+    assert in_view(page, f"{table} tr[data-step=total]", frame)
+    assert in_view(page, "#timeline .gantt-row[data-step=total] text", "#timeline")

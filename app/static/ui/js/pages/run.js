@@ -432,6 +432,7 @@ function wireTimeline() {
     timelineWindow.to = timelineWindow.from + span;
     redrawTimeline();
   });
+  window.addEventListener("resize", () => redrawSoon()); // the timeline's bars scale with its width
   const stop = () => { drag = null; frame.classList.remove("panning"); };
   frame.addEventListener("pointerup", (event) => {
     // A press and release without a drag is a click on a row: show that step everywhere.

@@ -94,7 +94,13 @@ export class StepTracker {
     if (this.planned.length) {
       const keys = this.list().map((s) => s.stepKey);
       const upOf = new Map(this.planned.map((p) => [p.key, p.upstream]));
-      return keys.map((key) => ({ key, upstream: (upOf.get(opHandle(key)) || []).flatMap((u) => keys.filter((k) => opHandle(k) === u)) }));
+      const keysOf = new Map(); // op handle -> its step keys (a mapped op has many)
+      for (const key of keys) {
+        const handle = opHandle(key);
+        if (!keysOf.has(handle)) keysOf.set(handle, []);
+        keysOf.get(handle).push(key);
+      }
+      return keys.map((key) => ({ key, upstream: (upOf.get(opHandle(key)) || []).flatMap((u) => keysOf.get(u) || []) }));
     }
     return this.list().map((s) => ({ key: s.stepKey, upstream: [] }));
   }

@@ -28,6 +28,8 @@ export class StepTable {
     this.above = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 6 }));
     this.below = h("tr", { class: "spacer", "aria-hidden": "true" }, h("td", { colspan: 6 }));
     scroller.addEventListener("scroll", () => this.#render());
+    // A taller view shows more rows (put in the next frame, not from the observer itself).
+    new ResizeObserver(() => requestAnimationFrame(() => this.#render())).observe(scroller);
   }
 
   /** Show `steps` (StepTracker.list()); steps in `highlight` (a Set, or null) are marked. */
@@ -40,11 +42,13 @@ export class StepTable {
       this.body.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No step has started yet.")));
       return;
     }
-    // Rows in view are built again (statuses and durations change); the spacers keep the
-    // table's height, so the scroll position stays where it was.
+    // Rows in view are built again (statuses and durations change). The view is read
+    // before the rows leave: read after, the table would be shorter by their height for
+    // that layout, and a view scrolled to the end would be pulled up by as much.
+    const view = this.#view();
     this.rendered.clear();
     this.body.replaceChildren(this.above, this.below);
-    this.#render();
+    this.#render(view);
   }
 
   /** Scroll `stepKey`'s row into view. */
@@ -59,11 +63,14 @@ export class StepTable {
     }
   }
 
-  #render() {
-    if (!this.steps.length) return;
+  /** The part of the table in view: its top (below the header) and height, in pixels. */
+  #view() {
     const head = this.body.parentElement.tHead?.offsetHeight || 0;
-    const top = Math.max(0, this.scroller.scrollTop - head);
-    const height = this.scroller.clientHeight || 460;
+    return { top: Math.max(0, this.scroller.scrollTop - head), height: this.scroller.clientHeight || 460 };
+  }
+
+  #render({ top, height } = this.#view()) {
+    if (!this.steps.length) return;
     const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
     const last = Math.min(this.steps.length, Math.ceil((top + height) / ROW) + OVERSCAN);
     for (const [index, row] of this.rendered) {

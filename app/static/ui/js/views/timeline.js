@@ -45,6 +45,9 @@ export class Timeline {
     this.empty = s("svg", { width: 400, height: 40, class: "timeline", "data-bars": 0, "data-rows": 0 },
       s("text", { x: 10, y: 24, class: "gantt-axis" }, "No step has started yet."));
     frame.addEventListener("scroll", () => this.#onScroll());
+    // A taller view shows more rows (the width is the page's to redraw: the bars scale with it).
+    // (In the next frame: rows put in from the observer itself could resize what it observes.)
+    new ResizeObserver(() => requestAnimationFrame(() => this.#onScroll())).observe(frame);
   }
 
   /**
