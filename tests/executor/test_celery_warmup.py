@@ -91,6 +91,7 @@ def test_the_dry_step_path_goes_through_each_pooled_connection_and_changes_nothi
     for statements in used.values():  # the claim, the completion and the run's read each
         assert any("step_attempts" in s and s.lstrip().startswith("UPDATE") for s in statements)
         assert any("FROM runs" in s for s in statements)
+        assert any("FROM run_tags" in s for s in statements)  # an existing run's tags
     [attempt] = storage.get_step_attempts(run_id="r1")
     assert attempt.status.value == "QUEUED" and attempt.hostname is None
     assert storage.get_events("r1") == []
