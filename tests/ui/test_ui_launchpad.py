@@ -6,6 +6,7 @@ tables."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.ui.conftest import UiInstance, open_page, set_config, shoot
@@ -147,6 +148,8 @@ def test_code_editor_completes_keys_from_the_schema_and_marks_problems(
     ui: UiInstance, browser: Any
 ):
     """CodeMirror (vendored) under the page's own Content-Security-Policy, offline."""
+    from playwright.sync_api import expect
+
     context = browser.new_context(viewport={"width": 1440, "height": 900})  # CSP enforced
     page = context.new_page()
     page.set_default_timeout(20_000)
@@ -168,9 +171,9 @@ def test_code_editor_completes_keys_from_the_schema_and_marks_problems(
         page.wait_for_selector("body[data-editor=codemirror] #launchpad .cm-editor")
         page.wait_for_selector("#validation[data-state=invalid]")
         # The scaffold's placeholders are marked on their lines.
-        page.wait_for_function(
-            "document.querySelectorAll('#launchpad .cm-lint-marker').length >= 6"
-        )
+        # (Selectors, not wait_for_function: under the page's policy a predicate that must be
+        # polled is evaluated as a string, which the policy refuses.)
+        page.locator("#launchpad .cm-lint-marker").nth(5).wait_for()
 
         set_config(page, "ops:\n  typed:\n    config:\n      ")
         page.click("#launchpad .cm-content")
@@ -181,12 +184,12 @@ def test_code_editor_completes_keys_from_the_schema_and_marks_problems(
         assert "string · required" in page.inner_text(".cm-tooltip-autocomplete")
         page.keyboard.press("Enter")
         page.keyboard.type("Ada")
-        page.wait_for_function(
-            "document.querySelector('#run-config-editor').value.endsWith('name: Ada')"
+        expect(page.locator("#run-config-editor")).to_have_value(
+            re.compile(r"name: Ada$"), timeout=20_000
         )
         page.wait_for_selector("#validation[data-state=invalid]")
-        page.wait_for_function(
-            "!document.querySelector('#config-errors li[data-path=\"ops.typed.config.name\"]')"
+        page.wait_for_selector(
+            '#config-errors li[data-path="ops.typed.config.name"]', state="detached"
         )
 
         line = page.locator("#launchpad .cm-line", has_text="typed:")

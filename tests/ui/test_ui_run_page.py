@@ -183,6 +183,8 @@ def test_combined_output_interleaves_streams_and_follows(ui: UiInstance, page: A
     page.wait_for_selector("#steps-table tr[data-step=chatter] a")
     page.click("#steps-table tr[data-step=chatter] a")
     page.click("button:text-is('combined')")
+    # Shown once it holds a line (an empty <pre> has no height: not visible to Playwright).
+    page.wait_for_selector("#stdio-combined .stdio-line")
     assert page.is_visible("#stdio-combined") and not page.is_visible("#stdout")
     page.wait_for_selector("body[data-stream-ended]", timeout=120_000)
     page.wait_for_function(
