@@ -28,6 +28,9 @@ def test_twenty_tags_are_one_subquery_and_all_must_match(pg_storage_url):
             event.remove(storage.engine, "before_cursor_execute", record)
         assert [run.run_id for run in found] == ["all"]
         runs_query = next(s for s in statements if "GROUP BY" in s)
-        assert runs_query.count("FROM run_tags") == 1, runs_query
+        # One subquery filters by all twenty tags; the other reads each run's tags.
+        assert runs_query.count("FROM run_tags") == 2, runs_query
+        assert runs_query.count("GROUP BY") == 1, runs_query
+        assert found[0].tags == tags
     finally:
         storage.dispose()
