@@ -535,9 +535,9 @@ def _kill_loop_rows(args: argparse.Namespace, bench: _FleetBench, figures: dict)
             "case": f"222 steps on 3 workers, one SIGKILLed every {args.kill_every:g}s "
             f"(for {KILL_FOR_AT_MOST_SECONDS:g}s at most), replaced",
             "figure": f"{chaotic:.1f}s ({kills[0]} kills; {recovery['stranded']:g} attempts "
-            f"stranded, found p50 {recovery['found_after_kill_s_p50']:g}s after their "
-            f"worker's kill, new attempt started p50 {recovery['rerun_after_publish_s_p50']:g}s "
-            "after its publish)",
+            f"stranded, found p50 {_seconds(recovery['found_after_kill_s_p50'])} after their "
+            f"worker's kill, new attempt started p50 "
+            f"{_seconds(recovery['rerun_after_publish_s_p50'])} after its publish)",
             "baseline": f"fault-free {calm:.1f}s; target <= 2 x {calm:.1f} + {bound:g}s "
             f"= {2 * calm + bound:.1f}s",
         }
@@ -545,7 +545,7 @@ def _kill_loop_rows(args: argparse.Namespace, bench: _FleetBench, figures: dict)
     return rows
 
 
-def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float]:
+def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float | None]:
     """Where the kill loop's time went, from the run's step attempts: how many were
     stranded (LOST), how long after their worker's SIGKILL the run worker gave each up
     (those claimed by a known worker), and how long each new attempt then waited in its
@@ -568,14 +568,18 @@ def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float]:
             if after.started_at is not None:
                 rerun.append(after.started_at - after.queued_at)
 
-    def p50(values: list[float]) -> float:
-        return round(statistics.median(values), 1) if values else float("nan")
+    def p50(values: list[float]) -> float | None:
+        return round(statistics.median(values), 1) if values else None
 
     return {
         "stranded": float(stranded),
         "found_after_kill_s_p50": p50(found),
         "rerun_after_publish_s_p50": p50(rerun),
     }
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}s"
 
 
 def run_fleet_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:

@@ -83,7 +83,10 @@ class LocalWorkers:
             self.wait_ready(name)
         return process
 
-    def wait_ready(self, name: str, timeout: float = 30.0) -> None:
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        """Until the worker answers a ping. Starting one costs about 1.5 CPU-seconds (its
+        main process's imports, then its pool): on 2 cores at a load of 20 that took over
+        30 s."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.processes[name].poll() is not None:

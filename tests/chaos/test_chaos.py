@@ -8,6 +8,7 @@ asserts the guarantee (harness.Chaos.check). Run with `-s` to see the duplicates
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -89,6 +90,24 @@ def test_whole_workers_killed_in_a_loop(chaos: Chaos) -> None:
     chaos.wait_for_end(run_id, kill_a_busy_worker)
     assert chaos.kills == KILLS
     finish(chaos, run_id, "whole workers SIGKILLed")
+    assert_lost_steps_published_one_level_up(chaos, run_id)
+
+
+def assert_lost_steps_published_one_level_up(chaos: Chaos, run_id: str) -> None:
+    """The attempt published after a lost one goes one priority level above the step's own
+    (its first attempt's), so it does not wait behind the steps published while its
+    predecessor was stranded."""
+    by_step: dict[str, list[Any]] = {}
+    for attempt in sorted(chaos.storage.get_step_attempts(run_id), key=lambda a: a.queued_at):
+        by_step.setdefault(attempt.step_key, []).append(attempt)
+    pairs = [
+        (tries[0].priority, after.priority)
+        for tries in by_step.values()
+        for lost, after in itertools.pairwise(tries)
+        if lost.status is StepAttemptStatus.LOST
+    ]
+    assert pairs, "no attempt was lost: the case injected no fault"
+    assert all(after == first + 1 for first, after in pairs), pairs
 
 
 def test_pool_children_killed(chaos: Chaos) -> None:
