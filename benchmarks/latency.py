@@ -22,6 +22,10 @@ Each figure sits beside a baseline measured in the same run, taking turns with i
   submit latency p50 / p99 (target p99 <= 200 ms). burst_niceness10_*: the same with the
   subprocess launcher's `worker_niceness: 10` (run workers yield the CPU to the
   webserver, the daemon and the database).
+
+The Celery case alone, with more rounds for a steadier median on a loaded machine:
+
+    python -m benchmarks.latency --celery-rounds 12
 """
 
 from __future__ import annotations
@@ -322,3 +326,32 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:
         for name, value in figures.items()
     ]
     return rows, figures
+
+
+def celery_only(argv: list[str] | None = None) -> None:
+    """Print the Celery case's figures over `--celery-rounds` fresh workers."""
+    import tempfile
+
+    parser = argparse.ArgumentParser(description="the latency suite's Celery case alone")
+    parser.add_argument("--celery-rounds", type=int, default=12)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("OPGRAPH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    args = parser.parse_args(argv)
+    print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="opgraph-bench-") as scratch:
+        args.scratch = Path(scratch)
+        first, warm = _celery_steps(args, max(args.celery_rounds, 1))
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    print("first step ms:", [round(value, 1) for value in first])
+    print("next step ms: ", [round(value, 1) for value in warm])
+    ratio = statistics.median(first) / statistics.median(warm)
+    print(
+        f"celery_first_step_ms {statistics.median(first):.1f}  "
+        f"celery_warm_step_ms {statistics.median(warm):.1f}  celery_first_vs_warm {ratio:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    celery_only()

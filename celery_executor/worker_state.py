@@ -74,8 +74,7 @@ class AttemptKeeper:
 
     def start(self) -> None:
         """Start the thread (idle until an attempt is added); the pool process's warm-up
-        does, so that a step does not wait for a new thread to be scheduled (several ms
-        on a loaded machine)."""
+        does, so that a step does not wait for a new thread to be scheduled."""
         with self._lock:
             self._start()
 
@@ -133,8 +132,8 @@ class WorkerState:
 
     def start_threads(self) -> None:
         """Start the process's attempt keeper and location notes ahead of its first step
-        (the warm-up does): on 2 loaded cores a step that started them waited 3-12 ms each
-        for the new thread to be scheduled."""
+        (the warm-up does): a first step that started them waited for each new thread to
+        be scheduled, 6-14 ms each under cProfile at load 12 on 2 cores."""
         self.keeper.start()
         self.notes.start()
 
@@ -186,7 +185,7 @@ class WorkerState:
         """The fleet's newest recent location (as the warm-up read it) is `pointer`'s: this
         process's steps of it do not note it again, since that would only change which of
         its runs the next pool process builds a plan for, while the first step's note (two
-        statements in a thread beside the step) cost it 2-10 ms on 2 loaded cores."""
+        statements in a thread beside the step) competed with the step for the CPU."""
         self._noted.add(json.dumps(pointer, sort_keys=True))
 
     def running(self, run_id: str) -> AbstractContextManager[Any]:
