@@ -21,7 +21,9 @@ from opgraph.errors import OpgraphError, RunConfigError
 from opgraph_app.cli_format import CommandGroup, format_table, format_time, parse_run_tags
 from opgraph_app.extension import current_instance
 
-assets_cli = CommandGroup("assets", help="List, show, materialize and wipe assets, and see their partitions.")
+assets_cli = CommandGroup(
+    "assets", help="List, show, materialize and wipe assets, and see their partitions."
+)
 
 _FILE = click.option(
     "-f", "--python-file", type=click.Path(exists=True, dir_okay=False), help="Load assets here."
