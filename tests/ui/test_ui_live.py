@@ -166,7 +166,9 @@ def test_run_not_found_says_so_without_spinners(ui: UiInstance, page: Any):
 def test_reload_all_shows_progress(ui: UiInstance, page: Any):
     open_page(page, ui.url + "/deployment")
     page.click("#reload-all")
-    page.wait_for_selector("#reload-progress-label[data-done]")
+    # Each reload starts the location's code server anew: at load 17-19 the three took
+    # over the default 20 s.
+    page.wait_for_selector("#reload-progress-label[data-done]", timeout=120_000)
     assert page.get_attribute("#reload-progress", "value") == "3"
     label = page.inner_text("#reload-progress-label")
     assert "3 location(s): 2 loaded, 1 with errors" in label  # `broken` fails to load
