@@ -39,7 +39,10 @@ MAX_CACHED_RUNS = 8
 RECENT_LOCATIONS_KEY = "opgraph_celery/recent_locations"
 MAX_RECENT_LOCATIONS = 4
 NOTE_THREAD = "opgraph-note-location"
-HEARTBEAT_SECONDS = 2.0
+# A running attempt's beat: its run worker doubts it after one and a half beats of
+# silence and then asks the fleet (executor.py), so the beat sets how soon a dead
+# worker's attempts are found. One UPDATE per second per busy pool process.
+HEARTBEAT_SECONDS = 1.0
 LIVE_EVENTS_SECONDS = 0.25
 KEEPER_TICK_SECONDS = 0.05
 

@@ -302,7 +302,7 @@ class LivenessConfig(_Strict):
         5,
         gt=0,
         description="How often run workers and Celery workers write a heartbeat. (Daemon parts "
-        "beat once per tick; a running step attempt every 2 s, so that its run worker notices "
+        "beat once per tick; a running step attempt every second, so that its run worker notices "
         "a lost Celery worker within the executor's own `heartbeat_timeout_seconds`.)",
     )
     missed_heartbeats: int = Field(
