@@ -71,6 +71,19 @@ def _parse_key(text: str) -> str:
         raise click.BadParameter(str(exc), param_hint="KEY") from None
 
 
+def _find_asset(
+    key: str, python_file: str | None, workspace_file: str | None
+) -> tuple[str, Any, dict[str, Any]]:
+    """(the key as a string, its code location, its asset node); a usage error names the
+    assets there are when none has the key."""
+    wanted = _parse_key(key)
+    nodes = {_key_text(n): (loc, n) for loc, n in _nodes(_locations(python_file, workspace_file))}
+    if wanted not in nodes:
+        raise click.BadParameter(f"no asset {wanted}; assets are {sorted(nodes)}", param_hint="KEY")
+    location, node = nodes[wanted]
+    return wanted, location, node
+
+
 @assets_cli.command("list")
 @with_appcontext
 @_FILE
@@ -139,11 +152,7 @@ def show_asset(
     key: str, python_file: str | None, workspace_file: str | None, as_json: bool
 ) -> None:
     """An asset's definition, deps, latest materialization, checks and staleness."""
-    wanted = _parse_key(key)
-    nodes = {_key_text(n): (loc, n) for loc, n in _nodes(_locations(python_file, workspace_file))}
-    if wanted not in nodes:
-        raise click.BadParameter(f"no asset {wanted}; assets are {sorted(nodes)}", param_hint="KEY")
-    location, node = nodes[wanted]
+    wanted, location, node = _find_asset(key, python_file, workspace_file)
     storage = current_instance().storage
     keys = [wanted, *("/".join(d) for d in node["deps"])]
     records = {r.asset_key: r for r in storage.get_asset_records(keys)}
@@ -213,11 +222,7 @@ def asset_partitions(
     from opgraph.partitions.snapshot import partitions_from_snapshot
     from opgraph.partitions.status_bar import MISSING_CHAR, STATUS_NAMES, status_bar
 
-    wanted = _parse_key(key)
-    nodes = {_key_text(n): (loc, n) for loc, n in _nodes(_locations(python_file, workspace_file))}
-    if wanted not in nodes:
-        raise click.BadParameter(f"no asset {wanted}; assets are {sorted(nodes)}", param_hint="KEY")
-    location, node = nodes[wanted]
+    wanted, location, node = _find_asset(key, python_file, workspace_file)
     partitions = partitions_from_snapshot(node.get("partitions"))
     if partitions is None:
         raise click.BadParameter(f"asset {wanted} is not partitioned", param_hint="KEY")
