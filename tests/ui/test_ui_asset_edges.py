@@ -77,3 +77,21 @@ def test_asset_graph_edges_show_the_partition_mapping(ui: UiInstance, page: Any)
     )
     hit.hover(force=True)
     shoot(page, "asset-graph-edge-mapping")
+
+
+def test_asset_graph_group_frames_do_not_overlap(ui: UiInstance, page: Any):
+    """Each group's frame, with the name at its head, is clear of every other group's frame
+    (dagre keeps frames that share a rank apart by edgesep only, which once let the `mapped`
+    frame cover the `clean` group's name)."""
+    open_page(page, ui.url + "/assets")
+    page.wait_for_selector("#asset-graph svg .graph-group[data-group='clean'] rect")
+    boxes = page.locator("#asset-graph svg .graph-group").evaluate_all(
+        """gs => gs.map(g => { const r = g.querySelector('rect');
+             return [g.dataset.group, ...['x', 'y', 'width', 'height'].map(
+               a => Number(r.getAttribute(a)))]; })"""
+    )
+    assert sorted(b[0] for b in boxes) == ["clean", "mapped", "raw"]
+    for i, (a, ax, ay, aw, ah) in enumerate(boxes):
+        for b, bx, by, bw, bh in boxes[i + 1 :]:
+            apart = ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay
+            assert apart, f"the frames of {a} and {b} overlap"

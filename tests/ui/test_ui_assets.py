@@ -1,6 +1,7 @@
 """The asset pages on a real code location with two assets in two groups and a check:
 catalog filters, the lineage graph grouped by group name, selecting upstream/downstream
-and materializing from the graph, the asset page's history, checks and metadata plot."""
+and materializing from the graph (the selection, then what is stale), the asset page's
+history, checks and metadata plot."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ def test_catalog_filters_and_lineage_groups(ui: UiInstance, page: Any):
     page.wait_for_function("document.querySelectorAll('#asset-table tr[data-asset]').length === 1")
     page.select_option("#asset-group", "")
     page.fill("#asset-search", "ord")
+    page.wait_for_function("document.querySelectorAll('#asset-table tr[data-asset]').length === 2")
+    page.select_option("#asset-owner", "team:data")
+    page.wait_for_function("document.querySelectorAll('#asset-table tr[data-asset]').length === 1")
+    page.select_option("#asset-owner", "")
+    page.select_option("#asset-kind", "sql")
+    page.wait_for_selector("#asset-table tr[data-asset=orders]", state="detached")
+    assert page.locator("#asset-table tr[data-asset]").get_attribute("data-asset") == "clean_orders"
+    page.select_option("#asset-kind", "")
     page.wait_for_function("document.querySelectorAll('#asset-table tr[data-asset]').length === 2")
     page.select_option("#asset-owner", "team:data")
     page.wait_for_function("document.querySelectorAll('#asset-table tr[data-asset]').length === 1")
@@ -75,6 +84,28 @@ def test_materialize_from_the_graph_then_read_the_asset_page(ui: UiInstance, pag
         page.get_attribute("#asset-table tr[data-asset=orders] [data-staleness]", "data-staleness")
         == "FRESH"
     )
+
+
+def test_materialize_stale_launches_what_is_not_fresh(ui: UiInstance, page: Any):
+    """After the test above materialized `orders` again on its own, `clean_orders` is older
+    than its upstream: "Materialize stale" launches a run of it alone, and then nothing is
+    left to launch."""
+    open_page(page, ui.url + "/assets")
+    staleness = "#asset-table tr[data-asset={}] [data-staleness]"
+    assert page.get_attribute(staleness.format("orders"), "data-staleness") == "FRESH"
+    assert page.get_attribute(staleness.format("clean_orders"), "data-staleness") == "STALE"
+    page.click("#materialize-stale:enabled")
+    run_id = run_id_of(page, leaving="/assets")
+    assert wait_finished(ui, run_id) == "SUCCESS"
+    # The run materialized clean_orders and left orders (two materializations) alone.
+    open_page(page, ui.url + "/assets/clean_orders")
+    page.wait_for_selector(f"#materialization-table a[href='/runs/{run_id}']")
+    open_page(page, ui.url + "/assets/orders")
+    page.wait_for_selector("#materialization-table tbody tr")
+    assert page.locator("#materialization-table tbody tr").count() == 2
+    open_page(page, ui.url + "/assets")
+    page.wait_for_selector(f"{staleness.format('clean_orders')}[data-staleness=FRESH]")
+    page.wait_for_selector("#materialize-stale:disabled")
 
 
 def test_global_search_finds_an_asset(ui: UiInstance, page: Any):

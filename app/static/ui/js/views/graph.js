@@ -71,8 +71,10 @@ function visibleGraph(nodes, edges, collapsed) {
 function layout(shown, groups, edges, rankdir) {
   const g = new window.dagre.graphlib.Graph({ compound: groups.length > 0 });
   // A group's frame is drawn GROUP_HEAD above its ops (for its name): more room between nodes.
+  // dagre keeps two frames that share a rank apart by edgesep only (their borders are dummy
+  // nodes), so with groups edgesep must leave room for the lower frame's raised head too.
   const spaced = groups.length > 0;
-  g.setGraph({ rankdir, nodesep: spaced ? GROUP_HEAD + 14 : 14, ranksep: 46, edgesep: 8, marginx: 12, marginy: spaced ? GROUP_HEAD + 12 : 12 });
+  g.setGraph({ rankdir, nodesep: spaced ? GROUP_HEAD + 14 : 14, ranksep: 46, edgesep: spaced ? GROUP_HEAD + 12 : 8, marginx: 12, marginy: spaced ? GROUP_HEAD + 12 : 12 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const group of groups) g.setNode(group.id, { label: group.label });
   for (const group of groups) if (group.parent) g.setParent(group.id, group.parent);
