@@ -279,6 +279,7 @@ def test_read_only_hides_actions(ui: UiInstance, runs: dict[str, str], page: Any
             "#reexecute-all",
             "#reexecute-failure",
             "#reexecute-selected",
+            "#reexecute-downstream",
         ):
             assert page.locator(button).is_hidden()
         assert page.locator("#steps-table input[type=checkbox]").count() == 0 or all(

@@ -174,6 +174,28 @@ def test_reexecute_a_run_group_from_failure(ui: UiInstance, page: Any, tmp_path:
     assert parent == {"parentRunId": child, "rootRunId": root}
 
 
+def test_reexecute_selected_and_downstream(ui: UiInstance, page: Any):
+    """A ticked step and every step after it in the plan (numbers: emit → double → flaky →
+    report) run again; the steps before it are reused."""
+    parent = ui.launch("numbers")
+    assert wait_finished(ui, parent) == "SUCCESS"
+    open_page(page, f"{ui.url}/runs/{parent}")
+    page.wait_for_selector("body[data-stream-ended]")
+    page.wait_for_selector("#reexecute-downstream:disabled")
+    page.check("#steps-table tr[data-step=flaky] input[type=checkbox]")
+    page.click("#reexecute-downstream:enabled")
+    page.wait_for_url(lambda url: "/runs/" in url and not url.endswith(parent))
+    child = page.url.rsplit("/", 1)[-1]
+    assert wait_finished(ui, child) == "SUCCESS"
+    page.wait_for_selector("body[data-stream-ended]")
+    page.wait_for_selector("#steps-table tr[data-step=report][data-status=SUCCESS]")
+    steps = page.locator("#steps-table tr[data-step]").evaluate_all(
+        "rows => rows.map(r => r.dataset.step)"
+    )
+    assert steps == ["flaky", "report"]
+    assert page.inner_text("#parent-link") == parent
+
+
 def test_combined_output_interleaves_streams_and_follows(ui: UiInstance, page: Any):
     """The combined view shows both streams, each line marked with its own stream and each
     stream's lines in their order; it follows new output, and scrolling up stops that."""

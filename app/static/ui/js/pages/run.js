@@ -109,6 +109,7 @@ function renderHeader() {
   $("#reexecute-all").hidden = !finished;
   $("#reexecute-failure").hidden = !finished || run.status === "SUCCESS";
   $("#reexecute-selected").hidden = !finished;
+  $("#reexecute-downstream").hidden = !finished;
   // A run of a group (a re-execution, or a run re-executed since): the group's newest run.
   $("#reexecute-group").hidden = !finished || !(run.rootRunId || run.parentRunId || $("#run-children li"));
   if (jobHref) {
@@ -186,6 +187,17 @@ function toggleStep(stepKey, on) {
   const button = $("#reexecute-selected");
   button.disabled = selectedSteps.size === 0;
   button.textContent = selectedSteps.size ? `Re-execute selected (${selectedSteps.size})` : "Re-execute selected";
+  $("#reexecute-downstream").disabled = selectedSteps.size === 0;
+}
+
+/** `keys` and every step downstream of them, among `steps` ([{key, upstream}], the plan's). */
+function withDownstream(keys, steps) {
+  const down = new Map();
+  for (const step of steps) for (const up of step.upstream) down.set(up, [...(down.get(up) || []), step.key]);
+  const found = new Set(keys);
+  const frontier = [...keys];
+  while (frontier.length) for (const next of down.get(frontier.pop()) || []) if (!found.has(next)) { found.add(next); frontier.push(next); }
+  return found;
 }
 
 /** Show one step everywhere: log filtered to it, its output open, its node selected. */
@@ -354,6 +366,7 @@ function wireActions() {
   $("#reexecute-all").addEventListener("click", () => reexecute("ALL_STEPS", null));
   $("#reexecute-failure").addEventListener("click", () => reexecute("FROM_FAILURE", null));
   $("#reexecute-selected").addEventListener("click", () => reexecute("SELECTED", [...selectedSteps]));
+  $("#reexecute-downstream").addEventListener("click", () => reexecute("SELECTED", [...withDownstream(selectedSteps, tracker.graph())]));
   $("#reexecute-group").addEventListener("click", async () => {
     try {
       const root = run.rootRunId || run.runId;
