@@ -156,6 +156,30 @@ def test_runs_filters(ui: UiInstance, page: Any):
     assert page.locator("#status-tabs a.active").inner_text() == "Failed"
 
 
+def test_runs_filter_by_launcher_and_date(ui: UiInstance, page: Any):
+    by_ui = ui.launch("numbers", tags={"opgraph/launched_by": "ui"})
+    other = ui.launch("numbers")
+    for run_id in (by_ui, other):
+        wait_finished(ui, run_id)
+    open_page(page, ui.url + "/runs")
+    page.wait_for_selector(f"#runs-table tr[data-run-id='{other}']")
+    page.select_option("#launched-filter", "ui")
+    page.click("#runs-filter button[type=submit]")
+    page.wait_for_url(lambda url: "launched=ui" in url)
+    page.wait_for_selector(f"#runs-table tr[data-run-id='{other}']", state="detached")
+    assert page.locator(f"#runs-table tr[data-run-id='{by_ui}']").count() == 1
+
+    page.fill("#after-filter", "2000-01-01")
+    page.click("#runs-filter button[type=submit]")
+    page.wait_for_url(lambda url: "after=2000-01-01" in url)
+    page.wait_for_selector(f"#runs-table tr[data-run-id='{by_ui}']")
+    page.fill("#before-filter", "2000-01-02")
+    page.click("#runs-filter button[type=submit]")
+    page.wait_for_url(lambda url: "before=2000-01-02" in url)
+    page.wait_for_function("document.querySelector('#runs-count').textContent.startsWith('0 ')")
+    assert page.locator(f"#runs-table tr[data-run-id='{by_ui}']").count() == 0
+
+
 def test_run_not_found_says_so_without_spinners(ui: UiInstance, page: Any):
     open_page(page, ui.url + "/runs/no-such-run")
     assert "There is no run with id no-such-run" in page.inner_text("#run-missing")
