@@ -87,7 +87,7 @@ def test_graphiql_is_linked_from_every_page(ui: UiInstance, page: Any):
 
 def test_lists_and_summaries_refresh_themselves(ui: UiInstance, page: Any, browser: Any):
     """A run launched elsewhere appears on the runs list, the overview and its job's page
-    without a reload; schedules, sensors and deployment read their data again."""
+    without a reload; schedules, sensors, deployment and the jobs list read their data again."""
     open_page(page, ui.url + "/runs")
     overview = page.context.new_page()
     open_page(overview, ui.url + "/")
@@ -110,7 +110,7 @@ def test_lists_and_summaries_refresh_themselves(ui: UiInstance, page: Any, brows
     for tab in (overview, job_page):
         tab.close()
 
-    for path in ("/schedules", "/sensors", "/deployment"):
+    for path in ("/schedules", "/sensors", "/deployment", "/jobs"):
         open_page(page, ui.url + path)
         page.wait_for_function("Number(document.body.dataset.updates) >= 2", timeout=20_000)
 

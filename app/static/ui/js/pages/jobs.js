@@ -1,5 +1,7 @@
-// /jobs: every code location with its jobs (or why it failed to load).
+// /jobs: every code location with its jobs (or why it failed to load), read again every
+// few seconds (a location reloaded elsewhere shows its new jobs).
 import { $, h, show } from "../lib/dom.js";
+import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError } from "../lib/notice.js";
 import { markReady } from "../lib/page.js";
@@ -45,7 +47,8 @@ async function main() {
     show($("#locations"), h("p", { class: "empty" }, "The workspace could not be loaded."));
     showError(error, "Workspace");
   }
+  markUpdated();
   markReady();
 }
 
-main();
+main().then(() => keepFresh(main, { onRuns: false, everyMs: 5000 }));
