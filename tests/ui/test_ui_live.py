@@ -219,7 +219,7 @@ def test_cancel_dialog_says_what_each_button_does(ui: UiInstance, page: Any):
         wait_finished(ui, run_id)
 
 
-def test_global_search_finds_jobs_schedules_and_runs(ui: UiInstance, page: Any):
+def test_global_search_finds_jobs_schedules_sensors_and_runs(ui: UiInstance, page: Any):
     run_id = ui.launch("numbers")
     wait_finished(ui, run_id)
     open_page(page, ui.url + "/")
@@ -227,6 +227,8 @@ def test_global_search_finds_jobs_schedules_and_runs(ui: UiInstance, page: Any):
     page.wait_for_selector("#search-dialog[open]")
     page.keyboard.type("hourly")
     page.wait_for_selector("#search-results a[data-kind=schedule]")
+    page.fill("#search-input", "quiet_sen")
+    page.wait_for_selector("#search-results a.active[data-kind=sensor]")
     page.fill("#search-input", "numb")
     page.wait_for_selector("#search-results a.active[data-kind=job]")
     shoot(page, "search")

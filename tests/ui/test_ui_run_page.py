@@ -111,6 +111,12 @@ def test_stdout_follows_new_output(ui: UiInstance, page: Any):
     assert at_end, "the stdout box did not follow its new output"
     assert page.is_checked("#stdio-follow")
     shoot(page, "run-stdout-follow")
+    # Download: the step's stdout as it was captured, as a text file.
+    with page.expect_download() as download:
+        page.click("#stdio-download")
+    assert download.value.suggested_filename == f"{run_id}-chatter.stdout.txt"
+    text = Path(download.value.path()).read_text()
+    assert text.splitlines() == [f"line {i}" for i in range(400)]
 
 
 def test_gantt_zooms_pans_and_highlights_a_step_query(ui: UiInstance, page: Any):
