@@ -203,3 +203,31 @@ def test_code_editor_completes_keys_from_the_schema_and_marks_problems(
         assert not outside, outside
     finally:
         context.close()
+
+
+def test_launch_a_run_written_with_autocomplete(ui: UiInstance, page: Any):
+    """A key picked from the code editor's completions, a value typed after it, then Launch:
+    the run carries what was typed."""
+    from playwright.sync_api import expect
+
+    open_page(page, ui.url + "/jobs/ui/numbers")
+    page.wait_for_selector("body[data-editor=codemirror] #launchpad .cm-editor")
+    set_config(page, "ops:\n  emit:\n    config:\n      ")
+    page.click("#launchpad .cm-content")
+    page.keyboard.press("Control+End")
+    page.keyboard.type("n")
+    option = page.locator(".cm-tooltip-autocomplete li").first
+    option.wait_for()
+    assert option.locator(".cm-completionLabel").inner_text() == "n"
+    page.keyboard.press("Enter")
+    page.keyboard.type("7")
+    expect(page.locator("#run-config-editor")).to_have_value(re.compile(r"n: 7$"))
+    page.wait_for_selector("#validation[data-state=valid]")
+    page.click("#launch-run:enabled")
+    run_id = run_id_of(page)
+    assert wait_finished(ui, run_id) == "SUCCESS"
+    config = ui.gql(
+        "query($id: String!) { runOrError(runId: $id) { ... on Run { runConfigYaml } } }",
+        {"id": run_id},
+    )["runOrError"]["runConfigYaml"]
+    assert "n: 7" in config
