@@ -200,6 +200,12 @@ def test_reexecute_selected_and_downstream(ui: UiInstance, page: Any):
     )
     assert steps == ["flaky", "report"]
     assert page.inner_text("#parent-link") == parent
+    # The child re-executes part of its parent: no plan is read for it, so the page says it
+    # cannot add the downstream steps rather than re-executing the ticked ones alone.
+    page.check("#steps-table tr[data-step=flaky] input[type=checkbox]")
+    page.click("#reexecute-downstream:enabled")
+    page.wait_for_selector(".notice-info:has-text('downstream is not known here')")
+    assert page.url.endswith(child)
 
 
 def test_combined_output_interleaves_streams_and_follows(ui: UiInstance, page: Any):

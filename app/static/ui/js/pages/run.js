@@ -366,7 +366,14 @@ function wireActions() {
   $("#reexecute-all").addEventListener("click", () => reexecute("ALL_STEPS", null));
   $("#reexecute-failure").addEventListener("click", () => reexecute("FROM_FAILURE", null));
   $("#reexecute-selected").addEventListener("click", () => reexecute("SELECTED", [...selectedSteps]));
-  $("#reexecute-downstream").addEventListener("click", () => reexecute("SELECTED", [...withDownstream(selectedSteps, tracker.graph())]));
+  $("#reexecute-downstream").addEventListener("click", () => {
+    // A re-execution of part of a run has no plan read (see loadPlan): no downstream to add.
+    if (!tracker.planned.length) {
+      showInfo("This run's steps are not read from a plan (it re-executes part of another run), so their downstream is not known here: tick the steps to run and use \"Re-execute selected\".");
+      return;
+    }
+    reexecute("SELECTED", [...withDownstream(selectedSteps, tracker.graph())]);
+  });
   $("#reexecute-group").addEventListener("click", async () => {
     try {
       const root = run.rootRunId || run.runId;
