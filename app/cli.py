@@ -75,7 +75,9 @@ COMMANDS: dict[str, LazyCommand] = {
         "opgraph_app.cli_schedules", "schedules_cli", "List, start, stop and preview schedules."
     ),
     "assets": LazyCommand(
-        "opgraph_app.cli_assets", "assets_cli", "List, show, materialize and wipe assets."
+        "opgraph_app.cli_assets",
+        "assets_cli",
+        "List, show, materialize and wipe assets, and see their partitions.",
     ),
     "backfill": LazyCommand(
         "opgraph_app.cli_backfill",
