@@ -7,7 +7,7 @@ A gunicorn webserver (gthread) on a scratch PostgreSQL database filled straight 
 SQLAlchemy; headless Chromium (/usr/bin/chromium) opens each page `--repeat` times. A
 page's load time is from navigation start to the page's ready mark (its main data shown),
 measured by the browser. The browser tests (tests/ui/test_ui_scale.py) use the same fill
-helpers and check the same figures.
+helpers and check what the pages show; only this benchmark times them.
 """
 
 from __future__ import annotations
