@@ -110,24 +110,23 @@ def _stream(hub: EventHub, storage: Storage, run_id: str, after_id: int | None) 
             if not storage.wait_for_events(run_id, cursor, WAIT_SECONDS):
                 yield ": keep-alive\n\n"
             continue
-        with hub.follow(run_id, cursor) as follower:
+        with hub.follow(run_id, cursor) as (follower, slot):
             if not follower.covers(cursor):
                 # The follower started later than this stream's cursor: wait on storage
                 # once, then catch up again.
                 storage.wait_for_events(run_id, cursor, WAIT_SECONDS)
                 continue
             while time.monotonic() < deadline:
-                batch = follower.events_after(cursor, WAIT_SECONDS)
+                batch = follower.events_after(cursor, WAIT_SECONDS, slot)
                 if batch is None:
                     break  # fell behind the follower's buffer: catch up from storage
-                if batch:  # one write for the batch
-                    yield "".join(text for _, text in batch)
-                    cursor = batch[-1][0].storage_id
-                # None: fell behind the buffer, so the next wait breaks out to storage.
-                if follower.ended and follower.events_after(cursor, 0) == []:
+                text, cursor = batch
+                if text:  # one write for the batch, the same text for every stream
+                    yield text
+                if follower.finished_at(cursor):
                     yield END
                     return
-                if not batch:
+                if not text:
                     yield ": keep-alive\n\n"
 
 
