@@ -182,7 +182,7 @@ def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
             threading.Timer(0.2, lambda: storage.store_events([_event("r1", "LOG")])).start()
             started = time.monotonic()
             assert storage.wait_for_events("r1", last, timeout=60)
-            assert time.monotonic() - started < 30  # woken, not timed out
+            assert time.monotonic() - started < 60  # woken: a timed-out wait takes all 60 s
         with admin_engine.connect() as admin:
             assert len(set(_listen_backends(admin)) - others) == 1
     finally:
