@@ -10,6 +10,7 @@ from graphene.types.generic import GenericScalar
 from graphql import GraphQLError
 
 from opgraph.assets.staleness import staleness
+from opgraph.partitions.snapshot import mapping_from_snapshot
 from opgraph_app.graphql.automation_types import (
     MAX_EVALUATIONS_PAGE,
     AutomationCondition,
@@ -135,18 +136,6 @@ class BackfillPolicy(graphene.ObjectType):
     description = graphene.String(required=True)
 
 
-# Kinds of opgraph.partitions.snapshot.mapping_snapshot, by the class they stand for.
-MAPPING_CLASSES = {
-    "identity": "IdentityPartitionMapping",
-    "all": "AllPartitionMapping",
-    "last": "LastPartitionMapping",
-    "time_window": "TimeWindowPartitionMapping",
-    "static": "StaticPartitionMapping",
-    "multi_to_single": "MultiToSingleDimensionPartitionMapping",
-    "multi": "MultiPartitionMapping",
-}
-
-
 def describe_mapping(snapshot: dict[str, Any]) -> str:
     """A partition mapping's snapshot as a sentence: which upstream partitions a partition reads."""
     kind = snapshot.get("type")
@@ -264,7 +253,7 @@ class AssetNode(graphene.ObjectType):
                 AssetDependency(
                     asset_key=key_of(dep),
                     partition_mapping=PartitionMapping(
-                        class_name=MAPPING_CLASSES.get(mapping.get("type"), "PartitionMapping"),
+                        class_name=type(mapping_from_snapshot(mapping)).__name__,
                         description=describe_mapping(mapping),
                     )
                     if mapping
