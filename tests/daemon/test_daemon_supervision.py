@@ -228,7 +228,9 @@ def test_daemon_status_shows_each_part_state(make_env: MakeEnv) -> None:
         DaemonHeartbeat(f"{HEARTBEAT_PREFIX}w1@h", "w1@h", time.time(), {})
     )
     dies, fails = DiesAtFirst(dies=1), TickFails()
-    daemon = Daemon(env.instance, [dies, fails], "shown", lease_seconds=2)
+    daemon = Daemon(
+        env.instance, [dies, fails], "shown", lease_seconds=30
+    )  # alone: a loaded machine must not cost it the lease
     thread, stop, raised = run_in_thread(daemon)
     cli = create_app(env.instance, env.workspace).test_cli_runner()
     try:
