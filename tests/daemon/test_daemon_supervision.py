@@ -228,9 +228,8 @@ def test_daemon_status_shows_each_part_state(make_env: MakeEnv) -> None:
         DaemonHeartbeat(f"{HEARTBEAT_PREFIX}w1@h", "w1@h", time.time(), {})
     )
     dies, fails = DiesAtFirst(dies=1), TickFails()
-    daemon = Daemon(
-        env.instance, [dies, fails], "shown", lease_seconds=30
-    )  # alone: a loaded machine must not cost it the lease
+    # Alone, with a long lease: a loaded machine must not make it hand over mid-test.
+    daemon = Daemon(env.instance, [dies, fails], "shown", lease_seconds=30)
     thread, stop, raised = run_in_thread(daemon)
     cli = create_app(env.instance, env.workspace).test_cli_runner()
     try:
