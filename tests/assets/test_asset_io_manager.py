@@ -44,3 +44,16 @@ def test_a_never_materialized_asset_is_an_error_at_once(tmp_path):
     _, input_ = _contexts(AssetKey("missing"))
     with pytest.raises(FileNotFoundError):
         manager.load_input(input_)
+
+
+def test_a_folder_removed_after_a_write_is_made_again(tmp_path):
+    """The manager remembers the folders it made, so a key's folder removed since (a
+    wipe, a cleanup of the storage folder) must still be made again, not be an error."""
+    import shutil
+
+    manager = PickledObjectFilesystemIOManager(tmp_path)
+    output, input_ = _contexts(AssetKey(["raw", "orders"]))
+    manager.handle_output(output, 1)
+    shutil.rmtree(tmp_path / "raw")
+    manager.handle_output(output, 2)
+    assert manager.load_input(input_) == 2
