@@ -319,6 +319,15 @@ class StepAttemptStorage(ABC):
     ) -> list[StepAttempt]:
         """Attempts matching every given filter, oldest first."""
 
+    @abstractmethod
+    def get_step_throughput(
+        self, queues: Sequence[str], since: float, bucket_seconds: float, buckets: int
+    ) -> dict[str, list[int]]:
+        """Attempts that ended (in any final status) on each of `queues`, counted in
+        `buckets` consecutive windows of `bucket_seconds` from `since` (each window holds
+        its start, not its end): {queue: [count per window, oldest first]}, every queue
+        given present. One statement, bounded by the attempts in the windows."""
+
 
 class OutputStorage(ABC):
     """Op outputs kept in the database (the database IO manager, for fleets without a

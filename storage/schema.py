@@ -141,6 +141,9 @@ step_attempts = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Index("ix_step_attempts_run_id_status", "run_id", "status"),  # a run's attempts
     sa.Index("ix_step_attempts_status", "status"),  # live attempts of every run (sweeper)
+    # Steps finished per queue in a recent window (the workers page's sparklines): one
+    # range scan per queue, however long the table's history (migration 0007).
+    sa.Index("ix_step_attempts_queue_ended_at", "queue", "ended_at"),
 )
 
 # Op outputs held in the database. `mapping_key` is '' for an output without one (mapping

@@ -790,6 +790,13 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
     ) -> list[StepAttempt]:
         return self._read(lambda conn: steps.select_attempts(conn, run_id, statuses, attempt_ids))
 
+    def get_step_throughput(
+        self, queues: Sequence[str], since: float, bucket_seconds: float, buckets: int
+    ) -> dict[str, list[int]]:
+        return self._read(
+            lambda conn: steps.select_throughput(conn, queues, since, bucket_seconds, buckets)
+        )
+
     def put_output(
         self, run_id: str, step_key: str, output_name: str, mapping_key: str | None, value: bytes
     ) -> None:

@@ -136,6 +136,45 @@ def select_attempts(
     return [attempt_from_row(row) for row in conn.execute(query)]
 
 
+def throughput_query(
+    queues: Sequence[str], since: float, bucket_seconds: float, buckets: int
+) -> sa.Select[Any]:
+    """queue, then per window the count of attempts ended before the window's end."""
+    ends = [since + bucket_seconds * (i + 1) for i in range(buckets)]
+    before = [sa.func.sum(sa.case((_attempt.ended_at < end, 1), else_=0)) for end in ends]
+    return (
+        sa.select(_attempt.queue, *before)
+        .where(
+            _attempt.queue.in_(list(queues)),
+            _attempt.ended_at >= since,
+            _attempt.ended_at < ends[-1],
+        )
+        .group_by(_attempt.queue)
+    )
+
+
+def select_throughput(
+    conn: Connection, queues: Sequence[str], since: float, bucket_seconds: float, buckets: int
+) -> dict[str, list[int]]:
+    """Ended attempts per queue and window (see StepAttemptStorage.get_step_throughput).
+
+    Each window is a conditional count of "ended before its end", as the `/metrics`
+    histograms count (storage/stats.py): the same SQL on both dialects, where a bucket
+    number from arithmetic would not be (PostgreSQL rounds a float cast to an integer,
+    SQLite truncates it). `queue IN (...) AND ended_at` in range is a few range scans of
+    ix_step_attempts_queue_ended_at: the cost follows the attempts in the window, not the
+    table's history."""
+    found = {queue: [0] * buckets for queue in queues}
+    if not queues or buckets < 1:
+        return found
+    for queue, *cumulative in conn.execute(
+        throughput_query(queues, since, bucket_seconds, buckets)
+    ):
+        counts = [int(n or 0) for n in cumulative]
+        found[queue] = [n - (counts[i - 1] if i else 0) for i, n in enumerate(counts)]
+    return found
+
+
 def output_row(
     run_id: str,
     step_key: str,

@@ -154,6 +154,52 @@ def test_get_step_attempts_filters_all_apply_oldest_first(storage: Storage) -> N
     assert got(attempt_ids=[]) == []
 
 
+def test_throughput_counts_ended_attempts_per_queue_and_window(storage: Storage) -> None:
+    ended = {  # attempt id: (queue, status it ends in, when)
+        "a1": ("fast", A.SUCCESS, 1000.0),  # first window, at its start
+        "a2": ("fast", A.FAILURE, 1059.9),  # first window, at its end
+        "a3": ("fast", A.SUCCESS, 1060.0),  # second window
+        "a4": ("fast", A.LOST, 1179.0),  # third window
+        "b1": ("slow", A.SUCCESS, 1100.0),
+        "x1": ("fast", A.SUCCESS, 999.9),  # before the windows
+        "x2": ("fast", A.SUCCESS, 1180.0),  # after them
+        "x3": ("other", A.SUCCESS, 1010.0),  # a queue not asked for
+    }
+    live = {"q1": "fast", "r1": "fast"}  # still queued, still running: not counted
+    storage.add_step_attempts(
+        [attempt(i, queue=q) for i, (q, _, _) in ended.items()]
+        + [attempt(i, queue=q) for i, q in live.items()]
+    )
+    storage.claim_step_attempt("r1", "w", 1, now=1001.0)
+    for attempt_id, (_, status, when) in ended.items():
+        storage.claim_step_attempt(attempt_id, "w", 1, now=when - 1)
+        assert storage.finish_step_attempt(attempt_id, status, now=when)
+
+    found = storage.get_step_throughput(["fast", "slow", "idle"], 1000.0, 60.0, 3)
+    assert found == {"fast": [2, 1, 1], "slow": [0, 1, 0], "idle": [0, 0, 0]}
+    assert storage.get_step_throughput([], 1000.0, 60.0, 3) == {}
+    assert storage.get_step_throughput(["fast"], 1000.0, 1.0, 1) == {"fast": [1]}
+
+
+def test_throughput_reads_the_queue_index(storage: Storage) -> None:
+    """Bounded by the window's attempts: the plan is a range scan of the (queue, ended_at)
+    index, not a scan of every attempt ever made (the table is small here, so the
+    planner is told to prefer an index where it can use one)."""
+    from opgraph_storage.steps import throughput_query
+
+    engine = storage.engine  # type: ignore[attr-defined]
+    query = throughput_query(["fast", "slow"], 1000.0, 60.0, 60)
+    compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+        else:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+            plan = "\n".join(str(row[-1]) for row in rows)
+    assert "ix_step_attempts_queue_ended_at" in plan, plan
+
+
 def test_racing_claims_and_cancels_have_exactly_one_winner(storage: Storage) -> None:
     attempt_ids = [f"a{i}" for i in range(20)]
     storage.add_step_attempts([attempt(a) for a in attempt_ids])

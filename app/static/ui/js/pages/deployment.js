@@ -5,8 +5,9 @@ import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError, showInfo } from "../lib/notice.js";
 import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { confirmAction, hideActions, markReady } from "../lib/page.js";
-import { DAEMON_FIELDS, FLEET_QUERY, LEASE_FIELDS, daemonTable } from "../views/fleet.js";
+import { DAEMON_FIELDS, LEASE_FIELDS, daemonTable, fleetQuery } from "../views/fleet.js";
 import { loadErrorBox, locationBadge } from "../views/locations.js";
+import { sparkline } from "../views/sparkline.js";
 
 const LOCATION_FIELDS = "name state version updatedAt loadError { message errorClass file line traceback } jobs { name } schedules { name } sensors { name }";
 const QUERY = `{
@@ -16,6 +17,8 @@ const QUERY = `{
 }`;
 const RELOAD = `mutation($name: String!) { reloadLocation(locationName: $name) { ${ERROR_FIELDS}
   ... on ReloadLocationSuccess { location { ${LOCATION_FIELDS} } } } }`;
+// Steps finished per minute on each queue over the last hour (step attempts in storage).
+const FLEET_QUERY = fleetQuery("throughput(windowSeconds: 3600, bucketSeconds: 60) { since bucketSeconds finished }");
 const DRAIN = `mutation($name: String!) { drainWorker(workerName: $name) { ${ERROR_FIELDS}
   ... on DrainWorkerSuccess { queues } } }`;
 
@@ -119,9 +122,13 @@ function workerTable(workers) {
 function queueTable(queues) {
   if (!queues.length) return h("p", { class: "empty" }, "No queues.");
   return h("table", { id: "queue-table" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Queue"), h("th", { class: "num" }, "Waiting"), h("th", {}, "Consumers"))),
+    h("thead", {}, h("tr", {}, h("th", {}, "Queue"), h("th", { class: "num" }, "Waiting"), h("th", {}, "Consumers"),
+      h("th", { title: "Steps finished per minute (any outcome), the last hour; the newest minute is still filling" }, "Finished per minute, last hour"),
+      h("th", { class: "num" }, "Last hour"))),
     h("tbody", {}, queues.map((q) => h("tr", { "data-queue": q.name },
-      h("td", { class: "mono" }, q.name), h("td", { class: "num" }, q.depth ?? "?"), h("td", { class: "mono" }, q.consumers.join(", ") || "—")))));
+      h("td", { class: "mono" }, q.name), h("td", { class: "num" }, q.depth ?? "?"), h("td", { class: "mono" }, q.consumers.join(", ") || "—"),
+      h("td", { class: "sparkline-cell" }, sparkline(q.throughput.finished, { since: q.throughput.since, bucketSeconds: q.throughput.bucketSeconds })),
+      h("td", { class: "num queue-finished" }, q.throughput.finished.reduce((sum, c) => sum + c, 0))))));
 }
 
 async function loadFleet() {

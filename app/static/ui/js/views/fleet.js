@@ -7,11 +7,15 @@ export const DAEMON_FIELDS = `daemonHealth { allDaemonStatuses { daemonType id h
   secondsSinceHeartbeat lastHeartbeatErrors state intervalSeconds staleAfterSeconds consecutiveFailures restarts } }`;
 export const LEASE_FIELDS = "daemonLease { holder host pid acquiredAt expiresAt generation }";
 const STANDBY = "DAEMON_STANDBY";
-export const FLEET_QUERY = `{
+/** The fleet's workers and queues; `queueFields` adds fields to each queue. */
+export function fleetQuery(queueFields = "") {
+  return `{
   workersOrError { ${ERROR_FIELDS} ... on Workers { results { name queues concurrency pid lastHeartbeat responding
     active { runId stepKey attemptId startTime } } } }
-  queuesOrError { ${ERROR_FIELDS} ... on Queues { results { name depth consumers } } }
+  queuesOrError { ${ERROR_FIELDS} ... on Queues { results { name depth consumers ${queueFields} } } }
 }`;
+}
+export const FLEET_QUERY = fleetQuery();
 
 /**
  * The daemon's parts (a fleet's workers are in workersOrError), each marked `current`
