@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,9 +47,12 @@ def instance_at(home: Path, schedule_running: bool = False) -> OpgraphInstance:
     return instance
 
 
-def test_standby_takes_over_within_15s_of_kill_9(
+def test_standby_takes_over_after_kill_9_once_the_lease_runs_out(
     tmp_path: Path, pg_storage_url: str, procs: list[DaemonProcess]
 ) -> None:
+    """How soon (the lease, 10 s, plus a standby's 1 s between tries) is a figure of the
+    daemon benchmark (`standby_takeover_s`); here, what holds at any load: the standby
+    does not take a live lease, and takes a dead daemon's lease once it has run out."""
     home = make_home(tmp_path / "home", pg_storage_url)  # default lease: 10 s
     instance = instance_at(home)
     storage = instance.storage
@@ -61,20 +63,25 @@ def test_standby_takes_over_within_15s_of_kill_9(
         assert lease.pid == active.pid
         standby = DaemonProcess(home, "b")
         procs.append(standby)
-        wait_for(
-            lambda: "DAEMON_STANDBY" in storage.get_daemon_heartbeats(), 30, "a standby heartbeat"
-        )
-        time.sleep(1.0)
+
+        def standby_beat() -> float | None:
+            beat = storage.get_daemon_heartbeats().get("DAEMON_STANDBY")
+            return beat.timestamp if beat is not None else None
+
+        first_beat = wait_for(standby_beat, 30, "a standby heartbeat")
+        # A standby beats once per try: a later beat is a try that found the lease held.
+        wait_for(lambda: (standby_beat() or 0) > first_beat, 30, "the standby's next try")
         assert storage.get_lease(LEASE_NAME).pid == active.pid  # type: ignore[union-attr]
         active.kill9()
-        killed_at = time.monotonic()
+        dead = storage.get_lease(LEASE_NAME)
+        assert dead is not None
         taken = wait_for(
             lambda: (lease := storage.get_lease(LEASE_NAME)) and lease.pid == standby.pid and lease,
-            20,
+            60,
             "the standby to take the lease",
         )
-        takeover = time.monotonic() - killed_at
-        assert takeover < 15, takeover
+        if dead.pid == active.pid:  # (else the standby had taken it already: read too late)
+            assert taken.acquired_at >= dead.expires_at, (taken, dead)
         assert taken.generation == lease.generation + 1
         # The new active daemon works: a queued run is launched and finishes.
         run = instance.create_run("tiny", run_config=IN_PROCESS, code_pointer=_pointer(home))
@@ -239,14 +246,16 @@ def test_sigkilled_run_worker_is_detected(
         )
         pid = int(instance.get_run(run.run_id).tags["opgraph/run_worker_pid"])
         os.kill(pid, signal.SIGKILL)
-        killed_at = time.monotonic()
+        # Found by the launcher's health check of that pid (its message says so), not by
+        # the run worker's heartbeats going silent for the liveness grace: what the
+        # message names is the load-independent fact, so no clock is asserted.
+        found_dead = f"Run worker (pid {pid}) is no longer running"
         if not resume:
             [failure] = wait_for(
-                lambda: storage.get_events(run.run_id, event_types=["RUN_FAILURE"]), 10, "FAILURE"
+                lambda: storage.get_events(run.run_id, event_types=["RUN_FAILURE"]), 60, "FAILURE"
             )
-            assert time.monotonic() - killed_at < 5
             assert instance.get_run(run.run_id).status is S.FAILURE
-            assert f"Run worker (pid {pid}) is no longer running" in failure.message
+            assert found_dead in failure.message
             return
 
         def resumed_by_a_new_worker() -> bool:
@@ -255,8 +264,13 @@ def test_sigkilled_run_worker_is_detected(
             new_pid = tags.get("opgraph/run_worker_pid")
             return tags.get("opgraph/resume_attempts") == "1" and new_pid not in (None, str(pid))
 
-        wait_for(resumed_by_a_new_worker, 10, "the run to be resumed by a new run worker")
-        assert time.monotonic() - killed_at < 5
+        wait_for(resumed_by_a_new_worker, 60, "the run to be resumed by a new run worker")
+        resuming = [
+            e.message
+            for e in storage.get_events(run.run_id, event_types=["ENGINE_EVENT"])
+            if "resuming the run" in e.message
+        ]
+        assert len(resuming) == 1 and resuming[0].startswith(found_dead), resuming
         marker.unlink()  # let the slow step finish this time
         wait_for(lambda: instance.get_run(run.run_id).status is S.SUCCESS, 60, "SUCCESS")
         kinds = ["STEP_START", "STEP_RESTARTED"]

@@ -106,17 +106,24 @@ def test_run_monitoring_resumes_a_run_whose_celery_run_worker_died(celery_fleet,
             assert time.monotonic() < deadline, "the held step never started"
             time.sleep(0.05)
         # The run task recorded where its run worker runs; the op runs inside it.
-        os.kill(int(instance.get_run(run.run_id).tags[RUN_WORKER_PID_TAG]), signal.SIGKILL)
+        pid = int(instance.get_run(run.run_id).tags[RUN_WORKER_PID_TAG])
+        os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         while instance.get_run(run.run_id).tags.get(RESUME_ATTEMPTS_TAG) != "1":
             monitor.tick(time.time())
-            assert time.monotonic() - killed_at < 30, "the dead run worker was never replaced"
+            assert time.monotonic() - killed_at < 120, "the dead run worker was never replaced"
             time.sleep(0.2)
         resumed = instance.get_run(run.run_id)
         assert resumed.status is RunStatus.STARTED
         assert resumed.tags[RUN_TASK_TAG].startswith(f"run-{run.run_id}-resume-")
-        # Silent for the launcher's heartbeat timeout (8 s), not a moment longer than a tick.
-        assert time.monotonic() - killed_at < 8 + 5
+        # Found dead by the launcher's health check of the worker's pid (the run task runs
+        # on this host), not by waiting out the heartbeat timeout (8 s): the message says.
+        [resuming] = [
+            e.message
+            for e in instance.storage.get_events(run.run_id, event_types=["ENGINE_EVENT"])
+            if "resuming the run" in e.message
+        ]
+        assert resuming.startswith(f"Run worker (pid {pid}) is no longer running"), resuming
         # The new worker is alive to the launcher at once: no second resume while it starts.
         for _ in range(3):
             monitor.tick(time.time())
