@@ -1,5 +1,8 @@
 """A Celery pool process prepares the runs with queued steps when it starts."""
 
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -95,3 +98,29 @@ def test_the_dry_step_path_goes_through_each_pooled_connection_and_changes_nothi
     [attempt] = storage.get_step_attempts(run_id="r1")
     assert attempt.status.value == "QUEUED" and attempt.hostname is None
     assert storage.get_events("r1") == []
+
+
+PRELOADED = """
+import sys
+from opgraph_celery import warmup
+before = {name for name in ("opgraph_storage.sql", "psycopg2") if name in sys.modules}
+warmup.preload_step_path()
+after = {name for name in ("opgraph_storage.sql", "psycopg2") if name in sys.modules}
+print(sorted(before), sorted(after))
+"""
+
+
+@pytest.mark.postgres
+def test_the_main_process_imports_the_storage_and_its_driver_for_the_pool(tmp_path, pg_url):
+    """A pool process is forked from the worker's main process after `worker_init`: what
+    is imported there, each pool process does not import again."""
+    (tmp_path / "instance.yaml").write_text(yaml.safe_dump({"storage": {"url": pg_url}}))
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", PRELOADED],
+        env={**os.environ, "OPGRAPH_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.split("\n")[0] == "[] ['opgraph_storage.sql', 'psycopg2']"
