@@ -62,7 +62,7 @@ class LocalWorkers:
         }
         command = [
             *(prefix or []),
-            sys.executable, "-P", "-m", "celery", "-A", "opgraph_celery", "worker",
+            sys.executable, "-P", "-m", "opgraph_celery.worker",  # celery's CLI, lighter
             "-Q", ",".join(queues or [self.default_queue]),
             "--concurrency", str(concurrency),
             "-n", self.node(name),
