@@ -205,7 +205,25 @@ def execute_step(self: Any, payload: dict[str, Any]) -> str:
     except ValidationError as exc:
         log.error("rejected a malformed step message: %s", exc)
         return "rejected"
+    if (self.request.delivery_info or {}).get("redelivered") and _taken(parsed.attempt_id):
+        log.info("dropping %s: a redelivered copy of a claimed attempt", parsed.attempt_id)
+        return "duplicate"
     return _run_when_storage_answers(parsed, self.request.hostname)
+
+
+def _taken(attempt_id: str) -> bool:
+    """Whether the attempt was claimed (or given up) already: one read, done only for a
+    message the broker delivers again. RabbitMQ gives a killed worker's unacknowledged
+    messages back at once, to the head of the queue, so the copy of an attempt the dead
+    worker had claimed went to the next worker to start, which loaded the run's job
+    before its claim found the copy; under a kill every 2 s one such copy went to 10
+    replacement workers in a row, each killed before it served anything else (issue 14's
+    kill loop, 6 December 2026)."""
+    try:
+        found = worker_state().instance.storage.get_step_attempts(attempt_ids=[attempt_id])
+    except StorageError:  # the claim decides, once the storage answers
+        return False
+    return bool(found) and found[0].status is not StepAttemptStatus.QUEUED
 
 
 def _run_when_storage_answers(payload: StepPayload, node_name: str | None) -> str:
