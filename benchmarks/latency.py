@@ -15,8 +15,9 @@ Each figure sits beside a baseline measured in the same run, taking turns with i
   launchRun answer alone. Targets 250 / 350 ms.
 - celery_first_step_ms / celery_warm_step_ms: a one-op run on the Celery executor (Redis,
   PostgreSQL), from the step's attempt being queued to its STEP_SUCCESS: on a worker
-  started just before (its pool process's first task), and the next run's on the same
-  process (warm). Median over rounds, each with a new worker. Target: first <= 1.5x warm.
+  started just before (its pool process's first task, once its warm-up has logged its
+  end), and the next run's on the same process (warm), each run after the same pause.
+  Median over 8 rounds per --repeat, each with a new worker. Target: first <= 1.5x warm.
 - burst_*: 500 one-op runs submitted by 20 concurrent GraphQL clients, queued coordinator
   with max_concurrent_runs 50 and a running daemon: every run finished (target <= 30 s),
   submit latency p50 / p99 (target p99 <= 200 ms). burst_niceness10_*: the same with the
@@ -66,6 +67,12 @@ LAUNCH = """mutation { launchRun(executionParams: {selector: {locationName: "ben
   ... on Error { message } } }"""
 BURST_RUNS = 500
 BURST_CLIENTS = 20
+# The Celery case: the same quiet before a fresh pool process's first run as before the
+# next one, so that both steps start from the same state of the machine and of this
+# process (the next run used to follow the first at once, with every cache warm from it,
+# while the first followed the worker's start); rounds per --repeat.
+CELERY_PAUSE_SECONDS = 0.3
+CELERY_ROUNDS = 8
 
 
 def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -202,6 +209,16 @@ def _step_ms(instance: Any, run_id: str) -> float:
     return (success.timestamp - attempt.queued_at) * 1000
 
 
+def _wait_warm(workers: Any, name: str, timeout: float = 60.0) -> None:
+    """Until the worker's pool process has logged the end of its warm-up (it runs in a
+    thread beside the pool process's first task; a worker answers a ping before it ends)."""
+    deadline = time.monotonic() + timeout
+    while "pool process warm in" not in workers.log(name):
+        if "could not warm" in workers.log(name) or time.monotonic() > deadline:
+            raise SystemExit(f"worker {name} did not warm up: {workers.log(name)[-2000:]}")
+        time.sleep(0.02)
+
+
 def _celery_steps(args: argparse.Namespace, rounds: int) -> tuple[list[float], list[float]]:
     """(first step on a fresh worker, the next step on it) in ms, per round."""
     import uuid
@@ -229,10 +246,12 @@ def _celery_steps(args: argparse.Namespace, rounds: int) -> tuple[list[float], l
             for index in range(rounds + 1):  # the first round warms the page cache
                 name = f"lat{index}"
                 workers.start(name, concurrency=1)
-                runs = [
-                    execute_job(reconstructable(celery_one_op), instance, run_config=celery)
-                    for _ in range(2)
-                ]
+                _wait_warm(workers, name)
+                runs = []
+                for _ in range(2):
+                    time.sleep(CELERY_PAUSE_SECONDS)
+                    job = reconstructable(celery_one_op)
+                    runs.append(execute_job(job, instance, run_config=celery))
                 workers.stop(name)
                 if not all(run.success for run in runs):
                     raise SystemExit("a Celery one-op run failed")
@@ -300,7 +319,7 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:
                 storage.dispose()
         figures[f"graphql_{name}_ms_p50"] = round(statistics.median(totals), 1)
         figures[f"graphql_{name}_answer_ms_p50"] = round(statistics.median(answers), 1)
-    first, warm = _celery_steps(args, repeat * 3)
+    first, warm = _celery_steps(args, repeat * CELERY_ROUNDS)
     figures["celery_first_step_ms"] = round(statistics.median(first), 1)
     figures["celery_warm_step_ms"] = round(statistics.median(warm), 1)
     figures["celery_first_vs_warm"] = round(statistics.median(first) / statistics.median(warm), 2)
