@@ -3,6 +3,7 @@ with a typed error naming the argument, what was given and what was expected."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import yaml
@@ -85,6 +86,16 @@ def runs_filter(value: Any, max_tags: int) -> RunsFilter:
         check_id("filter.runIds", run_id)
     if value.get("job_name") is not None:
         check_id("filter.jobName", value["job_name"])
+    after, before = value.get("created_after"), value.get("created_before")
+    for argument, seconds in (("filter.createdAfter", after), ("filter.createdBefore", before)):
+        if seconds is not None and not math.isfinite(seconds):
+            raise _invalid(argument, seconds, "seconds since the epoch")
+    if after is not None and before is not None and after > before:
+        raise _invalid(
+            "filter.createdAfter",
+            after,
+            f"a time no later than filter.createdBefore ({before})",
+        )
     statuses = value.get("statuses")
     return RunsFilter(
         run_ids=value.get("run_ids"),

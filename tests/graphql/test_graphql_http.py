@@ -157,7 +157,7 @@ def test_pagination_over_1000_runs(webserver, pg_storage_url):
     storage = create_storage(pg_storage_url)
     try:
         for i in range(1000):
-            tags = {"parity": "even" if i % 2 == 0 else "odd"}
+            tags = {"parity": "even" if i % 2 == 0 else "odd", "hundred": str(i // 100)}
             storage.add_run(
                 RunRecord(run_id=f"run-{i:04d}", job_name="numbers", tags=tags, created_at=i + 1)
             )
@@ -190,6 +190,24 @@ def test_pagination_over_1000_runs(webserver, pg_storage_url):
         f"run-{i:04d}"
         for i in reversed(range(10, 19))  # created_at = i + 1
     ]
+
+    # The runs list's filter bar: several tags narrow, several run ids widen.
+    both = [{"key": "parity", "value": "odd"}, {"key": "hundred", "value": "3"}]
+    narrowed = webserver.gql(query, {"filter": {"tags": both}})["runsOrError"]
+    assert narrowed["count"] == 50
+    assert {r["runId"] for r in narrowed["results"]} == {f"run-{i:04d}" for i in range(301, 400, 2)}
+    ids = webserver.gql(query, {"filter": {"runIds": ["run-0007", "run-0900"]}})["runsOrError"]
+    assert [r["runId"] for r in ids["results"]] == ["run-0900", "run-0007"]
+    reversed_window = webserver.gql(
+        "query($filter: RunsFilter) { runsOrError(filter: $filter) { __typename"
+        " ... on InvalidArgumentError { argument expected } } }",
+        {"filter": {"createdAfter": 20, "createdBefore": 10}},
+    )["runsOrError"]
+    assert reversed_window == {
+        "__typename": "InvalidArgumentError",
+        "argument": "filter.createdAfter",
+        "expected": "a time no later than filter.createdBefore (10.0)",
+    }
 
 
 def test_every_typed_error(webserver):

@@ -70,9 +70,8 @@ def test_runs_table_filters_and_pages(ui: UiInstance, runs: dict[str, str], page
     assert "CLI / API" in row.inner_text()
     shoot(page, "runs")
 
-    page.click("#runs-filter .status-details summary")
-    page.check("input[name=status][value=FAILURE]")
-    page.click("#runs-filter button[type=submit]")
+    page.fill("#run-filter-input", "status:failure")
+    page.press("#run-filter-input", "Enter")
     page.wait_for_function("document.querySelector('#runs-count').textContent.startsWith('1 ')")
     assert page.locator("#runs-table tbody tr").get_attribute("data-run-id") == runs["failure"]
     assert "status=FAILURE" in page.url

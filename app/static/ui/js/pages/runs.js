@@ -5,6 +5,7 @@ import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError, showInfo } from "../lib/notice.js";
 import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { confirmAction, hideActions, markReady } from "../lib/page.js";
+import { filterBar, parseToken } from "../views/runfilter.js";
 
 const RUNS = `query Runs($filter: RunsFilter, $cursor: String, $limit: Int) {
   runsOrError(filter: $filter, cursor: $cursor, limit: $limit) {
@@ -29,12 +30,14 @@ const selected = new Set();
 
 const SYSTEM_TAGS_KEY = "opgraph.showSystemTags";
 const JOB_NAMES = `{ workspaceOrError { __typename ... on Workspace { locationEntries { jobs { name } } } } }`;
+// Tag suggestions come from the newest runs' tags (and every page shown since).
+const RECENT_TAGS = `query { runsOrError(limit: 200) { ${ERROR_FIELDS} ... on Runs { results { tags { key value } } } } }`;
 let jobNames = []; // every job of the workspace, for suggestions and part-of-name matches
-let tagFilters = []; // "key=value" strings, shown as chips in the filter
+const tagsSeen = new Map(); // key -> Set(values)
+const LAUNCHERS = ["ui", "dev"];
 
 function parseTag(tag) {
   const at = tag.indexOf("=");
-  if (at < 1) throw new Error(`tag filter: expected key=value, got "${tag}"`);
   return { key: tag.slice(0, at), value: tag.slice(at + 1) };
 }
 
@@ -48,56 +51,69 @@ export function jobsMatching(text, names) {
   return found.length ? found : [text];
 }
 
-/** Filter from the URL (?status=FAILURE,STARTED&job=x&tag=k=v&tag=k2=v2&run=<id>&after=2026-11-01&before=...). */
+function noteTags(runs) {
+  for (const run of runs) {
+    for (const { key, value } of run.tags) {
+      if (!tagsSeen.has(key)) tagsSeen.set(key, new Set());
+      tagsSeen.get(key).add(value);
+    }
+  }
+}
+
+const bar = filterBar($("#run-filter-bar"), {
+  known: () => ({ jobs: jobNames, tags: tagsSeen, launchers: [...new Set([...LAUNCHERS, ...(tagsSeen.get("opgraph/launched_by") || [])])] }),
+  onChange: () => applyForm(),
+});
+
+/** The URL's parameters for each kind of chip (links and old bookmarks use them too). */
+const URL_PARAM = { job: "job", tag: "tag", id: "run", launched_by: "launched", after: "after", before: "before" };
+
+function chipsFromUrl(params) {
+  const chips = [];
+  for (const status of (params.get("status") || "").split(",").filter(Boolean)) chips.push({ kind: "status", value: status });
+  for (const [kind, name] of Object.entries(URL_PARAM)) {
+    for (const value of params.getAll(name)) if (value.trim()) chips.push({ kind, value: value.trim() });
+  }
+  return chips;
+}
+
+const sameSet = (a, b) => a.length === b.length && a.every((x) => b.includes(x));
+
+/** Filter from the URL (?status=FAILURE,STARTED&job=x&tag=k=v&tag=k2=v2&run=<id>&launched=ui&after=2026-11-01&before=...). */
 function filterFromUrl() {
   const params = new URLSearchParams(window.location.search);
-  const statuses = (params.get("status") || "").split(",").filter(Boolean);
-  for (const box of $$("input[name=status]", form)) box.checked = statuses.includes(box.value);
-  for (const name of ["job", "run", "after", "before", "launched"]) form.elements[name].value = params.get(name) || "";
-  form.elements.tag.value = "";
-  tagFilters = params.getAll("tag").filter(Boolean);
-  renderTagChips();
+  const chips = chipsFromUrl(params);
+  bar.show(chips);
+  const values = (kind) => chips.filter((c) => c.kind === kind).map((c) => c.value);
+  for (const chip of chips) parseToken(`${chip.kind}:${chip.value}`); // a hand-made URL is checked as typed text is
   form.elements.limit.value = params.get("limit") || "50";
-  const statusParam = statuses.join(",");
-  for (const tab of $$("#status-tabs a")) tab.classList.toggle("active", tab.dataset.tab === statusParam);
+  const statuses = values("status");
+  for (const tab of $$("#status-tabs a")) tab.classList.toggle("active", sameSet(tab.dataset.tab.split(",").filter(Boolean), statuses));
   const filter = {};
   if (statuses.length) filter.statuses = statuses;
-  const tags = tagFilters.map(parseTag);
-  if (params.get("launched")) tags.push({ key: "opgraph/launched_by", value: params.get("launched") });
+  const tags = values("tag").map(parseTag);
+  if (values("launched_by").length) tags.push({ key: "opgraph/launched_by", value: values("launched_by")[0] });
   if (tags.length) filter.tags = tags;
-  if (params.get("run")) filter.runIds = [params.get("run").trim()];
+  if (values("id").length) filter.runIds = values("id");
   const day = (value, end) => (value ? new Date(`${value}T${end ? "23:59:59.999" : "00:00:00"}`).getTime() / 1000 : null);
-  if (params.get("after")) filter.createdAfter = day(params.get("after"), false);
-  if (params.get("before")) filter.createdBefore = day(params.get("before"), true);
-  return { filter, jobs: jobsMatching(params.get("job") || "", jobNames), limit: Number(form.elements.limit.value) };
+  if (values("after").length) filter.createdAfter = day(values("after")[0], false);
+  if (values("before").length) filter.createdBefore = day(values("before")[0], true);
+  return { filter, jobs: jobsMatching(values("job")[0] || "", jobNames), limit: Number(form.elements.limit.value) };
 }
 
-function renderTagChips() {
-  show($("#tag-filter-chips"), tagFilters.map((tag) => h("span", { class: "tag tag-filter", "data-tag": tag }, tag,
-    h("button", { type: "button", class: "chip-remove", "aria-label": `Remove the filter ${tag}`, onclick: () => {
-      tagFilters = tagFilters.filter((t) => t !== tag);
-      applyForm();
-    } }, "×"))));
-}
-
-function urlFromForm() {
+function urlFromChips(chips) {
   const params = new URLSearchParams();
-  const statuses = $$("input[name=status]:checked", form).map((box) => box.value);
+  const statuses = chips.filter((c) => c.kind === "status").map((c) => c.value);
   if (statuses.length) params.set("status", statuses.join(","));
-  for (const name of ["run", "job", "after", "before", "launched"]) {
-    const value = form.elements[name].value.trim();
-    if (value) params.set(name, value);
-  }
-  const typed = form.elements.tag.value.trim();
-  if (typed && !tagFilters.includes(typed)) tagFilters.push(typed);
-  for (const tag of tagFilters) params.append("tag", tag);
+  for (const chip of chips) if (chip.kind !== "status") params.append(URL_PARAM[chip.kind], chip.value);
   if (form.elements.limit.value !== "50") params.set("limit", form.elements.limit.value);
   const query = params.toString();
   return query ? `?${query}` : window.location.pathname;
 }
 
 function applyForm() {
-  history.pushState(null, "", urlFromForm());
+  const url = urlFromChips(bar.chips());
+  if (url !== (window.location.search || window.location.pathname)) history.pushState(null, "", url);
   cursors.length = 0;
   cursor = null;
   load();
@@ -105,8 +121,7 @@ function applyForm() {
 
 /** Add a tag to the filter (clicking a tag in the table does). */
 function filterByTag(tag) {
-  if (!tagFilters.includes(tag)) tagFilters.push(tag);
-  applyForm();
+  bar.add({ kind: "tag", value: tag });
 }
 
 async function loadJobNames() {
@@ -114,9 +129,18 @@ async function loadJobNames() {
     const data = await gql(JOB_NAMES);
     if (data.workspaceOrError.__typename !== "Workspace") return;
     jobNames = [...new Set(data.workspaceOrError.locationEntries.flatMap((entry) => entry.jobs.map((job) => job.name)))].sort();
-    show($("#job-names"), jobNames.map((name) => h("option", { value: name })));
+    bar.refresh();
   } catch {
     // suggestions only: the job filter still matches names exactly
+  }
+}
+
+async function loadRecentTags() {
+  try {
+    noteTags(expectType((await gql(RECENT_TAGS)).runsOrError, "Runs").results);
+    bar.refresh();
+  } catch {
+    // suggestions only
   }
 }
 
@@ -132,6 +156,7 @@ async function load() {
   try {
     const runs = await readRuns(request);
     page = runs.results;
+    noteTags(page);
     render(runs, request);
   } catch (error) {
     show($("#runs-table tbody"), h("tr", {}, h("td", { colspan: 9, class: "empty" }, "Runs could not be loaded.")));
@@ -162,9 +187,9 @@ function render(runs, request) {
   selected.clear();
   updateSelection();
   $("#runs-count").textContent = `${runs.count.toLocaleString()} runs match`;
-  const typed = new URLSearchParams(window.location.search).get("job");
+  const typed = bar.chips().find((c) => c.kind === "job")?.value;
   show($("#job-matches"), typed && !(request.jobs.length === 1 && request.jobs[0] === typed)
-    ? [`"${typed}" matches the jobs `, request.jobs.map((name, i) => [i ? ", " : "", h("a", { href: "#", "data-job": name, onclick: (e) => { e.preventDefault(); form.elements.job.value = name; applyForm(); } }, name)])]
+    ? [`"${typed}" matches the jobs `, request.jobs.map((name, i) => [i ? ", " : "", h("a", { href: "#", "data-job": name, onclick: (e) => { e.preventDefault(); bar.add({ kind: "job", value: name }); } }, name)])]
     : "");
   const pageNumber = cursors.length + 1;
   $("#page-info").textContent = `page ${pageNumber} · ${runs.results.length} runs shown`;
@@ -254,17 +279,11 @@ function wireBulk() {
   });
 }
 
-form.addEventListener("submit", (e) => {
-  e.preventDefault();
+form.addEventListener("submit", (e) => e.preventDefault());
+form.elements.limit.addEventListener("change", applyForm);
+$("#reset-filter").addEventListener("click", () => {
+  bar.show([]);
   applyForm();
-});
-form.addEventListener("reset", (e) => {
-  e.preventDefault();
-  tagFilters = [];
-  history.pushState(null, "", window.location.pathname);
-  cursors.length = 0;
-  cursor = null;
-  load();
 });
 window.addEventListener("popstate", () => { cursors.length = 0; cursor = null; load(); });
 $("#first-page").addEventListener("click", () => { cursors.length = 0; cursor = null; load(); });
@@ -273,7 +292,8 @@ $("#status-tabs").addEventListener("click", (e) => {
   const tab = e.target.closest("a[data-tab]");
   if (!tab) return;
   e.preventDefault();
-  for (const box of $$("input[name=status]", form)) box.checked = tab.dataset.tab.split(",").includes(box.value);
+  const others = bar.chips().filter((c) => c.kind !== "status");
+  bar.show([...others, ...tab.dataset.tab.split(",").filter(Boolean).map((value) => ({ kind: "status", value }))]);
   applyForm();
 });
 let showSystemTags = localStorage.getItem(SYSTEM_TAGS_KEY) === "1";
@@ -286,6 +306,7 @@ $("#show-system-tags").addEventListener("change", (e) => {
 wireBulk();
 // The job names are needed first only when the URL filters by (part of) a job's name.
 const names = loadJobNames();
+loadRecentTags();
 (new URLSearchParams(window.location.search).get("job") ? names.then(load) : load()).then(() => {
   // New runs and status changes appear by themselves on the first page, unless the user
   // is choosing runs for a bulk action (the table would change under the pointer).
