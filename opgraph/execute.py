@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +33,12 @@ class ExecuteJobResult:
         self.job = job
         self.run_id = run_id
         self._captured = output_capture
-        self._events = [RunEvent(e) for e in instance.storage.get_events(run_id)]
+
+    @functools.cached_property
+    def _events(self) -> list[RunEvent]:
+        # Read when first asked for: a caller that only looks at `success` (a benchmark, a
+        # script's check) does not read back the whole event log of a 1,000-step run.
+        return [RunEvent(e) for e in self.instance.storage.get_events(self.run_id)]
 
     @property
     def dagster_run(self) -> Any:
