@@ -1,5 +1,6 @@
-"""Web UI figures: page loads with 100,000 runs in PostgreSQL, an asset of 10,000
-partitions and a backfill of them, and a 20,000-event run.
+"""Web UI figures: page loads with 100,000 runs in PostgreSQL, a catalog of 10,000 assets
+(its page, one group's lineage, one asset's page), an asset of 10,000 partitions and a
+backfill of them, and a 20,000-event run.
 
     python benchmarks/ui.py [--runs 100000] [--events 20000] [--repeat 5] [--json]
 
@@ -54,13 +55,44 @@ def job_0():
 def big_daily(context):
     return context.partition_key
 
+# A catalog of 10,000 assets: 50 groups of 200, each asset reading its parent in a
+# binary tree of its group, and each group's root reading the previous group's last one.
+def _catalog_asset(group, j):
+    parent = f"g{group:02d}_a{(j - 1) // 2:03d}" if j else (f"g{group - 1:02d}_a199" if group else None)
+    @asset(name=f"g{group:02d}_a{j:03d}", group_name=f"group_{group:02d}",
+           deps=[parent] if parent else [], kinds={"table" if j % 3 else "python"},
+           owners=[f"team_{group % 7}"])
+    def _made():
+        return None
+    return _made
+
+CATALOG = [_catalog_asset(g, j) for g in range(50) for j in range(200)]
+
 defs = Definitions(
     jobs=[job_0, define_asset_job("big_job", selection=["big_daily"])],
-    assets=[big_daily],
+    assets=[big_daily, *CATALOG],
     schedules=[ScheduleDefinition(name="hourly", job=job_0, cron_schedule="0 * * * *")],
 )
 """
 BIG_ASSET = "big_daily"
+CATALOG_ASSET, CATALOG_GROUP = "g07_a100", "group_07"
+
+
+def fill_catalog(storage: Any, materialized_run: str) -> None:
+    """Catalog rows for 9 of every 10 of the 10,000 catalog assets (latest materialization
+    over the last day; the rest never materialized, so MISSING)."""
+    from opgraph_storage.schema import asset_keys
+
+    now = time.time()
+    rows = [
+        {"asset_key": f"g{g:02d}_a{j:03d}", "last_materialization_id": g * 200 + j + 1,
+         "last_materialization_at": now - 86_400 + (g * 200 + j) * 8,
+         "last_materialization_run_id": materialized_run, "last_materialization_data": "{}",
+         "materialization_count": 1}
+        for g in range(50) for j in range(200) if j % 10
+    ]  # fmt: skip
+    with storage.engine.begin() as conn:
+        conn.execute(asset_keys.insert(), rows)
 
 
 def fill_partitions(storage: Any) -> str:
@@ -213,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print one JSON object of figures last")
+    parser.add_argument(
+        "--pages", default="", help="only the pages whose figure name holds this, e.g. asset"
+    )
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
 
@@ -234,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         long_run = add_long_run(storage, args.events)
         backfill_id = fill_partitions(storage)
         some_run = storage.get_runs(limit=1)[0].run_id
+        fill_catalog(storage, some_run)
         server = Webserver(home)
         pages = {
             "/": "overview", "/runs": "runs", "/runs?status=FAILURE&job=job_3": "runs_filtered",
@@ -241,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
             "/schedules": "schedules", "/sensors": "sensors", "/deployment": "deployment",
             f"/assets/{BIG_ASSET}": "asset_10000_partitions", "/backfills": "backfills",
             f"/backfills/{backfill_id}": "backfill_10000_partitions",
+            "/assets": "asset_catalog_10000", f"/assets?group={CATALOG_GROUP}": "asset_graph_group_200",
+            f"/assets/{CATALOG_ASSET}": "asset_in_10000",
         }  # fmt: skip
+        pages = {path: name for path, name in pages.items() if args.pages in name}
         figures: dict[str, Any] = {"runs": args.runs, "fill_s": round(fill_s, 1)}
         try:
             with sync_playwright() as playwright:

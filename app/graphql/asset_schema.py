@@ -229,9 +229,15 @@ class AssetQueries(graphene.ObjectType):
         kind: str | None = None,
     ) -> list[AssetNode]:
         catalog = _catalog(info)
-        return [
-            AssetNode(n, name, catalog) for name, n in _filtered_nodes(catalog, prefix, group, kind)
-        ]
+        found = _filtered_nodes(catalog, prefix, group, kind)
+        if group is not None or prefix or kind is not None:
+            # One query for their catalog rows and their upstreams' (staleness and the
+            # latest materialization read them), instead of one per asset: a group of 200
+            # took 150 ms, mostly those reads. (Unfiltered, the rows are read as asked:
+            # a field list without them reads none.)
+            keys = ["/".join(n["key"]) for _, n in found]
+            catalog.records([*keys, *("/".join(d) for _, n in found for d in n.get("deps", []))])
+        return [AssetNode(n, name, catalog) for name, n in found]
 
     @staticmethod
     def resolve_asset_check_executions(

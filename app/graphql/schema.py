@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import graphene
 
+from opgraph_app.graphql.asset_catalog import AssetCatalogQueries
 from opgraph_app.graphql.asset_schema import AssetMutations, AssetQueries
 from opgraph_app.graphql.mutations import Mutation as RunMutation
 from opgraph_app.graphql.partition_schema import PartitionMutations, PartitionQueries
@@ -11,7 +12,7 @@ from opgraph_app.graphql.queries import Query as RunQuery
 from opgraph_app.graphql.ui_fields import UiMutation, UiQuery
 
 
-class Query(RunQuery, UiQuery, AssetQueries, PartitionQueries):
+class Query(RunQuery, UiQuery, AssetQueries, AssetCatalogQueries, PartitionQueries):
     pass
 
 

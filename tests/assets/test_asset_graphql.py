@@ -251,3 +251,63 @@ def test_dagster_schema_launch_run_with_an_asset_selection(webserver: Webserver)
     both = {**selector, "solidSelection": ["orders"]}
     refused = webserver.gql(DAGSTER_LAUNCH, {"executionParams": {"selector": both}})
     assert refused["launchRun"]["__typename"] == "InvalidStepError"
+
+
+CATALOG_PAGE = """query($search: String, $group: String, $kind: String, $offset: Int, $limit: Int) {
+  assetCatalogOrError(search: $search, group: $group, kind: $kind, offset: $offset, limit: $limit) {
+    __typename
+    ... on AssetCatalogPage { total assetCount offset kinds
+      groups { name assetCount upstreamGroups }
+      nodes { assetKey { path } groupName latestMaterialization { runId } staleness { status } } }
+    ... on InvalidArgumentError { argument given expected message } } }"""
+
+
+def _catalog_page(server: Webserver, **variables: object) -> dict:
+    return server.gql(CATALOG_PAGE, variables)["assetCatalogOrError"]  # type: ignore[no-any-return]
+
+
+def test_asset_catalog_pages_filters_and_groups(webserver: Webserver) -> None:
+    keys: list[str] = []
+    for offset in (0, 3, 6):
+        page = _catalog_page(webserver, offset=offset, limit=3)
+        assert page["__typename"] == "AssetCatalogPage", page
+        assert (page["total"], page["assetCount"], page["offset"]) == (7, 7, offset)
+        keys += ["/".join(n["assetKey"]["path"]) for n in page["nodes"]]
+    # Every asset once over the pages, none repeated, the last page holding the rest.
+    assert sorted(keys) == sorted(
+        [
+            "customers",
+            "doubled_revenue",
+            "external_feed",
+            "raw/orders",
+            "regions",
+            "report",
+            "revenue",
+        ]
+    )
+    whole = _catalog_page(webserver)
+    groups = {g["name"]: (g["assetCount"], g["upstreamGroups"]) for g in whole["groups"]}
+    assert groups == {"marts": (4, ["raw"]), "raw": (2, []), "reports": (1, ["marts"])}
+    assert "python" in whole["kinds"]
+
+    searched = _catalog_page(webserver, search="  ORD ")
+    assert [n["assetKey"]["path"] for n in searched["nodes"]] == [["raw", "orders"]]
+    assert searched["total"] == 1 and searched["assetCount"] == 7
+    assert searched["nodes"][0]["staleness"]["status"] == "MISSING"
+    marts = _catalog_page(webserver, group="marts")
+    assert marts["total"] == 4 and {n["groupName"] for n in marts["nodes"]} == {"marts"}
+    # A filter only narrows the page: the groups still summarize the whole catalog.
+    assert len(marts["groups"]) == 3
+    python = _catalog_page(webserver, kind="python")
+    assert ["raw", "orders"] in [n["assetKey"]["path"] for n in python["nodes"]]
+    assert _catalog_page(webserver, offset=7)["nodes"] == []
+
+    for variables, argument, expected in (
+        ({"offset": -1}, "offset", "0 or more"),
+        ({"limit": 0}, "limit", "1 to 500"),
+        ({"limit": 501}, "limit", "1 to 500"),
+    ):
+        refused = _catalog_page(webserver, **variables)
+        assert refused["__typename"] == "InvalidArgumentError", refused
+        assert (refused["argument"], refused["expected"]) == (argument, expected)
+        assert str(next(iter(variables.values()))) == refused["given"]

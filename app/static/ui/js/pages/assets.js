@@ -1,40 +1,71 @@
 // /assets: the asset catalog (search, group / kind / owner filters, latest
 // materialization, staleness, checks) and the lineage graph grouped by group name, with
 // selection (click, + upstream, + downstream) and "materialize selected" / "stale".
+//
+// The catalog is read a page at a time, filtered on the server (assetCatalogOrError): with
+// 10,000 assets, reading them all took seconds. The lineage draws every asset up to
+// GRAPH_MAX of them; above that it draws the groups (an asset count each, an edge where
+// a group reads from another), and a group picked (click it, or the group filter) draws
+// that group's assets. The filters live in the address (?group=...), so a group's page
+// can be linked.
 import { $, h, show } from "../lib/dom.js";
 import { formatAgo, shortId } from "../lib/format.js";
-import { gql } from "../lib/gql.js";
+import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { keepFresh, markUpdated } from "../lib/fresh.js";
 import { showError } from "../lib/notice.js";
 import { hideActions, markReady } from "../lib/page.js";
 import { assetHref, keyText, materialize, stalenessBadge } from "../views/assets.js";
 import { drawGraph } from "../views/graph.js";
 
-const QUERY = `{ assetNodes { assetKey { path } locationName groupName description kinds owners isExecutable
-  dependencies { assetKey { path } partitionMapping { className description } }
-  latestMaterialization { runId timestamp } staleness { status causes }
-  assetChecks { name latestExecution { passed } } } }`;
+const PAGE_SIZE = 100;
+const GRAPH_MAX = 300; // dagre lays out a few hundred nodes in well under 300 ms
+const DEPENDENCIES = "dependencies { assetKey { path } partitionMapping { className description } }";
+const CATALOG = `query($search: String, $group: String, $kind: String, $owner: String, $offset: Int, $limit: Int) {
+  assetCatalogOrError(search: $search, group: $group, kind: $kind, owner: $owner, offset: $offset, limit: $limit) {
+    ${ERROR_FIELDS} ... on AssetCatalogPage { total assetCount offset groups { name assetCount upstreamGroups } kinds owners
+      nodes { assetKey { path } locationName groupName description kinds owners isExecutable ${DEPENDENCIES}
+        latestMaterialization { runId timestamp } staleness { status causes }
+        assetChecks { name latestExecution { passed } } } } } }`;
+const GRAPH = `query($group: String) { assetNodes(group: $group) { assetKey { path } groupName isExecutable ${DEPENDENCIES}
+  staleness { status causes } } }`;
+const FILTERS = { search: "#asset-search", group: "#asset-group", kind: "#asset-kind", owner: "#asset-owner" };
 
-let nodes = [];
+let catalog = null; // the last page's answer
+let nodes = []; // the table's assets (this page)
+let graphNodes = []; // the assets the lineage draws (none while it draws groups)
+let offset = 0;
 const selected = new Set();
 let graph = null;
 let graphShape = "";
 
-const graphId = (node) => `${node.groupName}.${keyText(node.assetKey)}`; // groups draw as frames
+// Assets of several groups draw in a frame per group (an id "group.key"); one group's
+// draw without one (a compound layout cost dagre about twice the time).
+let framed = true;
+const graphId = (node) => (framed ? `${node.groupName}.${keyText(node.assetKey)}` : keyText(node.assetKey));
+const keyOfId = (id) => (framed ? id.slice(id.indexOf(".") + 1) : id);
 
-function matches(node) {
-  const needle = $("#asset-search").value.trim().toLowerCase();
-  if (needle && !keyText(node.assetKey).toLowerCase().includes(needle)) return false;
-  if ($("#asset-group").value && node.groupName !== $("#asset-group").value) return false;
-  if ($("#asset-kind").value && !node.kinds.includes($("#asset-kind").value)) return false;
-  if ($("#asset-owner").value && !node.owners.includes($("#asset-owner").value)) return false;
-  return true;
+function filters() {
+  const values = {};
+  for (const [name, selector] of Object.entries(FILTERS)) values[name] = $(selector).value.trim() || null;
+  return values;
 }
 
-function fillSelect(select, values) {
-  const chosen = select.value;
+/** The filters into the address, so that reloading or sharing keeps them. */
+function keepInAddress() {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(filters())) if (value) params.set(name, value);
+  const query = params.toString();
+  history.replaceState(null, "", query ? `?${query}` : window.location.pathname);
+}
+
+/** Every asset known here (the page's and the lineage's), by key. */
+function known() {
+  return new Map([...graphNodes, ...nodes].map((n) => [keyText(n.assetKey), n]));
+}
+
+function fillSelect(select, values, chosen = select.value) {
   const first = select.options[0];
-  select.replaceChildren(first, ...[...new Set(values)].sort().map((v) => h("option", { value: v }, v)));
+  select.replaceChildren(first, ...[...new Set([...values, ...(chosen ? [chosen] : [])])].sort().map((v) => h("option", { value: v }, v)));
   select.value = chosen;
 }
 
@@ -47,7 +78,7 @@ function checksCell(node) {
 }
 
 function renderTable() {
-  const shown = nodes.filter(matches);
+  const shown = nodes;
   const body = $("#asset-table tbody");
   show(body, shown.length ? shown.map((node) => {
     const key = keyText(node.assetKey);
@@ -61,21 +92,48 @@ function renderTable() {
       h("td", {}, latest ? [formatAgo(latest.timestamp), " · ", h("a", { href: `/runs/${encodeURIComponent(latest.runId)}` }, shortId(latest.runId))] : h("span", { class: "empty" }, "never")),
       h("td", {}, stalenessBadge(node.staleness)),
       h("td", {}, checksCell(node)));
-  }) : h("tr", {}, h("td", { colspan: 8, class: "empty" }, nodes.length ? "No asset matches." : "No assets in the workspace.")));
+  }) : h("tr", {}, h("td", { colspan: 8, class: "empty" }, catalog?.assetCount ? "No asset matches." : "No assets in the workspace.")));
   hideActions(body);
+  const total = catalog?.total || 0;
+  $("#asset-page-info").textContent = total ? `${offset + 1}–${offset + shown.length} of ${total.toLocaleString("en")}` : "";
+  $("#asset-prev").disabled = offset === 0;
+  $("#asset-next").disabled = offset + shown.length >= total;
+}
+
+/** The lineage of groups (a catalog too big to draw asset by asset): click one to draw it. */
+function renderGroups() {
+  const shape = `groups:${catalog.groups.map((g) => `${g.name}=${g.assetCount}<${g.upstreamGroups.join(",")}`).join(";")}`;
+  if (graph && shape === graphShape) return;
+  graphShape = shape;
+  const edges = catalog.groups.flatMap((g) => g.upstreamGroups.map((up) => [up, g.name]));
+  graph = drawGraph($("#asset-graph"), { nodes: catalog.groups.map((g) => ({ id: g.name, label: g.name, sub: `${g.assetCount.toLocaleString("en")} assets` })), edges }, {
+    noun: "groups",
+    onSelect: (name) => {
+      $("#asset-group").value = name;
+      refilter();
+    },
+  });
+  $("#asset-graph svg").dataset.level = "groups";
+  show($("#graph-tools"), graph.tools);
 }
 
 function renderGraph() {
+  if (!graphNodes.length && catalog?.groups.length) {
+    renderGroups();
+    return;
+  }
+  const nodes = graphNodes;
+  framed = new Set(nodes.map((n) => n.groupName)).size > 1;
   const mappingText = (dep) => (dep.partitionMapping ? `${dep.partitionMapping.className}: ${dep.partitionMapping.description}` : "");
   const shape = nodes.map((n) => `${graphId(n)}<${n.dependencies.map((d) => `${keyText(d.assetKey)}=${mappingText(d)}`).join(",")}`).join(";");
   const byKey = new Map(nodes.map((n) => [keyText(n.assetKey), n]));
   const status = (id) => {
-    const node = byKey.get(id.slice(id.indexOf(".") + 1));
+    const node = byKey.get(keyOfId(id));
     return node ? { status: node.staleness.status, count: 1 } : undefined;
   };
   if (graph && shape === graphShape) { // same graph: only colors and selection change
     for (const el of graph.svg.querySelectorAll(".graph-node")) {
-      const key = el.dataset.node.slice(el.dataset.node.indexOf(".") + 1);
+      const key = keyOfId(el.dataset.node);
       el.classList.toggle("picked", selected.has(key));
       el.dataset.status = byKey.get(key)?.staleness.status || "";
     }
@@ -100,10 +158,11 @@ function renderGraph() {
     statusOf: status,
     noun: "assets",
     onSelect: (id) => {
-      const key = id.slice(id.indexOf(".") + 1);
+      const key = keyOfId(id);
       toggle(key, !selected.has(key));
     },
   });
+  $("#asset-graph svg").dataset.level = "assets";
   show($("#graph-tools"), graph.tools);
   renderGraph();
 }
@@ -114,17 +173,20 @@ function toggle(key, on) {
   update();
 }
 
+const staleKeys = () => [...known().values()].filter((n) => n.isExecutable && n.staleness.status !== "FRESH").map((n) => keyText(n.assetKey));
+
 function update() {
   $("#selected-assets").textContent = `${selected.size} selected`;
   $("#materialize-selected").disabled = selected.size === 0;
-  $("#materialize-stale").disabled = !nodes.some((n) => n.isExecutable && n.staleness.status !== "FRESH");
+  $("#materialize-stale").disabled = staleKeys().length === 0;
   renderTable();
-  if (nodes.length) renderGraph();
+  if (catalog?.assetCount) renderGraph();
 }
 
-/** Add every asset upstream (or downstream) of the selection to it. */
+/** Add every asset upstream (or downstream) of the selection to it (of those known here:
+ * every asset, or the group drawn, and the table's page). */
 function extend(direction) {
-  const deps = new Map(nodes.map((n) => [keyText(n.assetKey), n.dependencies.map((d) => keyText(d.assetKey))]));
+  const deps = new Map([...known()].map(([key, n]) => [key, n.dependencies.map((d) => keyText(d.assetKey))]));
   const next = new Map([...deps.keys()].map((k) => [k, []]));
   for (const [key, ups] of deps) for (const up of ups) next.get(up)?.push(key);
   const edges = direction === "up" ? deps : next;
@@ -142,14 +204,40 @@ async function launch(keys, label) {
   }
 }
 
+async function loadCatalog() {
+  const answer = await gql(CATALOG, { ...filters(), offset, limit: PAGE_SIZE });
+  catalog = expectType(answer.assetCatalogOrError, "AssetCatalogPage");
+  nodes = catalog.nodes;
+  $("#assets-subtitle").textContent = `${catalog.assetCount.toLocaleString("en")} assets in ${catalog.groups.length} groups`;
+  const chosen = filters();
+  fillSelect($("#asset-group"), catalog.groups.map((g) => g.name), chosen.group || "");
+  fillSelect($("#asset-kind"), catalog.kinds, chosen.kind || "");
+  fillSelect($("#asset-owner"), catalog.owners, chosen.owner || "");
+}
+
+/** Every asset when there are few; the chosen group's when there are many; else none
+ * (the lineage then draws the groups). `early` is the chosen group's, asked for beside
+ * the catalog before its size was known. */
+async function loadGraph(early = null) {
+  const group = filters().group;
+  const few = catalog.assetCount <= GRAPH_MAX;
+  $("#lineage-hint").textContent = few || group
+    ? "Grouped by group name; click an asset to select it."
+    : `${catalog.assetCount.toLocaleString("en")} assets are too many to draw one by one: click a group (or pick one above) to draw its assets.`;
+  if (!few && !group) graphNodes = [];
+  else graphNodes = (await (few ? gql(GRAPH, { group: null }) : early || gql(GRAPH, { group }))).assetNodes;
+}
+
 async function load() {
   try {
-    nodes = (await gql(QUERY)).assetNodes;
-    $("#assets-subtitle").textContent = `${nodes.length} assets in ${new Set(nodes.map((n) => n.groupName)).size} groups`;
-    fillSelect($("#asset-group"), nodes.map((n) => n.groupName));
-    fillSelect($("#asset-kind"), nodes.flatMap((n) => n.kinds));
-    fillSelect($("#asset-owner"), nodes.flatMap((n) => n.owners));
-    if (!nodes.length) show($("#asset-graph"), h("p", { class: "empty" }, "No assets."));
+    // A group in the address: its lineage is read beside the catalog (most pages that
+    // name a group are of a catalog too big to draw whole).
+    const group = filters().group;
+    const early = group ? gql(GRAPH, { group }) : null;
+    early?.catch(() => {}); // awaited (and its error shown) below, if it is used
+    await loadCatalog();
+    await loadGraph(early);
+    if (!catalog.assetCount) show($("#asset-graph"), h("p", { class: "empty" }, "No assets."));
     update();
   } catch (error) {
     show($("#asset-table tbody"), h("tr", {}, h("td", { colspan: 8, class: "empty" }, "The assets could not be loaded.")));
@@ -159,10 +247,40 @@ async function load() {
   markReady();
 }
 
-for (const id of ["#asset-search", "#asset-group", "#asset-kind", "#asset-owner"]) $(id).addEventListener("input", renderTable);
+let asked = 0; // answers to older filters are dropped
+async function refilter({ toFirstPage = true } = {}) {
+  if (toFirstPage) offset = 0;
+  keepInAddress();
+  const mine = ++asked;
+  try {
+    const graphBefore = graphNodes.length ? graphNodes[0].groupName : null;
+    await loadCatalog();
+    if (mine !== asked) return;
+    const group = filters().group;
+    if (catalog.assetCount > GRAPH_MAX && group !== graphBefore) await loadGraph();
+    if (mine === asked) update();
+  } catch (error) {
+    showError(error, "Assets");
+  }
+}
+
+const params = new URLSearchParams(window.location.search);
+for (const [name, selector] of Object.entries(FILTERS)) {
+  const given = params.get(name);
+  if (given && selector !== FILTERS.search) $(selector).append(h("option", { value: given }, given));
+  if (given) $(selector).value = given;
+}
+let typing = null;
+$("#asset-search").addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(refilter, 150); // one request per pause, not per key
+});
+for (const id of ["#asset-group", "#asset-kind", "#asset-owner"]) $(id).addEventListener("input", () => refilter());
+$("#asset-prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); refilter({ toFirstPage: false }); });
+$("#asset-next").addEventListener("click", () => { offset += PAGE_SIZE; refilter({ toFirstPage: false }); });
 $("#asset-filter").addEventListener("submit", (e) => e.preventDefault());
 $("#select-upstream").addEventListener("click", () => extend("up"));
 $("#select-downstream").addEventListener("click", () => extend("down"));
 $("#materialize-selected").addEventListener("click", () => launch([...selected], "Materialize selected"));
-$("#materialize-stale").addEventListener("click", () => launch(nodes.filter((n) => n.isExecutable && n.staleness.status !== "FRESH").map((n) => keyText(n.assetKey)), "Materialize stale"));
+$("#materialize-stale").addEventListener("click", () => launch(staleKeys(), "Materialize stale"));
 load().then(() => keepFresh(load)); // a materialization is a run: read again when runs change
