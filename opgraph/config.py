@@ -9,15 +9,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Union, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Tag, create_model
+from pydantic import Field as PydanticField
 
 from opgraph import config_types as ct
 from opgraph.errors import DefinitionError
 
 
 class Config(BaseModel):
-    """Base class for op and resource config (Dagster's `Config`)."""
+    """Base class for op and resource config (Dagster's `Config`).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A field's docstring (a string literal under it) is its description, as Dagster reads
+    it: the UI's config table and the launchpad's hover docs show it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 _REQUIRED = object()
@@ -82,9 +86,9 @@ def _python_type(schema: Any, name: str) -> Any:
 def _structured_type(schema: ct.ConfigType, name: str) -> Any:
     """Dagster's config types as the pydantic types `_model_from_dict` builds models of."""
     if isinstance(schema, ct.Permissive):
-        return _model_from_dict(schema.fields, name, extra="allow")
+        return _model_from_dict(schema.fields, name, extra="allow", doc=schema.description)
     if isinstance(schema, ct.Shape):
-        return _model_from_dict(schema.fields, name)
+        return _model_from_dict(schema.fields, name, doc=schema.description)
     if isinstance(schema, ct.Selector):
         return _selector_type(schema, name)
     if isinstance(schema, ct.Array):
@@ -129,24 +133,29 @@ def _is_noneable(value: Any) -> bool:
 
 
 def _model_from_dict(
-    schema: dict[str, Any], name: str, extra: Literal["forbid", "allow"] = "forbid"
+    schema: dict[str, Any],
+    name: str,
+    extra: Literal["forbid", "allow"] = "forbid",
+    doc: str | None = None,
 ) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for key, value in schema.items():
         if isinstance(value, Field):
             annotation = _python_type(value.config, f"{name}.{key}")
+            # The description goes into the JSON Schema (`description`) the UI reads.
             if value.default_value is not _REQUIRED:
-                fields[key] = (annotation, value.default_value)
+                default = value.default_value
             elif value.is_required and not _is_noneable(value):
-                fields[key] = (annotation, ...)
+                default = ...
             else:
-                fields[key] = (annotation | None, None)
+                annotation, default = annotation | None, None
+            fields[key] = (annotation, PydanticField(default, description=value.description))
         elif _is_noneable(value):  # Dagster: a Noneable field may be left out (None)
             fields[key] = (_python_type(value, f"{name}.{key}"), None)
         else:
             fields[key] = (_python_type(value, f"{name}.{key}"), ...)
     return create_model(  # type: ignore[call-overload,no-any-return]
-        f"{name}_config", __config__=ConfigDict(extra=extra), **fields
+        f"{name}_config", __config__=ConfigDict(extra=extra), __doc__=doc, **fields
     )
 
 

@@ -180,7 +180,10 @@ class _SchemaBuilder:
             return {}
         if _is_value_wrapper(schema):  # `config: 3` or `config: {value: 3}`
             inner = self.resolved(schema.model).get("properties", {}).get(_VALUE_KEY, {})
-            return {"anyOf": [inner, self.model(schema.model)]}
+            wrapped: dict[str, Any] = {"anyOf": [inner, self.model(schema.model)]}
+            if "description" in inner:  # Field(int, description=...): shown on `config`
+                wrapped["description"] = inner["description"]
+            return wrapped
         return self.model(schema.model)
 
 

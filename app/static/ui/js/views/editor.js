@@ -55,6 +55,9 @@ export async function upgradeEditor(textarea, { schema, onChange }) {
     return null;
   }
   const describe = (s) => (s ? typeLabel(s, schema) : "");
+  // A field's own description (Field(description=...), a docstring), else its type's (a
+  // Config class's or Shape's, behind a $ref).
+  const docOf = (s) => s?.description || schemaAt({ ...schema, properties: { _: s } }, "_")?.description || "";
 
   const complete = (context) => {
     const line = context.state.doc.lineAt(context.pos);
@@ -68,7 +71,7 @@ export async function upgradeEditor(textarea, { schema, onChange }) {
     const options = offered(node).filter((o) => !present.has(o.name)).map((o) => ({
       label: o.name, type: "property", apply: `${o.name}: `,
       detail: `${describe(o.schema)}${o.required ? " · required" : ""}`,
-      info: o.schema.description || undefined,
+      info: docOf(o.schema) || undefined,
     }));
     if (!options.length) return null;
     return { from: context.pos - typed[2].length, options, validFor: /^[\w-]*$/ };
@@ -89,7 +92,7 @@ export async function upgradeEditor(textarea, { schema, onChange }) {
         const dom = document.createElement("div");
         dom.className = "cm-schema-doc";
         const fallback = field.schema.default ?? schemaAt(schema, key.path)?.default;
-        dom.textContent = `${key.path}: ${describe(field.schema)}${field.required ? ", required" : fallback !== undefined ? `, default ${JSON.stringify(fallback)}` : ""}${field.schema.description ? ` — ${field.schema.description}` : ""}`;
+        dom.textContent = `${key.path}: ${describe(field.schema)}${field.required ? ", required" : fallback !== undefined ? `, default ${JSON.stringify(fallback)}` : ""}${docOf(field.schema) ? ` — ${docOf(field.schema)}` : ""}`;
         return { dom };
       },
     };
