@@ -23,7 +23,12 @@ from opgraph.run_config import job_resource_defs
 from opgraph.steps import ExecutionStep
 from opgraph_celery.celery_app import instance_celery_config, make_celery_app
 from opgraph_celery.config import CeleryRunConfig
-from opgraph_celery.fleet import HEARTBEAT_PREFIX as WORKER_HEARTBEAT_PREFIX
+from opgraph_celery.live_workers import (
+    LiveWorkers,
+    counts_against_queued,
+    counts_against_running,
+    unanswered_consumers,
+)
 from opgraph_celery.lost_messages import FleetLook, look_at_fleet
 from opgraph_celery.settings import STEP_TASK, broker_priority
 from opgraph_celery.worker_state import HEARTBEAT_SECONDS
@@ -101,6 +106,10 @@ class CeleryExecutor:
         self._look_asked: list[str] = []
         self.unclaimed_timeout = 0.0
         self.worker_silent_after = 0.0
+        self.worker_beat_missed_after = 0.0
+        # The workers' heartbeats, read at most once per check and only when a broadcast
+        # left something open (live_workers.py).
+        self._beats: dict[str, Any] | None = None
         self.transport_options: dict[str, Any] = {}
         # Steps whose attempt was lost and not yet published again: their new attempt goes
         # one priority level up, ahead of the steps published after the lost one was.
@@ -124,8 +133,15 @@ class CeleryExecutor:
             self.config.lost_message_timeout_seconds
             or ctx.instance.config.liveness.step_unclaimed_timeout_seconds
         )
-        # A worker's main process beats every liveness interval: two beats late, it is gone.
-        self.worker_silent_after = 2 * ctx.instance.config.liveness.heartbeat_interval_seconds + 1
+        # A worker's main process beats every liveness interval: two beats late, it is gone
+        # (live_workers.py); until then a worker that does not answer a broadcast is late.
+        interval = ctx.instance.config.liveness.heartbeat_interval_seconds
+        self.worker_silent_after = 2 * interval + 1
+        # A worker that did not answer whether it holds a message may hold it while it has
+        # missed no beat: a starved one answers late but still beats; a killed one, whose
+        # beat stops, is passed over after one beat (not two: a kill loop strands a message
+        # every few seconds, and the claim makes one success of a wrong guess).
+        self.worker_beat_missed_after = interval + 1
         self.default_queue = merged.default_queue
         self._inspect_app = make_celery_app(merged)  # its own connections, for its thread
         app = make_celery_app(merged)
@@ -326,6 +342,10 @@ class CeleryExecutor:
             return False
         if answer.result():
             return False
+        # No answer names the queue, but a worker that answered late (starved, restarting)
+        # may consume it: its heartbeat says so.
+        if self._live_workers(ctx, self.worker_silent_after).consuming(queue):
+            return False
         if queue not in self._warned:
             self._warned.add(queue)
             ctx.sink.emit(
@@ -342,10 +362,16 @@ class CeleryExecutor:
             )
         return True
 
+    def _live_workers(self, ctx: RunContext, silent_after: float) -> LiveWorkers:
+        if self._beats is None:
+            self._beats = ctx.instance.storage.get_daemon_heartbeats()
+        return LiveWorkers.from_heartbeats(self._beats, time.time(), silent_after)
+
     # -- lost and stuck attempts ----------------------------------------------------------
     def _check_attempts(self, ctx: RunContext, active: ActiveExecution, app: Any) -> None:
         if not self.in_flight:
             return
+        self._beats = None  # read again when needed: workers come and go between checks
         storage = ctx.instance.storage
         now = time.time()
         flights = {f.attempt_id: f for f in self.in_flight.values()}
@@ -490,9 +516,10 @@ class CeleryExecutor:
         look: FleetLook,
         long_queued: dict[str, _Flight],
     ) -> None:
-        """A QUEUED attempt whose message is out of its queue is stranded once no answering
-        worker holds it twice in a row, or once it went unclaimed for `unclaimed_timeout`
-        (a worker that holds it but hangs, or workers that cannot be asked)."""
+        """A QUEUED attempt whose message is out of its queue is stranded once, twice in a
+        row, no answering worker holds it while every live worker consuming its queue
+        answered; or once it went unclaimed for `unclaimed_timeout` (a worker that holds it
+        but hangs, or live workers that do not answer in time)."""
         now = time.time()
         for attempt_id, flight in list(long_queued.items()):
             queue_waiting = look.waiting.get(flight.queue)
@@ -506,14 +533,28 @@ class CeleryExecutor:
             since = self._missing_since.setdefault(attempt_id, look.started_at)
             if attempt_id in look.held:
                 self._strikes.pop(attempt_id, None)
-            elif attempt_id in look.asked and self._strike(attempt_id):
-                holder = (
-                    "no worker that answered holds it" if look.answered else "no worker answered"
-                )
-                self._message_lost(ctx, active, flight, now - since, holder)
-                continue
+            elif attempt_id in look.asked:
+                live = self._live_workers(ctx, self.worker_beat_missed_after)
+                if counts_against_queued(look, live, attempt_id, flight.queue):
+                    if self._strike(attempt_id):
+                        holder = (
+                            "no worker that answered holds it"
+                            if look.answered
+                            else "no worker answered, and none consuming its queue still beats"
+                        )
+                        self._message_lost(ctx, active, flight, now - since, holder)
+                        continue
+                else:
+                    # A live consumer did not answer: it may hold the message and be late
+                    # (a starved worker). No strike, and the row of strikes is broken.
+                    self._strikes.pop(attempt_id, None)
             if now - since >= self.unclaimed_timeout:
-                self._message_lost(ctx, active, flight, now - since, "no worker claimed it")
+                live = self._live_workers(ctx, self.worker_beat_missed_after)
+                late = unanswered_consumers(look, live, flight.queue)
+                why = "no worker claimed it"
+                if late and attempt_id not in look.held:
+                    why += f" ({', '.join(sorted(late))} did not answer)"
+                self._message_lost(ctx, active, flight, now - since, why)
 
     def _judge_running(
         self,
@@ -522,12 +563,14 @@ class CeleryExecutor:
         look: FleetLook,
         silent: dict[str, tuple[_Flight, StepAttempt]],
     ) -> None:
-        """A RUNNING attempt that stopped heartbeating is lost once, twice in a row, the
-        worker that claimed it answered without it (its pool process died), or did not
-        answer while others did or while its own heartbeat is two beats late (the worker
-        died). One its worker still runs is slow, not lost: the heartbeat timeout counts
-        from that answer, and applies only to attempts the fleet, asked, did not confirm."""
-        worker_beats: dict[str, Any] | None = None
+        """A RUNNING attempt that stopped heartbeating is lost once, twice in a row, its
+        claimant did not say it runs it (answered without it, or did not answer) and the
+        attempt did not beat since the look began. The attempt's own beat (every second,
+        from the pool process running it) decides also when no worker answers at all: a
+        killed worker is found as fast as when others answer, not once its main
+        process's heartbeat is two liveness beats late. One its worker still runs is slow,
+        not lost: the heartbeat timeout counts from that answer, and applies only to
+        attempts the fleet, asked, did not confirm."""
         for attempt_id, (flight, attempt) in silent.items():
             if attempt_id not in look.asked:
                 continue
@@ -537,25 +580,19 @@ class CeleryExecutor:
                 self._unconfirmed.discard(attempt_id)
                 continue
             self._unconfirmed.add(attempt_id)
-            if not look.answered:
-                # Nobody answered: every worker dead or still starting (a kill loop), or
-                # the replies lost. The claimant's own heartbeat in storage decides.
-                if worker_beats is None:
-                    worker_beats = ctx.instance.storage.get_daemon_heartbeats()
-                worker = worker_beats.get(f"{WORKER_HEARTBEAT_PREFIX}{attempt.hostname}")
-                if worker is None or time.time() - worker.timestamp <= self.worker_silent_after:
-                    continue
             # Another worker holding it holds a copy the broker gave back (RabbitMQ does
             # when the claimant's connection closed); its claim will fail.
             beat = attempt.heartbeat_at or attempt.started_at or 0.0
-            if beat >= look.started_at or not self._strike(attempt_id):
+            if not counts_against_running(look, attempt_id, attempt.hostname, beat):
+                continue
+            if not self._strike(attempt_id):
                 continue
             if attempt.hostname in look.answered:
                 why = "stopped heartbeating, and its worker no longer runs it"
             elif look.answered:
                 why = "stopped heartbeating, and its worker no longer answers"
             else:
-                why = "stopped heartbeating, and so did its worker"
+                why = "stopped heartbeating, and no worker answered"
             self._running_lost(ctx, active, flight, attempt, why)
 
     def _message_lost(

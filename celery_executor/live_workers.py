@@ -1,0 +1,84 @@
+"""Which Celery workers are alive by their own heartbeats in storage, and what the run
+worker's Celery executor concludes from them when a broadcast goes unanswered.
+
+A control broadcast (`active_queues`, `query_task`) is answered by a worker's main
+process within `lost_messages.REPLY_TIMEOUT_SECONDS`, or not at all: a starved or
+restarting worker answers late, and its answer is dropped. Silence alone therefore does
+not say a worker is gone. Each worker's main process also writes a heartbeat (with the
+queues it consumes) every `liveness.heartbeat_interval_seconds` (`fleet.WorkerHeartbeat`);
+the executor counts a worker as alive while that heartbeat is recent enough:
+
+- A queue counts as consumed when a broadcast or the heartbeat of a worker at most two
+  beats late names it: only when neither does is a step there failed for having no
+  consumer (being wrong the other way only makes a step wait longer).
+- A QUEUED attempt whose message left its queue counts against the fleet ("held by no
+  worker") only when every worker consuming that queue that has missed no beat answered
+  the look without holding it: one that did not answer may hold it and be merely late.
+- A RUNNING attempt is judged by its own beat (`counts_against_running`), which its pool
+  process writes every second whether or not its worker's main process answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opgraph_celery.fleet import HEARTBEAT_PREFIX
+from opgraph_celery.lost_messages import FleetLook
+
+
+@dataclass(frozen=True)
+class LiveWorkers:
+    """Node name -> the queues it consumes, of the workers whose heartbeat is recent."""
+
+    queues: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def from_heartbeats(
+        cls, beats: Mapping[str, Any], now: float, silent_after: float
+    ) -> LiveWorkers:
+        """`beats`: `storage.get_daemon_heartbeats()`; a worker is alive when its last
+        beat is at most `silent_after` seconds old."""
+        live: dict[str, frozenset[str]] = {}
+        for name, beat in beats.items():
+            if not name.startswith(HEARTBEAT_PREFIX) or now - beat.timestamp > silent_after:
+                continue
+            queues = beat.info.get("queues") if isinstance(beat.info, dict) else None
+            live[beat.daemon_id] = frozenset(q for q in queues or [] if isinstance(q, str))
+        return cls(live)
+
+    @classmethod
+    def read(cls, storage: Any, now: float, silent_after: float) -> LiveWorkers:
+        return cls.from_heartbeats(storage.get_daemon_heartbeats(), now, silent_after)
+
+    def consuming(self, queue: str) -> frozenset[str]:
+        return frozenset(node for node, queues in self.queues.items() if queue in queues)
+
+
+def unanswered_consumers(look: FleetLook, live: LiveWorkers, queue: str) -> frozenset[str]:
+    """The live workers consuming `queue` that did not answer `look`: any of them may hold
+    a message taken off `queue`."""
+    return live.consuming(queue) - look.answered
+
+
+def counts_against_queued(look: FleetLook, live: LiveWorkers, attempt_id: str, queue: str) -> bool:
+    """Whether `look` shows a QUEUED attempt, whose message left `queue`, held by no worker:
+    it was asked about, no answering worker holds it, and no live worker that could hold
+    it stayed silent."""
+    if attempt_id not in look.asked or attempt_id in look.held:
+        return False
+    return not unanswered_consumers(look, live, queue)
+
+
+def counts_against_running(
+    look: FleetLook, attempt_id: str, claimant: str | None, last_beat: float
+) -> bool:
+    """Whether `look` shows a RUNNING attempt run by no worker: its claimant did not say it
+    runs it (it answered without it, or did not answer), and the attempt itself has not
+    beaten since the look began. Its own beat (every worker_state.HEARTBEAT_SECONDS, from
+    the pool process that runs it) decides whether or not any worker answered: a
+    claimant whose main process is merely late still has its attempts beating."""
+    if attempt_id not in look.asked or claimant in look.held.get(attempt_id, ()):
+        return False
+    return last_beat < look.started_at

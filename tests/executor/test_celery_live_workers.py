@@ -1,0 +1,143 @@
+"""What the Celery executor concludes when a broadcast goes unanswered: the workers'
+heartbeats in (real PostgreSQL) storage say which ones are alive and what they consume."""
+
+import time
+
+import pytest
+
+from opgraph_celery.fleet import HEARTBEAT_PREFIX
+from opgraph_celery.live_workers import (
+    LiveWorkers,
+    counts_against_queued,
+    counts_against_running,
+    unanswered_consumers,
+)
+from opgraph_celery.lost_messages import FleetLook
+from opgraph_storage import create_storage
+from opgraph_storage.records import DaemonHeartbeat
+
+SILENT_AFTER = 11.0  # 2 x the default heartbeat interval + 1 s, as the executor uses
+
+
+@pytest.fixture
+def storage(pg_storage_url):
+    created = create_storage(pg_storage_url)
+    yield created
+    created.dispose()
+
+
+def beat(storage, node: str, queues: list[str], age: float, now: float) -> None:
+    storage.add_daemon_heartbeat(
+        DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{node}", node, now - age, {"queues": queues})
+    )
+
+
+def look(asked=(), answered=(), held=None, started_at=100.0) -> FleetLook:
+    return FleetLook(
+        started_at=started_at,
+        waiting={"q": set()},
+        asked=frozenset(asked),
+        answered=frozenset(answered),
+        held={k: frozenset(v) for k, v in (held or {}).items()},
+    )
+
+
+def test_workers_beating_recently_are_alive_with_their_queues(storage):
+    now = time.time()
+    beat(storage, "fresh@h", ["q", "io"], age=2.0, now=now)
+    beat(storage, "late@h", ["q"], age=SILENT_AFTER - 1, now=now)
+    beat(storage, "dead@h", ["q"], age=SILENT_AFTER + 1, now=now)
+    # A daemon part's heartbeat sits in the same table: it is no worker.
+    storage.add_daemon_heartbeat(DaemonHeartbeat("SENSOR", "daemon-1", now, {"queues": ["q"]}))
+
+    live = LiveWorkers.read(storage, now, SILENT_AFTER)
+
+    assert dict(live.queues) == {
+        "fresh@h": frozenset({"q", "io"}),
+        "late@h": frozenset({"q"}),
+    }
+    assert live.consuming("io") == {"fresh@h"}
+    assert live.consuming("q") == {"fresh@h", "late@h"}
+    assert live.consuming("nobody") == frozenset()
+
+
+def test_a_queued_message_no_answering_worker_holds_counts_when_every_live_consumer_answered(
+    storage,
+):
+    now = time.time()
+    beat(storage, "a@h", ["q"], age=1.0, now=now)
+    beat(storage, "b@h", ["io"], age=1.0, now=now)  # silent, but does not consume q
+    beat(storage, "dead@h", ["q"], age=SILENT_AFTER + 5, now=now)  # silent, and gone
+    live = LiveWorkers.read(storage, now, SILENT_AFTER)
+
+    seen = look(asked={"m1"}, answered={"a@h"})
+
+    assert unanswered_consumers(seen, live, "q") == frozenset()
+    assert counts_against_queued(seen, live, "m1", "q")
+
+
+def test_a_live_consumer_that_did_not_answer_may_hold_the_message(storage):
+    """A starved worker answers late: its silence is no sign that the message is lost."""
+    now = time.time()
+    beat(storage, "a@h", ["q"], age=1.0, now=now)
+    beat(storage, "starved@h", ["q"], age=4.0, now=now)
+    live = LiveWorkers.read(storage, now, SILENT_AFTER)
+
+    answered_by_one = look(asked={"m1"}, answered={"a@h"})
+    answered_by_none = look(asked={"m1"})
+
+    assert unanswered_consumers(answered_by_one, live, "q") == {"starved@h"}
+    assert not counts_against_queued(answered_by_one, live, "m1", "q")
+    assert not counts_against_queued(answered_by_none, live, "m1", "q")
+
+
+def test_when_no_consumer_of_the_queue_is_alive_silence_counts(storage):
+    now = time.time()
+    beat(storage, "dead@h", ["q"], age=SILENT_AFTER + 1, now=now)
+    live = LiveWorkers.read(storage, now, SILENT_AFTER)
+
+    assert counts_against_queued(look(asked={"m1"}), live, "m1", "q")
+
+
+def test_a_held_or_unasked_message_never_counts(storage):
+    live = LiveWorkers.read(storage, time.time(), SILENT_AFTER)  # no worker at all
+
+    assert not counts_against_queued(
+        look(asked={"m1"}, answered={"a@h"}, held={"m1": {"a@h"}}), live, "m1", "q"
+    )
+    assert not counts_against_queued(look(asked={"other"}), live, "m1", "q")
+
+
+def test_a_silent_running_attempt_counts_by_its_own_beat_whether_or_not_anyone_answered():
+    before = 99.0  # its last beat, before the look began at 100
+    for answered in (frozenset(), frozenset({"other@h"}), frozenset({"w@h"})):
+        seen = look(asked={"r1"}, answered=answered)
+        assert counts_against_running(seen, "r1", "w@h", last_beat=before)
+        # A beat after the look began: it lives, whoever answered.
+        assert not counts_against_running(seen, "r1", "w@h", last_beat=100.5)
+
+
+def test_a_running_attempt_its_claimant_runs_never_counts():
+    seen = look(asked={"r1"}, answered={"w@h"}, held={"r1": {"w@h"}})
+
+    assert not counts_against_running(seen, "r1", "w@h", last_beat=0.0)
+    # Held by another worker only (a copy the broker gave back): its claimant lost it.
+    copy = look(asked={"r1"}, answered={"x@h"}, held={"r1": {"x@h"}})
+    assert counts_against_running(copy, "r1", "w@h", last_beat=0.0)
+
+
+def test_a_worker_one_beat_late_still_consumes_but_no_longer_holds_off_a_strike(storage):
+    """The executor asks two things of the same heartbeats (interval 5 s): whether a queue
+    has a consumer (two beats late + 1 s: 11 s), and whether a silent consumer may hold a
+    message (no beat missed: 6 s). A killed worker's beat stops: after 6 s its silence
+    counts, while its queue still counts as consumed for a few seconds more."""
+    now = time.time()
+    beat(storage, "killed@h", ["q"], age=7.0, now=now)
+    beats = storage.get_daemon_heartbeats()
+
+    consumers = LiveWorkers.from_heartbeats(beats, now, silent_after=11.0)
+    holders = LiveWorkers.from_heartbeats(beats, now, silent_after=6.0)
+
+    assert consumers.consuming("q") == {"killed@h"}
+    assert counts_against_queued(look(asked={"m1"}), holders, "m1", "q")
+    assert not counts_against_queued(look(asked={"m1"}), consumers, "m1", "q")
