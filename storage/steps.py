@@ -118,12 +118,13 @@ def heartbeat_attempts(conn: Connection, attempt_ids: Sequence[str], now: float)
     conn.execute(_HEARTBEAT, {"ids": list(attempt_ids), "now": now})
 
 
-def select_attempts(
-    conn: Connection,
+def attempts_query(
     run_id: str | None,
     statuses: Iterable[StepAttemptStatus] | None,
     attempt_ids: Sequence[str] | None,
-) -> list[StepAttempt]:
+) -> sa.Select[Any]:
+    """A run's attempts in some statuses (the run page's queued and running steps, once a
+    second while it is open) is a range scan of ix_step_attempts_run_id_status."""
     query = sa.select(step_attempts)
     if run_id is not None:
         query = query.where(_attempt.run_id == run_id)
@@ -132,7 +133,16 @@ def select_attempts(
     if attempt_ids is not None:
         query = query.where(_attempt.attempt_id.in_(attempt_ids))
     # Attempt ids are Celery task ids (random): they only make the order total.
-    query = query.order_by(_attempt.queued_at, _attempt.attempt_id)
+    return query.order_by(_attempt.queued_at, _attempt.attempt_id)
+
+
+def select_attempts(
+    conn: Connection,
+    run_id: str | None,
+    statuses: Iterable[StepAttemptStatus] | None,
+    attempt_ids: Sequence[str] | None,
+) -> list[StepAttempt]:
+    query = attempts_query(run_id, statuses, attempt_ids)
     return [attempt_from_row(row) for row in conn.execute(query)]
 
 

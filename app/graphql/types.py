@@ -17,7 +17,13 @@ from graphene.types.generic import GenericScalar
 from opgraph.ports import RUN_WORKER_HOST_TAG
 from opgraph_app.graphql.asset_types import AssetCheckHandleInput, AssetKeyInput
 from opgraph_app.run_views import StepSummary, step_summaries
-from opgraph_storage.records import LIVE_STATUSES, EventRecord, RunRecord
+from opgraph_storage.records import (
+    LIVE_STATUSES,
+    EventRecord,
+    RunRecord,
+    StepAttempt,
+    StepAttemptStatus,
+)
 from opgraph_storage.records import RunsFilter as RunsFilterValue
 from opgraph_storage.records import RunStatus as RunStatusValue
 
@@ -108,6 +114,33 @@ class StepStats(graphene.ObjectType):
         return root.ended_at
 
 
+class LiveStepAttempt(graphene.ObjectType):
+    """A step's attempt on a remote executor (the Celery one) that has not ended: QUEUED
+    while its message waits on a broker queue for a worker, RUNNING once a worker claimed
+    it. Read from the step attempt table, not the event log: no event marks a step queued."""
+
+    step_key = graphene.String(required=True)
+    attempt_number = graphene.Int(
+        required=True, description="0 for a step's first try, as events' `attempt`."
+    )
+    status = graphene.String(required=True, description="QUEUED or RUNNING")
+    queue = graphene.String(description="The broker queue the attempt was sent to.")
+    queued_at = graphene.Float(required=True)
+    started_at = graphene.Float(description="When a worker claimed it; null while QUEUED.")
+    worker = graphene.String(description="Host of the worker that claimed it.")
+
+    @staticmethod
+    def resolve_status(root: StepAttempt, _info: Any) -> str:
+        return root.status.value
+
+    @staticmethod
+    def resolve_worker(root: StepAttempt, _info: Any) -> str | None:
+        return root.hostname
+
+
+LIVE_ATTEMPT_STATUSES = (StepAttemptStatus.QUEUED, StepAttemptStatus.RUNNING)
+
+
 def run_events(info: Any, run_id: str) -> list[EventRecord]:
     """All events of a run, read once per request however many fields need them."""
     cache = info.context.cache.setdefault("events", {})
@@ -135,6 +168,12 @@ class Run(graphene.ObjectType):
     run_worker_host = graphene.String()
     can_terminate = graphene.Boolean(required=True)
     step_stats = graphene.List(graphene.NonNull(StepStats), required=True)
+    live_step_attempts = graphene.List(
+        graphene.NonNull(LiveStepAttempt),
+        required=True,
+        description="The run's step attempts still QUEUED or RUNNING, oldest first (one "
+        "indexed read by run id and status); empty on executors without attempts.",
+    )
     failure_message = graphene.String(
         description="Why the run failed (its RUN_FAILURE event's message); null unless FAILURE."
     )
@@ -168,6 +207,11 @@ class Run(graphene.ObjectType):
     def resolve_step_stats(root: RunRecord, info: Any) -> list[StepSummary]:
         events = run_events(info, root.run_id)
         return step_summaries(events, default_worker=root.tags.get(RUN_WORKER_HOST_TAG))
+
+    @staticmethod
+    def resolve_live_step_attempts(root: RunRecord, info: Any) -> list[StepAttempt]:
+        storage = info.context.instance.storage
+        return storage.get_step_attempts(run_id=root.run_id, statuses=LIVE_ATTEMPT_STATUSES)
 
     @staticmethod
     def resolve_failure_message(root: RunRecord, info: Any) -> str | None:

@@ -200,6 +200,45 @@ def test_throughput_reads_the_queue_index(storage: Storage) -> None:
     assert "ix_step_attempts_queue_ended_at" in plan, plan
 
 
+def test_a_runs_live_attempts_are_read_in_one_indexed_query(storage: Storage) -> None:
+    """The run page asks for a run's QUEUED and RUNNING attempts once a second: they come
+    with their queue, queue time and claimer, other runs' and ended attempts left out, and
+    the plan is a range scan of the (run_id, status) index, not of every attempt."""
+    from opgraph_storage.steps import attempts_query
+
+    storage.add_step_attempts(
+        [
+            attempt("waits", step_key="b", queue="gpu", queued_at=20.0),
+            attempt("runs", step_key="a", queue="cpu", queued_at=10.0),
+            attempt("ended", step_key="c", queue="cpu", queued_at=5.0),
+            attempt("other", run_id="r2", step_key="b", queue="gpu", queued_at=1.0),
+        ]
+    )
+    assert storage.claim_step_attempt("runs", "host-1", 42, now=11.0)
+    assert storage.claim_step_attempt("ended", "host-1", 42, now=6.0)
+    assert storage.finish_step_attempt("ended", A.SUCCESS, now=7.0)
+
+    live = storage.get_step_attempts(run_id="r1", statuses=[A.QUEUED, A.RUNNING])
+    assert [(a.step_key, a.status, a.queue, a.queued_at) for a in live] == [
+        ("a", A.RUNNING, "cpu", 10.0),
+        ("b", A.QUEUED, "gpu", 20.0),
+    ]
+    assert (live[0].hostname, live[0].started_at) == ("host-1", 11.0)
+    assert (live[1].hostname, live[1].started_at) == (None, None)
+
+    engine = storage.engine  # type: ignore[attr-defined]
+    query = attempts_query("r1", [A.QUEUED, A.RUNNING], None)
+    compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+        else:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+            plan = "\n".join(str(row[-1]) for row in rows)
+    assert "ix_step_attempts_run_id_status" in plan, plan
+
+
 def test_racing_claims_and_cancels_have_exactly_one_winner(storage: Storage) -> None:
     attempt_ids = [f"a{i}" for i in range(20)]
     storage.add_step_attempts([attempt(a) for a in attempt_ids])

@@ -46,8 +46,14 @@ const REEXECUTE = `mutation Reexecute($runId: String!, $strategy: ReexecutionStr
 const GROUP_QUERY = `query Group($root: String!) {
   runsOrError(filter: {tags: [{key: "opgraph/root_run_id", value: $root}]}, limit: 1) {
     ${ERROR_FIELDS} ... on Runs { results { runId status } } } }`;
+// Steps waiting on a broker queue, or just claimed: no event says so, the attempt table does.
+const ATTEMPTS_QUERY = `query LiveAttempts($runId: String!) {
+  runOrError(runId: $runId) { ${ERROR_FIELDS}
+    ... on Run { liveStepAttempts { stepKey attemptNumber status queue queuedAt startedAt worker } } }
+}`;
 const LIVE = new Set(["NOT_STARTED", "QUEUED", "STARTING", "STARTED", "CANCELING"]);
 const RUN_EVENTS = /^RUN_/;
+const EXECUTING = new Set(["STARTING", "STARTED", "CANCELING"]); // steps may be queued
 
 const runId = pageData.runId;
 let run = null;
@@ -59,6 +65,8 @@ let lastRedraw = 0;
 const REDRAW_MS = 250;
 let refreshPending = null;
 let ticker = null;
+let attemptsPending = false;
+let attemptsFailed = false;
 
 const log = new EventLog($("#event-log-root"));
 const timeline = new Timeline($("#timeline"));
@@ -132,6 +140,26 @@ function refreshRunSoon() {
   }, 300);
 }
 
+/** Read the run's QUEUED and RUNNING step attempts (one request, one indexed read): on the
+ * page's 1 s tick while the run executes, never two at once. */
+async function loadLiveAttempts() {
+  if (attemptsPending || !run || !EXECUTING.has(run.status) || tracker.runEnd !== null) return;
+  attemptsPending = true;
+  try {
+    const data = await gql(ATTEMPTS_QUERY, { runId });
+    // An answer that lands after the run's end is stale: its end cleared the attempts.
+    if (tracker.runEnd === null) tracker.setLive(expectType(data.runOrError, "Run").liveStepAttempts);
+    attemptsFailed = false;
+    redrawSoon();
+  } catch (error) {
+    // Said once, not every second while the webserver is away (the live stream says too).
+    if (!attemptsFailed) showError(error, "Reading the queued steps");
+    attemptsFailed = true;
+  } finally {
+    attemptsPending = false;
+  }
+}
+
 /** Redraw the timeline, steps and graph at most every REDRAW_MS (a long log streams in fast). */
 function redrawSoon() {
   if (redrawPending) return;
@@ -176,7 +204,7 @@ function redraw() {
 }
 
 function renderSteps(steps, found) {
-  const waiting = steps.filter((step) => step.planned).length;
+  const waiting = steps.filter((step) => step.planned || step.status === "QUEUED").length;
   $("#steps-count").textContent = `${steps.length} steps${waiting ? ` (${waiting} ${tracker.runEnd === null ? "not started yet" : "not run"})` : ""}`;
   stepTable.draw(steps, found);
 }
@@ -246,10 +274,13 @@ function colorGraph() {
     if (node.dataset.status === status) continue;
     node.dataset.status = status;
     const stripe = node.querySelector(".node-stripe");
-    stripe.setAttribute("class", `node-stripe fill-${{ SUCCESS: "ok", FAILURE: "bad", STARTED: "live", UP_FOR_RETRY: "warn" }[status] || "muted"}`);
+    stripe.setAttribute("class", `node-stripe fill-${{ SUCCESS: "ok", FAILURE: "bad", STARTED: "live", UP_FOR_RETRY: "warn", QUEUED: "queued" }[status] || "muted"}`);
     const sub = node.querySelector(".node-sub");
     if (state) {
       sub.textContent = `${status}${state.count > 1 ? ` ×${state.count}` : ""}`;
+      const title = node.querySelector("title");
+      const lines = title.textContent.split("\n").filter((line) => !line.startsWith("status "));
+      title.textContent = [...lines, `status ${status}${status === "QUEUED" ? ` on ${state.queue || "the default queue"}` : ""}`].join("\n");
       node.querySelector(".node-label").setAttribute("y", String(Number(sub.getAttribute("y")) - 14));
     }
   }
@@ -484,6 +515,7 @@ async function main() {
     onEvents,
     onEnd: () => {
       clearInterval(ticker);
+      tracker.setLive([]); // the run ended: no attempt waits any more
       // The last events are drawn at once, not after the redraw throttle.
       lastRedraw = performance.now();
       redraw();
@@ -496,10 +528,12 @@ async function main() {
   // Running bars and durations grow while the run is live.
   ticker = setInterval(() => {
     if (run && LIVE.has(run.status)) {
+      loadLiveAttempts();
       redrawSoon();
       renderHeader();
     }
   }, 1000);
+  loadLiveAttempts();
 }
 
 main();

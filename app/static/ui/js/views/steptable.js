@@ -6,6 +6,7 @@
 import { h } from "../lib/dom.js";
 import { formatDuration, statusBadge } from "../lib/format.js";
 import { hideActions } from "../lib/page.js";
+import { queuedNote } from "./steps.js";
 
 const ROW = 33;
 const OVERSCAN = 8;
@@ -100,15 +101,22 @@ export class StepTable {
   #row(step) {
     const last = step.attempts.at(-1);
     const duration = step.startTime ? (step.endTime ?? this.now) - step.startTime : null;
+    // A QUEUED step (see StepTracker.setLive): its queue where the worker goes, its wait
+    // where the duration goes, both in the tooltip.
+    const queued = step.status === "QUEUED";
+    const note = queued ? queuedNote(step, this.now) : null;
+    const where = queued
+      ? h("span", { class: "step-queue", "data-queue": step.queue || "" }, `queue ${step.queue || "default"}`)
+      : last?.worker || step.claimedBy || "—";
     return h("tr", { "data-step": step.stepKey, "data-status": step.status, class: this.highlight?.has(step.stepKey) && "step-hit" },
       h("td", { "data-action": true }, h("input", {
         type: "checkbox", "aria-label": `Select ${step.stepKey}`, checked: this.isSelected(step.stepKey),
         onchange: (e) => this.onToggle(step.stepKey, e.target.checked),
       })),
       h("td", { class: "step-key" }, h("a", { href: "#", title: step.stepKey, onclick: (e) => { e.preventDefault(); this.onFocus(step.stepKey); } }, step.stepKey)),
-      h("td", {}, statusBadge(step.status)),
+      h("td", { title: note }, statusBadge(step.status)),
       h("td", { class: "num" }, step.attempts.length),
-      h("td", { class: "num" }, formatDuration(step.startTime ? duration : null)),
-      h("td", { class: "mono" }, last?.worker || "—"));
+      h("td", { class: "num", title: note }, queued && !step.startTime ? `queued ${formatDuration(this.now - step.queuedAt)}` : formatDuration(step.startTime ? duration : null)),
+      h("td", { class: "mono", title: note }, where));
   }
 }

@@ -10,6 +10,7 @@
 // the frame is painted. The time axis stays at the top of the view.
 import { s } from "../lib/dom.js";
 import { formatDuration, formatTime, statusClass } from "../lib/format.js";
+import { queuedNote } from "./steps.js";
 
 const ROW = 22;
 const BAR = 14;
@@ -160,9 +161,13 @@ export class Timeline {
     row.append(
       s("rect", { x: 0, y, width: LABEL_WIDTH - 4, height: ROW, class: "gantt-row-bg" }),
       s("text", { x: 6, y: y + 15, class: "gantt-label" }, step.stepKey.length > 30 ? `${step.stepKey.slice(0, 29)}…` : step.stepKey,
-        s("title", {}, `${step.stepKey}: ${step.status}`)));
+        s("title", {}, step.status === "QUEUED" ? queuedNote(step, this.now) : `${step.stepKey}: ${step.status}`)));
     if (!step.attempts.length) {
-      row.append(s("text", { x: LABEL_WIDTH + 6, y: y + 15, class: "gantt-waiting" }, step.status === "PLANNED" ? "not started yet" : step.status.toLowerCase().replace("_", " ")));
+      const queued = step.status === "QUEUED"; // waiting on a broker queue for a worker
+      const text = queued ? `queued on ${step.queue || "the default queue"} since ${formatTime(step.queuedAt).slice(11)}`
+        : step.status === "PLANNED" ? "not started yet" : step.status.toLowerCase().replace("_", " ");
+      row.append(s("text", { x: LABEL_WIDTH + 6, y: y + 15, class: "gantt-waiting", "data-queue": queued ? step.queue || "" : null },
+        text, queued && s("title", {}, queuedNote(step, this.now))));
       return row;
     }
     const bars = s("g", { "clip-path": "url(#gantt-clip)" });
