@@ -62,24 +62,6 @@ def _matches(
     return owner is None or owner in node.get("owners", [])
 
 
-def _groups(nodes: list[tuple[str, dict[str, Any]]]) -> list[AssetGroup]:
-    group_of = {"/".join(n["key"]): n["group_name"] for _, n in nodes}
-    counts: dict[str, int] = {}
-    upstream: dict[str, set[str]] = {}
-    for _, node in nodes:
-        name = node["group_name"]
-        counts[name] = counts.get(name, 0) + 1
-        ups = upstream.setdefault(name, set())
-        for dep in node.get("deps", []):
-            other = group_of.get("/".join(dep))
-            if other is not None and other != name:
-                ups.add(other)
-    return [
-        AssetGroup(name=name, asset_count=counts[name], upstream_groups=sorted(upstream[name]))
-        for name in sorted(counts)
-    ]
-
-
 class AssetCatalogQueries(graphene.ObjectType):
     asset_catalog_or_error = graphene.Field(
         AssetCatalogOrError,
@@ -116,7 +98,8 @@ class AssetCatalogQueries(graphene.ObjectType):
                 )
             )
         catalog = _catalog(info)
-        every = catalog.nodes()
+        index = catalog.index()
+        every = index.nodes
         needle = (search or "").strip().lower()
         matching = [(loc, n) for loc, n in every if _matches(n, needle, group, kind, owner)]
         page = matching[offset : offset + limit]
@@ -128,7 +111,12 @@ class AssetCatalogQueries(graphene.ObjectType):
             asset_count=len(every),
             offset=offset,
             nodes=[AssetNode(n, location, catalog) for location, n in page],
-            groups=_groups(every),
-            kinds=sorted({k for _, n in every for k in n.get("kinds", [])}),
-            owners=sorted({o for _, n in every for o in n.get("owners", [])}),
+            groups=[
+                AssetGroup(
+                    name=g.name, asset_count=g.asset_count, upstream_groups=g.upstream_groups
+                )
+                for g in index.groups
+            ],
+            kinds=index.kinds,
+            owners=index.owners,
         )

@@ -13,6 +13,7 @@ from opgraph.errors import OpgraphError, RunConfigError
 from opgraph.run_lifecycle import submit_or_fail
 from opgraph_app.graphql import errors as e
 from opgraph_app.graphql.arguments import parse_run_config, require_workspace, tags_dict
+from opgraph_app.graphql.asset_index import AssetIndex, asset_index
 from opgraph_app.graphql.asset_types import (
     MAX_ASSETS_PAGE,
     Asset,
@@ -51,32 +52,20 @@ class Catalog:
         self.context = context
         self.storage = context.instance.storage
         self._records: dict[str, AssetCatalogRecord | None] = {}
-        self._nodes: list[tuple[str, dict[str, Any]]] | None = None
+        self._index: AssetIndex | None = None
+
+    def index(self) -> AssetIndex:
+        if self._index is None:
+            self._index = asset_index(self.context.workspace)
+        return self._index
 
     def nodes(self) -> list[tuple[str, dict[str, Any]]]:
         """(location name, node) of every defined asset, by key."""
-        if self._nodes is None:
-            found: list[tuple[str, dict[str, Any]]] = []
-            workspace = self.context.workspace
-            for location in workspace.locations() if workspace is not None else []:
-                try:
-                    found.extend((location.name, n) for n in location.asset_nodes())
-                except Exception:  # a location that did not load defines nothing now
-                    continue
-            # A key defined as materializable wins over its external spec elsewhere.
-            by_key: dict[str, tuple[str, dict[str, Any]]] = {}
-            for name, node in found:
-                key = "/".join(node["key"])
-                if key not in by_key or node.get("is_executable"):
-                    by_key[key] = (name, node)
-            self._nodes = [by_key[k] for k in sorted(by_key)]
-        return self._nodes
+        return self.index().nodes
 
     def node(self, key: str) -> AssetNode | None:
-        for name, node in self.nodes():
-            if "/".join(node["key"]) == key:
-                return AssetNode(node, name, self)
-        return None
+        found = self.index().by_key.get(key)
+        return AssetNode(found[1], found[0], self) if found else None
 
     def records(self, keys: list[str]) -> dict[str, AssetCatalogRecord]:
         missing = [k for k in keys if k not in self._records]
