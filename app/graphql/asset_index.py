@@ -66,18 +66,22 @@ _lock = threading.Lock()
 _kept: tuple[tuple[Any, ...], AssetIndex] | None = None
 
 
+def _versions_key(locations: list[Any]) -> tuple[Any, ...] | None:
+    """(name, state, version) of each location; None when one has no version."""
+    try:
+        statuses = [location.status() for location in locations]
+    except Exception:  # a location that cannot say: read its nodes afresh
+        return None
+    if any(status.version is None for status in statuses):
+        return None
+    return tuple((s.name, str(s.state), s.version) for s in statuses)
+
+
 def asset_index(workspace: Any) -> AssetIndex:
     """The index of `workspace`'s assets, from the last read while no location changed."""
     global _kept
     locations = workspace.locations() if workspace is not None else []
-    versions: list[Any] | None = []
-    for location in locations:
-        status = location.status()
-        if status.version is None:
-            versions = None
-            break
-        versions.append((location.name, str(status.state), status.version))
-    key = tuple(versions) if versions is not None else None
+    key = _versions_key(locations)
     with _lock:
         kept = _kept
     if key is not None and kept is not None and kept[0] == key:
