@@ -16,9 +16,13 @@ from tests.celery_fleet import BROKERS
 from tests.fleet import mute_jobs
 from tests.fleet.test_fleet import run, wait_for
 
-# Longer than the 3 s no-consumer timeout the fleet tests run with: the first step's
-# message is taken and unclaimed that long, the second waits in the queue meanwhile.
-IMPORT_SECONDS = 4.0
+# The first step's message is taken and unclaimed this long (the second waits in the
+# queue meanwhile): longer than the 3 s no-consumer timeout the fleet tests run with, and
+# than the two looks at the fleet (a second or two each) that used to give it up.
+IMPORT_SECONDS = 8.0
+# The bound on a taken, unclaimed message, raised above the import: at load 15 here the
+# claim came 4.5 s after a 4 s import.
+UNCLAIMED_SECONDS = 60
 
 
 @pytest.fixture
@@ -59,7 +63,12 @@ def test_a_worker_that_does_not_answer_broadcasts_still_runs_its_steps_once(
     assert celery_fleet.app.control.ping(destination=[mute_worker], timeout=1.0) == []
     assert celery_fleet.app.control.ping(destination=[celery_fleet.node("w1")], timeout=5.0)
 
-    result = run(celery_fleet, mute_jobs.two_on_the_mute_queue, tmp_path)
+    result = run(
+        celery_fleet,
+        mute_jobs.two_on_the_mute_queue,
+        tmp_path,
+        celery={"lost_message_timeout_seconds": UNCLAIMED_SECONDS},
+    )
 
     warnings = [
         e.message
