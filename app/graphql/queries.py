@@ -23,6 +23,7 @@ from opgraph_app.graphql.arguments import (
     require_workspace,
     runs_filter,
 )
+from opgraph_app.graphql.combined_logs import CombinedLogsQueries
 from opgraph_app.graphql.errors import typed_errors
 from opgraph_app.graphql.fleet_types import Queues, Workers, fleet_queues, fleet_workers
 from opgraph_app.graphql.instance_types import Instance
@@ -90,7 +91,7 @@ ExecutionPlanOrError = or_error(
 )
 
 
-class Query(InstigatorQueries, graphene.ObjectType):
+class Query(InstigatorQueries, CombinedLogsQueries, graphene.ObjectType):
     runs_or_error = graphene.Field(
         RunsOrError,
         required=True,

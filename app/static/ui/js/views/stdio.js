@@ -1,16 +1,22 @@
 // A step's captured stdout and stderr, read on by byte cursor while the run is live. The
 // box follows new output (as `tail -f` does) until the user scrolls up or pauses it; the
-// text read so far can be downloaded as it is. A third view, "combined", interleaves the two
-// streams line by line in the order they were read (each line marked with its stream): lines
-// read in the same poll keep their order within their stream, stdout first.
+// text read so far can be downloaded as it is. A third view, "combined", shows both streams
+// line by line in the order the step printed them (each line marked with its stream), as
+// `capturedLogsCombined` reads them back from the capture's record of stream switches.
+// Only the view shown is read; the others read on from their cursors when shown.
 import { clear, h } from "../lib/dom.js";
 import { ERROR_FIELDS, expectType, gql } from "../lib/gql.js";
 import { showError } from "../lib/notice.js";
 
-const QUERY = `query Captured($runId: String!, $stepKey: String!, $out: Int!, $err: Int!) {
-  capturedLogs(runId: $runId, stepKey: $stepKey, stdoutCursor: $out, stderrCursor: $err) {
+const QUERY = `query Captured($runId: String!, $stepKey: String!, $out: Int!, $err: Int!,
+    $cursor: String!, $separate: Boolean!, $combined: Boolean!) {
+  capturedLogs(runId: $runId, stepKey: $stepKey, stdoutCursor: $out, stderrCursor: $err) @include(if: $separate) {
     ${ERROR_FIELDS}
     ... on CapturedLogs { stdout { data cursor hasMore } stderr { data cursor hasMore } }
+  }
+  capturedLogsCombined(runId: $runId, stepKey: $stepKey, cursor: $cursor) @include(if: $combined) {
+    ${ERROR_FIELDS}
+    ... on CombinedLogs { chunks { stream data } cursor hasMore }
   }
 }`;
 const POLL_MS = 1000;
@@ -31,7 +37,8 @@ export class StepOutput {
       stderr: h("pre", { id: "stderr", hidden: true }),
       combined: h("pre", { id: "stdio-combined", "aria-label": "stdout and stderr, interleaved", hidden: true }),
     };
-    this.partial = { stdout: "", stderr: "" }; // a line not yet ended, per stream
+    this.combinedCursor = "0.0.0";
+    this.partial = null; // the combined view's line not yet ended: {stream, text}
     this.hint = h("p", { class: "empty" }, "Choose a step (or click one in the steps table) to see what it printed.");
     this.follow = true;
     this.followBox = h("input", { type: "checkbox", id: "stdio-follow", checked: true, onchange: (e) => { this.follow = e.target.checked; this.#toEnd(); } });
@@ -74,19 +81,28 @@ export class StepOutput {
     this.outputs.stderr.hidden = name !== "stderr";
     this.outputs.combined.hidden = name !== "combined";
     this.#toEnd();
+    this.poke(); // this view reads on from where it was
   }
 
-  /** Add the complete lines of `data` to the combined view; keep an unended tail for later. */
-  #combine(stream, data, flush = false) {
-    const text = this.partial[stream] + data;
-    const lines = text.split("\n");
-    this.partial[stream] = flush ? "" : lines.pop();
-    if (flush && lines.at(-1) === "") lines.pop();
+  #line(stream, line) {
     const mark = stream === "stdout" ? "out" : "err";
-    for (const line of lines) {
-      this.outputs.combined.append(h("span", { class: `stdio-line stdio-${stream}`, "data-stream": stream },
-        h("span", { class: "stdio-mark", title: stream, "aria-label": stream }, mark), " ", line, "\n"));
-    }
+    this.outputs.combined.append(h("span", { class: `stdio-line stdio-${stream}`, "data-stream": stream },
+      h("span", { class: "stdio-mark", title: stream, "aria-label": stream }, mark), " ", line, "\n"));
+  }
+
+  /** Add a chunk's complete lines to the combined view; keep an unended tail for later,
+   * shown as a line of its own once the other stream prints (or the step is done). */
+  #combine(stream, data) {
+    if (this.partial && this.partial.stream !== stream) this.#endPartial();
+    const lines = ((this.partial?.text || "") + data).split("\n");
+    const tail = lines.pop();
+    this.partial = tail ? { stream, text: tail } : null;
+    for (const line of lines) this.#line(stream, line);
+  }
+
+  #endPartial() {
+    if (this.partial) this.#line(this.partial.stream, this.partial.text);
+    this.partial = null;
   }
 
   async open(stepKey) {
@@ -99,7 +115,8 @@ export class StepOutput {
     clear(this.outputs.stdout);
     clear(this.outputs.stderr);
     clear(this.outputs.combined);
-    this.partial = { stdout: "", stderr: "" };
+    this.combinedCursor = "0.0.0";
+    this.partial = null;
     this.hint.hidden = Boolean(this.stepKey);
     this.box.hidden = !this.stepKey;
     this.download.hidden = !this.stepKey;
@@ -121,20 +138,28 @@ export class StepOutput {
     this.reading = true;
     this.again = false;
     try {
-      const data = await gql(QUERY, { runId: this.runId, stepKey: this.stepKey, out: this.cursors.stdout, err: this.cursors.stderr });
+      const combined = this.stream === "combined";
+      const data = await gql(QUERY, {
+        runId: this.runId, stepKey: this.stepKey, out: this.cursors.stdout, err: this.cursors.stderr,
+        cursor: this.combinedCursor, separate: !combined, combined,
+      });
       if (generation !== this.generation) return;
-      const logs = expectType(data.capturedLogs, "CapturedLogs");
-      for (const name of ["stdout", "stderr"]) {
-        const chunk = logs[name];
-        if (chunk.data) {
-          this.outputs[name].append(chunk.data);
-          this.#combine(name, chunk.data);
+      if (combined) {
+        const logs = expectType(data.capturedLogsCombined, "CombinedLogs");
+        for (const chunk of logs.chunks) this.#combine(chunk.stream, chunk.data);
+        this.combinedCursor = logs.cursor;
+        more = logs.hasMore;
+        if (!more && !this.isLive()) this.#endPartial();
+      } else {
+        const logs = expectType(data.capturedLogs, "CapturedLogs");
+        for (const name of ["stdout", "stderr"]) {
+          const chunk = logs[name];
+          if (chunk.data) this.outputs[name].append(chunk.data);
+          this.cursors[name] = chunk.cursor;
+          more ||= chunk.hasMore;
         }
-        this.cursors[name] = chunk.cursor;
-        more ||= chunk.hasMore;
       }
-      if (!more && !this.isLive()) for (const name of ["stdout", "stderr"]) this.#combine(name, "", true);
-      this.box.dataset.empty = String(!this.outputs.stdout.textContent && !this.outputs.stderr.textContent);
+      this.box.dataset.empty = String(!this.outputs.stdout.textContent && !this.outputs.stderr.textContent && !this.outputs.combined.textContent);
       this.#toEnd();
     } catch (error) {
       showError(error, `Reading the output of ${this.stepKey}`);
