@@ -5,13 +5,16 @@ table below names each command group's module, which is imported only when that 
 runs or shows its own help. Building the whole app for a help screen (Flask, graphene,
 SQLAlchemy, Celery) took longer than importing opgraph itself (benchmarks/cli.py).
 
-Commands that need the app get it the way Flask's CLI gives it: a `ScriptInfo` whose
-factory is ours, never looked up from the working directory (a user's own `app.py` is
-not ours). opgraph's commands get a bare app holding only the opgraph extension (the
-instance, the workspace): the webserver's blueprints and GraphQL schema cost
-`opgraph runs launch` about 0.4 s of imports it never used. Flask's own commands (run,
-shell, routes) are under `opgraph flask ...` and get the whole `opgraph_app.create_app`. `flask --app opgraph_app runs ...` keeps working: `create_app`
-registers the same groups on `app.cli` from this table.
+The command groups (runs, instance, daemon, workers, locations, schedules, sensors, assets,
+backfill) serve no web app and import no Flask: they run with a `CommandContext` as
+click's context object, which reads the instance from OPGRAPH_HOME/instance.yaml when a
+command first asks (app/cli_context.py). Only the commands that serve something keep
+Flask's way: `webserver`, `dev` and `code-server` run in a bare app holding only the
+opgraph extension, and Flask's own commands (run, shell, routes), under `opgraph flask
+...`, in the whole `opgraph_app.create_app`; both through a `ScriptInfo` whose factory is
+ours, never looked up from the working directory (a user's own `app.py` is not ours).
+`flask --app opgraph_app runs ...` keeps working: `create_app` registers the same command
+objects on `app.cli` from this table, and there they run in the app's context.
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 FLASK_GROUP = "flask"
 FLASK_GROUP_HELP = "Flask's own commands for the opgraph app: run, shell, routes."
+# The lone commands that serve something, and run in an app context as under FlaskGroup.
+APP_COMMANDS = frozenset({"webserver", "dev", "code-server"})
 
 
 def load_command(name: str) -> click.Command:
@@ -117,6 +122,19 @@ def _command_app() -> Flask:
     return app
 
 
+def _context_object(cmd_name: str) -> object:
+    """What the command finds as click's context object (`ctx.obj`)."""
+    if cmd_name == FLASK_GROUP or cmd_name in APP_COMMANDS:
+        # What Flask's `with_appcontext` and `pass_script_info` look for in the context.
+        from flask.cli import ScriptInfo
+
+        factory = _create_app if cmd_name == FLASK_GROUP else _command_app
+        return ScriptInfo(create_app=factory, set_debug_flag=False)
+    from opgraph_app.cli_context import CommandContext
+
+    return CommandContext()
+
+
 def _flask_group() -> click.Group:
     from flask.cli import routes_command, run_command, shell_command
 
@@ -136,17 +154,13 @@ class OpgraphCLI(click.Group):
         if cmd_name not in COMMANDS and cmd_name != FLASK_GROUP:
             return None
         if ctx.obj is None:
-            # What Flask's `with_appcontext` and `pass_script_info` look for in the context.
-            from flask.cli import ScriptInfo
-
-            factory = _create_app if cmd_name == FLASK_GROUP else _command_app
-            ctx.obj = ScriptInfo(create_app=factory, set_debug_flag=False)
+            ctx.obj = _context_object(cmd_name)
         if cmd_name == FLASK_GROUP:
             return _flask_group()
         command = load_command(cmd_name)
         callback = command.callback
-        if isinstance(command, click.Group) or callback is None:
-            return command  # an AppGroup: each of its commands pushes the app context
+        if cmd_name not in APP_COMMANDS or callback is None:
+            return command  # a CommandGroup: each of its commands enters its context
         # A lone command gets the app context when it runs, as FlaskGroup would give it
         # (not for its --help: that builds no app).
         from flask.cli import with_appcontext

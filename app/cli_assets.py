@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
 from opgraph.assets.keys import AssetKey
 from opgraph.assets.staleness import staleness
 from opgraph.errors import OpgraphError, RunConfigError
+from opgraph_app.cli_context import current_instance, with_cli_context
 from opgraph_app.cli_format import CommandGroup, format_table, format_time, parse_run_tags
-from opgraph_app.extension import current_instance
 
 assets_cli = CommandGroup(
     "assets", help="List, show, materialize and wipe assets, and see their partitions."
@@ -44,7 +43,7 @@ def _locations(python_file: str | None, workspace_file: str | None) -> list[Any]
         if error is not None:
             raise click.BadParameter(error.describe(), param_hint="-f/--python-file")
         return [location]
-    from opgraph_app.workspace import current_workspace, open_workspace
+    from opgraph_app.cli_context import current_workspace, open_workspace
 
     workspace = open_workspace(Path(workspace_file)) if workspace_file else current_workspace()
     return list(workspace.locations())
@@ -85,7 +84,7 @@ def _find_asset(
 
 
 @assets_cli.command("list")
-@with_appcontext
+@with_cli_context
 @_FILE
 @_WORKSPACE
 @click.option("--group", help="Only assets of this group.")
@@ -143,7 +142,7 @@ def list_assets(
 
 
 @assets_cli.command("show")
-@with_appcontext
+@with_cli_context
 @click.argument("key")
 @_FILE
 @_WORKSPACE
@@ -208,7 +207,7 @@ def show_asset(
 
 
 @assets_cli.command("partitions")
-@with_appcontext
+@with_cli_context
 @click.argument("key")
 @_FILE
 @_WORKSPACE
@@ -253,7 +252,7 @@ def asset_partitions(
 
 
 @assets_cli.command("materialize")
-@with_appcontext
+@with_cli_context
 @click.option("--select", "selection", required=True, help="e.g. 'raw/orders+ | group:marts'")
 @_FILE
 @_WORKSPACE
@@ -313,7 +312,7 @@ def materialize_assets(
 
 
 @assets_cli.command("wipe")
-@with_appcontext
+@with_cli_context
 @click.argument("keys", nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask.")
 def wipe_assets(keys: tuple[str, ...], yes: bool) -> None:

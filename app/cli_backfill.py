@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask.cli import with_appcontext
 
 from opgraph.partitions.backfill import (
     PartitionSelection,
@@ -19,8 +18,8 @@ from opgraph.partitions.backfill import (
     launch_backfill,
     resume_backfill,
 )
+from opgraph_app.cli_context import current_instance, with_cli_context
 from opgraph_app.cli_format import CommandGroup, format_table, format_time, parse_run_tags
-from opgraph_app.extension import current_instance
 from opgraph_storage.partitions_base import BackfillRecord, BackfillStatus
 
 backfill_cli = CommandGroup("backfill", help="Launch, list, show, cancel and resume backfills.")
@@ -103,7 +102,7 @@ def _get(backfill_id: str) -> BackfillRecord:
 )
 @click.option("-w", "--workspace", "workspace_file", help="workspace.yaml to use.")
 @click.option("--json", "as_json", is_flag=True, help="Print the backfill as JSON.")
-@with_appcontext
+@with_cli_context
 def launch(
     job_name: str | None,
     select: str | None,
@@ -119,7 +118,7 @@ def launch(
 ) -> None:
     """Store a backfill of a partitioned job, or of partitioned assets; the daemon runs it."""
     from opgraph.partitions.asset_backfill import launch_asset_backfill
-    from opgraph_app.workspace import current_workspace, open_workspace
+    from opgraph_app.cli_context import current_workspace, open_workspace
 
     if (job_name is None) == (select is None):
         raise click.UsageError("give --job JOB or --select ASSET,ASSET,..., one of them")
@@ -168,7 +167,7 @@ def launch(
 )
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@with_appcontext
+@with_cli_context
 def list_backfills(statuses: tuple[str, ...], limit: int, as_json: bool) -> None:
     """The newest backfills first."""
     wanted = [BackfillStatus(s) for s in statuses] or None
@@ -192,7 +191,7 @@ def list_backfills(statuses: tuple[str, ...], limit: int, as_json: bool) -> None
 @backfill_cli.command("show")
 @click.argument("backfill_id")
 @click.option("--json", "as_json", is_flag=True)
-@with_appcontext
+@with_cli_context
 def show(backfill_id: str, as_json: bool) -> None:
     """A backfill and how many partitions are in each status."""
     backfill = _get(backfill_id)
@@ -214,7 +213,7 @@ def show(backfill_id: str, as_json: bool) -> None:
 
 @backfill_cli.command("cancel")
 @click.argument("backfill_id")
-@with_appcontext
+@with_cli_context
 def cancel(backfill_id: str) -> None:
     """No new runs; the daemon cancels the runs in flight."""
     backfill = _get(backfill_id)
@@ -227,7 +226,7 @@ def cancel(backfill_id: str) -> None:
 
 @backfill_cli.command("resume")
 @click.argument("backfill_id")
-@with_appcontext
+@with_cli_context
 def resume(backfill_id: str) -> None:
     """Go on with the partitions a canceled or failed backfill had not run."""
     backfill = _get(backfill_id)

@@ -15,11 +15,10 @@ from opgraph import plugins
 from opgraph.daemon import Daemon, build_parts, new_daemon_id
 from opgraph.daemon.controller import DAEMON_HEARTBEAT, LEASE_NAME
 from opgraph.daemon.supervision import PartState, part_state
+from opgraph_app.cli_context import current_instance, open_workspace, workspace_path
 from opgraph_app.cli_format import CommandGroup, format_table, format_time
 from opgraph_app.cli_locations import WORKSPACE_OPTION
-from opgraph_app.extension import current_instance
 from opgraph_app.logging_setup import configure_logging
-from opgraph_app.workspace import open_workspace, workspace_path
 
 daemon_cli = CommandGroup("daemon", help="Run the daemon (schedules, sensors, run queue, ...).")
 log = logging.getLogger("opgraph.daemon")

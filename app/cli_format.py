@@ -5,23 +5,45 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
-from flask.cli import AppGroup
 
 from opgraph.client_tags import client_tag_problems
 from opgraph.errors import OpgraphError, RunNotFound
 from opgraph.instance import OpgraphInstance
+from opgraph_app.cli_context import with_cli_context
 from opgraph_storage.base import StorageError
 from opgraph_storage.records import RunRecord
 
 
-class CommandGroup(AppGroup):
-    """An AppGroup whose commands report opgraph and storage errors as one clean message.
+class CommandGroup(click.Group):
+    """A command group whose commands run in their context and report opgraph and storage
+    errors as one clean message.
 
+    Like Flask's `AppGroup`, `@group.command()` wraps each callback so that it finds the
+    instance (`opgraph_app.cli_context`); unlike it, under `opgraph` that needs no Flask.
     A broken instance.yaml or an unreachable database is the user's to fix, not a bug:
     it gets `Error: <what and how to fix it>` and exit code 1 instead of a traceback."""
+
+    def command(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], click.Command]:
+        def decorator(f: Callable[..., Any]) -> click.Command:
+            command: click.Command = super(CommandGroup, self).command(*args, **kwargs)(
+                with_cli_context(f)
+            )
+            return command
+
+        return decorator
+
+    def group(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], click.Group]:
+        kwargs.setdefault("cls", CommandGroup)
+        group: Callable[[Callable[..., Any]], click.Group] = super().group(*args, **kwargs)
+        return group
 
     def invoke(self, ctx: click.Context) -> object:
         try:

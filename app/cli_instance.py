@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from opgraph.instance_config import INSTANCE_FILE, ComponentConfig
+from opgraph_app.cli_context import current_instance
 from opgraph_app.cli_format import CommandGroup, format_table
-from opgraph_app.extension import current_instance
 from opgraph_storage.base import StorageError
 from opgraph_storage.migration import head_revision, migrate
 from opgraph_storage.urls import redact_url

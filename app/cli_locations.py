@@ -9,8 +9,8 @@ import click
 
 from opgraph.assets.job import is_hidden_job_name
 from opgraph.workspace.base import CodeLocation, LocationState, LocationStatus
+from opgraph_app.cli_context import open_workspace, workspace_path
 from opgraph_app.cli_format import CommandGroup, format_table, format_time
-from opgraph_app.workspace import open_workspace, workspace_path
 
 locations_cli = CommandGroup("locations", help="List and reload the workspace's code locations.")
 

@@ -13,6 +13,7 @@ import yaml
 from opgraph.events import EventType
 from opgraph.instance import OpgraphInstance
 from opgraph.ports import RUN_WORKER_HOST_TAG
+from opgraph_app.cli_context import current_instance
 from opgraph_app.cli_format import (
     CommandGroup,
     format_duration,
@@ -29,7 +30,6 @@ from opgraph_app.cli_runs_control import (
     reexecute_run,
     wipe_command,
 )
-from opgraph_app.extension import current_instance
 from opgraph_app.run_follow import follow_events
 from opgraph_app.run_views import event_to_json, run_times, run_to_json, step_summaries
 from opgraph_storage.records import FINISHED_STATUSES, EventRecord, RunsFilter, RunStatus

@@ -12,15 +12,14 @@ from typing import Any
 
 import click
 import yaml
-from flask.cli import with_appcontext
 
 from opgraph.data_bounds import DataLimitExceeded, DataLimits, DataRefused, load_yaml
 from opgraph.errors import CodePointerError, OpgraphError, RunConfigError
 from opgraph.instance import OpgraphInstance
 from opgraph.ports import RunStatusError
 from opgraph.run_lifecycle import delete_run, submit_or_fail, wipe_runs
+from opgraph_app.cli_context import current_instance, with_cli_context
 from opgraph_app.cli_format import get_run_or_fail, parse_run_tags
-from opgraph_app.extension import current_instance
 from opgraph_app.run_follow import wait_with_progress
 from opgraph_launchers.subprocess_launcher import fork_run_workers_here
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
@@ -116,7 +115,7 @@ def _launch_from_workspace(
 ) -> tuple[RunRecord, int]:
     from opgraph.workspace.base import DefinitionNotFound
     from opgraph.workspace.runs import create_location_run
-    from opgraph_app.workspace import current_workspace, open_workspace
+    from opgraph_app.cli_context import current_workspace, open_workspace
 
     workspace = open_workspace(Path(workspace_file)) if workspace_file else current_workspace()
     try:
@@ -131,7 +130,7 @@ def _launch_from_workspace(
 
 
 @click.command("launch")
-@with_appcontext
+@with_cli_context
 @click.argument("job_name", metavar="JOB", required=False)
 @click.option(
     "-f",
@@ -195,7 +194,7 @@ def launch_run(
 
 # -- reexecute -------------------------------------------------------------------------------
 @click.command("reexecute")
-@with_appcontext
+@with_cli_context
 @click.argument("run_id")
 @click.option("--from-failure", is_flag=True, help="Only failed steps and what follows them.")
 @click.option(
@@ -240,7 +239,7 @@ def reexecute_run(
 
 # -- cancel, delete, wipe --------------------------------------------------------------------
 @click.command("cancel")
-@with_appcontext
+@with_cli_context
 @click.argument("run_id")
 @click.option(
     "--force",
@@ -268,7 +267,7 @@ def cancel_run(run_id: str, force: bool) -> None:
 
 
 @click.command("delete")
-@with_appcontext
+@with_cli_context
 @click.argument("run_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete_run_command(run_id: str, yes: bool) -> None:
@@ -292,7 +291,7 @@ def delete_run_command(run_id: str, yes: bool) -> None:
 
 
 @click.command("wipe")
-@with_appcontext
+@with_cli_context
 @click.option("--yes", is_flag=True, help="Required: this deletes every finished run.")
 def wipe_command(yes: bool) -> None:
     """Delete every finished run with its events and captured logs."""

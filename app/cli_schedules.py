@@ -24,10 +24,9 @@ from opgraph.daemon.instigators import (
     set_running,
 )
 from opgraph.workspace.base import ScheduleSnapshot, SensorSnapshot
+from opgraph_app.cli_context import current_instance, open_workspace, workspace_path
 from opgraph_app.cli_format import CommandGroup, format_table, format_time
 from opgraph_app.cli_locations import WORKSPACE_OPTION
-from opgraph_app.extension import current_instance
-from opgraph_app.workspace import open_workspace, workspace_path
 from opgraph_storage.records import InstigatorType, TickRecord
 
 schedules_cli = CommandGroup("schedules", help="List, start, stop and preview schedules.")

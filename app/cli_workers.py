@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
+from opgraph_app.cli_context import current_instance
 from opgraph_app.cli_format import CommandGroup, format_table
-from opgraph_app.extension import current_instance
 
 workers_cli = CommandGroup("workers", help="List, ping, drain and start Celery workers.")
 
