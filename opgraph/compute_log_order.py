@@ -1,9 +1,10 @@
 """Read a step's stdout and stderr back as one sequence, in the order the step printed it.
 
 The capture (opgraph.compute_logs) writes `<step>.ord`: one line per switch between the
-streams, `<o|e> <start of the new stream's run> <end of the other stream's run>`. Run j is
-stream s_j from where that stream was read up to the end given by the next switch (the
-other stream's line after it names it); the last run ends at the file's current size.
+streams, `<o|e> <start of the new stream's run, on its first line only, else -1> <end of
+the other stream's run>`. Run j is stream s_j from where that stream was read up to the
+end given by the next switch (the other stream's line after it names it); the last run
+ends at the file's current size.
 Text of a stream before its first run (an earlier attempt that never switched, output
 written straight to the file descriptor) comes first, stdout then stderr. With no `.ord`
 file the step used one stream only, or wrote both straight to the descriptors: the
@@ -22,7 +23,7 @@ from pathlib import Path
 STREAMS = ("stdout", "stderr")
 MARKS = {"stdout": "o", "stderr": "e"}  # a switch line's first character
 _STREAM_OF = {mark: name for name, mark in MARKS.items()}
-_LINE = re.compile(rb"^([oe]) (\d{1,19}) (-1|\d{1,19})$")
+_LINE = re.compile(rb"^([oe]) (-1|\d{1,19}) (-1|\d{1,19})$")
 _CURSOR = re.compile(r"^(\d{1,9})\.(\d{1,19})\.(\d{1,19})$")
 START = "0.0.0"
 
@@ -34,7 +35,7 @@ class CursorError(ValueError):
 @dataclass(frozen=True)
 class Switch:
     stream: str
-    start: int
+    start: int  # -1 after the stream's first line
     previous_end: int  # where the other stream's run ended; -1 on the first line
 
 
@@ -138,7 +139,10 @@ def read_combined(
             reader.take(name, sizes[name])
         return _answer(reader, 0, sizes)
     if run == 0:  # text before each stream's first run
-        firsts = {s.stream: s.start for s in reversed(switches)}
+        firsts: dict[str, int] = {}
+        for switch in switches:
+            if switch.start >= 0:
+                firsts.setdefault(switch.stream, switch.start)
         if not all(reader.take(name, firsts.get(name, sizes[name])) for name in STREAMS):
             return _answer(reader, 0, sizes)
         run = 1

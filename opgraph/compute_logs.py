@@ -7,6 +7,9 @@ switch, before the new stream's text:
 
     <o|e> <offset where the new stream's run starts> <offset where the other's run ended>
 
+(the start is written on each stream's first line only, -1 after it: one fstat less a
+switch; the reader needs it only for text before a stream's first run).
+
 A step that prints to one stream only never switches: it has no `.ord` file, and the fast
 path of every write is one comparison. Only what goes through `sys.stdout`/`sys.stderr`
 is ordered this way; output written straight to file descriptors 1 and 2 (C code, child
@@ -48,6 +51,7 @@ class _Order:
         self.last: str | None = None  # the stream written last
         self.streams: dict[str, _Sized] = {}
         self._pending = ""  # the first stream's line, written with the first switch
+        self._started: set[str] = set()  # streams whose first start is written
         self._fd: int | None = None
 
     def switch(self, stream: str) -> None:
@@ -56,13 +60,17 @@ class _Order:
             self.last = self._last_of_earlier_attempt()
             if self.last is None:  # this step's first write: no line until a switch
                 self._pending = f"{MARKS[stream]} {self.streams[stream].size()} -1\n"
+                self._started.add(stream)
                 self.last = stream
                 return
+            self._started.update(MARKS)  # an earlier attempt wrote both starts
             if self.last == stream:  # an earlier attempt's last run of this stream goes on
                 return
         previous = self.streams[self.last]
         previous.flush()  # the other stream's run is in its file before the switch is
-        line = f"{MARKS[stream]} {self.streams[stream].size()} {previous.size()}\n"
+        start = -1 if stream in self._started else self.streams[stream].size()
+        self._started.add(stream)
+        line = f"{MARKS[stream]} {start} {previous.size()}\n"
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.write(self._fd, (self._pending + line).encode())  # one write: no half pair read
