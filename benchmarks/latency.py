@@ -24,9 +24,12 @@ Each figure sits beside a baseline measured in the same run, taking turns with i
   subprocess launcher's `worker_niceness: 10` (run workers yield the CPU to the
   webserver, the daemon and the database).
 
-The Celery case alone, with more rounds for a steadier median on a loaded machine:
+The Celery case alone, with more rounds for a steadier median on a loaded machine, and
+the burst alone (each round on a new database, webserver and daemon; `--niceness N` sets
+the subprocess launcher's worker_niceness):
 
     python -m benchmarks.latency --celery-rounds 12
+    python -m benchmarks.latency --burst --burst-rounds 2 [--niceness 10]
 """
 
 from __future__ import annotations
@@ -264,13 +267,15 @@ def _celery_steps(args: argparse.Namespace, rounds: int) -> tuple[list[float], l
     return first, warm
 
 
-def _burst_case(args: argparse.Namespace, name: str, niceness: int) -> tuple[float, list[float]]:
+def _burst_case(
+    args: argparse.Namespace, name: str, niceness: int | None
+) -> tuple[float, list[float]]:
     """The burst on a new database and services; `niceness`: the subprocess launcher's
-    worker_niceness (0: run workers compete with the webserver as equals)."""
+    worker_niceness (None: as the launcher defaults it)."""
     with _ScratchPostgres(args.pg_url) as pg_url:
         coordinator = {"queued": {"max_concurrent_runs": 50}}
         home = _home(args.scratch / name, pg_url, coordinator)
-        if niceness:
+        if niceness is not None:
             config = yaml.safe_load((home / "instance.yaml").read_text())
             config["run_launcher"] = {"subprocess": {"worker_niceness": niceness}}
             (home / "instance.yaml").write_text(yaml.safe_dump(config))
@@ -323,7 +328,7 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:
     figures["celery_first_step_ms"] = round(statistics.median(first), 1)
     figures["celery_warm_step_ms"] = round(statistics.median(warm), 1)
     figures["celery_first_vs_warm"] = round(statistics.median(first) / statistics.median(warm), 2)
-    for prefix, niceness in (("burst", 0), ("burst_niceness10", 10)):
+    for prefix, niceness in (("burst", None), ("burst_niceness10", 10)):
         wall, submits = _burst_case(args, f"home_{prefix}", niceness)
         figures[f"{prefix}_500_all_done_s"] = round(wall, 2)
         figures[f"{prefix}_submit_ms_p50"] = round(statistics.median(submits), 1)
@@ -347,12 +352,33 @@ def run_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:
     return rows, figures
 
 
-def celery_only(argv: list[str] | None = None) -> None:
-    """Print the Celery case's figures over `--celery-rounds` fresh workers."""
+def _burst_only(args: argparse.Namespace) -> None:
+    """Print the burst case's figures, `--burst-rounds` times, each on a new database."""
+    for index in range(args.burst_rounds):
+        load = os.getloadavg()[0]
+        wall, submits = _burst_case(args, f"home_burst{index}", args.niceness)
+        print(
+            f"burst {index + 1}: all done {wall:.2f} s  submit p50 "
+            f"{statistics.median(submits):.1f} ms  p99 {_p(submits, 0.99):.1f} ms  "
+            f"max {max(submits):.1f} ms  (load {load:.1f} -> {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The Celery case alone (default) or the burst case alone (`--burst`)."""
     import tempfile
 
-    parser = argparse.ArgumentParser(description="the latency suite's Celery case alone")
+    parser = argparse.ArgumentParser(description="the latency suite's Celery or burst case alone")
     parser.add_argument("--celery-rounds", type=int, default=12)
+    parser.add_argument("--burst", action="store_true", help="the burst case instead")
+    parser.add_argument("--burst-rounds", type=int, default=2)
+    parser.add_argument(
+        "--niceness",
+        type=int,
+        default=None,
+        help="the burst's worker_niceness (default: the launcher's)",
+    )
     parser.add_argument(
         "--pg-url",
         default=os.environ.get("OPGRAPH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -361,6 +387,9 @@ def celery_only(argv: list[str] | None = None) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="opgraph-bench-") as scratch:
         args.scratch = Path(scratch)
+        if args.burst:
+            _burst_only(args)
+            return
         first, warm = _celery_steps(args, max(args.celery_rounds, 1))
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print("first step ms:", [round(value, 1) for value in first])
@@ -373,4 +402,4 @@ def celery_only(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    celery_only()
+    main()
