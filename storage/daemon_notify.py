@@ -1,8 +1,9 @@
 """PostgreSQL LISTEN on the run-queue channel: wake the daemon's run queue at once.
 
-`append_run_event` notifies `opgraph_run_queue` in the transaction that moves a run to
-QUEUED or to a finished status: the moments the queue has something new to launch or a
-free slot. The daemon then dequeues within milliseconds instead of on its polling
+`append_run_event` notifies `opgraph_run_queue` in the transaction that moves a run to a
+finished status, and just after the commit that moves a run to QUEUED (a submit; see
+opgraph_storage.after_commit_notify): the moments the queue has a free slot or something
+new to launch. The daemon then dequeues within milliseconds instead of on its polling
 interval.
 """
 

@@ -112,7 +112,8 @@ PG_COMPLETE_ATTEMPT = sa.text(
 # One round trip instead of five (lock, update, insert, notify, commit): each run makes
 # four such moves (queued, starting, started, finished). Returns the event's id, or no
 # row when the run was not in an allowed status (the caller then takes the locked path,
-# which tells why).
+# which tells why). `:notify_now` false (with `:wake_queue` false): no NOTIFY at all, the
+# caller sends them after the commit (opgraph_storage.after_commit_notify).
 PG_MOVE_RUN = sa.text(
     f"""
     WITH moved AS (
@@ -125,7 +126,7 @@ PG_MOVE_RUN = sa.text(
     {_IF_MOVED_LOCK_AND_INSERT}
     SELECT inserted.id,
         (SELECT count(pg_notify('{CHANNEL}', run_id))
-         FROM unnest(CAST(:notify AS text[])) AS run_id),
+         FROM unnest(CAST(:notify AS text[])) AS run_id WHERE CAST(:notify_now AS boolean)),
         (SELECT count(pg_notify('{RUN_QUEUE_CHANNEL}', '')) WHERE CAST(:wake_queue AS boolean))
     FROM inserted
     """

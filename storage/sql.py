@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from opgraph_storage import daemon_sql, steps
+from opgraph_storage.after_commit_notify import AfterCommitNotifier
 from opgraph_storage.assets_sql import (
     PG_COMPLETE_ATTEMPT_WITH_ASSETS,
     AssetCatalogSql,
@@ -126,6 +127,7 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
         self._collecting = threading.local()  # see collect_outputs
         self._queue_listener: RunQueueListener | None = None
         self._queue_signature: tuple[Any, ...] | None = None
+        self._after_commit = AfterCommitNotifier(lambda: dbapi_connect(self._engine))
         self._put_output = self._upsert_statement(step_outputs, steps.OUTPUT_KEY)
         try:
             ensure_schema(self._engine)
@@ -197,6 +199,7 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
             self._engine.dispose(close=False)
         else:
             self._engine.dispose()
+        self._after_commit.close()
         with self._listener_lock:
             listener, self._listener = self._listener, None
         if listener is not None:
@@ -400,6 +403,8 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
     ) -> RunEventOutcome | None:
         """`append_run_event`'s usual case in one statement (event_sql.PG_MOVE_RUN); None
         when the run is not in an allowed status (or does not exist)."""
+        # A submit's move to QUEUED notifies after its commit (see after_commit_notify).
+        deferred = to_status is RunStatus.QUEUED
         params = {
             **event_arrays([row]),
             "the_run": row[0],
@@ -409,11 +414,16 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
             "at": timestamp,
             "set_started": to_status is RunStatus.STARTED,
             "set_ended": to_status in FINISHED_STATUSES,
-            "wake_queue": to_status in _RUN_QUEUE_CHANGES,
+            "wake_queue": to_status in _RUN_QUEUE_CHANGES and not deferred,
+            "notify_now": not deferred,
         }
         with self._connect() as conn:
             stored_id = conn.execute(PG_MOVE_RUN, params).scalar()
-        return None if stored_id is None else RunEventOutcome(True, to_status, stored_id)
+        if stored_id is None:
+            return None
+        if deferred:
+            self._after_commit.add(row[0])
+        return RunEventOutcome(True, to_status, stored_id)
 
     def get_events(
         self,
