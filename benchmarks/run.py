@@ -8,6 +8,7 @@ With --json the last line printed is one JSON object of named figures.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -17,35 +18,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import (
-    assets,
-    automation,
-    celery_suite,
-    cli,
-    core,
-    daemon,
-    latency,
-    partitions,
-    ui_steps,
-    web,
-    web_streams,
-)
-
-SUITES: dict[str, Callable[[argparse.Namespace], tuple[list[dict], dict]]] = {
-    "core": core.run_suite,
-    "assets": assets.run_suite,
-    "assets_celery": assets.run_celery_suite,
-    "assets_sensor": assets.run_sensor_suite,
-    "automation": automation.run_suite,
-    "web": web.run_suite,
-    "web_streams": web_streams.run_suite,
-    "celery": celery_suite.run_suite,
-    "daemon": daemon.run_suite,
-    "cli": cli.run_suite,
-    "latency": latency.run_suite,
-    "partitions": partitions.run_suite,
-    "ui_steps": ui_steps.run_suite,
+# Suite name -> "module:function" of benchmarks/, imported only when that suite runs. The
+# multiprocess executor's workers import __main__ (this file) again when they start: with
+# every suite imported here (Flask, graphene, Celery, Playwright) a worker start took
+# 0.5-0.9 s more, and the core suite's multiprocess chain of 20 measured 0.79 s, not 0.26.
+SUITES: dict[str, str] = {
+    "core": "core:run_suite",
+    "assets": "assets:run_suite",
+    "assets_celery": "assets:run_celery_suite",
+    "assets_sensor": "assets:run_sensor_suite",
+    "automation": "automation:run_suite",
+    "web": "web:run_suite",
+    "web_streams": "web_streams:run_suite",
+    "celery": "celery_suite:run_suite",
+    "daemon": "daemon:run_suite",
+    "cli": "cli:run_suite",
+    "latency": "latency:run_suite",
+    "partitions": "partitions:run_suite",
+    "ui_steps": "ui_steps:run_suite",
 }
+
+
+def suite(name: str) -> Callable[[argparse.Namespace], tuple[list[dict], dict]]:
+    module, function = SUITES[name].split(":")
+    return getattr(importlib.import_module(f"benchmarks.{module}"), function)  # type: ignore[no-any-return]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -77,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     with tempfile.TemporaryDirectory(prefix="opgraph-bench-") as scratch:
         args.scratch = Path(scratch)
-        rows, figures = SUITES[args.suite](args)
+        rows, figures = suite(args.suite)(args)
     print_table(rows)
     if args.json:
         print(json.dumps(figures))
