@@ -130,11 +130,13 @@ def drain(worker: str) -> None:
 def start(
     ctx: click.Context, queues: str | None, concurrency: int | None, node_name: str | None
 ) -> None:
-    """Start a worker in the foreground: `celery -A opgraph_celery worker ...`."""
+    """Start a worker in the foreground: `python -m opgraph_celery.worker ...` (as
+    `celery -A opgraph_celery worker ...`, without Celery's command line to import; any
+    option it does not know goes to Celery's own)."""
     home = current_instance().home
     from opgraph_celery.celery_app import instance_celery_config
 
-    command = [sys.executable, "-P", "-m", "celery", "-A", "opgraph_celery", "worker"]
+    command = [sys.executable, "-P", "-m", "opgraph_celery.worker"]
     command += ["-Q", queues or instance_celery_config(home).default_queue]
     if concurrency:
         command += ["--concurrency", str(concurrency)]
