@@ -208,12 +208,19 @@ def test_slow_import_leaves_the_others_working(
     write("fast.py", small_jobs("fast_job"))
     path = _workspace_yaml(tmp_path, ["python_file: slow.py", "python_file: fast.py"])
     workspace = workspaces(path, home, wait_seconds=1.0)
+    # The fast one loads while the slow one is held (its start may take longer than the
+    # workspace's 1 s wait on a loaded machine: wait for the fact, not the time).
+    wait_for(
+        lambda: workspace.get("fast").status().state is LocationState.LOADED,
+        timeout=120,
+        what="the fast import",
+    )
     assert workspace.get("slow").status().state is LocationState.LOADING
     assert workspace.get("fast").job_names() == ["fast_job"]
     hold.unlink()
     wait_for(
         lambda: workspace.get("slow").status().state is LocationState.LOADED,
-        timeout=15,
+        timeout=120,
         what="the slow import",
     )
     assert workspace.get("slow").job_names() == ["slow_job"]

@@ -148,7 +148,7 @@ def small_jobs(job_name: str = "small_job", value: int = 1) -> str:
 
 
 def wait_for(
-    condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+    condition: Callable[[], object], timeout: float = 60.0, what: str = "condition"
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
