@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
     from opgraph.workspace.base import Workspace
 
-WORKSPACE_ENV = "OPGRAPH_WORKSPACE"  # as opgraph_app.workspace, which imports Flask
+WORKSPACE_ENV = "OPGRAPH_WORKSPACE"  # here, not in opgraph_app.workspace: that imports Flask
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -120,18 +120,25 @@ def workspace_path(given: str | None = None) -> Path | None:
     return Path(value).resolve() if value else None
 
 
-def open_workspace(path: Path | None = None, only: list[str] | None = None) -> Workspace:
-    """A workspace for the command's instance, in step with reloads made elsewhere."""
+def load_instance_workspace(
+    instance: OpgraphInstance, path: Path | None = None, only: list[str] | None = None
+) -> Workspace:
+    """A workspace for `instance`, in step with reloads made elsewhere (its reload
+    requests in storage): the command context's and the web app's alike."""
     from opgraph.workspace.load import load_workspace
     from opgraph.workspace.reload_requests import ReloadRequests
 
-    instance = current_instance()
     return load_workspace(
         path or workspace_path(),
         instance.home,
         reload_requests=ReloadRequests(instance.storage),
         only=only,
     )
+
+
+def open_workspace(path: Path | None = None, only: list[str] | None = None) -> Workspace:
+    """A workspace for the command's instance, in step with reloads made elsewhere."""
+    return load_instance_workspace(current_instance(), path, only)
 
 
 def current_workspace() -> Workspace:

@@ -25,10 +25,10 @@ from typing import TypeVar
 import click
 from flask import Flask
 
+from opgraph_app.cli_context import WORKSPACE_ENV
 from opgraph_app.extension import current_instance
 from opgraph_app.hosts import is_loopback
 from opgraph_app.logging_setup import configure_logging, gunicorn_logconfig
-from opgraph_app.workspace import WORKSPACE_ENV
 
 _F = TypeVar("_F", bound=Callable[..., object])
 GEVENT_WORKER = "opgraph_app.gunicorn_worker.OpgraphGeventWorker"

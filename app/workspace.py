@@ -8,37 +8,22 @@ Plain `opgraph runs ...` commands never call it, so they start no code servers.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 from flask import current_app
 
 from opgraph.workspace.base import Workspace
-from opgraph.workspace.load import load_workspace
-from opgraph.workspace.reload_requests import ReloadRequests
+from opgraph_app.cli_context import load_instance_workspace
 from opgraph_app.extension import OpgraphExtension
 
-WORKSPACE_ENV = "OPGRAPH_WORKSPACE"
 _loading = threading.Lock()
-
-
-def workspace_path(given: str | None = None) -> Path | None:
-    """`--workspace`, else $OPGRAPH_WORKSPACE, else None (OPGRAPH_HOME/workspace.yaml)."""
-    value = given or os.environ.get(WORKSPACE_ENV)
-    return Path(value).resolve() if value else None
 
 
 def open_workspace(path: Path | None = None, only: list[str] | None = None) -> Workspace:
     """A workspace for this app's instance, in step with reloads made elsewhere."""
     extension: OpgraphExtension = current_app.extensions["opgraph"]
-    instance = extension.instance
-    return load_workspace(
-        path or workspace_path(),
-        instance.home,
-        reload_requests=ReloadRequests(instance.storage),
-        only=only,
-    )
+    return load_instance_workspace(extension.instance, path, only)
 
 
 def current_workspace() -> Workspace:
