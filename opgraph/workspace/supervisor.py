@@ -167,6 +167,8 @@ class ManagedCodeLocation(CodeLocation):
         self._started_at = 0.0
         self._failures = 0  # consecutive deaths: the restart backoff grows with them
         self._next_restart: float | None = None
+        # The server a reload last replaced: a call that was talking to it asks the new one.
+        self._reloaded_away: CodeServerProcess | None = None
         self.restarts = 0
         self._closed = False
 
@@ -274,9 +276,17 @@ class ManagedCodeLocation(CodeLocation):
             "CodeLocationUnreachable",
             "CodeLocationError",  # an answer that was not JSON: a server dying mid-reply
         )
+        if unreachable and self._replaced(process):
+            return self.status()  # a reload stopped the server asked: the new one answers
         if unreachable and process.exited_within(0.5):
             return self._exited(process)  # it died just now: say so, not "unreachable"
         return status
+
+    def _replaced(self, process: CodeServerProcess | None) -> bool:
+        """Whether a reload has put another server in `process`'s place (a crash is not
+        that: its callers hear of the exit, whatever the supervisor started since)."""
+        with self._lock:
+            return process is not None and process is self._reloaded_away
 
     @property
     def version(self) -> str | None:
@@ -297,6 +307,10 @@ class ManagedCodeLocation(CodeLocation):
         try:
             return method(self.client())
         except CodeLocationUnreachable:
+            if self._replaced(process):
+                # A reload swapped in a new server mid-call and stopped the old one this
+                # call was talking to: the location never went down, so ask the new one.
+                return method(self.client())
             if process is not None and process.exited_within(0.5):
                 raise CodeLocationError(
                     f"{process.exit_message()}; the supervisor restarts it (output in "
@@ -370,6 +384,7 @@ class ManagedCodeLocation(CodeLocation):
         with self._lock:
             old, self._process, self._client = self._process, new_process, new_client
             self._next_restart, self._failures = None, 0
+            self._reloaded_away = old
         if old is not None:
             old.stop()
         return self.status()

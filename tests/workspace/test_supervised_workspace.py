@@ -11,12 +11,13 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from workspace_code import BROKEN, JOBS, ROOT, small_jobs, wait_for
 
 from opgraph.instance import OpgraphInstance
-from opgraph.workspace.base import CodeLocationError, LocationState, Workspace
+from opgraph.workspace.base import CodeLocationError, LocationState, LocationStatus, Workspace
 from opgraph.workspace.load import load_workspace
 from opgraph.workspace.reload_requests import ReloadRequests
 from opgraph.workspace.runs import create_location_run
@@ -144,7 +145,7 @@ def test_killed_code_server_is_restarted_by_its_supervisor(
     error = location.status().error
     assert error is not None and "exited with code -9" in error.message
     wait_for(
-        lambda: location.status().state is LocationState.LOADED, timeout=15, what="the restart"
+        lambda: location.status().state is LocationState.LOADED, timeout=60, what="the restart"
     )
     assert location.pid != first_pid and location.restarts == 1
     assert sorted(location.job_names()) == ["hello_job", "input_job"]
@@ -182,6 +183,30 @@ def test_reload_after_editing_the_file(
         "working_directory": str(tmp_path),
         "attribute": "defs",
     }
+
+
+def test_a_call_racing_a_reload_is_answered_by_the_new_server(
+    write: Write, tmp_path: Path, home: Path, workspaces: Callable[..., Workspace]
+) -> None:
+    """A reload stops the old server once the new one is up: a call that was talking to
+    the old one is asked again of the new one, not failed as if the location crashed."""
+    write("raced.py", small_jobs("old_job"))
+    workspace = workspaces(_workspace_yaml(tmp_path, ["python_file: raced.py"]), home)
+    location = _managed(workspace, "raced")
+    assert location.job_names() == ["old_job"]
+    write("raced.py", small_jobs("new_job"))
+    reloaded: list[LocationStatus] = []
+
+    def reload_then_ask(client: Any) -> list[str]:
+        if not reloaded:  # the first try: the server this call holds is replaced meanwhile
+            reloaded.append(location.reload())
+            client.forget_cache()  # no cached answer: ask the (now stopped) old server
+        return sorted(job.name for job in client.jobs())
+
+    assert location._call(reload_then_ask) == ["new_job"]
+    assert reloaded[0].state is LocationState.LOADED
+    status = location.status()
+    assert status.state is LocationState.LOADED and status.version == reloaded[0].version
 
 
 def test_reload_to_broken_code_shows_the_error(
