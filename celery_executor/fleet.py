@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -141,10 +142,20 @@ class WorkerHeartbeat:
     """The worker's main process writes where it is and what it consumes every
     `liveness.heartbeat_interval_seconds`."""
 
-    def __init__(self, storage: Any, node: str, info: dict[str, Any], interval_seconds: float):
+    def __init__(
+        self,
+        storage: Any,
+        node: str,
+        info: dict[str, Any],
+        interval_seconds: float,
+        current_queues: Callable[[], list[str]] | None = None,
+    ):
         self.storage = storage
         self.node = node
         self.info = info
+        # Read at every beat: a drain (cancel_consumer) stops a queue after the start, and
+        # the executor counts a queue as consumed by the workers whose beat lists it.
+        self.current_queues = current_queues
         self.interval_seconds = interval_seconds  # liveness.heartbeat_interval_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="opgraph-heartbeat")
@@ -158,10 +169,11 @@ class WorkerHeartbeat:
     def _loop(self) -> None:
         while True:
             try:
+                info = self.info
+                if self.current_queues is not None:
+                    info = {**info, "queues": self.current_queues()}
                 self.storage.add_daemon_heartbeat(
-                    DaemonHeartbeat(
-                        f"{HEARTBEAT_PREFIX}{self.node}", self.node, time.time(), self.info
-                    )
+                    DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{self.node}", self.node, time.time(), info)
                 )
             except Exception:  # storage down: the next beat may work
                 pass

@@ -269,17 +269,22 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     from opgraph.instance import OpgraphInstance
     from opgraph_celery.fleet import WorkerHeartbeat
 
-    task_consumer = getattr(sender, "task_consumer", None)
-    queues = sorted(q.name for q in task_consumer.queues) if task_consumer else []
+    def consumed_queues() -> list[str]:
+        # The consumer of now (a broker reconnect makes a new one; a drain cancels a queue).
+        task_consumer = getattr(sender, "task_consumer", None)
+        return sorted(q.name for q in list(task_consumer.queues)) if task_consumer else []
+
     controller = getattr(sender, "controller", None)
     info = {
-        "queues": queues,
+        "queues": consumed_queues(),
         "concurrency": getattr(controller, "concurrency", None),
         "pid": os.getpid(),
     }
     instance = OpgraphInstance.get()
     interval = instance.config.liveness.heartbeat_interval_seconds
-    _heartbeat = WorkerHeartbeat(instance.storage, sender.hostname, info, interval)
+    _heartbeat = WorkerHeartbeat(
+        instance.storage, sender.hostname, info, interval, current_queues=consumed_queues
+    )
     _heartbeat.start()
 
 

@@ -86,6 +86,20 @@ def cli(celery_fleet):
     return create_app(celery_fleet.instance).test_cli_runner()
 
 
+def _wait_for_beat_without(celery_fleet, node: str, queue: str) -> None:
+    from opgraph_celery.fleet import HEARTBEAT_PREFIX
+
+    storage = celery_fleet.instance.storage
+    deadline = time.monotonic() + 60  # a bound on the wait, far above a beat's interval
+    beat = None
+    while time.monotonic() < deadline:
+        beat = storage.get_daemon_heartbeats().get(f"{HEARTBEAT_PREFIX}{node}")
+        if beat is not None and queue not in beat.info.get("queues", []):
+            return
+        time.sleep(0.2)  # polling storage for the next beat, not waiting for time to pass
+    raise AssertionError(f"{node}'s heartbeat still lists {queue}: {beat}")
+
+
 @pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
 def test_workers_list_queues_ping_and_drain(celery_fleet, cli):
     node = celery_fleet.node("w1")
@@ -112,6 +126,9 @@ def test_workers_list_queues_ping_and_drain(celery_fleet, cli):
         after = json.loads(cli.invoke(args=["workers", "queues", "--json"]).output)
         consumers = {q["name"]: q["consumers"] for q in after}
         assert node not in consumers.get(celery_fleet.queue, [])
+        # Its heartbeat stops listing the queue too (the executor counts a queue as
+        # consumed by the workers whose beat lists it): the next beat after the drain.
+        _wait_for_beat_without(celery_fleet, node, celery_fleet.queue)
     finally:
         celery_fleet.stop_worker("w1")
         celery_fleet.start_worker("w1")
