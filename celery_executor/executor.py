@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opgraph.active_execution import ActiveExecution
+from opgraph.assets.data_versions import DispatchedVersions
 from opgraph.errors import OpgraphError
 from opgraph.events import EventType, make_event
 from opgraph.execution import RunContext
@@ -62,6 +63,8 @@ STEP_ENDS = frozenset(
 )
 # What the run worker reads back from the workers' events: the rest is for people.
 FED_EVENTS = sorted(STEP_ENDS | {EventType.STEP_OUTPUT.value})
+# ... and, for a job whose assets have upstream assets, their data versions.
+FED_ASSET_EVENTS = sorted(set(FED_EVENTS) | {EventType.ASSET_MATERIALIZATION.value})
 # Attempts a resumed run worker takes over rather than publishing their steps again.
 ADOPTED_STATUSES = (
     StepAttemptStatus.QUEUED,
@@ -114,6 +117,7 @@ class CeleryExecutor:
         # Steps whose attempt was lost and not yet published again: their new attempt goes
         # one priority level up, ahead of the steps published after the lost one was.
         self._republish: set[str] = set()
+        self._versions: DispatchedVersions | None = None
 
     # -- setup --------------------------------------------------------------------------
     def _app(self, ctx: RunContext) -> Any:
@@ -166,6 +170,8 @@ class CeleryExecutor:
         storage = ctx.instance.storage
         ctx.sink.flush()
         self._adopt_attempts(ctx, app, active)
+        self._versions = DispatchedVersions(ctx.job)
+        fed_events = FED_ASSET_EVENTS if self._versions.wanted else FED_EVENTS
         cursor = storage.last_event_id(ctx.run.run_id)
         last_check = time.monotonic()
         try:
@@ -187,7 +193,7 @@ class CeleryExecutor:
                     timeout = min(timeout, max(0.0, active.next_retry_at - time.time()))
                 if self._look is not None:
                     timeout = min(timeout, LOOK_POLL_SECONDS)
-                fed = storage.wait_for_events(ctx.run.run_id, cursor, timeout, FED_EVENTS)
+                fed = storage.wait_for_events(ctx.run.run_id, cursor, timeout, fed_events)
                 for event in fed:
                     cursor = event.storage_id
                     self._feed(active, event)
@@ -222,6 +228,10 @@ class CeleryExecutor:
 
     def _feed(self, active: ActiveExecution, event: Any) -> None:
         """Only events of the attempt in flight count: a late copy of an old one doesn't."""
+        if event.event_type == EventType.ASSET_MATERIALIZATION.value:
+            if self._versions is not None:
+                self._versions.observe(event.data)
+            return
         flight = self.in_flight.get(event.step_key or "")
         if flight is None or event.attempt != flight.step.attempt:
             return
@@ -305,6 +315,9 @@ class CeleryExecutor:
             "job_name": ctx.job.name,
             "timeout_seconds": timeout,
         }
+        versions = self._versions.for_step(step.handle) if self._versions is not None else {}
+        if versions:  # only asset steps carry it: op jobs' messages are unchanged
+            payload["asset_versions"] = versions
         options: dict[str, Any] = {}
         if timeout is not None:
             options = {"soft_time_limit": timeout, "time_limit": timeout + 5}

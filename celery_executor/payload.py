@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from opgraph.steps import ExecutionStep
+
+NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class StepPayload(BaseModel):
@@ -20,6 +22,9 @@ class StepPayload(BaseModel):
     code_pointer: dict[str, Any]
     job_name: str = Field(min_length=1)
     timeout_seconds: float | None = None
+    # Upstream asset key -> the data version this run materialized for it, when the run
+    # worker knows it (data_versions.DispatchedVersions): a hash, not a value.
+    asset_versions: dict[NonEmpty, NonEmpty] = Field(default_factory=dict)
 
     def execution_step(self) -> ExecutionStep:
         return ExecutionStep.from_dict(self.step)

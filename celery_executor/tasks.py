@@ -21,6 +21,7 @@ from celery.exceptions import Reject
 from celery.signals import worker_ready, worker_shutdown
 from pydantic import ValidationError
 
+from opgraph.assets.data_versions import remember_run_versions
 from opgraph.events import STEP_START_EVENTS, EventType, make_event
 from opgraph.process_lifetime import die_with_parent
 from opgraph.step_runner import error_data, run_step
@@ -179,6 +180,7 @@ def _run_claimed(state: Any, payload: StepPayload, events: _AttemptEvents) -> st
                 )
             )
         else:
+            remember_run_versions(payload.run_id, payload.asset_versions)
             # Outputs the database IO manager stores travel with the completion.
             with state.instance.storage.collect_outputs() as outputs, state.running(payload.run_id):
                 run_step(env, step, events.emit)  # its first event, the start, claims

@@ -87,6 +87,52 @@ class _RunVersions:
 _recorded = _RunVersions()
 
 
+def remember_run_versions(run_id: str, versions: Mapping[str, str]) -> None:
+    """Versions of assets the run materialized, as its run worker saw them in the event
+    log and sent with a step: the step then reads none of them from the catalog."""
+    if versions:
+        known = _recorded.for_run(run_id)
+        for key_text, value in versions.items():
+            known.setdefault(AssetKey.from_user_string(key_text), DataVersion(value))
+
+
+class DispatchedVersions:
+    """A run worker's view of the data versions its run has materialized, read from the
+    ASSET_MATERIALIZATION events it follows, to send with each step it dispatches to
+    another process. On Celery a chain's next step runs in another pool process, which
+    would otherwise read its upstream's version from the catalog: one round trip on the
+    chain's critical path per step."""
+
+    def __init__(self, job: Any) -> None:
+        from opgraph.assets.layer import asset_layer_of
+
+        self.versions: dict[str, str] = {}
+        self._upstream: dict[str, set[str]] = {}
+        layer = asset_layer_of(job)
+        if layer is None:
+            return
+        for (handle, _), key in layer.output_keys.items():
+            upstream = layer.upstream_keys.get(key, ())
+            self._upstream.setdefault(handle, set()).update(k.to_user_string() for k in upstream)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether any step has an upstream asset (else there is nothing to follow)."""
+        return any(self._upstream.values())
+
+    def observe(self, event_data: Mapping[str, Any]) -> None:
+        """Record one materialization event's version; a later event of a key wins, as
+        in the catalog."""
+        version = data_version_of(event_data)
+        path = event_data.get("asset_key")
+        if version is not None and path:
+            self.versions[AssetKey(tuple(path)).to_user_string()] = version.value
+
+    def for_step(self, handle: str) -> dict[str, str]:
+        upstream = self._upstream.get(handle, ())
+        return {key: self.versions[key] for key in upstream if key in self.versions}
+
+
 def upstream_data_versions(
     upstream: Iterable[AssetKey], run_id: str, storage: Any
 ) -> dict[AssetKey, DataVersion]:

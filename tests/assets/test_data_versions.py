@@ -126,3 +126,42 @@ def test_an_upstream_version_this_run_materialized_is_read_once(instance) -> Non
         versions = upstream_data_versions([key], run_id, Counting())
         assert versions[key].value == stored
     assert reads == [["source"], ["source"], ["source"]]
+
+
+def test_a_run_worker_hands_each_step_its_upstream_versions() -> None:
+    """What the Celery executor sends with a step: the versions of the step's upstream
+    assets it saw materialized in the run's events (a later event of a key wins), none of
+    another step's upstreams, and nothing for a job without assets."""
+    from opgraph.assets.data_versions import DispatchedVersions
+
+    job = Definitions(assets=[source, derived, unversioned]).resolve_job_def("__ASSET_JOB")
+    seen = DispatchedVersions(job)
+    assert seen.wanted
+    assert seen.for_step("derived") == {}
+    for version in ("v1", "v2"):
+        seen.observe({"asset_key": ["source"], "tags": {DATA_VERSION_TAG: version}})
+    seen.observe({"asset_key": ["derived"], "tags": {DATA_VERSION_TAG: "d1"}})
+    seen.observe({"asset_key": ["unversioned"], "tags": {}})  # no version: nothing to send
+    assert seen.for_step("derived") == {"source": "v2"}
+    assert seen.for_step("unversioned") == {"source": "v2"}
+    assert seen.for_step("source") == {}
+    assert not DispatchedVersions(object()).wanted  # an op job
+
+
+def test_versions_sent_with_a_step_are_not_read_from_the_catalog() -> None:
+    """A step that arrives with its upstream's version (a Celery chain's next step, in
+    another pool process) records it as its input version without a catalog read."""
+    from opgraph.assets.data_versions import remember_run_versions, version_tags
+    from opgraph.assets.keys import AssetKey
+
+    class NoReads:
+        def get_asset_records(self, asset_keys):
+            raise AssertionError(f"read {asset_keys} from the catalog")
+
+    remember_run_versions("run-sent", {"source": "v-sent"})
+    tags = version_tags(AssetKey("derived"), None, "1", "run-sent", [AssetKey("source")], NoReads())
+    assert tags[INPUT_DATA_VERSION_PREFIX + "source"] == "v-sent"
+    assert (
+        tags[DATA_VERSION_TAG]
+        == logical_data_version("1", {AssetKey("source"): DataVersion("v-sent")}).value
+    )
