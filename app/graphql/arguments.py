@@ -40,9 +40,9 @@ def check_limit(argument: str, value: int, maximum: int) -> None:
         raise _invalid(argument, value, f"an integer from 1 to {maximum}")
 
 
-def check_offset(argument: str, value: int) -> None:
+def check_offset(argument: str, value: int, expected: str = "a byte offset of 0 or more") -> None:
     if value < 0:
-        raise _invalid(argument, value, "a byte offset of 0 or more")
+        raise _invalid(argument, value, expected)
 
 
 def check_step_key(step_key: str) -> None:

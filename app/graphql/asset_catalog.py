@@ -17,9 +17,10 @@ from typing import Any
 import graphene
 
 from opgraph_app.graphql import errors as e
+from opgraph_app.graphql.arguments import check_offset
 from opgraph_app.graphql.asset_schema import _catalog, check_page_limit
 from opgraph_app.graphql.asset_types import AssetNode
-from opgraph_app.graphql.errors import Refused, typed_errors
+from opgraph_app.graphql.errors import typed_errors
 from opgraph_app.graphql.unions import or_error
 
 MAX_CATALOG_PAGE = 500
@@ -88,15 +89,7 @@ class AssetCatalogQueries(graphene.ObjectType):
         limit: int = 100,
     ) -> Any:
         check_page_limit("limit", limit, MAX_CATALOG_PAGE)
-        if offset < 0:
-            raise Refused(
-                e.InvalidArgumentError(
-                    message=f"offset: expected 0 or more, given {offset}",
-                    argument="offset",
-                    given=str(offset),
-                    expected="0 or more",
-                )
-            )
+        check_offset("offset", offset, expected="0 or more")
         catalog = _catalog(info)
         index = catalog.index()
         every = index.nodes
