@@ -27,19 +27,7 @@ WEB_MODULES = (
     "opgraph_app.graphql",
     "opgraph_app.ui",
 )
-JOBS = """
-from opgraph import job, op
-
-
-@op
-def one():
-    return 1
-
-
-@job
-def one_op():
-    one()
-"""
+JOBS = (Path(__file__).parent.parent / "one_op_job.py").read_text()
 
 
 @pytest.fixture

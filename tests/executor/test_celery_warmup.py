@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,19 +13,7 @@ from opgraph import OpgraphInstance
 from opgraph_celery import warmup, worker_state
 from opgraph_storage.records import StepAttempt
 
-JOBS = """
-from opgraph import job, op
-
-
-@op
-def one():
-    return 1
-
-
-@job
-def one_op():
-    one()
-"""
+JOBS = (Path(__file__).parent.parent / "one_op_job.py").read_text()
 
 
 @pytest.fixture
