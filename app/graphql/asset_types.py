@@ -57,20 +57,35 @@ class MaterializationEvent(graphene.ObjectType):
     code_version = graphene.String()
     asset_key = graphene.Field(AssetKey, required=True)
 
+    # Set on one built from a catalog row, whose data (the event's data) has no step key.
+    _storage: Any = None
 
-def materialization_from_record(record: AssetCatalogRecord) -> MaterializationEvent | None:
+    def resolve_step_key(self, _info: Any) -> str | None:
+        if self.step_key is None and self._storage is not None:
+            # The event itself, by its indexed key and id, read only when asked for: a
+            # catalog page that does not ask for stepKey reads no event.
+            key = "/".join(self.asset_key.path)
+            [event] = self._storage.get_asset_events(key, before_id=int(self.event_id) + 1, limit=1)
+            self.step_key = event.step_key
+        return self.step_key  # type: ignore[no-any-return]
+
+
+def materialization_from_record(
+    record: AssetCatalogRecord, storage: Any
+) -> MaterializationEvent | None:
     if record.last_materialization_id is None:
         return None
     data = record.last_materialization_data
-    return MaterializationEvent(
+    found = MaterializationEvent(
         event_id=str(record.last_materialization_id),
         run_id=record.last_materialization_run_id,
         timestamp=record.last_materialization_at,
-        step_key=data.get("step_key"),
         metadata=data.get("metadata") or {},
         code_version=data.get("code_version"),
         asset_key=key_of(record.asset_key.split("/")),
     )
+    found._storage = storage
+    return found
 
 
 def materialization_from_event(event: EventRecord) -> MaterializationEvent:
@@ -264,7 +279,7 @@ class AssetNode(graphene.ObjectType):
 
     def resolve_latest_materialization(self, _info: Any) -> Any:
         record = self._catalog.record(self._key)
-        return materialization_from_record(record) if record else None
+        return materialization_from_record(record, self._catalog.storage) if record else None
 
     def resolve_asset_checks(self, _info: Any) -> list[AssetCheck]:
         if not self._node.get("checks"):  # no query for an asset without checks
@@ -335,7 +350,7 @@ class Asset(graphene.ObjectType):
 
     def resolve_latest_materialization(self, _info: Any) -> Any:
         record = self._catalog.record(self._key)
-        return materialization_from_record(record) if record else None
+        return materialization_from_record(record, self._catalog.storage) if record else None
 
     def resolve_asset_materializations(
         self, _info: Any, limit: int = 50, before_event_id: str | None = None

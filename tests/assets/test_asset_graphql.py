@@ -18,8 +18,8 @@ NODES = """{ assetNodes { assetKey { path } groupName isExecutable codeVersion j
   dependencyKeys { path } dependedByKeys { path } assetChecks { name blocking } } }"""
 ASSET = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) {
   __typename
-  ... on Asset { key { path } latestMaterialization { runId metadata codeVersion }
-    assetMaterializations(limit: 5) { runId eventId }
+  ... on Asset { key { path } latestMaterialization { runId stepKey metadata codeVersion }
+    assetMaterializations(limit: 5) { runId eventId stepKey }
     definition { groupName staleness { status causes }
       assetChecks { name latestExecution { passed status severity } } } }
   ... on AssetNotFoundError { message } } }"""
@@ -102,6 +102,9 @@ def test_catalog_and_materialize_over_http(webserver: Webserver) -> None:
     assert check["latestExecution"] == {"passed": True, "status": "SUCCEEDED", "severity": "ERROR"}
     revenue = webserver.gql(ASSET, {"key": {"path": ["revenue"]}})["assetOrError"]
     assert revenue["latestMaterialization"]["metadata"]["total"] == 100
+    # The catalog row's step key is the event's (the row keeps only the event's data).
+    assert revenue["latestMaterialization"]["stepKey"] == "revenue"
+    assert revenue["assetMaterializations"][0]["stepKey"] == "revenue"
 
     # raw/orders again: the same code version on the same inputs gives the same data
     # version, so revenue (which read that version) stays fresh, as in Dagster.
