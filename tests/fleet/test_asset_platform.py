@@ -1,7 +1,7 @@
 """Every asset shape of tests/assets/asset_project.py through the whole platform: a code
 server started on its own (the webserver's workspace names only its port, so the webserver
 never imports the project), `launchAssetRun` / `launchRun` over a real webserver
-(gunicorn), a run worker subprocess, the Celery executor on real `celery worker`
+(`opgraph webserver`), a run worker subprocess, the Celery executor on real `celery worker`
 processes (Redis and RabbitMQ), PostgreSQL; the catalog read back through GraphQL.
 
 The platform (fleet, code server, webserver) is shared by the tests of one broker; each
@@ -25,7 +25,7 @@ import yaml
 
 from opgraph.ports import RUN_WORKER_PID_TAG
 from tests.celery_fleet import BROKERS, Fleet, make_fleet
-from tests.web_server import ROOT, Webserver
+from tests.web_server import OPGRAPH_WEBSERVER, ROOT, Webserver
 
 PROJECT = ROOT / "tests" / "assets" / "asset_project.py"
 CELERY = {"execution": {"config": {"celery": {}}}}
@@ -238,7 +238,7 @@ def platform(
                 "load_from": [{"server": {"port": code_server.port, "location_name": "assets"}}]
             }
             (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
-            webserver = Webserver(home)
+            webserver = Webserver(home, command=OPGRAPH_WEBSERVER)  # as production runs it
             try:
                 yield Platform(fleet, webserver, code_server)
             finally:
@@ -398,6 +398,21 @@ def test_the_whole_asset_job(platform: Platform, tmp_path: Path) -> None:
         for c in platform.asset(text)["definition"]["assetChecks"]
     }
     assert checks == {"orders_not_empty": run_id, "positive": run_id}
+
+
+def test_a_defined_asset_job(platform: Platform) -> None:
+    platform.ensure(["raw/orders"])
+    run_id = platform.launch_run({"jobName": "marts_job"})
+    run = platform.finish(run_id)
+    assert run["jobName"] == "marts_job"
+    assert platform.steps_started(run_id) == [
+        "doubled_revenue.double",
+        "revenue",
+        "split",
+    ]
+    for text in ("revenue", "customers", "regions", "doubled_revenue"):
+        assert platform.asset(text)["latestMaterialization"]["runId"] == run_id, text
+    assert platform.asset("raw/orders")["latestMaterialization"]["runId"] != run_id
 
 
 def test_reexecution_from_failure(platform: Platform, tmp_path: Path) -> None:
