@@ -31,7 +31,13 @@ from opgraph_celery.live_workers import (
     unanswered_consumers,
 )
 from opgraph_celery.lost_messages import FleetLook, look_at_fleet
-from opgraph_celery.settings import STEP_TASK, broker_priority
+from opgraph_celery.settings import (
+    DEFAULT_PRIORITY,
+    STEP_TASK,
+    broker_priority,
+    message_queue,
+    republished_priority,
+)
 from opgraph_celery.worker_state import HEARTBEAT_SECONDS
 from opgraph_storage.records import StepAttempt, StepAttemptStatus
 
@@ -78,8 +84,10 @@ ADOPTED_STATUSES = (
 class _Flight:
     attempt_id: str
     step: ExecutionStep
-    queue: str
+    queue: str  # the step's queue, as stored with the attempt
     published_at: float
+    # Where its message is: `queue`, or on RabbitMQ its urgent lane (settings.message_queue).
+    broker_queue: str
 
 
 class CeleryExecutor:
@@ -115,7 +123,8 @@ class CeleryExecutor:
         self._beats: dict[str, Any] | None = None
         self.transport_options: dict[str, Any] = {}
         # Steps whose attempt was lost and not yet published again: their new attempt goes
-        # one priority level up, ahead of the steps published after the lost one was.
+        # one priority level up and above the default, ahead of the steps published after
+        # the lost one was (on RabbitMQ, through the queue's urgent lane).
         self._republish: set[str] = set()
         self._versions: DispatchedVersions | None = None
 
@@ -223,8 +232,11 @@ class CeleryExecutor:
             if step is None:
                 continue
             queue = attempt.queue or ""
-            self.in_flight[step.key] = _Flight(attempt.attempt_id, step, queue, attempt.queued_at)
-            self._watch_queue(ctx, app, queue)
+            broker_queue = message_queue(queue, attempt.priority, self.broker_url)
+            self.in_flight[step.key] = _Flight(
+                attempt.attempt_id, step, queue, attempt.queued_at, broker_queue
+            )
+            self._watch_queue(ctx, app, broker_queue)
 
     def _feed(self, active: ActiveExecution, event: Any) -> None:
         """Only events of the attempt in flight count: a late copy of an old one doesn't."""
@@ -244,7 +256,9 @@ class CeleryExecutor:
         tags = ctx.plan.ops[step.handle].op_def.tags
         queue = str(tags.get(QUEUE_TAG) or self.default_queue)
         try:
-            priority = int(tags.get(PRIORITY_TAG, 5)) + int(ctx.run.tags.get(RUN_PRIORITY_TAG, 0))
+            priority = int(tags.get(PRIORITY_TAG, DEFAULT_PRIORITY)) + int(
+                ctx.run.tags.get(RUN_PRIORITY_TAG, 0)
+            )
             timeout = float(tags[TIMEOUT_TAG]) if TIMEOUT_TAG in tags else None
         except ValueError as exc:
             raise OpgraphError(
@@ -281,7 +295,7 @@ class CeleryExecutor:
             queue, priority, timeout = self._route(ctx, step)
             if step.key in self._republish:
                 self._republish.discard(step.key)
-                priority += 1
+                priority = republished_priority(priority)
             attempt = StepAttempt(
                 attempt_id=str(uuid.uuid4()),
                 run_id=ctx.run.run_id,
@@ -323,6 +337,7 @@ class CeleryExecutor:
             options = {"soft_time_limit": timeout, "time_limit": timeout + 5}
         if self._broker_reached:
             options["retry_policy"] = PATIENT_PUBLISH
+        broker_queue = message_queue(attempt.queue or "", attempt.priority, self.broker_url)
         app.send_task(
             STEP_TASK,
             args=[payload],
@@ -331,25 +346,27 @@ class CeleryExecutor:
             # What worker logs show for the task (Celery would repr the whole payload).
             argsrepr=repr([ctx.run.run_id, step.key]),
             kwargsrepr="{}",
-            queue=attempt.queue,
+            queue=broker_queue,
             priority=broker_priority(attempt.priority, self.broker_url),
             **options,
         )
         self._broker_reached = True
         self.in_flight[step.key] = _Flight(
-            attempt.attempt_id, step, attempt.queue or "", attempt.queued_at
+            attempt.attempt_id, step, attempt.queue or "", attempt.queued_at, broker_queue
         )
-        self._watch_queue(ctx, app, attempt.queue or "")
+        self._watch_queue(ctx, app, broker_queue)
 
     # -- queues nobody consumes ---------------------------------------------------------------
     def _watch_queue(self, ctx: RunContext, app: Any, queue: str) -> None:
-        """Ask the fleet in the background whether anyone consumes `queue`."""
+        """Ask the fleet in the background whether anyone consumes `queue` (a broker queue:
+        an urgent lane is consumed by every worker of its queue, and asked about itself)."""
         if queue not in self._consumers:
             self._consumers[queue] = self._inspector.submit(
                 _has_consumers, self._inspect_app, queue
             )
 
-    def _queue_unconsumed(self, ctx: RunContext, queue: str) -> bool:
+    def _queue_unconsumed(self, ctx: RunContext, flight: _Flight) -> bool:
+        queue = flight.broker_queue
         answer = self._consumers.get(queue)
         if answer is None or not answer.done() or answer.exception() is not None:
             return False
@@ -368,7 +385,7 @@ class CeleryExecutor:
                     level="WARNING",
                     message=(
                         f"no Celery worker consumes queue {queue!r}; steps routed there wait. "
-                        f"Start one with: celery -A opgraph_celery worker -Q {queue}"
+                        f"Start one with: celery -A opgraph_celery worker -Q {flight.queue}"
                     ),
                     data={"queue": queue},
                 )
@@ -413,7 +430,7 @@ class CeleryExecutor:
                         self._feed(active, event)
             elif attempt.status is StepAttemptStatus.QUEUED:
                 waited = now - flight.published_at
-                if self._queue_unconsumed(ctx, flight.queue):
+                if self._queue_unconsumed(ctx, flight):
                     if waited > self.config.no_consumer_timeout_seconds:
                         self._unconsumed(ctx, active, app, flight, waited)
                 elif waited > DOUBT_QUEUED_SECONDS:
@@ -473,7 +490,7 @@ class CeleryExecutor:
     ) -> None:
         reason = (
             f"step {flight.step.key!r} waited {waited:.0f}s on queue "
-            f"{flight.queue!r}, which no worker consumes"
+            f"{flight.broker_queue!r}, which no worker consumes"
         )
         if self._give_up_queued(ctx, flight, reason):
             app.control.revoke(flight.attempt_id)
@@ -511,7 +528,7 @@ class CeleryExecutor:
                 self._unconfirmed.update(self._look_asked)
         if doubted and self._look is None and time.monotonic() >= self._next_look:
             self._next_look = time.monotonic() + CHECK_SECONDS
-            queued = {attempt_id: flight.queue for attempt_id, flight in long_queued.items()}
+            queued = {attempt_id: f.broker_queue for attempt_id, f in long_queued.items()}
             self._look_asked = sorted(silent)
             self._look = self._inspector.submit(
                 look_at_fleet, self._inspect_app, queued, self._look_asked
@@ -535,7 +552,7 @@ class CeleryExecutor:
         but hangs, or live workers that do not answer in time)."""
         now = time.time()
         for attempt_id, flight in list(long_queued.items()):
-            queue_waiting = look.waiting.get(flight.queue)
+            queue_waiting = look.waiting.get(flight.broker_queue)
             if queue_waiting is None or attempt_id in queue_waiting:
                 # Waiting (again: a broker gives a dead worker's messages back), or nothing
                 # could be told: the clock starts over.
@@ -548,7 +565,7 @@ class CeleryExecutor:
                 self._strikes.pop(attempt_id, None)
             elif attempt_id in look.asked:
                 live = self._live_workers(ctx, self.worker_beat_missed_after)
-                if counts_against_queued(look, live, attempt_id, flight.queue):
+                if counts_against_queued(look, live, attempt_id, flight.broker_queue):
                     if self._strike(attempt_id):
                         holder = (
                             "no worker that answered holds it"
@@ -563,7 +580,7 @@ class CeleryExecutor:
                     self._strikes.pop(attempt_id, None)
             if now - since >= self.unclaimed_timeout:
                 live = self._live_workers(ctx, self.worker_beat_missed_after)
-                late = unanswered_consumers(look, live, flight.queue)
+                late = unanswered_consumers(look, live, flight.broker_queue)
                 why = "no worker claimed it"
                 if late and attempt_id not in look.held:
                     why += f" ({', '.join(sorted(late))} did not answer)"
@@ -613,7 +630,7 @@ class CeleryExecutor:
     ) -> None:
         reason = (
             f"attempt {flight.step.attempt} of step {flight.step.key!r} was taken off queue "
-            f"{flight.queue!r} at least {unclaimed:.0f}s ago and {why}: the worker that took "
+            f"{flight.broker_queue!r} at least {unclaimed:.0f}s ago and {why}: the worker that took "
             "it died or hangs, or the broker lost the message"
         )
         if self._give_up_queued(ctx, flight, reason):

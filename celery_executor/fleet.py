@@ -13,7 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from opgraph.ports import ActiveOp, QueueInfo, WorkerFleet, WorkerInfo
-from opgraph_celery.settings import is_amqp, is_redis, redis_queue_keys
+from opgraph_celery.settings import (
+    is_amqp,
+    is_redis,
+    is_urgent_lane,
+    redis_queue_keys,
+    urgent_lane,
+    without_urgent_lanes,
+)
 from opgraph_storage.records import DaemonHeartbeat
 
 if TYPE_CHECKING:
@@ -37,7 +44,9 @@ def _active_op(request: dict[str, Any]) -> ActiveOp | None:
 
 
 def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInfo]:
-    """Every worker that answers, plus those whose heartbeat is recent but did not answer."""
+    """Every worker that answers, plus those whose heartbeat is recent but did not answer.
+    A worker's queues are those it was told to consume: the urgent lanes it consumes beside
+    them on RabbitMQ (settings.urgent_lane) count with their queue (`queue_depths`)."""
     # Three broadcasts, each waiting `timeout` for replies: asked at once, not in turn.
     inspect = app.control.inspect(timeout=timeout)
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -57,7 +66,7 @@ def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInf
         workers.append(
             WorkerInfo(
                 name=name,
-                queues=sorted(q["name"] for q in queues.get(name, [])),
+                queues=sorted(without_urgent_lanes([q["name"] for q in queues.get(name, [])])),
                 concurrency=(stat.get("pool") or {}).get("max-concurrency"),
                 pid=stat.get("pid"),
                 active=[op for op in map(_active_op, active.get(name, [])) if op],
@@ -70,10 +79,16 @@ def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInf
 
 def queue_depths(app: Any, names: list[str]) -> dict[str, int | None]:
     """Messages waiting per queue (Redis: every priority list of the queue; RabbitMQ: the
-    messages ready, not those delivered and unacknowledged)."""
+    messages ready in the queue and in its urgent lane, not those delivered and
+    unacknowledged): what an autoscaler reads."""
     broker_url = app.conf.broker_url
     if is_amqp(broker_url):
-        return {name: depth for name, (depth, _) in amqp_queue_counts(app, names).items()}
+        lanes = {name: urgent_lane(name) for name in names if not is_urgent_lane(name)}
+        counts = amqp_queue_counts(app, sorted(set(names) | set(lanes.values())))
+        return {
+            name: counts[name][0] + (counts[lanes[name]][0] if name in lanes else 0)
+            for name in names
+        }
     if not is_redis(broker_url):
         return dict.fromkeys(names)
     sep = app.conf.broker_transport_options.get("sep", ":")
@@ -129,13 +144,13 @@ def ping(app: Any, timeout: float = 1.0) -> dict[str, float]:
 
 
 def drain(app: Any, node: str, timeout: float = 2.0) -> list[str]:
-    """Stop `node` consuming every queue; it finishes the ops it is running. Returns the
-    queues it stopped consuming (empty if the worker did not answer)."""
+    """Stop `node` consuming every queue, urgent lanes included; it finishes the ops it is
+    running. Returns the queues it stopped consuming (empty if the worker did not answer)."""
     replies = app.control.inspect(destination=[node], timeout=timeout).active_queues() or {}
     queues = [q["name"] for q in replies.get(node, [])]
     for queue in queues:
         app.control.cancel_consumer(queue, destination=[node], reply=True, timeout=timeout)
-    return queues
+    return without_urgent_lanes(queues)
 
 
 class WorkerHeartbeat:
@@ -172,6 +187,8 @@ class WorkerHeartbeat:
                 info = self.info
                 if self.current_queues is not None:
                     info = {**info, "queues": self.current_queues()}
+                # A lane counts with its queue (live_workers.LiveWorkers.consuming).
+                info = {**info, "queues": without_urgent_lanes(list(info.get("queues") or []))}
                 self.storage.add_daemon_heartbeat(
                     DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{self.node}", self.node, time.time(), info)
                 )

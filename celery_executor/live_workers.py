@@ -9,7 +9,7 @@ queues it consumes) every `liveness.heartbeat_interval_seconds` (`fleet.WorkerHe
 the executor counts a worker as alive while that heartbeat is recent enough:
 
 - A queue counts as consumed when a broadcast or the heartbeat of a worker at most two
-  beats late names it: only when neither does is a step there failed for having no
+  beats late names it (a RabbitMQ urgent lane: or names its queue, see settings.py): only when neither does is a step there failed for having no
   consumer (being wrong the other way only makes a step wait longer).
 - A QUEUED attempt whose message left its queue counts against the fleet ("held by no
   worker") only when every worker consuming that queue that has missed no beat answered
@@ -26,6 +26,7 @@ from typing import Any
 
 from opgraph_celery.fleet import HEARTBEAT_PREFIX
 from opgraph_celery.lost_messages import FleetLook
+from opgraph_celery.settings import lane_of
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,11 @@ class LiveWorkers:
         return cls.from_heartbeats(storage.get_daemon_heartbeats(), now, silent_after)
 
     def consuming(self, queue: str) -> frozenset[str]:
-        return frozenset(node for node, queues in self.queues.items() if queue in queues)
+        """A beat lists a worker's queues without their urgent lanes (fleet.WorkerHeartbeat):
+        a worker consuming a queue consumes its lane."""
+        base = lane_of(queue)
+        names = {queue} if base is None else {queue, base}
+        return frozenset(node for node, queues in self.queues.items() if names & queues)
 
 
 def unanswered_consumers(look: FleetLook, live: LiveWorkers, queue: str) -> frozenset[str]:

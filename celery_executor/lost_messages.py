@@ -12,7 +12,8 @@ by the broker on the way:
 - RabbitMQ puts a dead worker's unacknowledged messages back at once (its connection
   closed), so there only a hung worker strands a message.
 
-The run worker asks which messages still wait in their queues: an attempt QUEUED long,
+The run worker asks which messages still wait in their queues (on RabbitMQ, the queue a
+message went to: a step queue or its urgent lane, see settings.message_queue): an attempt QUEUED long,
 whose message is not waiting, was taken; untouched for `step_unclaimed_timeout_seconds`
 after that, it is given up and published again (see the executor). The claim drops the
 old message if it ever arrives.

@@ -18,6 +18,12 @@ RUN_TASK = "opgraph.run_worker"
 # A dead worker's message does not wait for it: lost_messages.py finds it in seconds.
 DEFAULT_VISIBILITY_TIMEOUT = 6 * 3600
 PRIORITY_STEPS = list(range(10))
+# opgraph's step priority when no tag sets one (0 least urgent, 9 most urgent).
+DEFAULT_PRIORITY = 5
+# RabbitMQ: each queue Q has a companion queue, Q's urgent lane, that every worker
+# consuming Q also consumes (before Q) and that takes the messages above the default
+# priority, re-published attempts among them (see `message_queue`).
+URGENT_LANE_SUFFIX = ".urgent"
 
 
 def is_redis(broker_url: str) -> bool:
@@ -47,7 +53,7 @@ def celery_settings(
         "worker_prefetch_multiplier": 1,
         "task_default_queue": default_queue,
         "task_create_missing_queues": True,
-        "task_default_priority": 5,
+        "task_default_priority": DEFAULT_PRIORITY,
         "worker_max_tasks_per_child": 10_000,
         "worker_max_memory_per_child": 400_000,  # KiB: recycle a child past ~400 MB
         "worker_hijack_root_logger": False,
@@ -82,11 +88,15 @@ def amqp_settings() -> dict[str, Any]:
     and late acks. A worker that dies closes its connection, and RabbitMQ puts its
     unacknowledged messages back at once (no visibility timeout as with Redis).
 
-    Priorities: quorum queues take no `x-max-priority`. RabbitMQ 4.0 and later serve a
-    quorum queue's messages of priority 5-9 before those of 0-4 (two levels); 3.x ignores
-    the priority of a quorum queue's messages. A deployment that needs ten levels sets
-    `task_create_missing_queue_type: classic` and `task_queue_max_priority: 9` in
-    `celery.config_source` (classic queues are not replicated)."""
+    Priorities: quorum queues take no `x-max-priority`, and 3.x ignores their messages'
+    priority (a priority-9 message published behind 200 others came out last on 3.10.8);
+    4.0 and later deliver priorities 5-9 and 0-4 two to one, so opgraph's default of 5
+    is already "high" there. opgraph therefore maps its priorities onto two queues: the
+    messages above the default go to the queue's urgent lane (`message_queue`), which
+    workers consume beside the queue, so they wait behind no backlog on any version. A
+    deployment that needs ten levels sets `task_create_missing_queue_type: classic` and
+    `task_queue_max_priority: 9` in `celery.config_source` (classic queues are not
+    replicated); the lanes stay, and each one orders its own messages."""
     return {
         "task_default_queue_type": "quorum",
         "task_create_missing_queue_type": "quorum",
@@ -106,3 +116,50 @@ def broker_priority(priority: int, broker_url: str) -> int:
     Celery's Redis transport serves 0 first, so the scale is flipped there."""
     clamped = max(0, min(9, priority))
     return 9 - clamped if is_redis(broker_url) else clamped
+
+
+def uses_urgent_lanes(broker_url: str) -> bool:
+    """Redis serves priorities itself (PRIORITY_STEPS); RabbitMQ's quorum queues do not."""
+    return is_amqp(broker_url)
+
+
+def urgent_lane(queue: str) -> str:
+    return f"{queue}{URGENT_LANE_SUFFIX}"
+
+
+def is_urgent_lane(queue: str) -> bool:
+    return queue.endswith(URGENT_LANE_SUFFIX)
+
+
+def lane_of(queue: str) -> str | None:
+    """The queue whose urgent lane `queue` is, or None."""
+    return queue[: -len(URGENT_LANE_SUFFIX)] if is_urgent_lane(queue) else None
+
+
+def without_urgent_lanes(queues: list[str]) -> list[str]:
+    """`queues` as people and metrics see them: a lane consumed with its queue counts with
+    it (heartbeats, `opgraph workers list`); a lane consumed alone is listed."""
+    listed = set(queues)
+    return [q for q in queues if lane_of(q) not in listed]
+
+
+def message_queue(queue: str, priority: int, broker_url: str) -> str:
+    """The broker queue a step's message goes to: on RabbitMQ, a priority above the default
+    sends it to `queue`'s urgent lane, which its workers serve ahead of the backlog."""
+    if uses_urgent_lanes(broker_url) and priority > DEFAULT_PRIORITY:
+        return urgent_lane(queue)
+    return queue
+
+
+def republished_priority(priority: int) -> int:
+    """A lost attempt's new one goes one level up, and at least above the default: ahead of
+    the steps published after the lost one was (on RabbitMQ: into the urgent lane)."""
+    return max(priority + 1, DEFAULT_PRIORITY + 1)
+
+
+def with_urgent_lanes(queues: list[str]) -> list[str]:
+    """What a worker told to consume `queues` consumes on RabbitMQ: each queue's urgent
+    lane first (the first consumer registered gets the first message a started worker
+    takes), then the queues themselves."""
+    lanes = [urgent_lane(q) for q in queues if not is_urgent_lane(q)]
+    return list(dict.fromkeys([*lanes, *queues]))

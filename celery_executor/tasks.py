@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from celery.exceptions import Reject
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
 from pydantic import ValidationError
 
 from opgraph.assets.data_versions import remember_run_versions
@@ -28,7 +28,7 @@ from opgraph.step_runner import error_data, run_step
 from opgraph.worker_exit import record_early_exit
 from opgraph_celery import get_app
 from opgraph_celery.payload import StepPayload
-from opgraph_celery.settings import RUN_TASK, STEP_TASK
+from opgraph_celery.settings import RUN_TASK, STEP_TASK, uses_urgent_lanes, with_urgent_lanes
 from opgraph_celery.worker_state import worker_state
 from opgraph_storage.base import StorageError, StorageUnreachable
 from opgraph_storage.records import EventRecord, StepAttemptStatus
@@ -258,6 +258,18 @@ def _run_when_storage_answers(payload: StepPayload, node_name: str | None) -> st
             )
             time.sleep(delay)
             delay = min(delay * 2, STORAGE_RETRY_MAX_SECONDS)
+
+
+@celeryd_after_setup.connect
+def _consume_urgent_lanes(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    """On RabbitMQ a worker consumes each of its queues' urgent lanes too, however it was
+    started (`-Q`, `python -m opgraph_celery.worker`): the executor sends messages above the
+    default priority there (settings.message_queue). Celery sends this signal after `-Q`
+    was applied and before the consumer starts."""
+    if instance is None or not uses_urgent_lanes(instance.app.conf.broker_url):
+        return
+    queues = instance.app.amqp.queues
+    queues.select(with_urgent_lanes(list(queues.consume_from)))
 
 
 _heartbeat: Any = None

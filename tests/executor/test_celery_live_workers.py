@@ -59,6 +59,9 @@ def test_workers_beating_recently_are_alive_with_their_queues(storage):
     assert live.consuming("io") == {"fresh@h"}
     assert live.consuming("q") == {"fresh@h", "late@h"}
     assert live.consuming("nobody") == frozenset()
+    # A beat lists a queue without its RabbitMQ urgent lane, which goes with the queue.
+    assert live.consuming("q.urgent") == {"fresh@h", "late@h"}
+    assert live.consuming("nobody.urgent") == frozenset()
 
 
 def test_a_queued_message_no_answering_worker_holds_counts_when_every_live_consumer_answered(

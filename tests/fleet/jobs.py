@@ -1,6 +1,7 @@
 """Jobs for the Celery fleet tests (loaded by the test process and by real workers)."""
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -197,3 +198,36 @@ def resumable_job():
 def long_and_quick():
     long_op()
     whoami()
+
+
+# A re-published attempt and a backlog: `lost_once` dies with its pool process on its first
+# run (its attempt is found lost and published again), while `held` keeps the only pool
+# process of a concurrency-1 worker and BACKLOG ops wait in the queue behind it.
+BACKLOG = 12
+
+
+@op
+def lost_once(context):
+    marker = _marker_dir(context) / "lost_once.killed"
+    if not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "again"
+
+
+@op
+def held(context):
+    """Runs until the test removes `hold` from the marker dir (at most five minutes)."""
+    hold = _marker_dir(context) / "hold"
+    deadline = time.monotonic() + 300
+    while hold.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "released"
+
+
+@job
+def retry_behind_backlog():
+    lost_once()
+    held()
+    for i in range(BACKLOG):
+        start.alias(f"backlog_{i}")()

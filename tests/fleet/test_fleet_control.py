@@ -118,6 +118,11 @@ def test_workers_list_queues_ping_and_drain(celery_fleet, cli):
     pinged = cli.invoke(args=["workers", "ping"])
     assert pinged.exit_code == 0 and f"{node}: pong" in pinged.output
 
+    # On RabbitMQ the worker consumes the queue's urgent lane too (listed with the queue).
+    consumed = celery_fleet.app.control.inspect(destination=[node], timeout=5).active_queues()
+    lanes = [f"{celery_fleet.queue}.urgent"] if celery_fleet.broker == "rabbitmq" else []
+    assert sorted(q["name"] for q in consumed[node]) == sorted([celery_fleet.queue, *lanes])
+
     bad = cli.invoke(args=["workers", "drain", "nohost"])
     assert bad.exit_code == 2 and "expected a worker node name" in bad.output
     drained = cli.invoke(args=["workers", "drain", node])
@@ -126,6 +131,9 @@ def test_workers_list_queues_ping_and_drain(celery_fleet, cli):
         after = json.loads(cli.invoke(args=["workers", "queues", "--json"]).output)
         consumers = {q["name"]: q["consumers"] for q in after}
         assert node not in consumers.get(celery_fleet.queue, [])
+        # The lane is drained with its queue.
+        left = celery_fleet.app.control.inspect(destination=[node], timeout=5).active_queues()
+        assert left == {node: []}
         # Its heartbeat stops listing the queue too (the executor counts a queue as
         # consumed by the workers whose beat lists it): the next beat after the drain.
         _wait_for_beat_without(celery_fleet, node, celery_fleet.queue)
@@ -143,14 +151,17 @@ def test_queue_depth_counts_waiting_messages_for_the_cli_and_metrics(celery_flee
     queue = f"{celery_fleet.queue}-depth"
     for n in range(3):
         celery_fleet.app.send_task("opgraph.not_a_task", args=[n], queue=queue)
+    if celery_fleet.broker == "rabbitmq":  # its urgent lane's messages count with it
+        celery_fleet.app.send_task("opgraph.not_a_task", args=[3], queue=f"{queue}.urgent")
+    expected = 4 if celery_fleet.broker == "rabbitmq" else 3
     assert queue_depths(celery_fleet.app, [queue, f"{queue}-never-declared"]) == {
-        queue: 3,
+        queue: expected,
         f"{queue}-never-declared": 0,
     }
     metrics = CeleryMetrics(celery_fleet.instance)
     gauges = {m.name: m for m in metrics._queue_metrics({queue: 0})}
     assert [(s.labels, s.value) for s in gauges["opgraph_celery_queue_depth"].samples] == [
-        ({"queue": queue}, 3)
+        ({"queue": queue}, expected)
     ]
     assert gauges["opgraph_broker_up"].samples[0].value == 1
 
@@ -171,3 +182,5 @@ def test_rabbitmq_step_queues_are_quorum_queues(celery_fleet):
     ).stdout
     queues = dict(line.split("\t", 1) for line in listed.splitlines() if "\t" in line)
     assert queues[celery_fleet.queue].split("\t") == ["quorum", "true"], listed
+    # Its urgent lane too, declared by the worker that consumes it.
+    assert queues[f"{celery_fleet.queue}.urgent"].split("\t") == ["quorum", "true"], listed
