@@ -399,6 +399,17 @@ def test_the_whole_asset_job(platform: Platform, tmp_path: Path) -> None:
     }
     assert checks == {"orders_not_empty": run_id, "positive": run_id}
 
+    # revenue again (no code version: a new data version each time) makes what reads it
+    # stale; raw/orders again (same code version, same inputs: the same data version)
+    # leaves revenue fresh. The versions were recorded by steps in the worker's pool.
+    platform.finish(platform.launch_assets(["revenue"]))
+    platform.finish(platform.launch_assets(["raw/orders"]))
+    stale = {"status": "STALE", "causes": ["upstream revenue has a new data version"]}
+    for text in ("doubled_revenue", "report"):
+        assert platform.asset(text)["definition"]["staleness"] == stale, text
+    for text in ("raw/orders", "revenue", "customers", "regions"):
+        assert platform.asset(text)["definition"]["staleness"]["status"] == "FRESH", text
+
 
 def test_a_defined_asset_job(platform: Platform) -> None:
     platform.ensure(["raw/orders"])
