@@ -6,6 +6,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from opgraph.assets.run_results import AssetResultAccessors
 from opgraph.errors import OpgraphError, StepExecutionError
 from opgraph.events import EventType, RunEvent
 from opgraph.execution import execute_run
@@ -19,8 +20,9 @@ from opgraph.user_code import running
 from opgraph_storage.records import RunStatus
 
 
-class ExecuteJobResult:
-    """Dagster-style run result: `success`, `run_id`, `all_events`, `output_for_node`."""
+class ExecuteJobResult(AssetResultAccessors):
+    """Dagster-style run result: `success`, `run_id`, `all_events`, `output_for_node`, and
+    the asset accessors (`asset_value`, `get_asset_materialization_events`, ...)."""
 
     def __init__(
         self,

@@ -275,7 +275,7 @@ def multi_asset(
         for spec in specs or ():
             out_name = "__".join(spec.key.path).replace("-", "_")
             keys_by_output[out_name] = spec.key
-            spec_deps[spec.key] = spec.deps
+            spec_deps[spec.key] = tuple(dep.asset_key for dep in spec.deps)
             # Specs have no value to store: the function writes the data itself.
             op_outs[out_name] = Out(
                 Nothing,

@@ -274,7 +274,7 @@ def external_assets(specs: Iterable[AssetSpec]) -> list[AssetsDefinition]:
                 node_def=None,
                 keys_by_output_name={},
                 keys_by_input_name={},
-                deps_by_key={spec.key: spec.deps},
+                deps_by_key={spec.key: [dep.asset_key for dep in spec.deps]},
                 attributes_by_key={spec.key: attributes},
             )
         )

@@ -43,6 +43,14 @@ class AssetKey:
     def from_coercible(value: Any) -> AssetKey:
         return to_asset_key(value)
 
+    def has_prefix(self, prefix: Sequence[str]) -> bool:
+        return self.path[: len(prefix)] == tuple(prefix)
+
+    def to_python_identifier(self, suffix: str | None = None) -> str:
+        """`a/b-c` as `a__b_c`: the op name Dagster gives an asset of this key."""
+        parts = [*self.path, suffix] if suffix is not None else list(self.path)
+        return "__".join(parts).replace("-", "_").replace(".", "_")
+
     def with_prefix(self, prefix: str | Sequence[str]) -> AssetKey:
         parts = [prefix] if isinstance(prefix, str) else list(prefix)
         return AssetKey([*parts, *self.path])

@@ -9,67 +9,16 @@ from opgraph.assets.asset_graph import AssetGraph
 from opgraph.assets.checks import AssetChecksDefinition
 from opgraph.assets.definition import AssetsDefinition, external_assets
 from opgraph.assets.job import build_asset_job
-from opgraph.assets.keys import AssetKey, to_asset_key
 from opgraph.assets.selection import to_selection
 from opgraph.assets.specs import AssetSpec
-from opgraph.errors import DefinitionError, OpgraphError
-from opgraph.events import EventType, RunEvent
+from opgraph.errors import DefinitionError
 from opgraph.execute import ExecuteJobResult
 
 _MATERIALIZE_JOB = "__ephemeral_asset_job__"
 
 
 class MaterializeResult(ExecuteJobResult):
-    """ExecuteJobResult plus Dagster's asset accessors."""
-
-    def _events_of(self, event_type: EventType) -> list[RunEvent]:
-        return [e for e in self.all_events if e.event_type_value == event_type.value]
-
-    def get_asset_materialization_events(self) -> list[RunEvent]:
-        return self._events_of(EventType.ASSET_MATERIALIZATION)
-
-    def get_asset_observation_events(self) -> list[RunEvent]:
-        return self._events_of(EventType.ASSET_OBSERVATION)
-
-    def get_asset_check_evaluations(self) -> list[Any]:
-        return [
-            AssetCheckEvaluation(e.record.data)
-            for e in self._events_of(EventType.ASSET_CHECK_EVALUATION)
-        ]
-
-    def asset_materializations_for_node(self, node_name: str) -> list[Any]:
-        return [
-            AssetMaterializationRecord(e.record.data)
-            for e in self.get_asset_materialization_events()
-            if e.step_key and e.step_key.split(".", 1)[0].split("[", 1)[0] == node_name
-        ]
-
-    def asset_value(self, asset_key: Any) -> Any:
-        key = to_asset_key(asset_key)
-        for (handle, output), found in self.job.asset_layer.output_keys.items():
-            if found == key:
-                return self.output_for_node(handle, output)
-        raise OpgraphError(f"asset {key.to_user_string()} was not materialized in this run")
-
-
-class AssetMaterializationRecord:
-    """An ASSET_MATERIALIZATION event's payload, shaped like Dagster's AssetMaterialization."""
-
-    def __init__(self, data: Mapping[str, Any]):
-        self.asset_key = AssetKey(data["asset_key"])
-        self.metadata = dict(data.get("metadata") or {})
-        self.partition = data.get("partition")
-        self.description = data.get("description")
-
-
-class AssetCheckEvaluation:
-    def __init__(self, data: Mapping[str, Any]):
-        self.asset_key = AssetKey(data["asset_key"])
-        self.check_name: str = data["check_name"]
-        self.passed: bool = data["passed"]
-        self.severity: str = data["severity"]
-        self.metadata = dict(data.get("metadata") or {})
-        self.description = data.get("description")
+    """What materialize() returns: a run result (its asset accessors are every run's)."""
 
 
 def _graph(assets: Iterable[Any]) -> AssetGraph:

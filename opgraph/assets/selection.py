@@ -19,8 +19,14 @@ class AssetSelection:
         self._resolve = resolve
         self._text = text
 
-    def resolve(self, graph: AssetGraph) -> set[AssetKey]:
-        return self._resolve(graph)
+    def resolve(self, all_assets: Any) -> set[AssetKey]:
+        """The keys this selects in an asset graph, or (as Dagster allows) in a list of
+        assets definitions and specs."""
+        if isinstance(all_assets, (list, tuple, set, frozenset)):
+            from opgraph.assets.asset_graph import AssetGraph
+
+            return self._resolve(AssetGraph(_definitions(all_assets)))
+        return self._resolve(all_assets)  # an AssetGraph, or a NodeGraph read from JSON
 
     def __repr__(self) -> str:
         return f"AssetSelection({self._text})"
@@ -87,7 +93,9 @@ class AssetSelection:
         def resolve(g: AssetGraph) -> set[AssetKey]:
             start = self.resolve(g)
             found = g.upstream(start, depth)
-            return found if include_self else found - start
+            # Dagster keeps only what can be materialized: external assets upstream (and
+            # an external start) are left out.
+            return (found if include_self else found - start) & g.materializable_keys
 
         return AssetSelection(resolve, f"+{self._text}")
 
@@ -136,6 +144,23 @@ class AssetSelection:
 
     def __str__(self) -> str:
         return self._text
+
+
+def _definitions(values: Iterable[Any]) -> list[Any]:
+    from opgraph.assets.definition import AssetsDefinition, external_assets
+    from opgraph.assets.specs import AssetSpec
+
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, AssetSpec):
+            out.extend(external_assets([value]))
+        elif isinstance(value, AssetsDefinition):
+            out.append(value)
+        else:
+            raise DefinitionError(
+                f"AssetSelection.resolve: expected assets definitions or AssetSpecs, got {value!r}"
+            )
+    return out
 
 
 def to_selection(value: Any) -> AssetSelection:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opgraph.assets.keys import AssetKey, to_asset_key
-from opgraph.assets.materialize import AssetMaterializationRecord
+from opgraph.assets.run_results import AssetMaterializationRecord
 from opgraph.errors import OpgraphError
 from opgraph.schedules import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext
 

@@ -49,6 +49,14 @@ def dep_partition_mappings(values: Iterable[Any] | None) -> dict[AssetKey, Any]:
     }
 
 
+def to_asset_deps(values: Iterable[Any] | None) -> tuple[AssetDep, ...]:
+    """`deps=[...]` of an AssetSpec as Dagster keeps them: one AssetDep per upstream key."""
+    values = list(values or ())
+    given = {v.asset_key: v for v in values if isinstance(v, AssetDep)}
+    keys = to_asset_keys(values)
+    return tuple(given.get(key) or AssetDep(key) for key in keys)
+
+
 def to_asset_keys(values: Iterable[Any] | None) -> list[AssetKey]:
     """Keys from `deps=[...]`: asset defs (all their keys), specs, keys, strings."""
     keys: list[AssetKey] = []
@@ -73,6 +81,10 @@ class AssetIn:
     # Which upstream partitions a partition reads (opgraph.partitions.mappings; None:
     # Dagster's default for the two partitions definitions).
     partition_mapping: Any = None
+
+    def __post_init__(self) -> None:  # Dagster's AssetIn.key is an AssetKey
+        if self.key is not None:
+            object.__setattr__(self, "key", to_asset_key(self.key))
 
     def resolve_key(self, param_name: str) -> AssetKey:
         if self.key is not None:
@@ -99,6 +111,10 @@ class AssetOut:
     owners: Sequence[str] | None = None
     automation_condition: Any = None
 
+    def __post_init__(self) -> None:  # Dagster's AssetOut.key is an AssetKey
+        if self.key is not None:
+            object.__setattr__(self, "key", to_asset_key(self.key))
+
     def resolve_key(self, output_name: str) -> AssetKey:
         if self.key is not None:
             return to_asset_key(self.key)
@@ -112,7 +128,7 @@ class AssetSpec:
     `@multi_asset(specs=[...])`."""
 
     key: AssetKey
-    deps: tuple[AssetKey, ...] = ()
+    deps: tuple[AssetDep, ...] = ()  # Dagster's: AssetDeps (their keys: dep.asset_key)
     description: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     group_name: str | None = None
@@ -142,7 +158,7 @@ class AssetSpec:
         partition_mappings: Mapping[AssetKey, Any] | None = None,  # kept by replace()
     ):
         object.__setattr__(self, "key", to_asset_key(key))
-        object.__setattr__(self, "deps", tuple(to_asset_keys(deps)))
+        object.__setattr__(self, "deps", to_asset_deps(deps))
         mappings = {**(partition_mappings or {}), **dep_partition_mappings(deps)}
         object.__setattr__(self, "partition_mappings", mappings)
         object.__setattr__(self, "description", description)
