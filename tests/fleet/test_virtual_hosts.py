@@ -113,8 +113,15 @@ def test_workers_on_two_hosts_run_a_job_and_survive_a_cut_link(celery_fleet, tmp
             assert set(counts.values()) == {1} and len(counts) == 10
             attempts = celery_fleet.instance.storage.get_step_attempts(run_id=result.run_id)
             lost = [a for a in attempts if a.status is StepAttemptStatus.LOST]
-            assert lost and all(a.hostname == node_a for a in lost)
-            assert {a.hostname for a in attempts} == {node_a, celery_fleet.node("hostb")}
+            claimed = [a for a in lost if a.hostname is not None]
+            assert claimed and all(a.hostname == node_a for a in claimed)
+            # On RabbitMQ the new attempt goes to the queue's urgent lane, and host A's
+            # consumer of the lane still has room: RabbitMQ may push it over the dead link,
+            # where it is never claimed and is given up once more (docs/celery.md).
+            unclaimed = [a for a in lost if a.hostname is None]
+            assert not unclaimed or celery_fleet.broker == "rabbitmq", unclaimed
+            ran = {a.hostname for a in attempts if a not in unclaimed}
+            assert ran == {node_a, celery_fleet.node("hostb")}
             for name in ("hosta", "hostb"):  # host A hangs on its dead link: no goodbyes
                 celery_fleet.local.stop(name, signal.SIGKILL, timeout=10)
     finally:
