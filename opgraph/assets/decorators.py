@@ -179,9 +179,9 @@ def asset(
             if key is not None
             else _prefixed(AssetKey([name or fn.__name__]), key_prefix)
         )
-        op_name = name or (
-            "__".join(asset_key.path).replace("-", "_") if key is not None else fn.__name__
-        )
+        # Dagster's op name: the key as an identifier (`raw/orders` runs as `raw__orders`),
+        # which is what run config's `ops:` and step keys name.
+        op_name = asset_key.to_python_identifier()
         signature = _Signature(fn, f"asset {asset_key.to_user_string()!r}", config_schema)
         out = Out(
             dagster_type=Nothing if signature.returns_nothing else dagster_type,

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from opgraph.assets.keys import AssetCheckKey, AssetKey
-from opgraph.assets.specs import AssetCheckSpec, AssetSpec
+from opgraph.assets.specs import KIND_TAG_PREFIX, AssetCheckSpec, AssetSpec
 from opgraph.errors import DefinitionError
 
 
@@ -45,8 +45,10 @@ class AssetAttributes:
             description=description,
             group_name=group_name or "default",
             metadata=dict(metadata or {}),
-            tags=dict(tags or {}),
-            kinds=frozenset(kinds or ()),
+            # The catalog shows kinds as kinds: a spec's `dagster/kind/*` tags are its kinds.
+            tags={k: v for k, v in (tags or {}).items() if not k.startswith(KIND_TAG_PREFIX)},
+            kinds=frozenset(kinds or ())
+            | {k[len(KIND_TAG_PREFIX) :] for k in tags or () if k.startswith(KIND_TAG_PREFIX)},
             owners=tuple(owners or ()),
             code_version=code_version,
             skippable=skippable,

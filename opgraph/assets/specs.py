@@ -10,6 +10,8 @@ from typing import Any
 from opgraph.assets.keys import AssetCheckKey, AssetKey, to_asset_key
 from opgraph.errors import DefinitionError
 
+KIND_TAG_PREFIX = "dagster/kind/"
+
 
 class AssetCheckSeverity(str, Enum):
     WARN = "WARN"
@@ -167,8 +169,12 @@ class AssetSpec:
         object.__setattr__(self, "skippable", skippable)
         object.__setattr__(self, "code_version", code_version)
         object.__setattr__(self, "owners", tuple(owners or ()))
-        object.__setattr__(self, "tags", dict(tags or {}))
-        object.__setattr__(self, "kinds", frozenset(kinds or ()))
+        # As in Dagster, kinds are tags too: each is `dagster/kind/<kind>` in `tags`, and
+        # such a tag given in `tags` is a kind.
+        all_tags = {**(tags or {}), **{KIND_TAG_PREFIX + kind: "" for kind in kinds or ()}}
+        tagged = {k[len(KIND_TAG_PREFIX) :] for k in all_tags if k.startswith(KIND_TAG_PREFIX)}
+        object.__setattr__(self, "tags", all_tags)
+        object.__setattr__(self, "kinds", frozenset(tagged))
         object.__setattr__(self, "automation_condition", automation_condition)
 
     def replace_attributes(self, **changes: Any) -> AssetSpec:

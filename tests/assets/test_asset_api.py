@@ -254,9 +254,14 @@ def test_selection_algebra_and_jobs() -> None:
     assert sorted(defs.resolve_job_def("raw_job").flat_ops) == ["a", "b"]
     assert defs.get_assets_def("m/c") is c
     implicit = defs.get_implicit_global_asset_job_def()
-    assert sorted(implicit.flat_ops) == ["a", "b", "c", "d"]
+    assert sorted(implicit.flat_ops) == [
+        "a",
+        "b",
+        "d",
+        "m__c",
+    ]  # Dagster: key_prefix joins the op name
     subset = defs.get_job_def("__ASSET_JOB[d,m~c]")
-    assert sorted(subset.flat_ops) == ["c", "d"]
+    assert sorted(subset.flat_ops) == ["d", "m__c"]
 
 
 def test_partition_accessors_outside_a_partition_run_say_so() -> None:

@@ -93,7 +93,7 @@ def test_all_assets_then_a_subset_in_a_later_run(instance, executor_config, tmp_
 
 
 def test_per_asset_retry_and_config(instance, executor_config, tmp_path):
-    config = {"ops": {"orders": {"config": {"multiplier": 2}}}}
+    config = {"ops": {"raw__orders": {"config": {"multiplier": 2}}}}
     tags = {"test/flaky_marker": str(tmp_path / "flaky")}
     before = instance.storage.get_asset_records(["revenue"])  # the Celery fleet is shared
     count_before = before[0].materialization_count if before else 0

@@ -210,7 +210,8 @@ def test_definitions_attributes() -> None:
     assert orders.code_versions_by_key[key] == "1"
     assert _keys(orders.dependency_keys) == ["external_feed", "vendor/file"]
     [spec] = orders.specs
-    assert (spec.kinds, spec.owners, spec.tags) == ({"python"}, ("team:data",), {"tier": "bronze"})
+    assert (spec.kinds, spec.owners) == ({"python"}, ("team:data",))
+    assert spec.tags == {"tier": "bronze", "dagster/kind/python": ""}  # as Dagster's spec
     assert _keys(dep.asset_key for dep in spec.deps) == ["external_feed", "vendor/file"]
     enriched = m.defs.get_assets_def("enriched")
     assert enriched.op.tags["celery/queue"] == "marts" and enriched.op.retry_policy.max_retries == 2
@@ -361,3 +362,24 @@ def test_part_of_a_non_subsettable_multi_asset_names_the_keys() -> None:
         )
     )
     assert "['left']" in message and "['left', 'right']" in message and "'pair'" in message
+
+
+def test_kinds_are_tags_as_in_dagster() -> None:
+    """Dagster keeps an asset's kinds as `dagster/kind/<kind>` tags of its spec; such a
+    tag is a kind. The catalog shows them as kinds, not as tags."""
+    from opgraph import AssetSpec, Definitions, asset
+    from opgraph.assets.definition import AssetAttributes
+
+    spec = AssetSpec("table", kinds={"snowflake"}, tags={"tier": "gold"})
+    assert spec.tags == {"tier": "gold", "dagster/kind/snowflake": ""}
+    assert AssetSpec("t", tags={"dagster/kind/dbt": ""}).kinds == {"dbt"}
+
+    @asset(kinds={"python"}, tags={"tier": "bronze"})
+    def loaded() -> int:
+        return 1
+
+    [shown] = Definitions(assets=[loaded]).get_assets_def("loaded").specs
+    assert shown.tags == {"tier": "bronze", "dagster/kind/python": ""}
+    assert shown.kinds == {"python"}
+    attrs = AssetAttributes.of(spec)
+    assert (dict(attrs.tags), set(attrs.kinds)) == ({"tier": "gold"}, {"snowflake"})
