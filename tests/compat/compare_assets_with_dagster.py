@@ -9,14 +9,9 @@ Prints one line per check and exits 1 if any differs.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from tests.compat.test_dagster_graphql_client import _client_python
+from tests.compat.side_by_side import compare
 
 PROJECT = Path(__file__).with_name("jobs") / "asset_shapes.py"
 
@@ -209,35 +204,8 @@ print(json.dumps(out, default=repr))
 """
 
 
-def run(python: str, framework: str, folder: Path) -> dict:
-    copy = folder / framework
-    copy.mkdir()
-    text = PROJECT.read_text().replace("from opgraph import (", f"from {framework} import (")
-    (copy / "asset_shapes.py").write_text(text)
-    done = subprocess.run(
-        [python, "-c", PROBE, str(copy), framework],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=copy,
-        env={**os.environ, "OPGRAPH_HOME": str(folder / "home")},  # values stored in the tmp dir
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{framework} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        dagster = run(str(_client_python()), "dagster", Path(tmp))
-        opgraph = run(sys.executable, "opgraph", Path(tmp))
-    differ = 0
-    for key in dagster:
-        same = dagster[key] == opgraph.get(key)
-        differ += not same
-        print(f"{'same' if same else 'DIFFERS':8} {key}: dagster={dagster[key]!r}", end="")
-        print("" if same else f" opgraph={opgraph.get(key)!r}")
-    return 1 if differ else 0
+    return compare(PROJECT, PROBE)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,9 @@ Prints one line per check and exits 1 if any differs.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from tests.compat.test_dagster_graphql_client import _client_python
+from tests.compat.side_by_side import compare
 
 JOB_FILE = Path(__file__).with_name("jobs") / "long_tail.py"
 
@@ -71,30 +67,8 @@ print(json.dumps(out))
 """
 
 
-def run(python: str, framework: str, folder: Path) -> dict:
-    copy = folder / framework
-    copy.mkdir()
-    text = JOB_FILE.read_text().replace("from opgraph import (", f"from {framework} import (")
-    (copy / "long_tail.py").write_text(text)
-    done = subprocess.run(
-        [python, "-c", PROBE, str(copy), framework], capture_output=True, text=True, timeout=600
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{framework} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        dagster = run(str(_client_python()), "dagster", Path(tmp))
-        opgraph = run(sys.executable, "opgraph", Path(tmp))
-    differ = 0
-    for key in dagster:
-        same = dagster[key] == opgraph.get(key)
-        differ += not same
-        print(f"{'same' if same else 'DIFFERS':8} {key}: dagster={dagster[key]!r}", end="")
-        print("" if same else f" opgraph={opgraph.get(key)!r}")
-    return 1 if differ else 0
+    return compare(JOB_FILE, PROBE)
 
 
 if __name__ == "__main__":
