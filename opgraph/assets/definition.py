@@ -266,6 +266,23 @@ class AssetsDefinition:
         return f"<AssetsDefinition {keys}>"
 
 
+def to_assets_definitions(values: Iterable[Any], where: str) -> list[AssetsDefinition]:
+    """Assets definitions from what a user lists as assets: definitions, and specs (each
+    an asset defined elsewhere)."""
+    out: list[AssetsDefinition] = []
+    for value in values:
+        if isinstance(value, AssetSpec):
+            out.extend(external_assets([value]))
+        elif isinstance(value, AssetsDefinition):
+            out.append(value)
+        else:
+            raise DefinitionError(
+                f"{where}: expected @asset, @multi_asset, @graph_asset definitions or "
+                f"AssetSpec, got {value!r}"
+            )
+    return out
+
+
 def external_assets(specs: Iterable[AssetSpec]) -> list[AssetsDefinition]:
     """AssetSpecs given to Definitions(assets=...): assets defined elsewhere."""
     out = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from opgraph.assets.asset_graph import AssetGraph
 from opgraph.assets.checks import AssetChecksDefinition
-from opgraph.assets.definition import AssetsDefinition, external_assets
+from opgraph.assets.definition import AssetsDefinition, to_assets_definitions
 from opgraph.assets.job import (
     ASSET_JOB_NAME,
     AssetJobDefinition,
@@ -16,7 +16,6 @@ from opgraph.assets.job import (
     parse_subset_job_name,
 )
 from opgraph.assets.keys import to_asset_key
-from opgraph.assets.specs import AssetSpec
 from opgraph.errors import DefinitionError
 
 
@@ -32,17 +31,7 @@ class AssetsOfDefinitions:
         self.given_assets = list(assets or [])
         self.given_checks = list(asset_checks or [])
         self.resources = resources
-        defs: list[AssetsDefinition] = []
-        for value in self.given_assets:
-            if isinstance(value, AssetSpec):
-                defs.extend(external_assets([value]))
-            elif isinstance(value, AssetsDefinition):
-                defs.append(value)
-            else:
-                raise DefinitionError(
-                    f"Definitions(assets=...): expected @asset, @multi_asset, @graph_asset "
-                    f"definitions or AssetSpec, got {value!r}"
-                )
+        defs = to_assets_definitions(self.given_assets, "Definitions(assets=...)")
         for value in self.given_checks:
             if not isinstance(value, AssetChecksDefinition):
                 raise DefinitionError(

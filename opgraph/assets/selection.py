@@ -147,20 +147,9 @@ class AssetSelection:
 
 
 def _definitions(values: Iterable[Any]) -> list[Any]:
-    from opgraph.assets.definition import AssetsDefinition, external_assets
-    from opgraph.assets.specs import AssetSpec
+    from opgraph.assets.definition import to_assets_definitions
 
-    out: list[Any] = []
-    for value in values:
-        if isinstance(value, AssetSpec):
-            out.extend(external_assets([value]))
-        elif isinstance(value, AssetsDefinition):
-            out.append(value)
-        else:
-            raise DefinitionError(
-                f"AssetSelection.resolve: expected assets definitions or AssetSpecs, got {value!r}"
-            )
-    return out
+    return to_assets_definitions(values, "AssetSelection.resolve")
 
 
 def to_selection(value: Any) -> AssetSelection:
