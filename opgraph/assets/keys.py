@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opgraph.errors import DefinitionError
@@ -16,18 +16,29 @@ _COMPONENT = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
 @dataclass(frozen=True, order=True)
 class AssetKey:
-    """A path of names, e.g. AssetKey(["warehouse", "orders"]) shown as `warehouse/orders`."""
+    """A path of names, e.g. AssetKey(["warehouse", "orders"]) shown as `warehouse/orders`.
 
-    path: tuple[str, ...]
+    `path` is a list, as in Dagster (user code writes `key.path + ["snapshot"]`); it is not
+    to be changed in place: the key's hash is taken once."""
+
+    path: list[str]
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __init__(self, path: str | Sequence[str]):
-        parts = (path,) if isinstance(path, str) else tuple(path)
+        parts = [path] if isinstance(path, str) else list(path)
         if not parts or not all(isinstance(p, str) and _COMPONENT.match(p) for p in parts):
             raise DefinitionError(
                 f"asset key {path!r}: expected a non-empty list of names made of letters, "
                 "digits, '_', '-' or '.'"
             )
         object.__setattr__(self, "path", parts)
+        object.__setattr__(self, "_hash", hash(tuple(parts)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, tuple[list[str]]]:
+        return AssetKey, (self.path,)  # hashed again where unpickled (hash seeds differ)
 
     def to_user_string(self) -> str:
         return "/".join(self.path)
@@ -44,7 +55,7 @@ class AssetKey:
         return to_asset_key(value)
 
     def has_prefix(self, prefix: Sequence[str]) -> bool:
-        return self.path[: len(prefix)] == tuple(prefix)
+        return self.path[: len(prefix)] == list(prefix)
 
     def to_python_identifier(self, suffix: str | None = None) -> str:
         """`a/b-c` as `a__b_c`: the op name Dagster gives an asset of this key."""

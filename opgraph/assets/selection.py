@@ -66,11 +66,9 @@ class AssetSelection:
 
     @staticmethod
     def key_prefixes(*prefixes: str | Sequence[str]) -> AssetSelection:
-        paths = [tuple([p] if isinstance(p, str) else p) for p in prefixes]
+        paths = [[p] if isinstance(p, str) else list(p) for p in prefixes]
         return AssetSelection(
-            lambda g: {
-                k for k in g.materializable_keys if any(k.path[: len(p)] == p for p in paths)
-            },
+            lambda g: {k for k in g.materializable_keys if any(k.has_prefix(p) for p in paths)},
             "prefixes:" + ",".join("/".join(p) for p in paths),
         )
 

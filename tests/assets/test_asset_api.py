@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from opgraph import (
@@ -34,7 +36,12 @@ def test_asset_key_strings() -> None:
     key = AssetKey(["warehouse", "orders"])
     assert key.to_user_string() == "warehouse/orders"
     assert AssetKey.from_user_string("warehouse/orders") == key
-    assert AssetKey("x").path == ("x",)
+    assert AssetKey("x").path == ["x"]  # a list, as in Dagster
+    derived = AssetKey(key.path + ["snapshot"])  # noqa: RUF005 (what Dagster projects write)
+    assert derived == AssetKey(["warehouse", "orders", "snapshot"])
+    assert {derived: 1}[AssetKey(["warehouse", "orders", "snapshot"])] == 1
+    assert pickle.loads(pickle.dumps(derived)) == derived
+    assert key.has_prefix(["warehouse"]) and not key.has_prefix(["orders"])
     with pytest.raises(DefinitionError, match="asset key"):
         AssetKey(["bad key"])
 
