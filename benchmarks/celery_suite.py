@@ -8,6 +8,7 @@ import argparse
 import itertools
 import math
 import os
+import re
 import statistics
 import threading
 import time
@@ -536,7 +537,8 @@ def _kill_loop_rows(args: argparse.Namespace, bench: _FleetBench, figures: dict)
             f"(for {KILL_FOR_AT_MOST_SECONDS:g}s at most), replaced",
             "figure": f"{chaotic:.1f}s ({kills[0]} kills; {recovery['stranded']:g} attempts "
             f"stranded, found p50 {_seconds(recovery['found_after_kill_s_p50'])} after their "
-            f"worker's kill, new attempt started p50 "
+            f"worker's kill if running, {_seconds(recovery['unclaimed_found_after_kill_s_p50'])} "
+            f"if taken but unclaimed ({recovery['stranded_unclaimed']:g}); new attempt started p50 "
             f"{_seconds(recovery['rerun_after_publish_s_p50'])} after its publish, "
             f"max {_seconds(recovery['rerun_after_publish_s_max'])})",
             "baseline": f"fault-free {calm:.1f}s; target <= 2 x {calm:.1f} + {bound:g}s "
@@ -556,16 +558,23 @@ def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float | None]:
     for attempt in sorted(attempts, key=lambda a: a.queued_at):
         by_step.setdefault(attempt.step_key, []).append(attempt)
     found: list[float] = []
+    found_unclaimed: list[float] = []  # taken off the queue by the killed worker, unclaimed
     rerun: list[float] = []
-    stranded = 0
+    stranded = unclaimed = 0
+    taken_by = _taken_by(bench)
     for tries in by_step.values():
         for lost, after in itertools.pairwise(tries):
             if lost.status.value != "LOST":
                 continue
             stranded += 1
-            killed = bench.killed_at.get(lost.hostname or "")
+            if lost.started_at is None:
+                unclaimed += 1
+            holder = lost.hostname or taken_by.get(lost.attempt_id, "")
+            killed = bench.killed_at.get(holder)
             if killed is not None and lost.ended_at is not None:
-                found.append(lost.ended_at - killed)
+                (found if lost.started_at is not None else found_unclaimed).append(
+                    lost.ended_at - killed
+                )
             if after.started_at is not None:
                 rerun.append(after.started_at - after.queued_at)
 
@@ -575,11 +584,25 @@ def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float | None]:
     return {
         "stranded": float(stranded),
         "found_after_kill_s_p50": p50(found),
+        "stranded_unclaimed": float(unclaimed),
+        "unclaimed_found_after_kill_s_p50": p50(found_unclaimed),
         "rerun_after_publish_s_p50": p50(rerun),
         # The longest wait: one behind the backlog shows here (on RabbitMQ, before the
         # urgent lanes, p50 44 s at load 6-7).
         "rerun_after_publish_s_max": round(max(rerun), 1) if rerun else None,
     }
+
+
+def _taken_by(bench: _FleetBench) -> dict[str, str]:
+    """Attempt id -> the node of the worker that received its message, from the workers'
+    logs ("Task <name>[<id>] received"): an attempt never claimed names no worker."""
+    received = re.compile(r"Task \S+\[([0-9a-f-]+)\] received")
+    taken: dict[str, str] = {}
+    for log in (bench.home / "logs").glob("worker-*.log"):
+        node = bench.workers.node(log.stem.removeprefix("worker-"))
+        for match in received.finditer(log.read_text(errors="replace")):
+            taken[match.group(1)] = node
+    return taken
 
 
 def _seconds(value: float | None) -> str:

@@ -29,6 +29,7 @@ from opgraph_celery.live_workers import (
     counts_against_queued,
     counts_against_running,
     unanswered_consumers,
+    worker_sessions,
 )
 from opgraph_celery.lost_messages import FleetLook, look_at_fleet
 from opgraph_celery.settings import (
@@ -118,9 +119,10 @@ class CeleryExecutor:
         self.unclaimed_timeout = 0.0
         self.worker_silent_after = 0.0
         self.worker_beat_missed_after = 0.0
-        # The workers' heartbeats, read at most once per check and only when a broadcast
-        # left something open (live_workers.py).
-        self._beats: dict[str, Any] | None = None
+        # The workers' heartbeats and which of their database sessions are open, read at
+        # most once per check and only when a broadcast left something open
+        # (live_workers.py).
+        self._beats: tuple[dict[str, Any], set[str] | None] | None = None
         self.transport_options: dict[str, Any] = {}
         # Steps whose attempt was lost and not yet published again: their new attempt goes
         # one priority level up and above the default, ahead of the steps published after
@@ -373,8 +375,9 @@ class CeleryExecutor:
         if answer.result():
             return False
         # No answer names the queue, but a worker that answered late (starved, restarting)
-        # may consume it: its heartbeat says so.
-        if self._live_workers(ctx, self.worker_silent_after).consuming(queue):
+        # may consume it: its heartbeat says so. Its heartbeat alone: a step fails when
+        # this is wrong, and a worker that lost its database session may be coming back.
+        if self._live_workers(ctx, self.worker_silent_after, sessions=False).consuming(queue):
             return False
         if queue not in self._warned:
             self._warned.add(queue)
@@ -392,10 +395,19 @@ class CeleryExecutor:
             )
         return True
 
-    def _live_workers(self, ctx: RunContext, silent_after: float) -> LiveWorkers:
+    def _live_workers(
+        self, ctx: RunContext, silent_after: float, sessions: bool = True
+    ) -> LiveWorkers:
+        """The workers whose heartbeat is at most `silent_after` old and, with `sessions`,
+        whose database session is still open: a killed worker's closed at once."""
         if self._beats is None:
-            self._beats = ctx.instance.storage.get_daemon_heartbeats()
-        return LiveWorkers.from_heartbeats(self._beats, time.time(), silent_after)
+            storage = ctx.instance.storage
+            beats = storage.get_daemon_heartbeats()
+            self._beats = (beats, worker_sessions(storage, beats))
+        beats, open_sessions = self._beats
+        return LiveWorkers.from_heartbeats(
+            beats, time.time(), silent_after, open_sessions if sessions else None
+        )
 
     # -- lost and stuck attempts ----------------------------------------------------------
     def _check_attempts(self, ctx: RunContext, active: ActiveExecution, app: Any) -> None:

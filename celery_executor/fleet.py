@@ -25,8 +25,11 @@ from opgraph_storage.records import DaemonHeartbeat
 
 if TYPE_CHECKING:
     from opgraph.instance import OpgraphInstance
+    from opgraph_storage.sessions import HeldSession
 
 HEARTBEAT_PREFIX = "celery_worker:"
+# In a worker's heartbeat: the token of the database session its main process holds.
+SESSION_KEY = "session"
 
 
 def _active_op(request: dict[str, Any]) -> ActiveOp | None:
@@ -182,6 +185,7 @@ class WorkerHeartbeat:
         self._stop.set()
 
     def _loop(self) -> None:
+        session: HeldSession | None = None
         while True:
             try:
                 info = self.info
@@ -189,6 +193,15 @@ class WorkerHeartbeat:
                     info = {**info, "queues": self.current_queues()}
                 # A lane counts with its queue (live_workers.LiveWorkers.consuming).
                 info = {**info, "queues": without_urgent_lanes(list(info.get("queues") or []))}
+                # The session ends the moment this process dies, so run workers need not
+                # wait for this beat to age (live_workers.py); opened again after an outage.
+                if session is None or not session.is_open():
+                    if session is not None:
+                        session.close()
+                    session = None
+                    session = self.storage.hold_session()
+                if session is not None:
+                    info = {**info, SESSION_KEY: session.token}
                 self.storage.add_daemon_heartbeat(
                     DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{self.node}", self.node, time.time(), info)
                 )

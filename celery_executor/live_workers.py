@@ -20,11 +20,11 @@ the executor counts a worker as alive while that heartbeat is recent enough:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
-from opgraph_celery.fleet import HEARTBEAT_PREFIX
+from opgraph_celery.fleet import HEARTBEAT_PREFIX, SESSION_KEY
 from opgraph_celery.lost_messages import FleetLook
 from opgraph_celery.settings import lane_of
 
@@ -37,21 +37,32 @@ class LiveWorkers:
 
     @classmethod
     def from_heartbeats(
-        cls, beats: Mapping[str, Any], now: float, silent_after: float
+        cls,
+        beats: Mapping[str, Any],
+        now: float,
+        silent_after: float,
+        open_sessions: Set[str] | None = None,
     ) -> LiveWorkers:
         """`beats`: `storage.get_daemon_heartbeats()`; a worker is alive when its last
-        beat is at most `silent_after` seconds old."""
+        beat is at most `silent_after` seconds old and, where its beat names the database
+        session it holds and `open_sessions` (`storage.open_sessions`) can tell, that
+        session is still open: it closed the moment the worker died."""
         live: dict[str, frozenset[str]] = {}
         for name, beat in beats.items():
             if not name.startswith(HEARTBEAT_PREFIX) or now - beat.timestamp > silent_after:
                 continue
-            queues = beat.info.get("queues") if isinstance(beat.info, dict) else None
+            info = beat.info if isinstance(beat.info, dict) else {}
+            session = info.get(SESSION_KEY)
+            if open_sessions is not None and session is not None and session not in open_sessions:
+                continue
+            queues = info.get("queues")
             live[beat.daemon_id] = frozenset(q for q in queues or [] if isinstance(q, str))
         return cls(live)
 
     @classmethod
     def read(cls, storage: Any, now: float, silent_after: float) -> LiveWorkers:
-        return cls.from_heartbeats(storage.get_daemon_heartbeats(), now, silent_after)
+        beats = storage.get_daemon_heartbeats()
+        return cls.from_heartbeats(beats, now, silent_after, worker_sessions(storage, beats))
 
     def consuming(self, queue: str) -> frozenset[str]:
         """A beat lists a worker's queues without their urgent lanes (fleet.WorkerHeartbeat):
@@ -59,6 +70,19 @@ class LiveWorkers:
         base = lane_of(queue)
         names = {queue} if base is None else {queue, base}
         return frozenset(node for node, queues in self.queues.items() if names & queues)
+
+
+def worker_sessions(storage: Any, beats: Mapping[str, Any]) -> set[str] | None:
+    """Which of the database sessions the workers' `beats` name are still open; None when
+    the storage cannot tell (SQLite, or an old worker's beats that name none)."""
+    tokens = [
+        beat.info[SESSION_KEY]
+        for name, beat in beats.items()
+        if name.startswith(HEARTBEAT_PREFIX)
+        and isinstance(beat.info, dict)
+        and isinstance(beat.info.get(SESSION_KEY), str)
+    ]
+    return storage.open_sessions(tokens) if tokens else None
 
 
 def unanswered_consumers(look: FleetLook, live: LiveWorkers, queue: str) -> frozenset[str]:

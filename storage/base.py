@@ -5,11 +5,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opgraph_storage.assets_base import AssetCatalogStorage
 from opgraph_storage.automation_base import AutomationStorage
 from opgraph_storage.partitions_base import PartitionStorage
+
+if TYPE_CHECKING:
+    from opgraph_storage.sessions import HeldSession
+
 from opgraph_storage.records import (
     DaemonHeartbeat,
     DaemonLease,
@@ -158,6 +162,16 @@ class DaemonStorage(ABC):
 
     @abstractmethod
     def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]: ...
+
+    def hold_session(self) -> HeldSession | None:
+        """Open a session that lasts exactly as long as this process, as a sign of life
+        (opgraph_storage.sessions); None where the storage has no such thing (SQLite)."""
+        return None
+
+    def open_sessions(self, tokens: Iterable[str]) -> set[str] | None:
+        """Which of the `tokens` of held sessions are still open; None where the storage
+        cannot tell, so the reader goes by heartbeat age alone."""
+        return None
 
     @abstractmethod
     def acquire_lease(

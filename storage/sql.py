@@ -92,6 +92,7 @@ from opgraph_storage.schema import (
     step_outputs,
     ticks,
 )
+from opgraph_storage.sessions import HeldSession, open_tokens
 from opgraph_storage.urls import normalize_url
 
 _T = TypeVar("_T")
@@ -516,6 +517,18 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
             )
             for row in rows
         }
+
+    def hold_session(self) -> HeldSession | None:
+        if not self._postgres:
+            return None
+        self._after_fork()
+        return HeldSession(lambda: dbapi_connect(self._engine))
+
+    def open_sessions(self, tokens: Iterable[str]) -> set[str] | None:
+        if not self._postgres:
+            return None
+        wanted = list(tokens)
+        return self._read(lambda conn: open_tokens(conn, wanted)) if wanted else set()
 
     def acquire_lease(
         self, name: str, holder: str, host: str, pid: int, now: float, duration: float

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from opgraph_celery.fleet import HEARTBEAT_PREFIX
+from opgraph_celery.fleet import HEARTBEAT_PREFIX, SESSION_KEY
 from opgraph_celery.live_workers import (
     LiveWorkers,
     counts_against_queued,
@@ -144,3 +144,42 @@ def test_a_worker_one_beat_late_still_consumes_but_no_longer_holds_off_a_strike(
     assert consumers.consuming("q") == {"killed@h"}
     assert counts_against_queued(look(asked={"m1"}), holders, "m1", "q")
     assert not counts_against_queued(look(asked={"m1"}), consumers, "m1", "q")
+
+
+def test_a_worker_whose_database_session_closed_is_gone_at_once(storage):
+    """A worker's beat names the session its main process holds (fleet.WorkerHeartbeat):
+    the session ends with the process, so a killed worker counts as gone while its last
+    beat is still fresh, and its silence strikes at the first look."""
+    now = time.time()
+    held, ended = storage.hold_session(), storage.hold_session()
+    ended.close()
+    try:
+        for node, session in (("alive@h", held), ("killed@h", ended)):
+            storage.add_daemon_heartbeat(
+                DaemonHeartbeat(
+                    f"{HEARTBEAT_PREFIX}{node}",
+                    node,
+                    now - 1.0,
+                    {"queues": ["q"], SESSION_KEY: session.token},
+                )
+            )
+        beat(storage, "older@h", ["q"], age=1.0, now=now)  # names no session: its age decides
+
+        def killed_gone() -> bool:
+            return "killed@h" not in LiveWorkers.read(storage, now, SILENT_AFTER).queues
+
+        deadline = time.monotonic() + 60
+        while not killed_gone() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server ends the closed session within milliseconds
+
+        live = LiveWorkers.read(storage, now, SILENT_AFTER)
+        assert set(live.queues) == {"alive@h", "older@h"}
+        silent_killed = look(asked={"m1"}, answered={"alive@h", "older@h"})
+        assert counts_against_queued(silent_killed, live, "m1", "q")
+        # Heartbeats alone (a storage that cannot tell) keep it alive for its beats' grace.
+        beats = storage.get_daemon_heartbeats()
+        by_age = LiveWorkers.from_heartbeats(beats, now, SILENT_AFTER, open_sessions=None)
+        assert "killed@h" in by_age.queues
+        assert not counts_against_queued(silent_killed, by_age, "m1", "q")
+    finally:
+        held.close()

@@ -124,6 +124,38 @@ def test_a_killed_worker_does_not_lose_the_run(celery_fleet, tmp_path):
             celery_fleet.start_worker("w1")
 
 
+def test_a_killed_worker_counts_as_gone_before_its_heartbeat_ages(celery_fleet):
+    """A worker's heartbeat names the database session its main process holds; SIGKILL
+    ends the session at once, so run workers stop waiting on it while its last beat is
+    still fresh (within the 11 s it would otherwise take on the default beats)."""
+    from opgraph_celery.fleet import HEARTBEAT_PREFIX, SESSION_KEY
+    from opgraph_celery.live_workers import LiveWorkers
+
+    storage = celery_fleet.instance.storage
+    victim = celery_fleet.start_worker("victim")
+    node = celery_fleet.node("victim")
+    try:
+        beat = wait_for(
+            lambda: storage.get_daemon_heartbeats().get(f"{HEARTBEAT_PREFIX}{node}"),
+            what="the worker's first heartbeat",
+        )
+        token = beat.info[SESSION_KEY]
+        assert storage.open_sessions([token]) == {token}
+        assert node in LiveWorkers.read(storage, time.time(), silent_after=3600).queues
+        for pid in celery_fleet.local.pids("victim"):  # the whole worker, pool and all
+            os.kill(pid, signal.SIGKILL)
+        victim.wait()
+        wait_for(
+            lambda: node not in LiveWorkers.read(storage, time.time(), silent_after=3600).queues,
+            what="the killed worker to count as gone",
+        )
+        assert (
+            storage.get_daemon_heartbeats()[f"{HEARTBEAT_PREFIX}{node}"].info[SESSION_KEY] == token
+        )
+    finally:
+        celery_fleet.workers.pop("victim", None)
+
+
 def test_a_worker_started_mid_run_takes_steps(celery_fleet, tmp_path):
     # The ops hold until the late worker has taken one: w1 (concurrency 2) holds two, the
     # other six wait in the queue, however long the late worker takes to start.
