@@ -542,8 +542,11 @@ class CeleryExecutor:
             self._next_look = time.monotonic() + CHECK_SECONDS
             queued = {attempt_id: f.broker_queue for attempt_id, f in long_queued.items()}
             self._look_asked = sorted(silent)
+            # The look ends once every live worker answered, not after the whole reply
+            # timeout: a second less per look, two per stranded attempt.
+            live = len(self._live_workers(ctx, self.worker_beat_missed_after).queues)
             self._look = self._inspector.submit(
-                look_at_fleet, self._inspect_app, queued, self._look_asked
+                look_at_fleet, self._inspect_app, queued, self._look_asked, live or None
             )
 
     def _strike(self, attempt_id: str) -> bool:

@@ -64,12 +64,15 @@ def look_at_fleet(
     app: Any,
     queued: Mapping[str, str],
     running: Iterable[str],
+    expected_replies: int | None = None,
     timeout: float = REPLY_TIMEOUT_SECONDS,
 ) -> FleetLook:
     """`queued`: attempt id -> queue of QUEUED attempts in doubt; `running`: ids of RUNNING
     attempts that stopped heartbeating. The workers are asked only about the QUEUED
     attempts whose message is not waiting, and about the RUNNING ones: a healthy run, all
-    of whose messages wait or are claimed, costs no broadcast."""
+    of whose messages wait or are claimed, costs no broadcast. The look ends after
+    `expected_replies` answers (the live workers) or `timeout`: a worker whose answer comes
+    after counts as not having answered, which only ever delays a judgement."""
     started = time.time()
     waiting = waiting_messages(app, queued.values()) if queued else {}
     taken = {
@@ -80,7 +83,8 @@ def look_at_fleet(
     asked = frozenset(taken | set(running))
     if not asked:
         return FleetLook(started, waiting, asked, frozenset(), {})
-    replies = app.control.inspect(timeout=timeout).query_task(sorted(asked)) or {}
+    inspect = app.control.inspect(timeout=timeout, limit=expected_replies)
+    replies = inspect.query_task(sorted(asked)) or {}
     held: dict[str, set[str]] = {}
     for node, tasks in replies.items():
         for task_id in tasks if isinstance(tasks, dict) else {}:
