@@ -13,7 +13,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 from opgraph.config import ConfigSchema, Field, normalize_config_schema
 from opgraph.env_var import env_var_fields, read_env_vars, with_placeholders
 from opgraph.errors import OpgraphError
+from opgraph.metadata import MetadataValue
 
 log = logging.getLogger("opgraph")
 
@@ -124,6 +125,24 @@ class OutputContext:
     # BackfillPolicy makes), and the asset's partitions definition; None: not partitioned.
     asset_partition_keys: list[str] | None = None
     asset_partitions_def: Any = None
+    # What the IO manager added with add_output_metadata (not an init field, so a copy made
+    # with dataclasses.replace starts with none).
+    _logged_metadata: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def add_output_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Dagster's: metadata the IO manager adds to the output it stores (e.g. the
+        filesystem IO manager's `path`); shown on HANDLED_OUTPUT and on the asset's
+        materialization, over the op's own metadata of the same name."""
+        twice = sorted(set(self._logged_metadata) & set(metadata))
+        if twice:
+            raise OpgraphError(
+                f"output {self.name!r}: metadata {twice} was already added by the IO manager; "
+                "add each name once"
+            )
+        self._logged_metadata.update(metadata)
+
+    def get_logged_metadata(self) -> dict[str, Any]:
+        return dict(self._logged_metadata)
 
     @property
     def has_asset_key(self) -> bool:
@@ -293,12 +312,19 @@ class PickledObjectFilesystemIOManager(IOManager):
                     + (f" missing partitions {missing[:5]}" if isinstance(obj, dict) else "")
                 )
             for key in keys:
-                self.handle_output(
-                    dataclasses.replace(context, partition_key=key, asset_partition_keys=[key]),
-                    obj[key],
+                partition = dataclasses.replace(
+                    context, partition_key=key, asset_partition_keys=[key]
                 )
+                self._write(self._path(partition), obj[key])
             return
         path = self._path(context)
+        self._write(path, obj)
+        # As Dagster's: where the value is, on the materialization; not for None (an op
+        # that returns nothing usually stores its data elsewhere itself).
+        if obj is not None:
+            context.add_output_metadata({"path": MetadataValue.path(str(path))})
+
+    def _write(self, path: Path, obj: Any) -> None:
         # Write then rename, so a reader never sees a half-written file.
         fd, tmp = self._temporary_file_beside(path)
         try:

@@ -378,14 +378,19 @@ class StepRun:
             **self._output_partitions(asset_key),
         )
         self.env.resources[out.io_manager_key].handle_output(context, output.value)
+        # What the IO manager added (add_output_metadata, e.g. the filesystem one's `path`)
+        # goes on HANDLED_OUTPUT and on the materialization, as in Dagster.
+        added = context.get_logged_metadata()
+        handled: dict[str, Any] = {"metadata": metadata_to_json(added)} if added else {}
         self.emit(
             EventType.HANDLED_OUTPUT,
             f'Handled output "{output.output_name}" using IO manager "{out.io_manager_key}"',
             output_name=output.output_name,
             mapping_key=mapping_key,
             manager_key=out.io_manager_key,
+            **handled,
         )
-        self._asset_events(output, metadata)
+        self._asset_events(output, {**metadata, **added})
 
     def _asset_events(self, output: Output, metadata: dict[str, Any]) -> None:
         """ASSET_MATERIALIZATION / ASSET_CHECK_EVALUATION for an asset job's output."""
