@@ -15,6 +15,12 @@ from opgraph.assets.specs import AssetCheckSpec
 from opgraph.errors import DefinitionError
 
 
+class CircularDependencyError(DefinitionError, ValueError):
+    """The asset graph has a cycle. Dagster lets the `toposort` package's error of this
+    name (a ValueError) through, so a Dagster project catches it as ValueError; here it is
+    also a DefinitionError (DagsterInvalidDefinitionError), as opgraph's errors all are."""
+
+
 class AssetGraph:
     def __init__(self, assets_defs: Iterable[AssetsDefinition]):
         self.assets_defs: list[AssetsDefinition] = []
@@ -54,7 +60,7 @@ class AssetGraph:
             self.toposorted = list(TopologicalSorter(self.parents).static_order())
         except CycleError as exc:
             cycle = " -> ".join(k.to_user_string() for k in exc.args[1])
-            raise DefinitionError(f"the asset graph has a cycle: {cycle}") from exc
+            raise CircularDependencyError(f"the asset graph has a cycle: {cycle}") from exc
         for spec in self.check_specs.values():
             if spec.asset_key not in self.assets_def_by_key:
                 raise DefinitionError(

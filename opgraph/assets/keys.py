@@ -66,11 +66,12 @@ class AssetKey:
         parts = [prefix] if isinstance(prefix, str) else list(prefix)
         return AssetKey([*parts, *self.path])
 
-    def __str__(self) -> str:
-        return self.to_user_string()
-
     def __repr__(self) -> str:
         return f"AssetKey({list(self.path)!r})"
+
+    # As Dagster's: user code prints keys in logs and compares them in tests. Messages
+    # meant to read as a key write to_user_string() (`raw/orders`).
+    __str__ = __repr__
 
 
 @dataclass(frozen=True, order=True)

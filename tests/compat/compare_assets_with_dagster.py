@@ -59,6 +59,14 @@ def error(fn, *names):
         return [kind, {n: n in text for n in names}]
     return None
 
+def raised_class(fn):
+    # What a Dagster project's `except` sees: the class name, and whether it is a ValueError.
+    try:
+        fn()
+    except Exception as exc:
+        return [type(exc).__name__, isinstance(exc, ValueError)]
+    return None
+
 # -- AssetKey ------------------------------------------------------------------------------
 k = AssetKey(["raw", "orders"])
 ask("key.to_user_string", lambda: k.to_user_string())
@@ -104,6 +112,7 @@ ask("defs.check.totals_positive", lambda: [
 SELECTIONS = {
     "all": AssetSelection.all(),
     "keys": AssetSelection.keys("enriched", AssetKey(["raw", "orders"])),
+    "keys_slash": AssetSelection.keys("raw/orders"),  # a user string here, in Dagster too
     "assets": AssetSelection.assets(m.orders, m.split),
     "groups": AssetSelection.groups("marts", "geo"),
     "key_prefixes": AssetSelection.key_prefixes("raw"),
@@ -193,6 +202,7 @@ ask("op_events.for_node", lambda: [[user(x.asset_key), x.description, plain(x.me
 
 # -- errors naming the keys ----------------------------------------------------------------
 ask("error.cycle", lambda: error(lambda: fw.materialize(m.cycle_assets()), "cycle_a", "cycle_b"))
+ask("error.cycle_class", lambda: raised_class(lambda: fw.materialize(m.cycle_assets())))
 ask("error.missing_upstream", lambda: error(lambda: fw.materialize(m.missing_upstream_assets()), "missing_upstream"))
 ask("error.duplicate", lambda: error(lambda: fw.materialize(m.duplicate_assets()), "twice"))
 ask("error.duplicate_definitions", lambda: error(lambda: fw.Definitions(assets=m.duplicate_assets()).resolve_asset_graph(), "twice"))

@@ -135,6 +135,11 @@ def test_metadata_reads_back_as_typed_values(everything) -> None:
         if e.asset_key == AssetKey(["raw", "orders"])
     ]
     assert orders.metadata["preview"].type == "md" and orders.metadata["row_count"].value == 4
+    # The filesystem IO manager (materialize's default, as Dagster's) adds where it wrote.
+    assert sorted(orders.metadata) == ["dagster/row_count", "path", "preview", "row_count"]
+    assert enriched.metadata["path"].type == "path"
+    assert enriched.metadata["path"].value.endswith("/storage/enriched")
+    assert orders.metadata["path"].value.endswith("/storage/raw/orders")
     pair = sorted(
         (r.asset_key.to_user_string(), r.metadata["side"].value)
         for r in everything.asset_materializations_for_node("pair")
@@ -227,6 +232,8 @@ SELECTIONS = {
         AssetSelection.keys("enriched", AssetKey(["raw", "orders"])),
         ["enriched", "raw/orders"],
     ),
+    # A string given to AssetSelection.keys is a user string, split at "/" (Dagster's too).
+    "keys_slash": (AssetSelection.keys("raw/orders"), ["raw/orders"]),
     "assets": (
         AssetSelection.assets(m.orders, m.split),
         ["customer_count", "geo/region_list", "raw/orders"],
@@ -324,6 +331,7 @@ def test_asset_key_api() -> None:
     assert AssetKey(["a-b", "c.d"]).to_python_identifier() == "a_b__c_d"
     assert key.to_python_identifier("io") == "raw__orders__io"
     assert repr(key) == "AssetKey(['raw', 'orders'])"
+    assert str(key) == f"{key}" == "AssetKey(['raw', 'orders'])"  # as Dagster prints it
     assert AssetIn(key=["raw", "orders"]).key == key  # an AssetKey, as Dagster's is
     assert isinstance(AssetIn(key="x").key, AssetKey)
 
@@ -343,6 +351,14 @@ def _error(fn) -> str:
 def test_cycle_names_the_keys() -> None:
     message = _error(lambda: materialize(m.cycle_assets()))
     assert "cycle" in message and "cycle_a" in message and "cycle_b" in message
+
+
+def test_cycle_is_caught_as_in_dagster() -> None:
+    # Dagster raises the toposort package's CircularDependencyError, a ValueError.
+    with pytest.raises(ValueError) as raised:
+        materialize(m.cycle_assets())
+    assert type(raised.value).__name__ == "CircularDependencyError"
+    assert isinstance(raised.value, DagsterInvalidDefinitionError)  # opgraph's error root too
 
 
 def test_missing_upstream_names_the_key() -> None:
