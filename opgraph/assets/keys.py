@@ -27,9 +27,18 @@ class AssetKey:
     def __init__(self, path: str | Sequence[str]):
         parts = [path] if isinstance(path, str) else list(path)
         if not parts or not all(isinstance(p, str) and _COMPONENT.match(p) for p in parts):
+            # Dagster would take "raw/orders" as one name; here "/" only ever separates
+            # names, so `raw/orders` written anywhere (CLI, UI, storage folder) is one key.
+            slash = any(isinstance(p, str) and "/" in p for p in parts)
             raise DefinitionError(
                 f"asset key {path!r}: expected a non-empty list of names made of letters, "
                 "digits, '_', '-' or '.'"
+                + (
+                    "; for a key of several names write AssetKey(['raw', 'orders']) or "
+                    "AssetKey.from_user_string('raw/orders')"
+                    if slash
+                    else ""
+                )
             )
         object.__setattr__(self, "path", parts)
         object.__setattr__(self, "_hash", hash(tuple(parts)))
@@ -84,7 +93,13 @@ class AssetCheckKey:
 
 
 def to_asset_key(value: Any) -> AssetKey:
-    """An AssetKey from a key, a `a/b` string, a list of names, or anything with a `.key`."""
+    """An AssetKey from a key, a `a/b` string, a list of names, or anything with a `.key`.
+
+    A string is split at "/" (Dagster keeps "a/b" as one name outside AssetSelection.keys):
+    a name with a "/" in it could not be told from a key of two names by the CLI, the UI
+    or the storage folder of the key. In Dagster such a key fails at definition (it is no
+    valid op or input name) or names no asset an asset function makes: only keys of external
+    specs and of events an op logs see the difference, the same way wherever they appear."""
     if isinstance(value, AssetKey):
         return value
     if isinstance(value, str):

@@ -99,3 +99,20 @@ def test_deps_order_a_graph_asset_after_its_upstream() -> None:
     # Without its upstream in the run, the graph runs on its own.
     alone = materialize_to_memory([downstream], selection=["downstream"])
     assert alone.success and alone.asset_value("downstream") == 2
+
+
+def test_a_graph_multi_assets_outs_keep_their_own_group() -> None:
+    """AssetOut(group_name=...) names the group of its asset, as on @multi_asset; the
+    decorator's group_name is for the others. Dagster 1.13 drops the AssetOut's group here
+    (graph_multi_asset passes only the decorator's), an omission of the kind it fixed for
+    AssetOut owners (dagster#26108); opgraph keeps the group the user wrote."""
+
+    @graph_multi_asset(
+        outs={"small": AssetOut(group_name="sizes"), "big": AssetOut()}, group_name="numbers"
+    )
+    def numbers():
+        value = fetch()
+        return {"small": plus_one(value), "big": slow_double(value)}
+
+    groups = numbers.group_names_by_key
+    assert groups == {AssetKey("small"): "sizes", AssetKey("big"): "numbers"}
