@@ -529,6 +529,8 @@ def _kill_loop_rows(args: argparse.Namespace, bench: _FleetBench, figures: dict)
     figures[f"{broker}_kill_loop_222_s"] = round(chaotic, 1)
     figures[f"{broker}_fault_free_222_s"] = round(calm, 1)
     recovery = _recovery(bench, run_id)
+    if args.dump:
+        _dump_kill_loop(Path(args.dump) / broker, bench, run_id)
     figures.update({f"{broker}_{key}": value for key, value in recovery.items()})
     rows.append(
         {
@@ -581,7 +583,14 @@ def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float | None]:
     def p50(values: list[float]) -> float | None:
         return round(statistics.median(values), 1) if values else None
 
+    # Where the run's time went: the fan-out (until `gather` succeeded), then the chain.
+    ends = {a.step_key: a.ended_at for a in attempts if a.status.value == "SUCCESS"}
+    starts = [a.queued_at for a in attempts if a.step_key == "start"]
+    fan_done = (ends.get("gather") or 0.0) - min(starts or [0.0])
+    chain = (ends.get("link_19") or 0.0) - (ends.get("gather") or 0.0)
     return {
+        "fan_out_done_s": round(fan_done, 1),
+        "chain_s": round(chain, 1),
         "stranded": float(stranded),
         "found_after_kill_s_p50": p50(found),
         "stranded_unclaimed": float(unclaimed),
@@ -591,6 +600,42 @@ def _recovery(bench: _FleetBench, run_id: str) -> dict[str, float | None]:
         # urgent lanes, p50 44 s at load 6-7).
         "rerun_after_publish_s_max": round(max(rerun), 1) if rerun else None,
     }
+
+
+def _dump_kill_loop(target: Path, bench: _FleetBench, run_id: str) -> None:
+    """For a look at one kill-loop run afterwards: its step attempts and events, when each
+    worker was killed, and every log of the fleet."""
+    import json
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    storage = bench.instance.storage
+    attempts = [
+        {
+            field: getattr(a, field)
+            for field in (
+                "attempt_id",
+                "step_key",
+                "attempt_number",
+                "hostname",
+                "queued_at",
+                "started_at",
+                "ended_at",
+                "priority",
+                "queue",
+            )
+        }
+        | {"status": a.status.value}
+        for a in storage.get_step_attempts(run_id)
+    ]
+    events = [
+        {"t": e.timestamp, "type": e.event_type, "step": e.step_key, "message": e.message}
+        for e in storage.get_events(run_id)
+    ]
+    (target / "run.json").write_text(
+        json.dumps({"attempts": attempts, "events": events, "killed_at": bench.killed_at})
+    )
+    shutil.copytree(bench.home / "logs", target / "logs", dirs_exist_ok=True)
 
 
 def _taken_by(bench: _FleetBench) -> dict[str, str]:
@@ -636,6 +681,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only the 222-step run, fault-free and under the whole-worker SIGKILL loop",
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--dump",
+        default=None,
+        help="a directory to keep each kill-loop run's attempts, "
+        "events and fleet logs in, to see where its time went",
+    )
     parser.add_argument(
         "--kill-every", type=float, default=KILL_EVERY_SECONDS, help="seconds between kills"
     )

@@ -409,6 +409,11 @@ class CeleryExecutor:
             beats, time.time(), silent_after, open_sessions if sessions else None
         )
 
+    def _dead_workers(self, ctx: RunContext) -> LiveWorkers:
+        """Its `gone`: the workers whose session ended (known dead) that beat within two
+        beats: a worker's last beat may come a whole interval before its death."""
+        return self._live_workers(ctx, self.worker_silent_after)
+
     # -- lost and stuck attempts ----------------------------------------------------------
     def _check_attempts(self, ctx: RunContext, active: ActiveExecution, app: Any) -> None:
         if not self.in_flight:
@@ -549,10 +554,13 @@ class CeleryExecutor:
                 look_at_fleet, self._inspect_app, queued, self._look_asked, live or None
             )
 
-    def _strike(self, attempt_id: str) -> bool:
-        """One more look found the attempt held by no live worker: True once it is enough."""
+    def _strike(self, attempt_id: str, needed: int = STRIKES) -> bool:
+        """One more look found the attempt held by no live worker: True once it is enough.
+        One is enough where a worker that may hold it stayed silent and is known dead (its
+        database session ended): the second look guards against a live worker late to
+        list a message it has just taken, or merely slow to answer."""
         self._strikes[attempt_id] = self._strikes.get(attempt_id, 0) + 1
-        return self._strikes[attempt_id] >= STRIKES
+        return self._strikes[attempt_id] >= needed
 
     def _judge_queued(
         self,
@@ -581,12 +589,16 @@ class CeleryExecutor:
             elif attempt_id in look.asked:
                 live = self._live_workers(ctx, self.worker_beat_missed_after)
                 if counts_against_queued(look, live, attempt_id, flight.broker_queue):
-                    if self._strike(attempt_id):
+                    dead = self._dead_workers(ctx).gone_consuming(flight.broker_queue)
+                    dead -= look.answered
+                    if self._strike(attempt_id, 1 if dead else STRIKES):
                         holder = (
                             "no worker that answered holds it"
                             if look.answered
                             else "no worker answered, and none consuming its queue still beats"
                         )
+                        if dead:
+                            holder += f" (dead: {', '.join(sorted(dead))})"
                         self._message_lost(ctx, active, flight, now - since, holder)
                         continue
                 else:
@@ -630,9 +642,12 @@ class CeleryExecutor:
             beat = attempt.heartbeat_at or attempt.started_at or 0.0
             if not counts_against_running(look, attempt_id, attempt.hostname, beat):
                 continue
-            if not self._strike(attempt_id):
+            gone = self._dead_workers(ctx).gone
+            if not self._strike(attempt_id, 1 if attempt.hostname in gone else STRIKES):
                 continue
-            if attempt.hostname in look.answered:
+            if attempt.hostname in gone:
+                why = "stopped heartbeating, and its worker is dead (its database session ended)"
+            elif attempt.hostname in look.answered:
                 why = "stopped heartbeating, and its worker no longer runs it"
             elif look.answered:
                 why = "stopped heartbeating, and its worker no longer answers"

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 HEARTBEAT_PREFIX = "celery_worker:"
 # In a worker's heartbeat: the token of the database session its main process holds.
 SESSION_KEY = "session"
+# How often the heartbeat thread checks that the server still holds its session (a
+# poll of the socket, no round trip).
+SESSION_CHECK_SECONDS = 1.0
 
 
 def _active_op(request: dict[str, Any]) -> ActiveOp | None:
@@ -185,30 +188,43 @@ class WorkerHeartbeat:
         self._stop.set()
 
     def _loop(self) -> None:
+        # The session ends the moment this process dies, so run workers need not wait for
+        # the beat to age (live_workers.py). One the server ended (a database restart, a
+        # cut link) is opened again within a second, and beaten at once with its new
+        # token: until then this live worker counts as dead.
         session: HeldSession | None = None
+        next_beat = 0.0
         while True:
-            try:
-                info = self.info
-                if self.current_queues is not None:
-                    info = {**info, "queues": self.current_queues()}
-                # A lane counts with its queue (live_workers.LiveWorkers.consuming).
-                info = {**info, "queues": without_urgent_lanes(list(info.get("queues") or []))}
-                # The session ends the moment this process dies, so run workers need not
-                # wait for this beat to age (live_workers.py); opened again after an outage.
-                if session is None or not session.is_open():
-                    if session is not None:
-                        session.close()
-                    session = None
+            if session is not None and not session.is_open():
+                session.close()
+                session = None
+            if session is None:
+                try:
                     session = self.storage.hold_session()
-                if session is not None:
-                    info = {**info, SESSION_KEY: session.token}
-                self.storage.add_daemon_heartbeat(
-                    DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{self.node}", self.node, time.time(), info)
-                )
-            except Exception:  # storage down: the next beat may work
-                pass
-            if self._stop.wait(self.interval_seconds):
+                    next_beat = 0.0
+                except Exception:  # storage down: tried again in a second
+                    pass
+            if time.monotonic() >= next_beat:
+                try:
+                    self._beat(session)
+                    next_beat = time.monotonic() + self.interval_seconds
+                except Exception:  # storage down: the next beat may work
+                    next_beat = time.monotonic() + min(self.interval_seconds, SESSION_CHECK_SECONDS)
+            wait = min(SESSION_CHECK_SECONDS, max(0.0, next_beat - time.monotonic()))
+            if self._stop.wait(wait):
                 return
+
+    def _beat(self, session: HeldSession | None) -> None:
+        info = self.info
+        if self.current_queues is not None:
+            info = {**info, "queues": self.current_queues()}
+        # A lane counts with its queue (live_workers.LiveWorkers.consuming).
+        info = {**info, "queues": without_urgent_lanes(list(info.get("queues") or []))}
+        if session is not None:
+            info = {**info, SESSION_KEY: session.token}
+        self.storage.add_daemon_heartbeat(
+            DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{self.node}", self.node, time.time(), info)
+        )
 
 
 class CeleryFleet(WorkerFleet):

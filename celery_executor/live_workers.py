@@ -21,7 +21,7 @@ the executor counts a worker as alive while that heartbeat is recent enough:
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opgraph_celery.fleet import HEARTBEAT_PREFIX, SESSION_KEY
@@ -31,9 +31,11 @@ from opgraph_celery.settings import lane_of
 
 @dataclass(frozen=True)
 class LiveWorkers:
-    """Node name -> the queues it consumes, of the workers whose heartbeat is recent."""
+    """Node name -> the queues it consumes, of the workers whose heartbeat is recent; and
+    `gone`: those among them whose database session ended, known dead (not merely late)."""
 
     queues: Mapping[str, frozenset[str]]
+    gone: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_heartbeats(
@@ -48,16 +50,18 @@ class LiveWorkers:
         session it holds and `open_sessions` (`storage.open_sessions`) can tell, that
         session is still open: it closed the moment the worker died."""
         live: dict[str, frozenset[str]] = {}
+        gone: dict[str, frozenset[str]] = {}
         for name, beat in beats.items():
             if not name.startswith(HEARTBEAT_PREFIX) or now - beat.timestamp > silent_after:
                 continue
             info = beat.info if isinstance(beat.info, dict) else {}
+            queues = frozenset(q for q in info.get("queues") or [] if isinstance(q, str))
             session = info.get(SESSION_KEY)
-            if open_sessions is not None and session is not None and session not in open_sessions:
-                continue
-            queues = info.get("queues")
-            live[beat.daemon_id] = frozenset(q for q in queues or [] if isinstance(q, str))
-        return cls(live)
+            ended = (
+                open_sessions is not None and session is not None and session not in open_sessions
+            )
+            (gone if ended else live)[beat.daemon_id] = queues
+        return cls(live, gone)
 
     @classmethod
     def read(cls, storage: Any, now: float, silent_after: float) -> LiveWorkers:
@@ -67,9 +71,17 @@ class LiveWorkers:
     def consuming(self, queue: str) -> frozenset[str]:
         """A beat lists a worker's queues without their urgent lanes (fleet.WorkerHeartbeat):
         a worker consuming a queue consumes its lane."""
-        base = lane_of(queue)
-        names = {queue} if base is None else {queue, base}
-        return frozenset(node for node, queues in self.queues.items() if names & queues)
+        return _consuming(self.queues, queue)
+
+    def gone_consuming(self, queue: str) -> frozenset[str]:
+        """The workers known dead that consumed `queue` when they last beat."""
+        return _consuming(self.gone, queue)
+
+
+def _consuming(queues_by_node: Mapping[str, frozenset[str]], queue: str) -> frozenset[str]:
+    base = lane_of(queue)
+    names = {queue} if base is None else {queue, base}
+    return frozenset(node for node, queues in queues_by_node.items() if names & queues)
 
 
 def worker_sessions(storage: Any, beats: Mapping[str, Any]) -> set[str] | None:

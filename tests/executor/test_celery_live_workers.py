@@ -174,6 +174,9 @@ def test_a_worker_whose_database_session_closed_is_gone_at_once(storage):
 
         live = LiveWorkers.read(storage, now, SILENT_AFTER)
         assert set(live.queues) == {"alive@h", "older@h"}
+        # Known dead, not merely late: one silent look is enough to give its message up.
+        assert live.gone_consuming("q") == {"killed@h"}
+        assert live.gone_consuming("q.urgent") == {"killed@h"}
         silent_killed = look(asked={"m1"}, answered={"alive@h", "older@h"})
         assert counts_against_queued(silent_killed, live, "m1", "q")
         # Heartbeats alone (a storage that cannot tell) keep it alive for its beats' grace.
@@ -183,3 +186,35 @@ def test_a_worker_whose_database_session_closed_is_gone_at_once(storage):
         assert not counts_against_queued(silent_killed, by_age, "m1", "q")
     finally:
         held.close()
+
+
+def test_a_worker_whose_session_the_server_ended_opens_a_new_one_and_beats_it(storage):
+    """A database restart or a cut link ends a live worker's session: until its heartbeat
+    names a new one, the worker counts as dead, so the heartbeat thread notices within a
+    second and beats the new token at once, not at its next beat (interval 1 h here)."""
+    from opgraph_celery.fleet import WorkerHeartbeat
+
+    name = f"{HEARTBEAT_PREFIX}cut@h"
+    heartbeat = WorkerHeartbeat(storage, "cut@h", {"queues": ["q"]}, interval_seconds=3600)
+    heartbeat.start()
+    try:
+
+        def token() -> str | None:
+            beat_now = storage.get_daemon_heartbeats().get(name)
+            return beat_now.info.get(SESSION_KEY) if beat_now else None
+
+        deadline = time.monotonic() + 60
+        while token() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = token()
+        assert first is not None and storage.open_sessions([first]) == {first}
+        with storage.engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(first.split('@')[0])})")
+        while token() in (first, None) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = token()
+        assert second not in (first, None)
+        assert storage.open_sessions([first, second]) == {second}
+        assert "cut@h" in LiveWorkers.read(storage, time.time(), SILENT_AFTER).queues
+    finally:
+        heartbeat.stop()
