@@ -15,6 +15,7 @@ from opgraph_celery.live_workers import (
 from opgraph_celery.lost_messages import FleetLook
 from opgraph_storage import create_storage
 from opgraph_storage.records import DaemonHeartbeat
+from tests.waiting import wait_for
 
 SILENT_AFTER = 11.0  # 2 x the default heartbeat interval + 1 s, as the executor uses
 
@@ -165,13 +166,11 @@ def test_a_worker_whose_database_session_closed_is_gone_at_once(storage):
             )
         beat(storage, "older@h", ["q"], age=1.0, now=now)  # names no session: its age decides
 
-        def killed_gone() -> bool:
-            return "killed@h" not in LiveWorkers.read(storage, now, SILENT_AFTER).queues
-
-        deadline = time.monotonic() + 60
-        while not killed_gone() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the server ends the closed session within milliseconds
-
+        # The server ends the closed session within milliseconds.
+        wait_for(
+            lambda: "killed@h" not in LiveWorkers.read(storage, now, SILENT_AFTER).queues,
+            "the closed session to end",
+        )
         live = LiveWorkers.read(storage, now, SILENT_AFTER)
         assert set(live.queues) == {"alive@h", "older@h"}
         # Known dead, not merely late: one silent look is enough to give its message up.
@@ -203,17 +202,13 @@ def test_a_worker_whose_session_the_server_ended_opens_a_new_one_and_beats_it(st
             beat_now = storage.get_daemon_heartbeats().get(name)
             return beat_now.info.get(SESSION_KEY) if beat_now else None
 
-        deadline = time.monotonic() + 60
-        while token() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        first = token()
-        assert first is not None and storage.open_sessions([first]) == {first}
+        first = wait_for(token, "the first beat")
+        assert storage.open_sessions([first]) == {first}
         with storage.engine.connect() as conn:
             conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(first.split('@')[0])})")
-        while token() in (first, None) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        second = token()
-        assert second not in (first, None)
+        second = wait_for(
+            lambda: token() not in (first, None) and token(), "a beat of a new session"
+        )
         assert storage.open_sessions([first, second]) == {second}
         assert "cut@h" in LiveWorkers.read(storage, time.time(), SILENT_AFTER).queues
     finally:

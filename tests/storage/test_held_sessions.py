@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from opgraph_storage import create_storage
+from tests.waiting import wait_for
 
 # A process that holds a session, says its token, and waits until it is killed.
 _HOLDER = """
@@ -30,15 +30,6 @@ def pg_storage(pg_storage_url):
     storage.dispose()
 
 
-def _until(condition, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 @pytest.mark.postgres
 def test_a_session_held_by_a_process_ends_when_it_is_killed(pg_storage, pg_storage_url):
     holder = subprocess.Popen(
@@ -53,7 +44,7 @@ def test_a_session_held_by_a_process_ends_when_it_is_killed(pg_storage, pg_stora
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
         # The server ends the session once it reads the closed socket: milliseconds.
-        assert _until(lambda: pg_storage.open_sessions([token]) == set())
+        wait_for(lambda: pg_storage.open_sessions([token]) == set(), "the session to end")
     finally:
         holder.kill()
         holder.wait()
@@ -72,7 +63,7 @@ def test_only_open_sessions_are_named(pg_storage):
         reused = f"{pid}@1.0"
         found = pg_storage.open_sessions([held.token, closed.token, reused, "garbage"])
         assert found == {held.token}
-        assert _until(lambda: pg_storage.open_sessions([closed.token]) == set())
+        wait_for(lambda: pg_storage.open_sessions([closed.token]) == set(), "the session to end")
     finally:
         held.close()
 
@@ -86,7 +77,7 @@ def test_a_session_the_server_ended_is_seen_closed_by_its_holder(pg_storage):
         pid = int(held.token.partition("@")[0])
         with pg_storage.engine.connect() as conn:
             conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-        assert _until(lambda: not held.is_open())
+        wait_for(lambda: not held.is_open(), "the holder to see its session end")
     finally:
         held.close()
 
