@@ -40,6 +40,7 @@ from opgraph.code_pointer import load_job
 from opgraph.plan import ExecutionPlan
 from opgraph.run_config import validate_run_config
 from opgraph.user_code import running
+from opgraph_celery.warm_gate import mark_warm
 from opgraph_celery.worker_state import WorkerState, recent_locations, worker_state
 from opgraph_storage.records import StepAttemptStatus
 
@@ -131,6 +132,7 @@ def warm_pool_process(budget_seconds: float = BUDGET_SECONDS) -> list[str]:
             logger.warning("could not prepare run %s ahead of its steps", run_id, exc_info=True)
             continue
         warmed.append(run_id)
+    mark_warm()  # this process can run the queued runs' steps now: the worker may take them
     warm_recent_locations(state, started + budget_seconds)
     return warmed
 
@@ -177,6 +179,7 @@ def _warm_in_background() -> None:
         warmed = warm_pool_process()
     except Exception:  # e.g. the database is down: the first task waits it out instead
         logger.warning("could not warm this pool process", exc_info=True)
+        mark_warm()
         return
     elapsed_ms = (time.monotonic() - started) * 1000
     logger.info("pool process warm in %.0f ms (runs prepared: %d)", elapsed_ms, len(warmed))
@@ -196,5 +199,6 @@ def _on_process_init(**_: Any) -> None:
         _open_connections(worker_state().instance.storage, POOLED_CONNECTIONS)
     except Exception:  # e.g. the database is down: the first task waits it out instead
         logger.warning("could not open storage in this pool process", exc_info=True)
+        mark_warm()
         return
     threading.Thread(target=_warm_in_background, name="opgraph-warmup", daemon=True).start()
