@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 # warmup.BUDGET_SECONDS, and time for a pool process to start.
 WAIT_AT_MOST_SECONDS = 4.0
 
+# The pools whose processes warm up (their start sends worker_process_init).
+WARMED_POOLS = ("celery.concurrency.prefork", "celery.concurrency.solo")
+
 # Made in the main process before the pool forks, so every pool process shares it.
 _warm: Any = None
 
@@ -57,6 +60,8 @@ def _hold_redis_consumer(sender: Any = None, **_: Any) -> None:
     transport = getattr(getattr(sender, "connection", None), "transport", None)
     if channel is None or _warm is None or getattr(transport, "driver_type", None) != "redis":
         return
+    if type(getattr(sender, "pool", None)).__module__ not in WARMED_POOLS:
+        return  # a threads or green pool sends no worker_process_init: nothing warms up
     qos = channel.qos
     consume_as_before = qos.can_consume
     deadline = time.monotonic() + WAIT_AT_MOST_SECONDS

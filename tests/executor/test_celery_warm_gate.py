@@ -9,6 +9,8 @@ import multiprocessing
 from types import SimpleNamespace
 
 import pytest
+from celery.concurrency.prefork import TaskPool as PreforkPool
+from celery.concurrency.thread import TaskPool as ThreadPool
 
 from opgraph_celery import warm_gate
 
@@ -21,10 +23,11 @@ class _QoS:
         return self.slots
 
 
-def _consumer(driver: str = "redis") -> SimpleNamespace:
+def _consumer(driver: str = "redis", pool: object | None = None) -> SimpleNamespace:
     return SimpleNamespace(
         task_consumer=SimpleNamespace(channel=SimpleNamespace(qos=_QoS())),
         connection=SimpleNamespace(transport=SimpleNamespace(driver_type=driver)),
+        pool=pool if pool is not None else PreforkPool.__new__(PreforkPool),
     )
 
 
@@ -66,6 +69,13 @@ def test_a_warm_up_that_never_comes_holds_the_worker_back_only_so_long(fresh_fla
 
 def test_rabbitmq_consumers_are_left_alone(fresh_flag):
     consumer = _consumer("amqp")
+    warm_gate._hold_redis_consumer(consumer)
+
+    assert consumer.task_consumer.channel.qos.can_consume()
+
+
+def test_a_pool_that_does_not_warm_up_is_not_held_back(fresh_flag):
+    consumer = _consumer(pool=ThreadPool.__new__(ThreadPool))
     warm_gate._hold_redis_consumer(consumer)
 
     assert consumer.task_consumer.channel.qos.can_consume()
