@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+def wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = 60.0, poll: float = 0.05
+) -> Any:
     """Until `condition()` is truthy; its value. `timeout` only bounds a failing test:
     generous, so that a loaded machine passes."""
     deadline = time.monotonic() + timeout
@@ -17,4 +19,4 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(poll)

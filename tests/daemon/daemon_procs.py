@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests import waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,11 +133,4 @@ class DaemonProcess:
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
+    return waiting.wait_for(condition, what, timeout, poll)

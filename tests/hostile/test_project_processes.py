@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from opgraph import OpgraphInstance
 from opgraph.workspace import load_workspace
 from opgraph.workspace.base import LocationState
 from opgraph_storage.records import RunStatus
+from tests import waiting
 from tests.hostile.conftest import FACTORS
 from tests.hostile.projects import expected_platform_named, reports
 
@@ -29,14 +29,7 @@ TIMEOUT = 180.0  # generous: these must pass on a loaded machine
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+    return waiting.wait_for(condition, what, timeout, poll=0.1)
 
 
 def make_home(path: Path, **instance: Any) -> Path:
