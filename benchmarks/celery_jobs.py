@@ -1,4 +1,8 @@
-"""Jobs for the Celery suite: outputs in the database, so workers share only PostgreSQL."""
+"""Jobs for the Celery suite: outputs in the database, so workers share only PostgreSQL.
+
+The 10,000-op jobs live in celery_big_jobs.py: building them when this module loads cost
+each fresh pool process 0.66 s (load 1) to 2 s, which the kill loop's replacement workers
+paid before they could run a step of the 222-op job."""
 
 import time
 
@@ -31,29 +35,6 @@ def fan_out_500():
 def sleep_100():
     origin = start()
     gather([sleepy.alias(f"nap_{i}")(origin) for i in range(100)])
-
-
-@job(resource_defs=RESOURCES)
-def fan_out_10000():
-    origin = start()
-    gather([step.alias(f"leaf_{i}")(origin) for i in range(10_000)])
-
-
-GRID = 100
-
-
-@op
-def cell(left, right):
-    return left + right
-
-
-@job(resource_defs=RESOURCES)
-def grid_100x100():
-    """100 rows of 100 ops; each op takes two of the row above (its own column and the
-    next one): 10,000 ops, 19,800 edges."""
-    row = [start.alias(f"cell_0_{j}")() for j in range(GRID)]
-    for i in range(1, GRID):
-        row = [cell.alias(f"cell_{i}_{j}")(row[j], row[(j + 1) % GRID]) for j in range(GRID)]
 
 
 @job(resource_defs=RESOURCES)

@@ -439,7 +439,7 @@ def _fleet_rows(args: argparse.Namespace, broker: str, pg_url: str) -> tuple[lis
 def _throughput_rows(
     args: argparse.Namespace, bench: _FleetBench, admin: Any, database: str
 ) -> tuple[list[dict], dict]:
-    from benchmarks.celery_jobs import fan_out_10000, grid_100x100
+    from benchmarks.celery_big_jobs import fan_out_10000, grid_100x100
 
     broker = bench.broker
     rows: list[dict] = []

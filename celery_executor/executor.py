@@ -8,6 +8,7 @@ PostgreSQL), not through a result backend, so nothing waits on `result.get()`.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +42,8 @@ from opgraph_celery.settings import (
 )
 from opgraph_celery.worker_state import HEARTBEAT_SECONDS
 from opgraph_storage.records import StepAttempt, StepAttemptStatus
+
+logger = logging.getLogger(__name__)
 
 QUEUE_TAG = "celery/queue"
 PRIORITY_TAG = "celery/priority"
@@ -605,6 +608,13 @@ class CeleryExecutor:
                     # A live consumer did not answer: it may hold the message and be late
                     # (a starved worker). No strike, and the row of strikes is broken.
                     self._strikes.pop(attempt_id, None)
+                    logger.debug(
+                        "attempt %s out of queue %s since %.1fs: no strike, %s did not answer",
+                        attempt_id,
+                        flight.broker_queue,
+                        now - since,
+                        ", ".join(sorted(unanswered_consumers(look, live, flight.broker_queue))),
+                    )
             if now - since >= self.unclaimed_timeout:
                 live = self._live_workers(ctx, self.worker_beat_missed_after)
                 late = unanswered_consumers(look, live, flight.broker_queue)
