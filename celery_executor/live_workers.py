@@ -5,12 +5,16 @@ A control broadcast (`active_queues`, `query_task`) is answered by a worker's ma
 process within `lost_messages.REPLY_TIMEOUT_SECONDS`, or not at all: a starved or
 restarting worker answers late, and its answer is dropped. Silence alone therefore does
 not say a worker is gone. Each worker's main process also writes a heartbeat (with the
-queues it consumes) every `liveness.heartbeat_interval_seconds` (`fleet.WorkerHeartbeat`);
-the executor counts a worker as alive while that heartbeat is recent enough:
+queues it consumes) every `liveness.heartbeat_interval_seconds` (`fleet.WorkerHeartbeat`),
+naming the database session it holds (`opgraph_storage.sessions`); the executor counts a
+worker as alive while that heartbeat is recent enough and, where the storage can tell,
+its session is open: a SIGKILLed worker's session ends at once, a slow one's does not.
+One whose session ended is `gone`, known dead, and one look suffices against it.
 
 - A queue counts as consumed when a broadcast or the heartbeat of a worker at most two
-  beats late names it (a RabbitMQ urgent lane: or names its queue, see settings.py): only when neither does is a step there failed for having no
-  consumer (being wrong the other way only makes a step wait longer).
+  beats late names it (a RabbitMQ urgent lane: or names its queue, see settings.py):
+  only when neither does is a step there failed for having no consumer (being wrong the
+  other way only makes a step wait longer); the heartbeat alone decides here.
 - A QUEUED attempt whose message left its queue counts against the fleet ("held by no
   worker") only when every worker consuming that queue that has missed no beat answered
   the look without holding it: one that did not answer may hold it and be merely late.
