@@ -192,15 +192,16 @@ def test_ctrl_c_during_a_run_cancels_it_and_leaves_nothing(tmp_path, code, sessi
         time.sleep(0.1)
     else:
         raise AssertionError(f"the ops never ran:\n{dev.output}")
-    started = time.monotonic()
     dev.interrupt()
     assert dev.wait(200) == 0, dev.output
-    assert time.monotonic() - started < 150, dev.output  # not the ops' 300 s
     assert dev.still_running() == []
     storage = create_storage(f"sqlite:///{home / 'storage' / 'opgraph.db'}")
     try:
         run = storage.get_run(_run_id(dev.output))
         assert run.status in (RunStatus.CANCELED, RunStatus.FAILURE), run.status
+        # Stopped, not waited out: neither 300 s op finished.
+        ended = storage.get_events(run.run_id, event_types=["STEP_SUCCESS"])
+        assert [e.step_key for e in ended if e.step_key.startswith("work")] == []
     finally:
         storage.dispose()
 

@@ -155,9 +155,7 @@ def test_queue_change_wakes_a_waiter(storage_url: str) -> None:
 
         thread = threading.Thread(target=enqueue)
         thread.start()
-        started = time.monotonic()
         assert waiter.wait_for_run_queue_change(60.0) is True
-        assert time.monotonic() - started < 60  # woken: a timed-out wait takes all 60 s
         thread.join()
     finally:
         waiter.dispose()

@@ -180,9 +180,7 @@ def test_waiting_survives_a_lost_listen_connection(pg_storage_url: str) -> None:
         for _ in range(2):  # first wait falls back to polling, the next one LISTENs again
             last = storage.get_events("r1")[-1].storage_id
             threading.Timer(0.2, lambda: storage.store_events([_event("r1", "LOG")])).start()
-            started = time.monotonic()
             assert storage.wait_for_events("r1", last, timeout=60)
-            assert time.monotonic() - started < 60  # woken: a timed-out wait takes all 60 s
         with admin_engine.connect() as admin:
             assert len(set(_listen_backends(admin)) - others) == 1
     finally:
