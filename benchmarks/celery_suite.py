@@ -256,6 +256,8 @@ class _FleetBench:
         suffix = uuid.uuid4().hex[:8]
         self.queue = f"bench-{broker}-{suffix}"
         self.home = scratch / f"fleet-{broker}"
+        # Extra environment of the run workers (--dump: their executor's DEBUG lines).
+        self.run_worker_env: dict[str, str] = {}
         self.home.mkdir()
         (self.home / "instance.yaml").write_text(
             yaml.safe_dump(
@@ -311,7 +313,7 @@ class _FleetBench:
         with open(log, "ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-P", "-m", "opgraph.run_worker", run.run_id],
-                env={**os.environ, "OPGRAPH_HOME": str(self.home)},
+                env={**os.environ, "OPGRAPH_HOME": str(self.home), **self.run_worker_env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -421,6 +423,8 @@ def _fleet_rows(args: argparse.Namespace, broker: str, pg_url: str) -> tuple[lis
     database = sa.make_url(normalize_url(pg_url)).database
     admin = sa.create_engine(normalize_url(args.pg_url), pool_size=1)
     bench = _FleetBench(args.scratch, pg_url, broker)
+    if args.dump:  # why a strike was held off shows only at DEBUG (the executor's JSON log)
+        bench.run_worker_env = {"OPGRAPH_LOG_FORMAT": "json", "OPGRAPH_LOG_LEVEL": "DEBUG"}
     try:
         for _ in range(WORKERS):
             bench.start_worker()
@@ -684,8 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dump",
         default=None,
-        help="a directory to keep each kill-loop run's attempts, "
-        "events and fleet logs in, to see where its time went",
+        help="a directory to keep each kill-loop run's attempts, events and fleet logs "
+        "in (the run worker's at DEBUG), to see where its time went",
     )
     parser.add_argument(
         "--kill-every", type=float, default=KILL_EVERY_SECONDS, help="seconds between kills"
