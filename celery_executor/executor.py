@@ -36,6 +36,7 @@ from opgraph_celery.lost_messages import FleetLook, look_at_fleet
 from opgraph_celery.settings import (
     DEFAULT_PRIORITY,
     STEP_TASK,
+    broker_identity,
     broker_priority,
     message_queue,
     republished_priority,
@@ -380,20 +381,31 @@ class CeleryExecutor:
         # No answer names the queue, but a worker that answered late (starved, restarting)
         # may consume it: its heartbeat says so. Its heartbeat alone: a step fails when
         # this is wrong, and a worker that lost its database session may be coming back.
-        if self._live_workers(ctx, self.worker_silent_after, sessions=False).consuming(queue):
+        live = self._live_workers(ctx, self.worker_silent_after, sessions=False)
+        broker = broker_identity(self.broker_url)
+        if live.consuming_on(queue, broker):
             return False
         if queue not in self._warned:
             self._warned.add(queue)
+            elsewhere = {node: live.brokers[node] for node in live.consuming(queue)}
+            message = (
+                f"no Celery worker consumes queue {queue!r} on broker {broker}; steps routed "
+                f"there wait. Start one with: celery -A opgraph_celery worker -Q {flight.queue}"
+            )
+            if elsewhere:
+                message = (
+                    f"no Celery worker consumes queue {queue!r} on broker {broker}, the run "
+                    f"worker's; {_on_brokers(elsewhere)}. Steps routed there wait: give the "
+                    "run worker and the workers the same celery.broker_url (instance.yaml) or "
+                    "OPGRAPH_CELERY_BROKER_URL"
+                )
             ctx.sink.emit(
                 make_event(
                     ctx.run.run_id,
                     EventType.ENGINE_EVENT,
                     level="WARNING",
-                    message=(
-                        f"no Celery worker consumes queue {queue!r}; steps routed there wait. "
-                        f"Start one with: celery -A opgraph_celery worker -Q {flight.queue}"
-                    ),
-                    data={"queue": queue},
+                    message=message,
+                    data={"queue": queue, "broker": broker, "workers_elsewhere": elsewhere},
                 )
             )
         return True
@@ -758,6 +770,17 @@ class CeleryExecutor:
                 silent = now - (attempt.heartbeat_at or 0) > 3.0 and now - revoked_at > 3.0
                 if attempt.status is not StepAttemptStatus.RUNNING or silent:
                     pending.discard(attempt.attempt_id)
+
+
+def _on_brokers(workers: dict[str, str]) -> str:
+    """Per broker: "w1@a, w2@b consume it on amqp://rabbit:5672//"."""
+    by_broker: dict[str, list[str]] = {}
+    for node, broker in sorted(workers.items()):
+        by_broker.setdefault(broker, []).append(node)
+    return "; ".join(
+        f"{', '.join(nodes)} consume{'s' if len(nodes) == 1 else ''} it on {broker}"
+        for broker, nodes in by_broker.items()
+    )
 
 
 def _has_consumers(app: Any, queue: str) -> bool:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 HEARTBEAT_PREFIX = "celery_worker:"
 # In a worker's heartbeat: the token of the database session its main process holds.
 SESSION_KEY = "session"
+# In a worker's heartbeat: the broker it consumes from (settings.broker_identity, no
+# credentials). A run worker on another broker cannot reach it (live_workers.py).
+BROKER_KEY = "broker"
 # How often the heartbeat thread checks that the server still holds its session (a
 # poll of the socket, no round trip).
 SESSION_CHECK_SECONDS = 1.0

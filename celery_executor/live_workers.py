@@ -14,7 +14,10 @@ One whose session ended is `gone`, known dead, and one look suffices against it.
 - A queue counts as consumed when a broadcast or the heartbeat of a worker at most two
   beats late names it (a RabbitMQ urgent lane: or names its queue, see settings.py):
   only when neither does is a step there failed for having no consumer (being wrong the
-  other way only makes a step wait longer); the heartbeat alone decides here.
+  other way only makes a step wait longer); the heartbeat alone decides here. A heartbeat
+  that names another broker than the run worker's does not count: those workers never
+  see the message (a run launched from a shell that lacks the fleet's broker URL), and
+  the step's warning names them and their broker.
 - A QUEUED attempt whose message left its queue counts against the fleet ("held by no
   worker") only when every worker consuming that queue that has missed no beat answered
   the look without holding it: one that did not answer may hold it and be merely late.
@@ -28,7 +31,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from opgraph_celery.fleet import HEARTBEAT_PREFIX, SESSION_KEY
+from opgraph_celery.fleet import BROKER_KEY, HEARTBEAT_PREFIX, SESSION_KEY
 from opgraph_celery.lost_messages import FleetLook
 from opgraph_celery.settings import lane_of
 
@@ -40,6 +43,9 @@ class LiveWorkers:
 
     queues: Mapping[str, frozenset[str]]
     gone: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Node -> the broker it consumes from (settings.broker_identity); a worker older than
+    # that field names none.
+    brokers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_heartbeats(
@@ -55,17 +61,20 @@ class LiveWorkers:
         session is still open: it closed the moment the worker died."""
         live: dict[str, frozenset[str]] = {}
         gone: dict[str, frozenset[str]] = {}
+        brokers: dict[str, str] = {}
         for name, beat in beats.items():
             if not name.startswith(HEARTBEAT_PREFIX) or now - beat.timestamp > silent_after:
                 continue
             info = beat.info if isinstance(beat.info, dict) else {}
             queues = frozenset(q for q in info.get("queues") or [] if isinstance(q, str))
+            if isinstance(info.get(BROKER_KEY), str):
+                brokers[beat.daemon_id] = info[BROKER_KEY]
             session = info.get(SESSION_KEY)
             ended = (
                 open_sessions is not None and session is not None and session not in open_sessions
             )
             (gone if ended else live)[beat.daemon_id] = queues
-        return cls(live, gone)
+        return cls(live, gone, brokers)
 
     @classmethod
     def read(cls, storage: Any, now: float, silent_after: float) -> LiveWorkers:
@@ -76,6 +85,14 @@ class LiveWorkers:
         """A beat lists a worker's queues without their urgent lanes (fleet.WorkerHeartbeat):
         a worker consuming a queue consumes its lane."""
         return _consuming(self.queues, queue)
+
+    def consuming_on(self, queue: str, broker: str) -> frozenset[str]:
+        """Those consuming `queue` on `broker` (settings.broker_identity), or that do not
+        say which broker: a worker that names another one never sees this queue's
+        messages, however many of them wait."""
+        return frozenset(
+            node for node in self.consuming(queue) if self.brokers.get(node, broker) == broker
+        )
 
     def gone_consuming(self, queue: str) -> frozenset[str]:
         """The workers known dead that consumed `queue` when they last beat."""

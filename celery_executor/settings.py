@@ -35,6 +35,36 @@ def is_amqp(broker_url: str) -> bool:
     return urlparse(broker_url).scheme in ("amqp", "amqps", "pyamqp")
 
 
+# Spellings of one transport, and each one's default port.
+_TRANSPORTS = {"amqp": "amqp", "amqps": "amqp", "pyamqp": "amqp", "redis": "redis"}
+_TRANSPORTS |= {"rediss": "redis", "redis+socket": "redis+socket"}
+_DEFAULT_PORTS = {"amqp": 5672, "redis": 6379}
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def broker_identity(broker_url: str) -> str:
+    """Which broker (and RabbitMQ vhost or Redis database) a URL names, without its
+    credentials: two workers with equal identities see the same queues. Spellings of one
+    address compare equal (`pyamqp://` and `amqp://`, `localhost` and `127.0.0.1`, a
+    default port left out); two names of one host (a DNS name and its IP) do not."""
+    url = urlparse(broker_url)
+    transport = _TRANSPORTS.get(url.scheme, url.scheme)
+    if transport == "redis+socket":
+        return f"redis+socket://{url.path}?{url.query}"
+    host = (url.hostname or "localhost").lower()
+    host = "localhost" if host in _LOOPBACK else host
+    try:
+        port = url.port or _DEFAULT_PORTS.get(transport)
+    except ValueError:  # not a number: the URL is wrong, and the worker's own error says so
+        port = None
+    path = url.path
+    if transport == "amqp":
+        path = path[1:] or "/"  # the vhost: `amqp://h//` and `amqp://h` both name "/"
+    elif transport == "redis":
+        path = path.strip("/") or "0"  # the database number
+    return f"{transport}://{host}:{port}/{path}"
+
+
 def celery_settings(
     broker_url: str,
     default_queue: str = STEP_QUEUE,

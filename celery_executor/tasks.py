@@ -28,7 +28,13 @@ from opgraph.step_runner import error_data, run_step
 from opgraph.worker_exit import record_early_exit
 from opgraph_celery import get_app
 from opgraph_celery.payload import StepPayload
-from opgraph_celery.settings import RUN_TASK, STEP_TASK, uses_urgent_lanes, with_urgent_lanes
+from opgraph_celery.settings import (
+    RUN_TASK,
+    STEP_TASK,
+    broker_identity,
+    uses_urgent_lanes,
+    with_urgent_lanes,
+)
 from opgraph_celery.worker_state import worker_state
 from opgraph_storage.base import StorageError, StorageUnreachable
 from opgraph_storage.records import EventRecord, StepAttemptStatus
@@ -281,7 +287,7 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     Celery sends this signal with the worker's Consumer as sender."""
     global _heartbeat
     from opgraph.instance import OpgraphInstance
-    from opgraph_celery.fleet import WorkerHeartbeat
+    from opgraph_celery.fleet import BROKER_KEY, WorkerHeartbeat
 
     def consumed_queues() -> list[str]:
         # The consumer of now (a broker reconnect makes a new one; a drain cancels a queue).
@@ -293,6 +299,7 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
         "queues": consumed_queues(),
         "concurrency": getattr(controller, "concurrency", None),
         "pid": os.getpid(),
+        BROKER_KEY: broker_identity(str(sender.app.conf.broker_url)),
     }
     instance = OpgraphInstance.get()
     interval = instance.config.liveness.heartbeat_interval_seconds

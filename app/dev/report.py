@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from sqlalchemy.engine import make_url
 
 from opgraph_app.dev.client import LocationInfo
@@ -30,6 +32,14 @@ def started(stack: DevStack, locations: list[LocationInfo]) -> None:
         detail = f"error: {location.error}" if location.error else jobs
         echo(f"  code location {location.name}: {location.state} ({detail})")
     echo(f"\nopgraph UI: {stack.url}")
+    if stack.settings.broker is not None or stack.broker:
+        # Chosen here, not in instance.yaml: a run launched from another shell must publish
+        # its steps where these workers consume (else they wait, and the run says so).
+        echo(
+            "other shells (`opgraph runs launch`, `opgraph workers`): export "
+            f"OPGRAPH_HOME={shlex.quote(str(home))} "
+            f"OPGRAPH_CELERY_BROKER_URL={shlex.quote(stack.broker_url)}"
+        )
 
 
 def stopped(stack: DevStack, leftovers: list[int]) -> None:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from opgraph_celery.fleet import HEARTBEAT_PREFIX, SESSION_KEY
+from opgraph_celery.fleet import BROKER_KEY, HEARTBEAT_PREFIX, SESSION_KEY
 from opgraph_celery.live_workers import (
     LiveWorkers,
     counts_against_queued,
@@ -13,6 +13,7 @@ from opgraph_celery.live_workers import (
     unanswered_consumers,
 )
 from opgraph_celery.lost_messages import FleetLook
+from opgraph_celery.settings import broker_identity
 from opgraph_storage import create_storage
 from opgraph_storage.records import DaemonHeartbeat
 from tests.waiting import wait_for
@@ -213,3 +214,52 @@ def test_a_worker_whose_session_the_server_ended_opens_a_new_one_and_beats_it(st
         assert "cut@h" in LiveWorkers.read(storage, time.time(), SILENT_AFTER).queues
     finally:
         heartbeat.stop()
+
+
+def test_a_worker_on_another_broker_does_not_consume_the_run_workers_queue(storage):
+    """A run launched from a shell without the fleet's broker URL publishes elsewhere: the
+    workers' beats name their broker, and only those on the run worker's count."""
+    now = time.time()
+    redis = broker_identity("redis://127.0.0.1:6379/0")
+    amqp = broker_identity("amqp://guest:guest@127.0.0.1:5672//")
+    for node, broker in (("rabbit@h", amqp), ("redis@h", redis)):
+        storage.add_daemon_heartbeat(
+            DaemonHeartbeat(
+                f"{HEARTBEAT_PREFIX}{node}", node, now, {"queues": ["q"], BROKER_KEY: broker}
+            )
+        )
+    beat(storage, "old@h", ["q"], age=1.0, now=now)  # names no broker: counts as the same
+
+    live = LiveWorkers.read(storage, now, SILENT_AFTER)
+
+    assert live.consuming("q") == {"rabbit@h", "redis@h", "old@h"}
+    assert live.consuming_on("q", redis) == {"redis@h", "old@h"}
+    assert live.consuming_on("q", amqp) == {"rabbit@h", "old@h"}
+    assert live.brokers == {"rabbit@h": amqp, "redis@h": redis}
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("amqp://guest:guest@127.0.0.1:5672//", "pyamqp://localhost//"),
+        ("amqp://u:secret@rabbit/opgraph", "amqp://other:pw@rabbit:5672/opgraph"),
+        ("redis://127.0.0.1:6379/0", "redis://localhost"),
+        ("redis://:pw@redis:6380/2", "redis://redis:6380/2/"),
+    ],
+)
+def test_spellings_of_one_broker_have_one_identity_without_credentials(one, other):
+    assert broker_identity(one) == broker_identity(other)
+    assert "secret" not in broker_identity(one) and "guest" not in broker_identity(one)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("amqp://rabbit//", "amqp://rabbit/opgraph"),  # another vhost
+        ("redis://redis:6379/0", "redis://redis:6379/1"),  # another database
+        ("redis://127.0.0.1:6379/0", "amqp://127.0.0.1:5672//"),
+        ("redis://a:6379/0", "redis://b:6379/0"),
+    ],
+)
+def test_different_brokers_have_different_identities(one, other):
+    assert broker_identity(one) != broker_identity(other)

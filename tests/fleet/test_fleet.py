@@ -258,6 +258,36 @@ def test_a_queue_nobody_consumes_warns_then_fails_the_step(celery_fleet, tmp_pat
     assert "no worker consumes" in failure.message
 
 
+@pytest.mark.parametrize("celery_fleet", ["rabbitmq"], indirect=True)
+def test_a_run_worker_on_another_broker_than_the_fleet_is_told_so(
+    celery_fleet, tmp_path, redis_url
+):
+    """A run launched from a shell that lacks the fleet's broker URL (`opgraph dev
+    --broker rabbitmq`, then `opgraph runs launch` elsewhere) publishes to the default
+    Redis, where no worker consumes: its warning names the workers and their broker, and
+    the step fails after the no-consumer timeout instead of waiting for ever."""
+    import redis
+
+    try:
+        result = run(celery_fleet, jobs.naps, tmp_path, celery={"broker_url": redis_url})
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(f"{celery_fleet.queue}*"):
+            client.delete(key)
+        client.close()
+    assert not result.success
+    warning = next(
+        e
+        for e in result.all_events
+        if e.event_type_value == "ENGINE_EVENT" and e.record.level == "WARNING"
+    )
+    assert celery_fleet.node("w1") in warning.message
+    assert "amqp://localhost:5672/" in warning.message
+    assert "OPGRAPH_CELERY_BROKER_URL" in warning.message
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "no worker consumes" in failure.message
+
+
 def test_an_op_past_its_timeout_fails_saying_so(celery_fleet, tmp_path):
     result = run(celery_fleet, jobs.timing_out, tmp_path)
     assert not result.success
