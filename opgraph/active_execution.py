@@ -168,14 +168,28 @@ class ActiveExecution:
             return None
         return [UpstreamOutput(step_key_for(source.handle, k), source.output) for k in keys]
 
+    def _dynamic_step_of(self, source: FlatCollect) -> _Step | None:
+        """The step whose DynamicOut a collect gathers, directly or through mapped steps."""
+        upstream = self.plan.ops[source.handle]
+        handle = source.handle if upstream.dynamic_source is None else upstream.dynamic_source[0]
+        return self.steps.get(handle)
+
     def _check(self, step: _Step) -> ExecutionStep | SkipDecision | None:
         """A runnable step, a reason to skip it, or None to keep waiting."""
         inputs = []
         for name, source in step.op.inputs.items():
+            is_collect = isinstance(source, FlatCollect)
+            if is_collect:
+                # A dynamic step that failed (or was skipped) mapped nothing: its collect
+                # does not run on an empty list (nor does Dagster's).
+                dynamic = self._dynamic_step_of(source)
+                if dynamic is not None and dynamic.state in (StepState.FAILURE, StepState.SKIPPED):
+                    return SkipDecision(
+                        step.key, f"upstream step {dynamic.key} {dynamic.state.value.lower()}"
+                    )
             sources = self._sources(step, source)
             if sources is None:
                 return None
-            is_collect = isinstance(source, FlatCollect)
             present = []
             for upstream in sources:
                 producer = self.steps.get(upstream.step_key)

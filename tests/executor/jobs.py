@@ -75,6 +75,29 @@ def dynamic():
     total(emit().map(double).map(add_one).collect())
 
 
+@op(out=DynamicOut())
+def emit_then_fail():
+    yield DynamicOutput(1, mapping_key="a")
+    yield DynamicOutput(2, mapping_key="b")
+    raise RuntimeError("emit failed after two outputs")
+
+
+@op(out=DynamicOut())
+def fail_before_emitting():
+    raise RuntimeError("failed before any output")
+    yield DynamicOutput(1, mapping_key="a")
+
+
+@job
+def dynamic_failing():
+    total(emit_then_fail().map(double).collect())
+
+
+@job
+def dynamic_failing_at_once():
+    total(fail_before_emitting().map(double).collect())
+
+
 @graph
 def plus_two(x):
     return add_one.alias("second")(add_one.alias("first")(x))

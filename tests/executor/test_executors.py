@@ -77,6 +77,28 @@ def test_dynamic_map_collect(instance, executor_config):
     assert result.output_for_node("double") == {f"item_{i}": i * 2 for i in range(5)}
 
 
+@pytest.mark.parametrize("job_name", ["dynamic_failing", "dynamic_failing_at_once"])
+def test_a_dynamic_step_that_fails_maps_nothing_and_its_collect_does_not_run(
+    instance, executor_config, job_name
+):
+    """As in Dagster: outputs yielded before the failure map no steps, and the collect is
+    not run; one that failed before any output once ran it on an empty list, and reported
+    a sum of nothing as a success."""
+    result = run(getattr(jobs, job_name), instance, executor_config)
+    assert not result.success
+    assert event_types(result).count("STEP_FAILURE") == 1
+    assert event_types(result, "total") == ["STEP_SKIPPED"]
+    assert not any(e.step_key and e.step_key.startswith("double") for e in result.all_events)
+
+
+def test_a_dynamic_step_with_no_outputs_collects_an_empty_list(instance, executor_config):
+    result = run(
+        jobs.dynamic, instance, executor_config, {"ops": {"emit": {"inputs": {"count": 0}}}}
+    )
+    assert result.success
+    assert result.output_for_node("total") == 0
+
+
 def test_nested_graphs(instance, executor_config):
     result = run(jobs.nested, instance, executor_config)
     assert result.success
