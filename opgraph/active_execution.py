@@ -179,7 +179,7 @@ class ActiveExecution:
         inputs = []
         for name, source in step.op.inputs.items():
             is_collect = isinstance(source, FlatCollect)
-            if is_collect:
+            if isinstance(source, FlatCollect):
                 # A dynamic step that failed (or was skipped) mapped nothing: its collect
                 # does not run on an empty list (nor does Dagster's).
                 dynamic = self._dynamic_step_of(source)
