@@ -37,12 +37,21 @@ def _age(timestamp: float | None) -> str:
 @workers_cli.command("list")
 @click.option("--timeout", default=1.0, show_default=True, type=click.FloatRange(0.1, 30))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_workers(timeout: float, as_json: bool) -> None:
-    """Workers: queues, concurrency, the ops they run now, last heartbeat."""
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also workers silent for over 10 minutes (stopped or dead: every heartbeat on record).",
+)
+def list_workers(timeout: float, as_json: bool, show_all: bool) -> None:
+    """Workers: queues, concurrency, the ops they run now, last heartbeat. Workers that
+    do not answer are listed until their last heartbeat is 10 minutes old (--all: always)."""
+    from opgraph_celery.fleet import SILENT_LISTED
     from opgraph_celery.fleet import list_workers as fleet_workers
 
     with _app() as app:
-        workers = fleet_workers(app, current_instance().storage, timeout)
+        silent_for = None if show_all else SILENT_LISTED
+        workers = fleet_workers(app, current_instance().storage, timeout, silent_for)
     if as_json:
         click.echo(json.dumps([w.to_json() for w in workers], indent=2))
         return

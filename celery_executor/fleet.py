@@ -36,6 +36,10 @@ BROKER_KEY = "broker"
 # How often the heartbeat thread checks that the server still holds its session (a
 # poll of the socket, no round trip).
 SESSION_CHECK_SECONDS = 1.0
+# A worker that stopped answering stays listed this long after its last beat (a stopped
+# or killed one: its row stays in storage): long enough to see what a crash took away,
+# short enough that a fleet scaled up and down does not list every worker it ever had.
+SILENT_LISTED = 600.0
 
 
 def _active_op(request: dict[str, Any]) -> ActiveOp | None:
@@ -52,10 +56,14 @@ def _active_op(request: dict[str, Any]) -> ActiveOp | None:
     )
 
 
-def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInfo]:
-    """Every worker that answers, plus those whose heartbeat is recent but did not answer.
-    A worker's queues are those it was told to consume: the urgent lanes it consumes beside
-    them on RabbitMQ (settings.urgent_lane) count with their queue (`queue_depths`)."""
+def list_workers(
+    app: Any, storage: Any, timeout: float = 1.0, silent_for_at_most: float | None = SILENT_LISTED
+) -> list[WorkerInfo]:
+    """Every worker that answers, plus those that did not answer whose heartbeat is at
+    most `silent_for_at_most` seconds old (None: every heartbeat on record, a fleet's
+    whole history). A worker's queues are those it was told to consume: the urgent lanes
+    it consumes beside them on RabbitMQ (settings.urgent_lane) count with their queue
+    (`queue_depths`)."""
     # Three broadcasts, each waiting `timeout` for replies: asked at once, not in turn.
     inspect = app.control.inspect(timeout=timeout)
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -68,8 +76,14 @@ def list_workers(app: Any, storage: Any, timeout: float = 1.0) -> list[WorkerInf
         for name, hb in storage.get_daemon_heartbeats().items()
         if name.startswith(HEARTBEAT_PREFIX)
     }
+    now = time.time()
+    silent = {
+        name
+        for name, hb in beats.items()
+        if silent_for_at_most is None or now - hb.timestamp <= silent_for_at_most
+    }
     workers = []
-    for name in sorted(set(stats) | set(active) | set(queues) | set(beats)):
+    for name in sorted(set(stats) | set(active) | set(queues) | silent):
         stat = stats.get(name) or {}
         beat = beats.get(name)
         workers.append(

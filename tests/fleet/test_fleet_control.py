@@ -100,6 +100,30 @@ def _wait_for_beat_without(celery_fleet, node: str, queue: str) -> None:
     raise AssertionError(f"{node}'s heartbeat still lists {queue}: {beat}")
 
 
+def test_workers_list_leaves_out_workers_long_silent_unless_asked_for_all(celery_fleet, cli):
+    """A fleet scaled up and down leaves a heartbeat row per worker it ever had: the list
+    shows the live ones and those silent for under 10 minutes, --all every one."""
+    from opgraph_celery.fleet import HEARTBEAT_PREFIX, SILENT_LISTED
+    from opgraph_storage.records import DaemonHeartbeat
+
+    now = time.time()
+    for node, age in (("gone-long-ago@h", SILENT_LISTED + 60), ("just-died@h", 30.0)):
+        celery_fleet.instance.storage.add_daemon_heartbeat(
+            DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{node}", node, now - age, {"queues": ["q"]})
+        )
+
+    def listed(*extra: str) -> dict:
+        result = cli.invoke(args=["workers", "list", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return {w["name"]: w for w in json.loads(result.output)}
+
+    recent = listed()
+    assert celery_fleet.node("w1") in recent and recent[celery_fleet.node("w1")]["responding"]
+    assert "just-died@h" in recent and not recent["just-died@h"]["responding"]
+    assert "gone-long-ago@h" not in recent
+    assert {"gone-long-ago@h", "just-died@h", celery_fleet.node("w1")} <= set(listed("--all"))
+
+
 @pytest.mark.parametrize("celery_fleet", BROKERS, indirect=True)
 def test_workers_list_queues_ping_and_drain(celery_fleet, cli):
     node = celery_fleet.node("w1")
