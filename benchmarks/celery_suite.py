@@ -670,10 +670,9 @@ def run_fleet_suite(args: argparse.Namespace) -> tuple[list[dict], dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import json
     import tempfile
 
-    from benchmarks.run import print_table
+    from benchmarks.run import report
 
     parser = argparse.ArgumentParser(description="The Celery fleet suite, on each broker.")
     parser.add_argument("--brokers", default="redis,rabbitmq")
@@ -706,10 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="opgraph-bench-") as scratch:
         args.scratch = Path(scratch)
         rows, figures = run_fleet_suite(args)
-    print_table(rows)
-    if args.json:
-        print(json.dumps(figures))
-    return 0
+    return report(rows, figures, args.json)
 
 
 if __name__ == "__main__":

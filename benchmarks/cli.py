@@ -13,7 +13,6 @@ loaded lazily.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -83,16 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from benchmarks.run import print_table
+    from benchmarks.run import report
 
     with tempfile.TemporaryDirectory(prefix="opgraph-bench-") as scratch:
         args.scratch = Path(scratch)
         rows, figures = run_suite(args)
     print(f"{args.repeat} rounds; every figure is one new process")
-    print_table(rows)
-    if args.json:
-        print(json.dumps(figures))
-    return 0
+    return report(rows, figures, args.json)
 
 
 if __name__ == "__main__":

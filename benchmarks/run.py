@@ -53,6 +53,14 @@ def print_table(rows: list[dict]) -> None:
         print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
 
 
+def report(rows: list[dict], figures: dict, as_json: bool) -> int:
+    """Print a benchmark's table, then its figures as one JSON line if asked; exit code 0."""
+    print_table(rows)
+    if as_json:
+        print(json.dumps(figures))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -74,10 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="opgraph-bench-") as scratch:
         args.scratch = Path(scratch)
         rows, figures = suite(args.suite)(args)
-    print_table(rows)
-    if args.json:
-        print(json.dumps(figures))
-    return 0
+    return report(rows, figures, args.json)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import yaml
 from benchmarks.celery_bare_worker import SETTINGS_ENV
 from benchmarks.celery_suite import BROKER_URLS
 from benchmarks.core import _ScratchPostgres
-from benchmarks.run import print_table
+from benchmarks.run import report
 from opgraph_celery.settings import celery_settings
 
 REPO = Path(__file__).resolve().parents[1]  # where `benchmarks` imports from
@@ -154,10 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.starts < 1:
         parser.error(f"--starts: expected at least 1, got {args.starts}")
     rows, figures = run(args)
-    print_table(rows)
-    if args.json:
-        print(json.dumps(figures))
-    return 0
+    return report(rows, figures, args.json)
 
 
 if __name__ == "__main__":
