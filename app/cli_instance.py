@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from opgraph import plugins
 from opgraph.instance_config import INSTANCE_FILE, ComponentConfig
 from opgraph_app.cli_context import current_instance
 from opgraph_app.cli_format import CommandGroup, format_table
@@ -45,9 +46,13 @@ def info(as_json: bool) -> None:
         data["storage_error"] = str(exc)
         data["schema_revision"] = None  # unknown: the database could not be checked
     else:
+        # The workers' heartbeats share the table: `opgraph workers list` shows those (a
+        # fleet scaled up and down leaves one row per worker it ever had).
+        fleets = [build(instance) for build in plugins.load_all(plugins.WORKER_FLEETS).values()]
         data["daemons"] = [
             {"type": hb.daemon_type, "id": hb.daemon_id, "last_heartbeat": hb.timestamp}
-            for hb in sorted(heartbeats.values(), key=lambda hb: hb.daemon_type)
+            for name, hb in sorted(heartbeats.items(), key=lambda item: item[1].daemon_type)
+            if not any(fleet.owns_heartbeat(name) for fleet in fleets)
         ]
         lease = instance.storage.get_lease("daemon")  # opgraph.daemon.controller.LEASE_NAME
         if lease is not None and lease.expires_at > time.time():

@@ -50,6 +50,21 @@ def test_info(instance, cli):
     assert "SCHEDULER" in out and "daemon-1" in out and "s ago" in out
 
 
+def test_info_lists_daemon_parts_not_every_worker_the_fleet_had(instance, cli):
+    from opgraph_celery.fleet import HEARTBEAT_PREFIX
+
+    storage = instance.storage
+    storage.add_daemon_heartbeat(DaemonHeartbeat("SCHEDULER", "daemon-1", time.time()))
+    for n in range(3):  # workers killed and replaced leave their rows behind
+        node = f"w{n}@h"
+        storage.add_daemon_heartbeat(
+            DaemonHeartbeat(f"{HEARTBEAT_PREFIX}{node}", node, time.time())
+        )
+    result = cli.invoke(args=["instance", "info", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [d["type"] for d in json.loads(result.output)["daemons"]] == ["SCHEDULER"]
+
+
 def test_info_json(make_instance):
     instance = make_instance(coordinator={"queued": {"max_concurrent_runs": 3}})
     result = create_app(instance).test_cli_runner().invoke(args=["instance", "info", "--json"])
