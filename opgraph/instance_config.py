@@ -376,6 +376,11 @@ class RetentionConfig(_Strict):
         default_factory=lambda: PurgeConfig(purge_after_days=30),
         description="Schedule and sensor ticks.",
     )
+    heartbeats: PurgeConfig = Field(
+        default_factory=lambda: PurgeConfig(purge_after_days=1),
+        description="Heartbeats not renewed since: those of Celery workers that stopped or "
+        "died (a fleet that scales up and down leaves one per worker it ever had).",
+    )
 
 
 class AutoMaterializeConfig(_Strict):

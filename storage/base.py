@@ -163,6 +163,10 @@ class DaemonStorage(ABC):
     @abstractmethod
     def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]: ...
 
+    @abstractmethod
+    def purge_daemon_heartbeats(self, before: float) -> int:
+        """Delete heartbeats last written before `before`; returns how many."""
+
     def hold_session(self) -> HeldSession | None:
         """Open a session that lasts exactly as long as this process, as a sign of life
         (opgraph_storage.sessions); None where the storage has no such thing (SQLite)."""

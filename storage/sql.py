@@ -505,6 +505,11 @@ class SqlStorage(AssetCatalogSql, AutomationSql, PartitionSql, Storage):
         with self._write_one() as conn:
             self._upsert(conn, daemon_heartbeats, [row], ["daemon_type"])
 
+    def purge_daemon_heartbeats(self, before: float) -> int:
+        with self._write_one() as conn:
+            stale = daemon_heartbeats.delete().where(daemon_heartbeats.c.timestamp < before)
+            return int(conn.execute(stale).rowcount)
+
     def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]:
         with self._connect() as conn:
             rows = conn.execute(sa.select(daemon_heartbeats)).all()

@@ -1,7 +1,10 @@
-"""Retention: purge ticks and finished runs (with their events) past their age.
+"""Retention: purge ticks, finished runs (with their events) and stale heartbeats past
+their age.
 
-`retention.ticks.purge_after_days` (default 30) and `retention.runs.purge_after_days`
-(default: keep). Runs go in batches, so one tick never holds a long transaction.
+`retention.ticks.purge_after_days` (default 30), `retention.runs.purge_after_days`
+(default: keep) and `retention.heartbeats.purge_after_days` (default 1: a Celery worker
+that stopped or died leaves its row, and every run worker's executor reads them all).
+Runs go in batches, so one tick never holds a long transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ class Retention(DaemonPart):
         tick_days = self.config.ticks.purge_after_days
         if tick_days is not None:
             report.info["ticks_purged"] = storage.purge_ticks(now - tick_days * DAY_SECONDS)
+        beat_days = self.config.heartbeats.purge_after_days
+        if beat_days is not None:
+            report.info["heartbeats_purged"] = storage.purge_daemon_heartbeats(
+                now - beat_days * DAY_SECONDS
+            )
         run_days = self.config.runs.purge_after_days
         if run_days is not None:
             purged = 0

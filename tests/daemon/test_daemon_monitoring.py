@@ -20,6 +20,7 @@ from opgraph.instance_config import (
 from opgraph.run_lifecycle import append_lifecycle_event
 from opgraph_celery.sweeper import StepSweeper
 from opgraph_storage.records import (
+    DaemonHeartbeat,
     RunRecord,
     RunsFilter,
     RunStatus,
@@ -298,9 +299,14 @@ def test_retention_purges_old_ticks_and_runs(env: DaemonEnv) -> None:
     old = started(env)
     append_lifecycle_event(storage, old.run_id, EventType.RUN_SUCCESS, timestamp=now - 10 * day)
     recent = started(env)
+    # A worker killed two days ago left its row; one that beat a minute ago is kept.
+    storage.add_daemon_heartbeat(DaemonHeartbeat("celery_worker:gone@h", "gone@h", now - 2 * day))
+    storage.add_daemon_heartbeat(DaemonHeartbeat("celery_worker:live@h", "live@h", now - 60))
     config = RetentionConfig.model_validate({"runs": {"purge_after_days": 7}})
     report = Retention(env.instance, config).tick(now)
-    assert report.info == {"ticks_purged": 1, "runs_purged": 1}
+    assert report.info == {"ticks_purged": 1, "heartbeats_purged": 1, "runs_purged": 1}
+    beats = storage.get_daemon_heartbeats()
+    assert "celery_worker:live@h" in beats and "celery_worker:gone@h" not in beats
     assert [t.tick_key for t in storage.get_ticks("loc:s")] == ["s@new"]
     assert storage.get_run(old.run_id) is None and storage.get_events(old.run_id) == []
     assert storage.get_run(recent.run_id) is not None

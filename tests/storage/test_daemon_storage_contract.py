@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from opgraph_storage import (
+    DaemonHeartbeat,
     DaemonLease,
     EventRecord,
     RunRecord,
@@ -190,6 +191,16 @@ def test_purge_runs_deletes_old_finished_runs_and_all_they_own(storage: Storage)
     assert {r.run_id for r in storage.get_runs()} == {"new", "live"}
     assert storage.purge_runs(ended_before=1000.0, limit=5) == 1  # never a live run
     assert [r.run_id for r in storage.get_runs()] == ["live"]
+
+
+def test_purge_daemon_heartbeats_deletes_only_those_not_renewed(storage: Storage) -> None:
+    storage.add_daemon_heartbeat(DaemonHeartbeat("celery_worker:old@h", "old@h", 10.0))
+    storage.add_daemon_heartbeat(DaemonHeartbeat("SCHEDULER", "daemon-1", 10.0))
+    storage.add_daemon_heartbeat(DaemonHeartbeat("SCHEDULER", "daemon-1", 30.0))  # renewed
+    storage.add_daemon_heartbeat(DaemonHeartbeat("celery_worker:new@h", "new@h", 20.0))
+    assert storage.purge_daemon_heartbeats(before=15.0) == 1
+    assert set(storage.get_daemon_heartbeats()) == {"SCHEDULER", "celery_worker:new@h"}
+    assert storage.purge_daemon_heartbeats(before=15.0) == 0
 
 
 def test_get_tick_and_purge_ticks(storage: Storage) -> None:
