@@ -39,8 +39,9 @@ HEALTH = """{ instance { daemonHealth { allDaemonStatuses { daemonType id health
   lastHeartbeatErrors } } } }"""
 
 
-def gql(env: DaemonEnv, query: str, **variables: Any) -> dict[str, Any]:
-    app = create_app(env.instance, env.workspace)
+def gql(env: DaemonEnv, query: str, app: Any = None, **variables: Any) -> dict[str, Any]:
+    """`app`: one made before a daemon's threads start (see the daemon health test)."""
+    app = app or create_app(env.instance, env.workspace)
     answer = app.test_client().post("/graphql", json={"query": query, "variables": variables})
     body = answer.get_json()
     assert "errors" not in body, body
@@ -163,13 +164,18 @@ def test_daemon_health_shows_restarts_failures_and_staleness(make_env: MakeEnv) 
     storage.add_daemon_heartbeat(hourly)
     storage.add_daemon_heartbeat(silent)
     daemon = Daemon(env.instance, [Once(), Fails()], "d", lease_seconds=2)
+    # Made before the daemon's threads start: CPython 3.11.7's ast.parse (Werkzeug's
+    # routes here, the traceback carets of a failing part's log there) raises
+    # "AST constructor recursion depth mismatch" when two threads parse at once.
+    app = create_app(env.instance, env.workspace)
     stop = threading.Event()
     thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
     thread.start()
     try:
 
         def beats() -> dict[str, Any]:
-            statuses = gql(env, STATES)["instance"]["daemonHealth"]["allDaemonStatuses"]
+            health = gql(env, STATES, app)["instance"]["daemonHealth"]
+            statuses = health["allDaemonStatuses"]
             return {s["daemonType"]: s for s in statuses}
 
         deadline = time.monotonic() + 30

@@ -230,8 +230,11 @@ def test_daemon_status_shows_each_part_state(make_env: MakeEnv) -> None:
     dies, fails = DiesAtFirst(dies=1), TickFails()
     # Alone, with a long lease: a loaded machine must not make it hand over mid-test.
     daemon = Daemon(env.instance, [dies, fails], "shown", lease_seconds=30)
-    thread, stop, raised = run_in_thread(daemon)
+    # Made before the daemon's threads start: CPython 3.11.7's ast.parse (Werkzeug's
+    # routes here, the traceback carets of a failing part's log there) raises
+    # "AST constructor recursion depth mismatch" when two threads parse at once.
     cli = create_app(env.instance, env.workspace).test_cli_runner()
+    thread, stop, raised = run_in_thread(daemon)
     try:
 
         def parts() -> dict[str, dict]:
