@@ -30,9 +30,23 @@ def worker(fleet: Any) -> str:
     return str(fleet.node("w1"))
 
 
+# A launch makes the run and starts its run worker before the page moves on: seconds at a
+# load of 10 on two cores (a CI failure at 20 s, 7 December), not the page's usual bound.
+LAUNCH_WAIT_MS = 90_000
+
+
 def run_id_of(page: Any, leaving: str = "") -> str:
     """The run id of the run page the browser goes to (from `leaving`, another one)."""
-    page.wait_for_url(lambda url: "/runs/" in url and not (leaving and url.endswith(leaving)))
+    try:
+        page.wait_for_url(
+            lambda url: "/runs/" in url and not (leaving and url.endswith(leaving)),
+            timeout=LAUNCH_WAIT_MS,
+        )
+    except Exception as error:
+        notices = page.locator("#notices").inner_text(timeout=5_000)
+        raise AssertionError(
+            f"no run page at {page.url}; the page's notices: {notices!r}"
+        ) from error
     return str(page.url.rsplit("/", 1)[-1])
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.ui.conftest import UiInstance, open_page, shoot
+from tests.ui.test_ui_actions import run_id_of
 from tests.ui.test_ui_pages import wait_finished
 
 # Runs in the page before its own scripts: after every animation frame (once the frame is
@@ -170,8 +171,7 @@ def test_reexecute_a_run_group_from_failure(ui: UiInstance, page: Any, tmp_path:
     open_page(page, f"{ui.url}/runs/{root}")
     page.wait_for_selector("#reexecute-group:not([hidden])")
     page.click("#reexecute-group")
-    page.wait_for_url(lambda url: "/runs/" in url and not url.endswith(root))
-    newest = page.url.rsplit("/", 1)[-1]
+    newest = run_id_of(page, leaving=root)
     assert wait_finished(ui, newest) == "SUCCESS"
     parent = ui.gql(
         "query($id: String!) { runOrError(runId: $id) { ... on Run { parentRunId rootRunId } } }",
@@ -190,8 +190,7 @@ def test_reexecute_selected_and_downstream(ui: UiInstance, page: Any):
     page.wait_for_selector("#reexecute-downstream:disabled")
     page.check("#steps-table tr[data-step=flaky] input[type=checkbox]")
     page.click("#reexecute-downstream:enabled")
-    page.wait_for_url(lambda url: "/runs/" in url and not url.endswith(parent))
-    child = page.url.rsplit("/", 1)[-1]
+    child = run_id_of(page, leaving=parent)
     assert wait_finished(ui, child) == "SUCCESS"
     page.wait_for_selector("body[data-stream-ended]")
     page.wait_for_selector("#steps-table tr[data-step=report][data-status=SUCCESS]")
