@@ -31,7 +31,13 @@ from opgraph_app.cli_runs_control import (
     wipe_command,
 )
 from opgraph_app.run_follow import follow_events
-from opgraph_app.run_views import event_to_json, run_times, run_to_json, step_summaries
+from opgraph_app.run_views import (
+    SUMMARY_EVENT_TYPES,
+    event_to_json,
+    run_times,
+    run_to_json,
+    step_summaries,
+)
 from opgraph_storage.records import FINISHED_STATUSES, EventRecord, RunsFilter, RunStatus
 
 runs_cli = CommandGroup(
@@ -113,7 +119,7 @@ def show_run(run_id: str, as_json: bool) -> None:
     """Status, times, tags, run config and steps of one run."""
     instance = current_instance()
     run = get_run_or_fail(instance, run_id)
-    events = instance.storage.get_events(run_id)
+    events = instance.storage.get_events(run_id, event_types=SUMMARY_EVENT_TYPES)
     started, ended = run_times(run, events)
     steps = step_summaries(events, default_worker=run.tags.get(RUN_WORKER_HOST_TAG))
     if as_json:

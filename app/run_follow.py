@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import click
 
 from opgraph.instance import OpgraphInstance
-from opgraph_app.run_views import StepSummary, step_summaries
+from opgraph_app.run_views import SUMMARY_EVENT_TYPES, StepSummary, step_summaries
 from opgraph_storage.records import FINISHED_STATUSES, EventRecord, RunStatus
 
 WAIT_SECONDS = 1.0
@@ -21,6 +21,7 @@ WAIT_SECONDS = 1.0
 FINISH_GRACE_SECONDS = 2.0
 RUN_END_EVENTS = frozenset({"RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"})
 STEP_DONE = frozenset({"SUCCESS", "FAILURE", "SKIPPED"})
+SUMMARY_EVENTS = frozenset(SUMMARY_EVENT_TYPES)
 
 
 def follow_events(
@@ -57,7 +58,7 @@ def wait_with_progress(instance: OpgraphInstance, run_id: str, planned_steps: in
     shown = -1
     tty = sys.stdout.isatty()
     for batch in follow_events(instance, run_id):
-        events += batch
+        events += [event for event in batch if event.event_type in SUMMARY_EVENTS]  # no logs
         steps = step_summaries(events)
         done = sum(step.status in STEP_DONE for step in steps)
         total = max(planned_steps, len(steps))

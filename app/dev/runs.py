@@ -9,7 +9,7 @@ from typing import Any
 from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
 from opgraph_app.dev.client import LocationInfo, WebClient
-from opgraph_app.run_follow import follow_events
+from opgraph_app.run_follow import SUMMARY_EVENTS, follow_events
 from opgraph_app.run_views import step_summaries
 from opgraph_storage.records import EventRecord, RunStatus
 
@@ -70,7 +70,7 @@ def follow(
     """Print the run's main events as they land, then a table of its steps."""
     events: list[EventRecord] = []
     for batch in follow_events(instance, run_id):
-        events += batch
+        events += [event for event in batch if event.event_type in SUMMARY_EVENTS]  # no logs
         for event in batch:
             if event.event_type in SHOWN_EVENTS:
                 when = time.strftime("%H:%M:%S", time.localtime(event.timestamp))

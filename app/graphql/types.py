@@ -16,7 +16,7 @@ from graphene.types.generic import GenericScalar
 
 from opgraph.ports import RUN_WORKER_HOST_TAG
 from opgraph_app.graphql.asset_types import AssetCheckHandleInput, AssetKeyInput
-from opgraph_app.run_views import StepSummary, step_summaries
+from opgraph_app.run_views import SUMMARY_EVENT_TYPES, StepSummary, step_summaries
 from opgraph_storage.records import (
     LIVE_STATUSES,
     EventRecord,
@@ -141,12 +141,15 @@ class LiveStepAttempt(graphene.ObjectType):
 LIVE_ATTEMPT_STATUSES = (StepAttemptStatus.QUEUED, StepAttemptStatus.RUNNING)
 
 
-def run_events(info: Any, run_id: str) -> list[EventRecord]:
-    """All events of a run, read once per request however many fields need them."""
+def run_events(info: Any, run_id: str, event_types: list[str]) -> list[EventRecord]:
+    """A run's events of these types, read once per request however many fields need them
+    (never all of them: a run may have 1,000,000 events, mostly logs)."""
     cache = info.context.cache.setdefault("events", {})
-    if run_id not in cache:
-        cache[run_id] = info.context.instance.storage.get_events(run_id)
-    return cache[run_id]
+    key = (run_id, tuple(event_types))
+    if key not in cache:
+        storage = info.context.instance.storage
+        cache[key] = storage.get_events(run_id, event_types=event_types)
+    return cache[key]
 
 
 class Run(graphene.ObjectType):
@@ -205,7 +208,7 @@ class Run(graphene.ObjectType):
 
     @staticmethod
     def resolve_step_stats(root: RunRecord, info: Any) -> list[StepSummary]:
-        events = run_events(info, root.run_id)
+        events = run_events(info, root.run_id, SUMMARY_EVENT_TYPES)
         return step_summaries(events, default_worker=root.tags.get(RUN_WORKER_HOST_TAG))
 
     @staticmethod
@@ -219,7 +222,7 @@ class Run(graphene.ObjectType):
             return None
         failures = [
             event.message
-            for event in run_events(info, root.run_id)
+            for event in run_events(info, root.run_id, SUMMARY_EVENT_TYPES)
             if event.event_type == "RUN_FAILURE" and event.step_key is None
         ]
         return failures[-1] if failures else None
