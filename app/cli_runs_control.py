@@ -21,6 +21,7 @@ from opgraph.run_lifecycle import delete_run, submit_or_fail, wipe_runs
 from opgraph_app.cli_context import current_instance, with_cli_context
 from opgraph_app.cli_format import get_run_or_fail, parse_run_tags
 from opgraph_app.run_follow import wait_with_progress
+from opgraph_app.run_views import SUMMARY_EVENT_TYPES
 from opgraph_launchers.subprocess_launcher import fork_run_workers_here
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
 from opgraph_storage.records import FINISHED_STATUSES, LIVE_STATUSES, RunRecord, RunStatus
@@ -233,7 +234,8 @@ def reexecute_run(
         run = submit_or_fail(instance, child)
     except OpgraphError as exc:
         raise click.ClickException(str(exc)) from None
-    planned = len({e.step_key for e in instance.storage.get_events(run_id) if e.step_key})
+    logged = instance.storage.get_events(run_id, event_types=SUMMARY_EVENT_TYPES)
+    planned = len({event.step_key for event in logged if event.step_key})
     _finish(instance, run, wait, planned)
 
 

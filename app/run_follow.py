@@ -16,6 +16,7 @@ from opgraph_app.run_views import SUMMARY_EVENT_TYPES, StepSummary, step_summari
 from opgraph_storage.records import FINISHED_STATUSES, EventRecord, RunStatus
 
 WAIT_SECONDS = 1.0
+PAGE = 10_000  # events read at once from a finished run
 # A status move made by compare-and-set is logged a moment after it happens: once the run
 # has finished, its last event gets this long to arrive.
 FINISH_GRACE_SECONDS = 2.0
@@ -33,14 +34,18 @@ def follow_events(
     while True:
         # Status before events: every event written before the run finished is fetched.
         finished = not follow or instance.get_run(run_id).status in FINISHED_STATUSES
-        if finished:
-            events = instance.storage.get_events(run_id, after_id=after_id)
+        if finished:  # page by page: a run may hold 1,000,000 events
+            events = instance.storage.get_events(run_id, after_id=after_id, limit=PAGE)
         else:
             events = instance.storage.wait_for_events(run_id, after_id, WAIT_SECONDS)
         if events:
             after_id = events[-1].storage_id
             yield events
-        if not follow or any(event.event_type in RUN_END_EVENTS for event in events):
+        if any(event.event_type in RUN_END_EVENTS for event in events):
+            return
+        if finished and len(events) == PAGE:
+            continue  # more are stored: read on
+        if not follow:
             return
         if finished:
             finished_since = finished_since or time.monotonic()

@@ -31,6 +31,7 @@ from opgraph_app.graphql.errors import Refused, check_mutation_allowed, typed_er
 from opgraph_app.graphql.instigator_schema import InstigatorMutations
 from opgraph_app.graphql.types import ExecutionParams, ReexecutionStrategy, Run, TerminateRunPolicy
 from opgraph_app.graphql.unions import or_error
+from opgraph_app.run_views import SUMMARY_EVENT_TYPES
 from opgraph_launchers.termination import TerminatePolicy, terminate_run
 from opgraph_storage.records import FINISHED_STATUSES, RunStatus
 
@@ -240,7 +241,8 @@ def _check_step_keys(info: Any, parent: Any, step_keys: list[str] | None) -> Non
         except Exception:  # a location that cannot answer: fall back to the event log
             handles = set()
     if not handles:
-        events = info.context.instance.storage.get_events(parent.run_id)
+        storage = info.context.instance.storage
+        events = storage.get_events(parent.run_id, event_types=SUMMARY_EVENT_TYPES)
         handles = {ev.step_key.split("[", 1)[0] for ev in events if ev.step_key}
     unknown = sorted(key for key in step_keys if key.split("[", 1)[0] not in handles)
     if unknown:

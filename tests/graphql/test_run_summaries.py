@@ -1,6 +1,7 @@
 """A run's summary (its steps' stats, its failure message, `opgraph runs show`) reads the
 run's step and run events, never its logs: a run of 1,000,000 events, mostly logs, took
-12 s and 0.9 GB of the webserver per request when they were all read."""
+12 s and 0.9 GB of the webserver per request when they were all read. Its whole log is
+read a page at a time."""
 
 from __future__ import annotations
 
@@ -89,3 +90,21 @@ def test_runs_show_reads_no_logs(tmp_path: Path, storage_url: str, monkeypatch: 
     assert shown["started_at"] == everything[0].timestamp
     assert shown["ended_at"] == everything[-1].timestamp
     assert counts == [_not_logs(everything)]
+
+
+def test_a_finished_runs_events_are_read_page_by_page(
+    tmp_path: Path, storage_url: str, monkeypatch: Any
+):
+    """`opgraph runs logs` and the run followers read a finished run a page at a time."""
+    from opgraph_app import run_follow
+
+    instance = _instance(tmp_path, storage_url)
+    run_id = add_long_run(instance.storage, EVENTS, steps=STEPS)
+    everything = instance.storage.get_events(run_id)
+    monkeypatch.setattr(run_follow, "PAGE", 1_000)
+    counts = _counting_reads(instance, monkeypatch)
+
+    batches = list(run_follow.follow_events(instance, run_id, follow=False))
+
+    assert [e.storage_id for batch in batches for e in batch] == [e.storage_id for e in everything]
+    assert counts == [1_000] * (EVENTS // 1_000)  # the last page holds RUN_SUCCESS
