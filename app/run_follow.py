@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import click
 
 from opgraph.instance import OpgraphInstance
-from opgraph_app.run_views import SUMMARY_EVENT_TYPES, StepSummary, step_summaries
+from opgraph_app.run_views import SUMMARY_EVENTS, StepSummary, step_summaries
 from opgraph_storage.records import FINISHED_STATUSES, EventRecord, RunStatus
 
 WAIT_SECONDS = 1.0
@@ -22,7 +22,6 @@ PAGE = 10_000  # events read at once from a finished run
 FINISH_GRACE_SECONDS = 2.0
 RUN_END_EVENTS = frozenset({"RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"})
 STEP_DONE = frozenset({"SUCCESS", "FAILURE", "SKIPPED"})
-SUMMARY_EVENTS = frozenset(SUMMARY_EVENT_TYPES)
 
 
 def follow_events(

@@ -9,8 +9,8 @@ from typing import Any
 from opgraph.errors import OpgraphError
 from opgraph.instance import OpgraphInstance
 from opgraph_app.dev.client import LocationInfo, WebClient
-from opgraph_app.run_follow import SUMMARY_EVENTS, follow_events
-from opgraph_app.run_views import step_summaries
+from opgraph_app.run_follow import follow_events
+from opgraph_app.run_views import SUMMARY_EVENTS, step_summaries
 from opgraph_storage.records import EventRecord, RunStatus
 
 DEFAULT_EXECUTOR = "multi_or_in_process"
